@@ -1,0 +1,258 @@
+#include "app/commands.h"
+
+#include <csignal>
+#include <cstdio>
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <iostream>
+
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+#include "absl/time/clock.h"
+#include "app/cli_args.h"
+#include "app/runner.h"
+#include "app/topics.h"
+#include "common/bytes.h"
+#include "common/identifier.h"
+#include "common/kafka.h"
+#include "common/log.h"
+#include "common/rocks_store.h"
+#include "common/status_macros.h"
+#include "identity/identity_resolver.h"
+#include "ingest/ingest.h"
+#include "profiles/profile_state.h"
+#include "profiles/profile_store.h"
+
+namespace tessera::app {
+namespace {
+
+std::atomic<bool> g_stop{false};
+
+void OnSignal(int) { g_stop.store(true); }
+
+void InstallStopHandlers() {
+  std::signal(SIGINT, OnSignal);
+  std::signal(SIGTERM, OnSignal);
+}
+
+int Fail(const absl::Status& status) {
+  std::fprintf(stderr, "tessera: %s\n", std::string(status.message()).c_str());
+  return status.code() == absl::StatusCode::kInvalidArgument ? 2 : 1;
+}
+
+const std::set<std::string> kRunValueOptions = {"brokers",    "data-dir",  "topic-prefix", "partitions",
+                                                "phone-region", "time-zone", "workspace",    "batch-size",
+                                                "max-records",  "instance-id", "block-cache-mb"};
+
+absl::StatusOr<RunOptions> RunOptionsFrom(const CliArgs& args) {
+  RunOptions options;
+  options.brokers = args.GetOr("brokers", "");
+  options.data_dir = args.GetOr("data-dir", options.data_dir);
+  options.topic_prefix = args.GetOr("topic-prefix", options.topic_prefix);
+  options.instance_id = args.GetOr("instance-id", "");
+  options.ingest.default_phone_region = args.GetOr("phone-region", options.ingest.default_phone_region);
+  options.ingest.default_time_zone = args.GetOr("time-zone", options.ingest.default_time_zone);
+  options.ingest.workspace = args.GetOr("workspace", options.ingest.workspace);
+  auto number = [&](const char* name, auto& out) -> absl::Status {
+    if (auto v = args.Get(name)) {
+      int64_t parsed = 0;
+      if (!absl::SimpleAtoi(*v, &parsed) || parsed < 0) {
+        return absl::InvalidArgumentError(absl::StrCat("--", name, " needs a whole number, got '", *v, "'"));
+      }
+      out = static_cast<std::remove_reference_t<decltype(out)>>(parsed);
+    }
+    return absl::OkStatus();
+  };
+  RETURN_IF_ERROR(number("batch-size", options.batch_size));
+  RETURN_IF_ERROR(number("max-records", options.max_records));
+  size_t cache_mb = options.block_cache_bytes >> 20;
+  RETURN_IF_ERROR(number("block-cache-mb", cache_mb));
+  options.block_cache_bytes = cache_mb << 20;
+  return options;
+}
+
+int PartitionsFrom(const CliArgs& args) {
+  int partitions = 4;
+  if (auto v = args.Get("partitions"); v && (!absl::SimpleAtoi(*v, &partitions) || partitions < 1)) partitions = 4;
+  return partitions;
+}
+
+absl::Status WriteFile(const std::string& path, const std::string& content) {
+  std::ofstream out(path, std::ios::trunc);
+  out << content;
+  out.close();
+  if (!out) return absl::FailedPreconditionError(absl::StrCat("cannot write ", path));
+  return absl::OkStatus();
+}
+
+}  // namespace
+
+int RunCommand(const std::vector<std::string>& raw_args) {
+  absl::StatusOr<CliArgs> args = CliArgs::Parse(raw_args, kRunValueOptions, {"embedded"});
+  if (!args.ok()) return Fail(args.status());
+  absl::StatusOr<RunOptions> options = RunOptionsFrom(*args);
+  if (!options.ok()) return Fail(options.status());
+  const bool embedded = args->Has("embedded");
+  if (embedded == !options->brokers.empty()) {
+    return Fail(absl::InvalidArgumentError("tessera run needs exactly one of --brokers HOST:PORT or --embedded"));
+  }
+  std::error_code ec;
+  std::filesystem::create_directories(options->data_dir, ec);
+  const Topics topics(options->topic_prefix);
+  std::unique_ptr<EmbeddedKafka> mock;
+  if (embedded) {
+    absl::StatusOr<std::unique_ptr<EmbeddedKafka>> started = EmbeddedKafka::Start();
+    if (!started.ok()) return Fail(started.status());
+    mock = *std::move(started);
+    if (absl::Status s = mock->CreateTopics(topics.Specs(PartitionsFrom(*args))); !s.ok()) return Fail(s);
+    options->brokers = mock->bootstrap_servers();
+    const std::string brokers_file = options->data_dir + "/brokers";
+    if (absl::Status s = WriteFile(brokers_file, options->brokers + "\n"); !s.ok()) return Fail(s);
+    LogWarning(absl::StrCat(
+        "--embedded: librdkafka's mock cluster at ", options->brokers, " (written to ", brokers_file,
+        "). For try-outs only: it keeps the log in memory (gone when tessera stops), silently drops a "
+        "partition's oldest data past ~5 MiB, and has no compaction or read_committed. Use --brokers with a "
+        "real Kafka (deploy/kafka.sh start) for data you care about."));
+  } else if (absl::Status s = CreateTopics(options->brokers, topics.Specs(PartitionsFrom(*args))); !s.ok()) {
+    return Fail(s);
+  }
+  InstallStopHandlers();
+  LogInfo(absl::StrCat("tessera run: brokers ", options->brokers, ", data ", options->data_dir));
+  absl::Status status = RunFused(*options, g_stop);
+  return status.ok() ? 0 : Fail(status);
+}
+
+int StageCommand(const std::string& stage, const std::vector<std::string>& raw_args) {
+  absl::StatusOr<CliArgs> args = CliArgs::Parse(raw_args, kRunValueOptions, {});
+  if (!args.ok()) return Fail(args.status());
+  absl::StatusOr<RunOptions> options = RunOptionsFrom(*args);
+  if (!options.ok()) return Fail(options.status());
+  if (options->brokers.empty()) return Fail(absl::InvalidArgumentError(absl::StrCat("tessera ", stage, " needs --brokers")));
+  InstallStopHandlers();
+  absl::Status status;
+  if (stage == "ingest") status = RunIngestStage(*options, g_stop);
+  else if (stage == "identity") status = RunIdentityStage(*options, g_stop);
+  else if (stage == "profiles") status = RunProfilesStage(*options, g_stop);
+  else status = RunSinksStage(*options, g_stop);
+  return status.ok() ? 0 : Fail(status);
+}
+
+int ImportCommand(const std::vector<std::string>& raw_args) {
+  absl::StatusOr<CliArgs> args = CliArgs::Parse(raw_args, {"channel", "brokers", "topic-prefix"}, {});
+  if (!args.ok()) return Fail(args.status());
+  const v1::Channel channel = ingest::ChannelFromName(args->GetOr("channel", ""));
+  if (channel == v1::CHANNEL_UNSPECIFIED || args->positionals().size() != 1 || !args->Has("brokers")) {
+    return Fail(absl::InvalidArgumentError(
+        "usage: tessera import --channel web|social|purchase --brokers HOST:PORT FILE   (NDJSON; - for stdin)"));
+  }
+  const std::string path = args->positionals()[0];
+  std::ifstream file;
+  if (path != "-") {
+    file.open(path);
+    if (!file) return Fail(absl::NotFoundError(absl::StrCat("cannot open ", path)));
+  }
+  std::istream& in = path == "-" ? std::cin : file;
+  absl::StatusOr<std::unique_ptr<KafkaProducer>> producer = KafkaProducer::Create(*args->Get("brokers"));
+  if (!producer.ok()) return Fail(producer.status());
+  const std::string topic = Topics(args->GetOr("topic-prefix", "tessera.")).Raw(channel);
+  int64_t sent = 0;
+  int64_t enqueue_failed = 0;
+  absl::Time last_progress = absl::Now();
+  std::string line;
+  while (std::getline(in, line)) {
+    if (line.find_first_not_of(" \t\r") == std::string::npos) continue;
+    if (!line.empty() && line.back() == '\r') line.pop_back();
+    if (absl::Status s = (*producer)->Produce(topic, "", line); !s.ok()) {
+      ++enqueue_failed;
+      LogError(s.ToString());
+      continue;
+    }
+    ++sent;
+    if (absl::Now() - last_progress > absl::Seconds(1)) {
+      std::fprintf(stderr, "\rimport %s: %lld sent", topic.c_str(), static_cast<long long>(sent));
+      last_progress = absl::Now();
+    }
+  }
+  absl::Status flushed = (*producer)->Flush(absl::Minutes(2));
+  const int64_t failed = enqueue_failed + (*producer)->failed_count();
+  const int64_t delivered = (*producer)->delivered_count();
+  std::fprintf(stderr, "\rimport %s: %lld sent, %lld failed\n", topic.c_str(), static_cast<long long>(delivered),
+               static_cast<long long>(failed));
+  if (!flushed.ok()) return Fail(flushed);
+  return failed == 0 ? 0 : 1;
+}
+
+namespace {
+
+// Opens a read-only view of a store that a running process may hold.
+absl::StatusOr<std::unique_ptr<RocksStore>> OpenForReading(const std::string& path) {
+  std::string scratch = (std::filesystem::temp_directory_path() / "tessera-reader-XXXXXX").string();
+  if (mkdtemp(scratch.data()) == nullptr) return absl::InternalError("cannot create a scratch directory");
+  return RocksStore::OpenSecondary(path, scratch);
+}
+
+absl::StatusOr<std::string> ProfileJsonFor(const std::string& data_dir, const std::string& workspace,
+                                           const v1::Identifier& id) {
+  const bool fused = std::filesystem::exists(FusedStorePath(data_dir));
+  const std::string identity_path = fused ? FusedStorePath(data_dir) : IdentityStorePath(data_dir);
+  const std::string profiles_path = fused ? FusedStorePath(data_dir) : ProfilesStorePath(data_dir);
+  if (!std::filesystem::exists(identity_path)) {
+    return absl::NotFoundError(absl::StrCat("no Tessera store under ", data_dir, " (use --data-dir)"));
+  }
+  ASSIGN_OR_RETURN(std::unique_ptr<RocksStore> identity_store, OpenForReading(identity_path));
+  StoreReader identity_view(identity_store.get());
+  ASSIGN_OR_RETURN(std::optional<uint64_t> profile_id, identity::LookupIdentifier(identity_view, workspace, id));
+  if (!profile_id.has_value()) return absl::NotFoundError(absl::StrCat("no profile has ", FormatIdentifier(id)));
+  std::unique_ptr<RocksStore> separate_profiles;
+  RocksStore* profiles_store = identity_store.get();
+  if (!fused) {
+    ASSIGN_OR_RETURN(separate_profiles, OpenForReading(profiles_path));
+    profiles_store = separate_profiles.get();
+  }
+  StoreReader profiles_view(profiles_store);
+  profiles::ProfileStore store(&profiles_view);
+  // The profiles store may have applied a merge the identity store made: follow its redirects.
+  for (int hops = 0; hops < 64; ++hops) {
+    ASSIGN_OR_RETURN(std::optional<v1::Profile> profile, store.Load(*profile_id));
+    if (profile.has_value()) return profiles::ProfileToJson(*profile);
+    ASSIGN_OR_RETURN(std::optional<uint64_t> winner, store.MergedInto(*profile_id));
+    if (!winner.has_value()) break;
+    profile_id = winner;
+  }
+  return absl::NotFoundError(absl::StrCat(FormatIdentifier(id), " belongs to profile ", *profile_id,
+                                          ", which has no state yet (its events are still in flight)"));
+}
+
+}  // namespace
+
+int ProfileCommand(const std::vector<std::string>& raw_args) {
+  absl::StatusOr<CliArgs> args = CliArgs::Parse(raw_args, {"data-dir", "workspace"}, {});
+  if (!args.ok()) return Fail(args.status());
+  const auto& pos = args->positionals();
+  if (pos.size() != 2 || pos[0] != "get") {
+    return Fail(absl::InvalidArgumentError("usage: tessera profile get TYPE:VALUE [--data-dir DIR] [--workspace W]"));
+  }
+  absl::StatusOr<v1::Identifier> id = ParseIdentifier(pos[1]);
+  if (!id.ok()) return Fail(id.status());
+  absl::StatusOr<std::string> json =
+      ProfileJsonFor(args->GetOr("data-dir", "tessera-data"), args->GetOr("workspace", "default"), *id);
+  if (!json.ok()) return Fail(json.status());
+  std::printf("%s\n", json->c_str());
+  return 0;
+}
+
+int TopicsCommand(const std::vector<std::string>& raw_args) {
+  absl::StatusOr<CliArgs> args = CliArgs::Parse(raw_args, {"brokers", "partitions", "topic-prefix"}, {});
+  if (!args.ok()) return Fail(args.status());
+  if (args->positionals() != std::vector<std::string>{"create"} || !args->Has("brokers")) {
+    return Fail(absl::InvalidArgumentError("usage: tessera topics create --brokers HOST:PORT [--partitions N]"));
+  }
+  const Topics topics(args->GetOr("topic-prefix", "tessera."));
+  const std::vector<TopicSpec> specs = topics.Specs(PartitionsFrom(*args));
+  if (absl::Status s = CreateTopics(*args->Get("brokers"), specs); !s.ok()) return Fail(s);
+  for (const TopicSpec& spec : specs) std::printf("%s (%d partitions)\n", spec.name.c_str(), spec.partitions);
+  return 0;
+}
+
+}  // namespace tessera::app

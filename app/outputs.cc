@@ -1,0 +1,29 @@
+#include "app/outputs.h"
+
+#include "absl/strings/str_cat.h"
+#include "sinks/profile_updates.h"
+
+namespace tessera::app {
+
+OutputRecord DeadLetterOutput(const Topics& topics, const v1::DeadLetter& dead_letter) {
+  return OutputRecord{topics.dlq,
+                      absl::StrCat(dead_letter.source().topic(), "/", dead_letter.source().partition()),
+                      dead_letter.SerializeAsString(),
+                      {{"content-type", "application/x-protobuf; messageType=tessera.v1.DeadLetter"},
+                       {"reason", dead_letter.reason()},
+                       {"detail", dead_letter.detail()},
+                       {"source", absl::StrCat(dead_letter.source().topic(), "/", dead_letter.source().partition(), "/",
+                                               dead_letter.source().offset())}}};
+}
+
+OutputRecord MergeOutput(const Topics& topics, const v1::MergeRecord& merge) {
+  return OutputRecord{topics.merges, sinks::ProfileKey(merge.winner()), merge.SerializeAsString(),
+                      {{"content-type", "application/x-protobuf; messageType=tessera.v1.MergeRecord"}}};
+}
+
+OutputRecord ProfileUpdateOutput(const Topics& topics, const v1::ProfileUpdate& update) {
+  return OutputRecord{topics.profile_updates, sinks::ProfileKey(update.profile_id()),
+                      sinks::ProfileUpdateToJson(update), sinks::ProfileUpdateHeaders()};
+}
+
+}  // namespace tessera::app

@@ -1,0 +1,18 @@
+// How each kind of output record is encoded on its topic.
+#pragma once
+
+#include "app/topics.h"
+#include "app/worker_loop.h"
+#include "proto/tessera/v1/tessera.pb.h"
+
+namespace tessera::app {
+
+// dlq: the DeadLetter protobuf, with the reason and the source position also in headers so
+// `kcat -C -f '%h %s'` shows why without decoding protobuf.
+OutputRecord DeadLetterOutput(const Topics& topics, const v1::DeadLetter& dead_letter);
+// merges: the MergeRecord protobuf keyed by the winner.
+OutputRecord MergeOutput(const Topics& topics, const v1::MergeRecord& merge);
+// profile-updates: JSON (sinks/profile_updates.h) keyed by profile id.
+OutputRecord ProfileUpdateOutput(const Topics& topics, const v1::ProfileUpdate& update);
+
+}  // namespace tessera::app

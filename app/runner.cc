@@ -1,0 +1,156 @@
+#include "app/runner.h"
+
+#include <filesystem>
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+#include "absl/time/clock.h"
+#include "app/fused_pipeline.h"
+#include "app/offsets.h"
+#include "app/outputs.h"
+#include "app/topics.h"
+#include "app/worker_loop.h"
+#include "common/clock.h"
+#include "common/log.h"
+#include "common/status_macros.h"
+
+namespace tessera::app {
+
+std::string FusedStorePath(const std::string& data_dir) { return data_dir + "/store"; }
+std::string IdentityStorePath(const std::string& data_dir) { return data_dir + "/identity"; }
+std::string ProfilesStorePath(const std::string& data_dir) { return data_dir + "/profiles"; }
+
+absl::StatusOr<std::unique_ptr<RocksStore>> OpenStageStore(const std::string& path, const RunOptions& run) {
+  std::error_code ec;
+  std::filesystem::create_directories(path, ec);
+  if (ec) return absl::FailedPreconditionError(absl::StrCat("create ", path, ": ", ec.message()));
+  RocksStoreOptions options;
+  options.block_cache_bytes = run.block_cache_bytes;
+  return RocksStore::Open(path, options);
+}
+
+absl::Status RunWorkerLoop(const RunOptions& run, const WorkerLoopOptions& loop, const BatchHandler& handler,
+                           const std::atomic<bool>& stop) {
+  ASSIGN_OR_RETURN(std::unique_ptr<KafkaProducer> producer, KafkaProducer::Create(run.brokers));
+  KafkaConsumer::Options consumer_options;
+  consumer_options.brokers = run.brokers;
+  consumer_options.group_id = loop.group_id;
+  consumer_options.group_instance_id = run.instance_id.empty() ? loop.group_id + "-0" : run.instance_id;
+  consumer_options.topics = loop.topics;
+  if (loop.store != nullptr) {
+    RocksStore* store = loop.store;
+    const std::string group = loop.group_id;
+    consumer_options.stored_offsets = [store, group](const std::string& topic, int32_t partition) {
+      StoreReader reader(store);
+      absl::StatusOr<std::optional<int64_t>> offset = LoadOffset(reader, group, topic, partition);
+      if (!offset.ok()) {
+        // Starting anywhere else could skip or repeat data: stop the process instead.
+        LogError(absl::StrCat("cannot read stored offset: ", offset.status().ToString()));
+        std::abort();
+      }
+      return *offset;
+    };
+  }
+  ASSIGN_OR_RETURN(std::unique_ptr<KafkaConsumer> consumer, KafkaConsumer::Create(std::move(consumer_options)));
+  LogInfo(absl::StrCat(loop.name, ": consuming ", absl::StrJoin(loop.topics, ", "), " as group ", loop.group_id));
+
+  int64_t processed = 0;
+  int64_t processed_at_last_log = 0;
+  absl::Time last_log = absl::Now();
+  absl::Status result = absl::OkStatus();
+  while (!stop.load() && (run.max_records == 0 || processed < run.max_records)) {
+    absl::StatusOr<std::vector<KafkaMessage>> batch = consumer->PollBatch(run.batch_size, run.poll_timeout);
+    if (!batch.ok()) {
+      result = batch.status();
+      break;
+    }
+    if (batch->empty()) continue;
+
+    std::optional<StagedWrites> staged;
+    if (loop.store != nullptr) staged.emplace(loop.store);
+    absl::StatusOr<std::vector<OutputRecord>> outputs = handler(*batch, staged ? &*staged : nullptr);
+    if (!outputs.ok()) {
+      result = outputs.status();
+      break;
+    }
+    for (const OutputRecord& out : *outputs) {
+      result = producer->Produce(out.topic, out.key, out.value, out.headers);
+      if (!result.ok()) break;
+    }
+    if (result.ok()) result = producer->Flush(absl::Minutes(2));
+    if (!result.ok()) break;  // nothing durable yet: the batch is replayed after a restart
+
+    std::map<TopicPartition, int64_t> next_offsets;
+    for (const KafkaMessage& m : *batch) {
+      int64_t& next = next_offsets[{m.topic, m.partition}];
+      next = std::max(next, m.offset + 1);
+    }
+    if (staged.has_value()) {
+      StageOffsets(*staged, loop.group_id, next_offsets);
+      result = staged->Commit();
+      if (!result.ok()) break;
+    }
+    if (absl::Status commit = consumer->Commit(next_offsets); !commit.ok()) {
+      // Stateful stages resume from the store; a stateless one replays a little more. Both safe.
+      LogWarning(absl::StrCat(loop.name, ": ", commit.ToString()));
+    }
+    processed += static_cast<int64_t>(batch->size());
+    if (absl::Now() - last_log > absl::Seconds(10)) {
+      const double seconds = absl::ToDoubleSeconds(absl::Now() - last_log);
+      LogInfo(absl::StrCat(loop.name, ": ", processed, " records (",
+                           static_cast<int64_t>((processed - processed_at_last_log) / seconds), "/s)"));
+      last_log = absl::Now();
+      processed_at_last_log = processed;
+    }
+  }
+  consumer->Close();
+  LogInfo(absl::StrCat(loop.name, ": stopped after ", processed, " records", result.ok() ? "" : ": ",
+                       result.ok() ? "" : result.ToString()));
+  return result;
+}
+
+absl::Status RunFused(const RunOptions& options, const std::atomic<bool>& stop) {
+  ASSIGN_OR_RETURN(std::unique_ptr<RocksStore> store, OpenStageStore(FusedStorePath(options.data_dir), options));
+  const Topics topics(options.topic_prefix);
+  StagedWrites* current = nullptr;
+  // The pipeline reads and writes through a view that forwards to the current batch's staged writes.
+  class CurrentBatchView final : public KeyValueView {
+   public:
+    explicit CurrentBatchView(StagedWrites** current) : current_(current) {}
+    absl::StatusOr<std::optional<std::string>> Get(std::string_view key) override { return (*current_)->Get(key); }
+    void Put(std::string_view key, std::string_view value) override { (*current_)->Put(key, value); }
+    void Delete(std::string_view key) override { (*current_)->Delete(key); }
+
+   private:
+    StagedWrites** current_;
+  } view(&current);
+  FusedPipeline pipeline(&view, FusedPipelineOptions{options.ingest, /*id_prefix=*/0}, &SystemClock());
+
+  const BatchHandler handler = [&](const std::vector<KafkaMessage>& batch,
+                                   KeyValueView* state) -> absl::StatusOr<std::vector<OutputRecord>> {
+    current = static_cast<StagedWrites*>(state);
+    const int64_t now = SystemClock().NowMillis();
+    for (const KafkaMessage& m : batch) {
+      RawRecord record;
+      record.channel = topics.ChannelOf(m.topic);
+      record.payload = m.payload;
+      record.source.set_topic(m.topic);
+      record.source.set_partition(m.partition);
+      record.source.set_offset(m.offset);
+      record.received_at_ms = now;
+      RETURN_IF_ERROR(pipeline.Apply(record));
+    }
+    ASSIGN_OR_RETURN(BatchOutputs outputs, pipeline.FinishBatch());
+    std::vector<OutputRecord> records;
+    records.reserve(outputs.updates.size() + outputs.dead_letters.size() + outputs.merges.size());
+    for (const v1::DeadLetter& d : outputs.dead_letters) records.push_back(DeadLetterOutput(topics, d));
+    for (const v1::MergeRecord& m : outputs.merges) records.push_back(MergeOutput(topics, m));
+    for (const v1::ProfileUpdate& u : outputs.updates) records.push_back(ProfileUpdateOutput(topics, u));
+    return records;
+  };
+  WorkerLoopOptions loop{"fused", options.topic_prefix + "fused",
+                         {topics.raw_web, topics.raw_social, topics.raw_purchase}, store.get()};
+  return RunWorkerLoop(options, loop, handler, stop);
+}
+
+}  // namespace tessera::app

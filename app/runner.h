@@ -1,0 +1,41 @@
+// Running Tessera's stages against Kafka: the fused single-node pipeline (`tessera run`) and one
+// stage per process (`tessera ingest|identity|profiles|sinks`). Every runner is the same loop
+// (worker_loop.h) with a different batch handler.
+#pragma once
+
+#include <atomic>
+#include <cstddef>
+#include <string>
+
+#include "absl/status/status.h"
+#include "absl/time/time.h"
+#include "ingest/ingest.h"
+
+namespace tessera::app {
+
+struct RunOptions {
+  std::string brokers;
+  std::string topic_prefix = "tessera.";
+  std::string data_dir = "tessera-data";
+  std::string instance_id;  // static group membership; defaults to a stable name per stage
+  ingest::IngestOptions ingest;
+  size_t batch_size = 5000;
+  absl::Duration poll_timeout = absl::Milliseconds(50);
+  size_t block_cache_bytes = 256 << 20;
+  // Stop once this many input records were processed (0: run until stopped). For tests and benches.
+  int64_t max_records = 0;
+};
+
+// Each returns when `stop` becomes true (between batches) or on an error that needs a restart.
+absl::Status RunFused(const RunOptions& options, const std::atomic<bool>& stop);
+absl::Status RunIngestStage(const RunOptions& options, const std::atomic<bool>& stop);
+absl::Status RunIdentityStage(const RunOptions& options, const std::atomic<bool>& stop);
+absl::Status RunProfilesStage(const RunOptions& options, const std::atomic<bool>& stop);
+absl::Status RunSinksStage(const RunOptions& options, const std::atomic<bool>& stop);
+
+// Where each runner keeps its RocksDB under the data dir.
+std::string FusedStorePath(const std::string& data_dir);      // DIR/store
+std::string IdentityStorePath(const std::string& data_dir);   // DIR/identity
+std::string ProfilesStorePath(const std::string& data_dir);   // DIR/profiles
+
+}  // namespace tessera::app

@@ -1,0 +1,200 @@
+// One stage per process, connected by the intermediate topics (see docs/architecture.md):
+//   raw.* -> ingest -> events -> identity -> resolved -> profiles -> profile-changes -> sinks -> profile-updates
+// Replays after a crash are made harmless by each stateful stage: it remembers, per source raw
+// partition, the highest raw offset it applied (in the same WriteBatch as the state) and skips
+// anything at or below it. That holds because every hop keeps per-partition order (idempotent
+// producer, one thread per consumer) and a raw partition's events reach a given downstream
+// partition in raw-offset order.
+#include <filesystem>
+
+#include "absl/strings/str_cat.h"
+#include "app/offsets.h"
+#include "app/outputs.h"
+#include "app/profile_batch.h"
+#include "app/runner.h"
+#include "app/topics.h"
+#include "app/worker_loop.h"
+#include "common/absl_compat.h"
+#include "common/bytes.h"
+#include "common/clock.h"
+#include "common/log.h"
+#include "common/status_macros.h"
+#include "identity/identity_resolver.h"
+#include "profiles/profile_state.h"
+#include "profiles/profile_store.h"
+#include "sinks/profile_updates.h"
+
+namespace tessera::app {
+
+absl::StatusOr<std::unique_ptr<RocksStore>> OpenStageStore(const std::string& path, const RunOptions& run);
+
+namespace {
+
+// Watermark of raw offsets applied, per (scope, raw topic, raw partition).
+std::string WatermarkKey(std::string_view scope, const v1::SourcePosition& source) {
+  return absl::StrCat("wm/", AbslView(scope), "/", source.topic(), "/", source.partition());
+}
+
+// True if `source` is newer than what was applied (and records it as applied).
+absl::StatusOr<bool> AdvanceWatermark(KeyValueView& state, std::string_view scope, const v1::SourcePosition& source) {
+  const std::string key = WatermarkKey(scope, source);
+  ASSIGN_OR_RETURN(std::optional<std::string> stored, state.Get(key));
+  if (stored.has_value() && stored->size() == 8 &&
+      static_cast<int64_t>(ReadBigEndian64(*stored)) >= source.offset()) {
+    return false;
+  }
+  state.Put(key, BigEndian64(static_cast<uint64_t>(source.offset())));
+  return true;
+}
+
+template <typename Message>
+absl::StatusOr<Message> ParseProto(const KafkaMessage& m) {
+  Message message;
+  if (!message.ParseFromString(m.payload)) {
+    // Our own topics carry only what our stages wrote: this is a broken invariant, not bad input.
+    return absl::DataLossError(absl::StrCat("undecodable record at ", m.topic, "/", m.partition, "/", m.offset));
+  }
+  return message;
+}
+
+}  // namespace
+
+absl::Status RunIngestStage(const RunOptions& options, const std::atomic<bool>& stop) {
+  const Topics topics(options.topic_prefix);
+  ingest::EventParser parser(options.ingest);
+  const BatchHandler handler = [&](const std::vector<KafkaMessage>& batch,
+                                   KeyValueView*) -> absl::StatusOr<std::vector<OutputRecord>> {
+    std::vector<OutputRecord> out;
+    out.reserve(batch.size());
+    const int64_t now = SystemClock().NowMillis();
+    for (const KafkaMessage& m : batch) {
+      v1::SourcePosition source;
+      source.set_topic(m.topic);
+      source.set_partition(m.partition);
+      source.set_offset(m.offset);
+      ingest::ParseOutcome outcome = parser.Parse(topics.ChannelOf(m.topic), m.payload, source, now);
+      if (auto* rejection = std::get_if<ingest::Rejection>(&outcome)) {
+        out.push_back(DeadLetterOutput(topics, ingest::MakeDeadLetter(m.payload, source, *rejection, now)));
+        continue;
+      }
+      const v1::Event& event = std::get<v1::Event>(outcome);
+      // Keyed by workspace: one identity writer per workspace sees all of its events in order.
+      out.push_back(OutputRecord{topics.events, event.workspace(), event.SerializeAsString(), {}});
+    }
+    return out;
+  };
+  WorkerLoopOptions loop{"ingest", options.topic_prefix + "ingest",
+                         {topics.raw_web, topics.raw_social, topics.raw_purchase}, nullptr};
+  return RunWorkerLoop(options, loop, handler, stop);
+}
+
+absl::Status RunIdentityStage(const RunOptions& options, const std::atomic<bool>& stop) {
+  ASSIGN_OR_RETURN(std::unique_ptr<RocksStore> store, OpenStageStore(IdentityStorePath(options.data_dir), options));
+  const Topics topics(options.topic_prefix);
+  const BatchHandler handler = [&](const std::vector<KafkaMessage>& batch,
+                                   KeyValueView* state) -> absl::StatusOr<std::vector<OutputRecord>> {
+    // Profile ids carry the events partition in their top bits, so writers never collide.
+    std::vector<OutputRecord> out;
+    for (const KafkaMessage& m : batch) {
+      ASSIGN_OR_RETURN(v1::Event event, ParseProto<v1::Event>(m));
+      ASSIGN_OR_RETURN(bool fresh, AdvanceWatermark(*state, "identity", event.source()));
+      if (!fresh) continue;  // a replay of an event already resolved
+      identity::IdentityResolver resolver(state, static_cast<uint16_t>(m.partition), &SystemClock());
+      ASSIGN_OR_RETURN(identity::Resolution resolution, resolver.Resolve(event));
+      for (const v1::MergeRecord& merge : resolution.merges) {
+        // Keyed by the loser: it reaches the loser's profiles partition after all its events.
+        v1::ResolvedRecord transfer;
+        *transfer.mutable_transfer()->mutable_merge() = merge;
+        out.push_back(OutputRecord{topics.resolved, sinks::ProfileKey(merge.loser()), transfer.SerializeAsString(), {}});
+        out.push_back(MergeOutput(topics, merge));
+      }
+      v1::ResolvedRecord resolved;
+      resolved.mutable_event()->set_profile_id(resolution.profile_id);
+      *resolved.mutable_event()->mutable_event() = std::move(event);
+      out.push_back(
+          OutputRecord{topics.resolved, sinks::ProfileKey(resolution.profile_id), resolved.SerializeAsString(), {}});
+    }
+    return out;
+  };
+  WorkerLoopOptions loop{"identity", options.topic_prefix + "identity", {topics.events}, store.get()};
+  return RunWorkerLoop(options, loop, handler, stop);
+}
+
+absl::Status RunProfilesStage(const RunOptions& options, const std::atomic<bool>& stop) {
+  ASSIGN_OR_RETURN(std::unique_ptr<RocksStore> store, OpenStageStore(ProfilesStorePath(options.data_dir), options));
+  const Topics topics(options.topic_prefix);
+  const BatchHandler handler = [&](const std::vector<KafkaMessage>& batch,
+                                   KeyValueView* state) -> absl::StatusOr<std::vector<OutputRecord>> {
+    profiles::ProfileStore profile_store(state);
+    ProfileBatch profiles(&profile_store);
+    std::vector<OutputRecord> out;
+    auto forward = [&](uint64_t to, v1::ResolvedRecord record) {
+      out.push_back(OutputRecord{topics.resolved, sinks::ProfileKey(to), record.SerializeAsString(), {}});
+    };
+    for (const KafkaMessage& m : batch) {
+      ASSIGN_OR_RETURN(v1::ResolvedRecord record, ParseProto<v1::ResolvedRecord>(m));
+      if (record.has_event()) {
+        v1::ResolvedEvent& resolved = *record.mutable_event();
+        ASSIGN_OR_RETURN(std::optional<uint64_t> merged_into, profiles.MergedInto(resolved.profile_id()));
+        if (merged_into.has_value()) {
+          // Identity resolves to roots, so this only happens to a record forwarded earlier.
+          resolved.set_profile_id(*merged_into);
+          forward(*merged_into, std::move(record));
+          continue;
+        }
+        ASSIGN_OR_RETURN(bool fresh, AdvanceWatermark(*state, absl::StrCat("profiles/", m.partition),
+                                                      resolved.event().source()));
+        if (!fresh) continue;
+        ASSIGN_OR_RETURN(v1::Profile * profile, profiles.Get(resolved.profile_id(), resolved.event().workspace()));
+        profiles::ApplyEvent(resolved.event(), *profile);
+        continue;
+      }
+      v1::ProfileTransfer& transfer = *record.mutable_transfer();
+      const uint64_t loser = transfer.merge().loser();
+      const uint64_t winner = transfer.merge().winner();
+      if (!transfer.has_loser_state()) {
+        // First hop, on the loser's partition: hand its state to the winner's partition.
+        ASSIGN_OR_RETURN(std::optional<uint64_t> already, profiles.MergedInto(loser));
+        if (already.has_value()) continue;  // replayed transfer
+        ASSIGN_OR_RETURN(v1::Profile * loser_profile, profiles.Get(loser, ""));
+        *transfer.mutable_loser_state() = *loser_profile;
+        RETURN_IF_ERROR(profiles.MarkMerged(loser, winner));
+        forward(winner, std::move(record));
+        continue;
+      }
+      // Second hop, on the winner's partition (unless the winner itself was merged on since).
+      ASSIGN_OR_RETURN(std::optional<uint64_t> winner_moved, profiles.MergedInto(winner));
+      if (winner_moved.has_value()) {
+        forward(*winner_moved, std::move(record));
+        continue;
+      }
+      ASSIGN_OR_RETURN(v1::Profile * winner_profile, profiles.Get(winner, transfer.loser_state().workspace()));
+      profiles::AbsorbProfile(transfer.loser_state(), *winner_profile);  // no-op when replayed
+    }
+    for (v1::ProfileUpdate& update : profiles.Finish(SystemClock().NowMillis())) {
+      out.push_back(OutputRecord{topics.profile_changes, sinks::ProfileKey(update.profile_id()),
+                                 update.SerializeAsString(), {}});
+    }
+    return out;
+  };
+  WorkerLoopOptions loop{"profiles", options.topic_prefix + "profiles", {topics.resolved}, store.get()};
+  return RunWorkerLoop(options, loop, handler, stop);
+}
+
+absl::Status RunSinksStage(const RunOptions& options, const std::atomic<bool>& stop) {
+  const Topics topics(options.topic_prefix);
+  const BatchHandler handler = [&](const std::vector<KafkaMessage>& batch,
+                                   KeyValueView*) -> absl::StatusOr<std::vector<OutputRecord>> {
+    std::vector<OutputRecord> out;
+    out.reserve(batch.size());
+    for (const KafkaMessage& m : batch) {
+      ASSIGN_OR_RETURN(v1::ProfileUpdate update, ParseProto<v1::ProfileUpdate>(m));
+      out.push_back(ProfileUpdateOutput(topics, update));
+    }
+    return out;
+  };
+  WorkerLoopOptions loop{"sinks", options.topic_prefix + "sinks", {topics.profile_changes}, nullptr};
+  return RunWorkerLoop(options, loop, handler, stop);
+}
+
+}  // namespace tessera::app

@@ -1,0 +1,442 @@
+#include "common/kafka.h"
+
+#include <librdkafka/rdkafka.h>
+#include <librdkafka/rdkafka_mock.h>
+
+#include <atomic>
+#include <set>
+
+#include "absl/strings/str_cat.h"
+#include "absl/synchronization/mutex.h"
+#include "absl/time/clock.h"
+#include "common/log.h"
+
+namespace tessera {
+namespace {
+
+int TimeoutMillis(absl::Duration d) {
+  return static_cast<int>(std::max<int64_t>(0, absl::ToInt64Milliseconds(d)));
+}
+
+absl::StatusOr<rd_kafka_conf_t*> MakeConf(const KafkaConfig& settings) {
+  rd_kafka_conf_t* conf = rd_kafka_conf_new();
+  char err[512];
+  for (const auto& [name, value] : settings) {
+    if (rd_kafka_conf_set(conf, name.c_str(), value.c_str(), err, sizeof(err)) != RD_KAFKA_CONF_OK) {
+      rd_kafka_conf_destroy(conf);
+      return absl::InvalidArgumentError(absl::StrCat("kafka config ", name, "=", value, ": ", err));
+    }
+  }
+  return conf;
+}
+
+KafkaConfig Merge(KafkaConfig base, const KafkaConfig& extra) {
+  for (const auto& [k, v] : extra) base[k] = v;
+  return base;
+}
+
+rd_kafka_topic_partition_list_t* ToList(const std::map<TopicPartition, int64_t>& offsets) {
+  rd_kafka_topic_partition_list_t* list = rd_kafka_topic_partition_list_new(static_cast<int>(offsets.size()));
+  for (const auto& [tp, offset] : offsets) {
+    rd_kafka_topic_partition_list_add(list, tp.first.c_str(), tp.second)->offset = offset;
+  }
+  return list;
+}
+
+}  // namespace
+
+// ---------------------------------------------------------------- producer
+
+struct KafkaProducer::DeliveryState {
+  std::atomic<int64_t> delivered{0};
+  std::atomic<int64_t> failed{0};
+  absl::Mutex mu;
+  std::string first_error ABSL_GUARDED_BY(mu);
+};
+
+static void OnDelivery(rd_kafka_t*, const rd_kafka_message_t* message, void* opaque) {
+  auto* state = static_cast<KafkaProducer::DeliveryState*>(opaque);
+  if (message->err == RD_KAFKA_RESP_ERR_NO_ERROR) {
+    state->delivered.fetch_add(1, std::memory_order_relaxed);
+    return;
+  }
+  state->failed.fetch_add(1, std::memory_order_relaxed);
+  absl::MutexLock lock(&state->mu);
+  if (state->first_error.empty()) {
+    state->first_error = absl::StrCat("delivery to ", rd_kafka_topic_name(message->rkt), " failed: ",
+                                      rd_kafka_err2str(message->err));
+  }
+}
+
+KafkaProducer::KafkaProducer(rd_kafka_t* rk, std::unique_ptr<DeliveryState> state) : rk_(rk), state_(std::move(state)) {}
+
+KafkaProducer::~KafkaProducer() {
+  rd_kafka_flush(rk_, 10'000);
+  rd_kafka_destroy(rk_);
+}
+
+absl::StatusOr<std::unique_ptr<KafkaProducer>> KafkaProducer::Create(const std::string& brokers, const KafkaConfig& extra) {
+  const KafkaConfig settings = Merge(
+      {
+          {"bootstrap.servers", brokers},
+          {"enable.idempotence", "true"},  // implies acks=all, ordered retries without duplicates
+          {"acks", "all"},
+          {"linger.ms", "5"},
+          {"batch.num.messages", "10000"},
+          {"compression.type", "lz4"},
+          {"queue.buffering.max.kbytes", "262144"},
+          {"message.timeout.ms", "120000"},
+      },
+      extra);
+  auto conf = MakeConf(settings);
+  if (!conf.ok()) return conf.status();
+  auto state = std::make_unique<DeliveryState>();
+  rd_kafka_conf_set_dr_msg_cb(*conf, OnDelivery);
+  rd_kafka_conf_set_opaque(*conf, state.get());
+  char err[512];
+  rd_kafka_t* rk = rd_kafka_new(RD_KAFKA_PRODUCER, *conf, err, sizeof(err));
+  if (rk == nullptr) {
+    rd_kafka_conf_destroy(*conf);
+    return absl::InvalidArgumentError(absl::StrCat("create kafka producer: ", err));
+  }
+  return std::unique_ptr<KafkaProducer>(new KafkaProducer(rk, std::move(state)));
+}
+
+absl::Status KafkaProducer::Produce(std::string_view topic, std::string_view key, std::string_view value,
+                                    const std::vector<KafkaHeader>& headers, std::optional<int32_t> partition,
+                                    absl::Duration queue_wait) {
+  const absl::Time deadline = absl::Now() + queue_wait;
+  const std::string topic_name(topic);
+  while (true) {
+    rd_kafka_headers_t* hdrs = nullptr;
+    if (!headers.empty()) {
+      hdrs = rd_kafka_headers_new(headers.size());
+      for (const auto& h : headers) {
+        rd_kafka_header_add(hdrs, h.name.data(), static_cast<ssize_t>(h.name.size()), h.value.data(),
+                            static_cast<ssize_t>(h.value.size()));
+      }
+    }
+    rd_kafka_resp_err_t err = rd_kafka_producev(
+        rk_, RD_KAFKA_V_TOPIC(topic_name.c_str()), RD_KAFKA_V_PARTITION(partition.value_or(RD_KAFKA_PARTITION_UA)),
+        RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
+        RD_KAFKA_V_KEY(const_cast<char*>(key.data()), key.size()),
+        RD_KAFKA_V_VALUE(const_cast<char*>(value.data()), value.size()),
+        RD_KAFKA_V_HEADERS(hdrs), RD_KAFKA_V_END);
+    if (err == RD_KAFKA_RESP_ERR_NO_ERROR) {
+      rd_kafka_poll(rk_, 0);  // serve delivery reports as we go
+      return absl::OkStatus();
+    }
+    if (hdrs != nullptr) rd_kafka_headers_destroy(hdrs);  // not owned by librdkafka on failure
+    if (err != RD_KAFKA_RESP_ERR__QUEUE_FULL) {
+      return absl::InvalidArgumentError(absl::StrCat("produce to ", topic_name, ": ", rd_kafka_err2str(err)));
+    }
+    if (absl::Now() >= deadline) {
+      return absl::UnavailableError(absl::StrCat("produce to ", topic_name, ": local queue full"));
+    }
+    rd_kafka_poll(rk_, 50);
+  }
+}
+
+absl::Status KafkaProducer::Flush(absl::Duration timeout) {
+  rd_kafka_resp_err_t err = rd_kafka_flush(rk_, TimeoutMillis(timeout));
+  if (err == RD_KAFKA_RESP_ERR__TIMED_OUT) {
+    return absl::UnavailableError(absl::StrCat("kafka flush timed out with ", rd_kafka_outq_len(rk_), " records pending"));
+  }
+  absl::MutexLock lock(&state_->mu);
+  if (!state_->first_error.empty()) {
+    std::string error = std::move(state_->first_error);
+    state_->first_error.clear();
+    return absl::UnavailableError(error);
+  }
+  return absl::OkStatus();
+}
+
+int64_t KafkaProducer::delivered_count() const { return state_->delivered.load(); }
+int64_t KafkaProducer::failed_count() const { return state_->failed.load(); }
+
+// ---------------------------------------------------------------- consumer
+
+struct KafkaConsumer::RebalanceState {
+  StoredOffsetLookup stored_offsets;
+  std::set<TopicPartition> assigned;  // only touched from the polling thread
+  uint64_t revocations = 0;
+};
+
+static void OnRebalance(rd_kafka_t* rk, rd_kafka_resp_err_t err, rd_kafka_topic_partition_list_t* partitions,
+                        void* opaque) {
+  auto* state = static_cast<KafkaConsumer::RebalanceState*>(opaque);
+  if (err == RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS) {
+    std::string names;
+    for (int i = 0; i < partitions->cnt; ++i) {
+      rd_kafka_topic_partition_t& p = partitions->elems[i];
+      if (state->stored_offsets) {
+        std::optional<int64_t> next = state->stored_offsets(p.topic, p.partition);
+        p.offset = next.has_value() ? *next : RD_KAFKA_OFFSET_BEGINNING;
+      }
+      state->assigned.insert({p.topic, p.partition});
+      absl::StrAppend(&names, names.empty() ? "" : " ", p.topic, "[", p.partition, "]@", p.offset);
+    }
+    LogInfo(absl::StrCat("assigned ", names.empty() ? "nothing" : names));
+    rd_kafka_assign(rk, partitions);
+  } else {
+    LogInfo(absl::StrCat("revoked ", partitions->cnt, " partitions"));
+    ++state->revocations;
+    state->assigned.clear();
+    rd_kafka_assign(rk, nullptr);
+  }
+}
+
+KafkaConsumer::KafkaConsumer(rd_kafka_t* rk, std::unique_ptr<RebalanceState> state) : rk_(rk), state_(std::move(state)) {}
+
+KafkaConsumer::~KafkaConsumer() {
+  Close();
+  rd_kafka_destroy(rk_);
+}
+
+void KafkaConsumer::Close() {
+  if (closed_) return;
+  closed_ = true;
+  rd_kafka_consumer_close(rk_);
+}
+
+absl::StatusOr<std::unique_ptr<KafkaConsumer>> KafkaConsumer::Create(Options options) {
+  KafkaConfig settings = {
+      {"bootstrap.servers", options.brokers},
+      {"group.id", options.group_id},
+      {"enable.auto.commit", "false"},
+      {"enable.auto.offset.store", "false"},
+      {"auto.offset.reset", "earliest"},
+      {"enable.partition.eof", "false"},
+      {"session.timeout.ms", "30000"},
+      {"fetch.wait.max.ms", "20"},
+      {"partition.assignment.strategy", "range"},
+      {"isolation.level", "read_committed"},
+  };
+  if (!options.group_instance_id.empty()) settings["group.instance.id"] = options.group_instance_id;
+  settings = Merge(std::move(settings), options.extra);
+  auto conf = MakeConf(settings);
+  if (!conf.ok()) return conf.status();
+  auto state = std::make_unique<RebalanceState>();
+  state->stored_offsets = std::move(options.stored_offsets);
+  rd_kafka_conf_set_rebalance_cb(*conf, OnRebalance);
+  rd_kafka_conf_set_opaque(*conf, state.get());
+  char err[512];
+  rd_kafka_t* rk = rd_kafka_new(RD_KAFKA_CONSUMER, *conf, err, sizeof(err));
+  if (rk == nullptr) {
+    rd_kafka_conf_destroy(*conf);
+    return absl::InvalidArgumentError(absl::StrCat("create kafka consumer: ", err));
+  }
+  rd_kafka_poll_set_consumer(rk);
+  auto consumer = std::unique_ptr<KafkaConsumer>(new KafkaConsumer(rk, std::move(state)));
+  rd_kafka_topic_partition_list_t* topics = rd_kafka_topic_partition_list_new(static_cast<int>(options.topics.size()));
+  for (const auto& t : options.topics) rd_kafka_topic_partition_list_add(topics, t.c_str(), RD_KAFKA_PARTITION_UA);
+  rd_kafka_resp_err_t sub = rd_kafka_subscribe(rk, topics);
+  rd_kafka_topic_partition_list_destroy(topics);
+  if (sub != RD_KAFKA_RESP_ERR_NO_ERROR) {
+    return absl::InvalidArgumentError(absl::StrCat("subscribe: ", rd_kafka_err2str(sub)));
+  }
+  return consumer;
+}
+
+absl::StatusOr<std::vector<KafkaMessage>> KafkaConsumer::PollBatch(size_t max_messages, absl::Duration timeout) {
+  std::vector<KafkaMessage> batch;
+  const absl::Time deadline = absl::Now() + timeout;
+  const uint64_t revocations_before = state_->revocations;
+  while (batch.size() < max_messages) {
+    const int wait_ms = TimeoutMillis(deadline - absl::Now());
+    rd_kafka_message_t* m = rd_kafka_consumer_poll(rk_, batch.empty() ? wait_ms : std::min(wait_ms, 0));
+    if (m == nullptr) {
+      if (absl::Now() >= deadline || !batch.empty()) break;
+      continue;
+    }
+    if (m->err != RD_KAFKA_RESP_ERR_NO_ERROR) {
+      const std::string error = rd_kafka_message_errstr(m);
+      const rd_kafka_resp_err_t code = m->err;
+      rd_kafka_message_destroy(m);
+      if (code == RD_KAFKA_RESP_ERR__FATAL) return absl::InternalError(absl::StrCat("kafka fatal: ", error));
+      if (code == RD_KAFKA_RESP_ERR__UNKNOWN_TOPIC || code == RD_KAFKA_RESP_ERR_UNKNOWN_TOPIC_OR_PART) {
+        return absl::FailedPreconditionError(absl::StrCat("kafka: ", error, " (run `tessera topics create`)"));
+      }
+      LogWarning(absl::StrCat("kafka consumer: ", error));
+      continue;
+    }
+    KafkaMessage out;
+    out.topic = rd_kafka_topic_name(m->rkt);
+    out.partition = m->partition;
+    out.offset = m->offset;
+    if (m->key != nullptr) out.key.assign(static_cast<const char*>(m->key), m->key_len);
+    if (m->payload != nullptr) out.payload.assign(static_cast<const char*>(m->payload), m->len);
+    rd_kafka_timestamp_type_t ts_type;
+    out.timestamp_ms = rd_kafka_message_timestamp(m, &ts_type);
+    rd_kafka_message_destroy(m);
+    batch.push_back(std::move(out));
+  }
+  if (state_->revocations != revocations_before) {
+    // A rebalance happened inside poll: keep only records of partitions we still own.
+    std::erase_if(batch, [&](const KafkaMessage& m) { return !state_->assigned.contains({m.topic, m.partition}); });
+  }
+  return batch;
+}
+
+absl::Status KafkaConsumer::Commit(const std::map<TopicPartition, int64_t>& next_offsets) {
+  if (next_offsets.empty()) return absl::OkStatus();
+  rd_kafka_topic_partition_list_t* list = ToList(next_offsets);
+  rd_kafka_resp_err_t err = rd_kafka_commit(rk_, list, /*async=*/0);
+  rd_kafka_topic_partition_list_destroy(list);
+  if (err != RD_KAFKA_RESP_ERR_NO_ERROR && err != RD_KAFKA_RESP_ERR__NO_OFFSET) {
+    return absl::UnavailableError(absl::StrCat("kafka commit: ", rd_kafka_err2str(err)));
+  }
+  return absl::OkStatus();
+}
+
+std::vector<TopicPartition> KafkaConsumer::Assignment() const {
+  return std::vector<TopicPartition>(state_->assigned.begin(), state_->assigned.end());
+}
+
+// ---------------------------------------------------------------- admin
+
+absl::Status CreateTopics(const std::string& brokers, const std::vector<TopicSpec>& topics, absl::Duration timeout) {
+  auto conf = MakeConf({{"bootstrap.servers", brokers}});
+  if (!conf.ok()) return conf.status();
+  char err[512];
+  rd_kafka_t* rk = rd_kafka_new(RD_KAFKA_PRODUCER, *conf, err, sizeof(err));
+  if (rk == nullptr) return absl::InvalidArgumentError(absl::StrCat("create admin client: ", err));
+  std::vector<rd_kafka_NewTopic_t*> new_topics;
+  for (const TopicSpec& spec : topics) {
+    rd_kafka_NewTopic_t* t = rd_kafka_NewTopic_new(spec.name.c_str(), spec.partitions, 1, err, sizeof(err));
+    for (const auto& [k, v] : spec.configs) rd_kafka_NewTopic_set_config(t, k.c_str(), v.c_str());
+    new_topics.push_back(t);
+  }
+  rd_kafka_queue_t* queue = rd_kafka_queue_new(rk);
+  rd_kafka_AdminOptions_t* options = rd_kafka_AdminOptions_new(rk, RD_KAFKA_ADMIN_OP_CREATETOPICS);
+  rd_kafka_AdminOptions_set_operation_timeout(options, TimeoutMillis(timeout), err, sizeof(err));
+  rd_kafka_CreateTopics(rk, new_topics.data(), new_topics.size(), options, queue);
+  absl::Status status = absl::OkStatus();
+  rd_kafka_event_t* event = rd_kafka_queue_poll(queue, TimeoutMillis(timeout) + 5000);
+  if (event == nullptr) {
+    status = absl::UnavailableError(absl::StrCat("create topics: no answer from ", brokers));
+  } else if (rd_kafka_event_error(event) != RD_KAFKA_RESP_ERR_NO_ERROR) {
+    status = absl::UnavailableError(absl::StrCat("create topics: ", rd_kafka_event_error_string(event)));
+  } else {
+    const rd_kafka_CreateTopics_result_t* result = rd_kafka_event_CreateTopics_result(event);
+    size_t count = 0;
+    const rd_kafka_topic_result_t** results = rd_kafka_CreateTopics_result_topics(result, &count);
+    for (size_t i = 0; i < count; ++i) {
+      rd_kafka_resp_err_t e = rd_kafka_topic_result_error(results[i]);
+      if (e != RD_KAFKA_RESP_ERR_NO_ERROR && e != RD_KAFKA_RESP_ERR_TOPIC_ALREADY_EXISTS && status.ok()) {
+        status = absl::UnavailableError(absl::StrCat("create topic ", rd_kafka_topic_result_name(results[i]), ": ",
+                                                     rd_kafka_topic_result_error_string(results[i])));
+      }
+    }
+  }
+  if (event != nullptr) rd_kafka_event_destroy(event);
+  rd_kafka_AdminOptions_destroy(options);
+  rd_kafka_queue_destroy(queue);
+  for (auto* t : new_topics) rd_kafka_NewTopic_destroy(t);
+  rd_kafka_destroy(rk);
+  return status;
+}
+
+absl::StatusOr<std::vector<KafkaMessage>> ReadTopicToEnd(const std::string& brokers, const std::string& topic,
+                                                         absl::Duration timeout) {
+  auto conf = MakeConf({{"bootstrap.servers", brokers},
+                        {"group.id", "tessera-reader"},
+                        {"enable.auto.commit", "false"},
+                        {"enable.partition.eof", "false"}});
+  if (!conf.ok()) return conf.status();
+  char err[512];
+  rd_kafka_t* rk = rd_kafka_new(RD_KAFKA_CONSUMER, *conf, err, sizeof(err));
+  if (rk == nullptr) return absl::InvalidArgumentError(absl::StrCat("create reader: ", err));
+  rd_kafka_poll_set_consumer(rk);
+  const absl::Time deadline = absl::Now() + timeout;
+  std::vector<KafkaMessage> out;
+  absl::Status status = absl::OkStatus();
+
+  const rd_kafka_metadata_t* metadata = nullptr;
+  rd_kafka_topic_t* rkt = rd_kafka_topic_new(rk, topic.c_str(), nullptr);
+  rd_kafka_resp_err_t merr = rd_kafka_metadata(rk, 0, rkt, &metadata, TimeoutMillis(absl::Seconds(10)));
+  rd_kafka_topic_destroy(rkt);
+  std::map<int32_t, int64_t> ends;  // partition -> high watermark at start
+  if (merr != RD_KAFKA_RESP_ERR_NO_ERROR || metadata->topic_cnt != 1 || metadata->topics[0].err) {
+    status = absl::UnavailableError(absl::StrCat("metadata for ", topic, ": ", rd_kafka_err2str(merr)));
+  } else {
+    rd_kafka_topic_partition_list_t* assignment = rd_kafka_topic_partition_list_new(metadata->topics[0].partition_cnt);
+    for (int i = 0; i < metadata->topics[0].partition_cnt; ++i) {
+      const int32_t p = metadata->topics[0].partitions[i].id;
+      int64_t low = 0, high = 0;
+      rd_kafka_query_watermark_offsets(rk, topic.c_str(), p, &low, &high, 10'000);
+      if (high > low) ends[p] = high;
+      rd_kafka_topic_partition_list_add(assignment, topic.c_str(), p)->offset = RD_KAFKA_OFFSET_BEGINNING;
+    }
+    rd_kafka_assign(rk, assignment);
+    rd_kafka_topic_partition_list_destroy(assignment);
+  }
+  if (metadata != nullptr) rd_kafka_metadata_destroy(metadata);
+
+  std::map<int32_t, int64_t> next;  // partition -> next offset seen
+  auto done = [&] {
+    for (const auto& [p, end] : ends) {
+      if (next[p] < end) return false;
+    }
+    return true;
+  };
+  while (status.ok() && !done()) {
+    if (absl::Now() > deadline) {
+      status = absl::DeadlineExceededError(absl::StrCat("reading ", topic, " to its end timed out"));
+      break;
+    }
+    rd_kafka_message_t* m = rd_kafka_consumer_poll(rk, 200);
+    if (m == nullptr) continue;
+    if (m->err == RD_KAFKA_RESP_ERR_NO_ERROR) {
+      KafkaMessage msg;
+      msg.topic = topic;
+      msg.partition = m->partition;
+      msg.offset = m->offset;
+      if (m->key != nullptr) msg.key.assign(static_cast<const char*>(m->key), m->key_len);
+      if (m->payload != nullptr) msg.payload.assign(static_cast<const char*>(m->payload), m->len);
+      next[m->partition] = m->offset + 1;
+      if (m->offset < ends[m->partition]) out.push_back(std::move(msg));
+    }
+    rd_kafka_message_destroy(m);
+  }
+  rd_kafka_consumer_close(rk);
+  rd_kafka_destroy(rk);
+  if (!status.ok()) return status;
+  return out;
+}
+
+// ---------------------------------------------------------------- mock cluster
+
+EmbeddedKafka::EmbeddedKafka(rd_kafka_t* rk, rd_kafka_mock_cluster_t* cluster, std::string bootstrap)
+    : rk_(rk), cluster_(cluster), bootstrap_(std::move(bootstrap)) {}
+
+EmbeddedKafka::~EmbeddedKafka() {
+  rd_kafka_mock_cluster_destroy(cluster_);
+  rd_kafka_destroy(rk_);
+}
+
+absl::StatusOr<std::unique_ptr<EmbeddedKafka>> EmbeddedKafka::Start(int brokers) {
+  auto conf = MakeConf({{"log_level", "3"}});
+  if (!conf.ok()) return conf.status();
+  char err[512];
+  rd_kafka_t* rk = rd_kafka_new(RD_KAFKA_PRODUCER, *conf, err, sizeof(err));
+  if (rk == nullptr) return absl::InternalError(absl::StrCat("mock cluster handle: ", err));
+  rd_kafka_mock_cluster_t* cluster = rd_kafka_mock_cluster_new(rk, brokers);
+  if (cluster == nullptr) {
+    rd_kafka_destroy(rk);
+    return absl::InternalError("could not start librdkafka's mock cluster");
+  }
+  return std::unique_ptr<EmbeddedKafka>(new EmbeddedKafka(rk, cluster, rd_kafka_mock_cluster_bootstraps(cluster)));
+}
+
+absl::Status EmbeddedKafka::CreateTopics(const std::vector<TopicSpec>& topics) {
+  for (const TopicSpec& t : topics) {
+    rd_kafka_resp_err_t err = rd_kafka_mock_topic_create(cluster_, t.name.c_str(), t.partitions, 1);
+    if (err != RD_KAFKA_RESP_ERR_NO_ERROR) {
+      return absl::InternalError(absl::StrCat("mock topic ", t.name, ": ", rd_kafka_err2str(err)));
+    }
+  }
+  return absl::OkStatus();
+}
+
+}  // namespace tessera

@@ -1,0 +1,157 @@
+// Kafka, through librdkafka's C API. This file and kafka.cc are the only code that touches
+// librdkafka; stages see KafkaProducer, KafkaConsumer and the admin helpers below.
+//
+// Delivery semantics Tessera relies on:
+// - KafkaProducer is idempotent with acks=all: Flush() returning OK means every record produced
+//   before it is durable on the broker, in order per partition, without duplicates from retries.
+// - KafkaConsumer never auto-stores or auto-commits offsets. A stateful stage keeps the offsets it
+//   has applied inside its own RocksDB WriteBatch and hands a StoredOffsetLookup to the consumer,
+//   which seeks every newly assigned partition there; Kafka's committed offsets are then only
+//   informational (lag tools). A stateless stage commits to Kafka after its outputs are flushed.
+//
+// Thread-safety: a KafkaConsumer belongs to the one thread that polls it (librdkafka calls the
+// rebalance callback from inside poll). A KafkaProducer may be shared, but Flush() waits for every
+// thread's records; Tessera uses one producer per processing thread.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <map>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "absl/time/time.h"
+
+struct rd_kafka_s;
+struct rd_kafka_mock_cluster_s;
+
+namespace tessera {
+
+using KafkaConfig = std::map<std::string, std::string>;
+
+struct KafkaHeader {
+  std::string name;
+  std::string value;
+};
+
+struct KafkaMessage {
+  std::string topic;
+  int32_t partition = 0;
+  int64_t offset = 0;
+  std::string key;
+  std::string payload;
+  int64_t timestamp_ms = 0;  // the record's timestamp (producer create time)
+};
+
+// (topic, partition)
+using TopicPartition = std::pair<std::string, int32_t>;
+
+class KafkaProducer {
+ public:
+  // `extra` overrides or adds librdkafka properties (e.g. linger.ms).
+  static absl::StatusOr<std::unique_ptr<KafkaProducer>> Create(const std::string& brokers, const KafkaConfig& extra = {});
+  ~KafkaProducer();
+
+  // Enqueues one record; key-hashed partitioning (murmur2, as the Java client) unless `partition`
+  // is given. While the local queue is full it serves delivery reports and retries for up to
+  // `queue_wait`, then answers Unavailable (the caller backs off; nothing was enqueued).
+  absl::Status Produce(std::string_view topic, std::string_view key, std::string_view value,
+                       const std::vector<KafkaHeader>& headers = {}, std::optional<int32_t> partition = std::nullopt,
+                       absl::Duration queue_wait = absl::Seconds(30));
+
+  // Waits until every record enqueued so far has a delivery report. OK only if all of them were
+  // delivered since the previous Flush; otherwise Unavailable naming the first error.
+  absl::Status Flush(absl::Duration timeout);
+
+  int64_t delivered_count() const;
+  int64_t failed_count() const;
+
+  struct DeliveryState;
+
+ private:
+  KafkaProducer(rd_kafka_s* rk, std::unique_ptr<DeliveryState> state);
+  rd_kafka_s* rk_;
+  std::unique_ptr<DeliveryState> state_;
+};
+
+class KafkaConsumer {
+ public:
+  // Returns the next offset to read for a newly assigned partition, or nullopt when the stage has
+  // never applied anything from it (then it starts at the beginning of the partition).
+  using StoredOffsetLookup = std::function<std::optional<int64_t>(const std::string& topic, int32_t partition)>;
+
+  struct Options {
+    std::string brokers;
+    std::string group_id;
+    // Static group membership: a restarted worker with the same instance id gets its partitions
+    // back at once instead of after a session timeout.
+    std::string group_instance_id;
+    std::vector<std::string> topics;
+    // Set for stateful stages (see the file comment). Unset: Kafka's committed offsets, else earliest.
+    StoredOffsetLookup stored_offsets;
+    KafkaConfig extra;
+  };
+
+  static absl::StatusOr<std::unique_ptr<KafkaConsumer>> Create(Options options);
+  ~KafkaConsumer();
+
+  // Polls until `max_messages` arrived or `timeout` passed. Records of partitions revoked during
+  // the call are dropped: their new owner reads them again from the stored offset.
+  absl::StatusOr<std::vector<KafkaMessage>> PollBatch(size_t max_messages, absl::Duration timeout);
+
+  // Commits `next_offsets` (the next offset to read per partition) to the group, synchronously.
+  absl::Status Commit(const std::map<TopicPartition, int64_t>& next_offsets);
+
+  // Leaves the group cleanly (a static member keeps its assignment until the session times out).
+  void Close();
+
+  // Partitions currently assigned.
+  std::vector<TopicPartition> Assignment() const;
+
+  struct RebalanceState;
+
+ private:
+  KafkaConsumer(rd_kafka_s* rk, std::unique_ptr<RebalanceState> state);
+  rd_kafka_s* rk_;
+  std::unique_ptr<RebalanceState> state_;
+  bool closed_ = false;
+};
+
+struct TopicSpec {
+  std::string name;
+  int partitions = 4;
+  std::map<std::string, std::string> configs;  // e.g. cleanup.policy=compact
+};
+
+// Creates the topics that do not exist yet (an existing one is left as it is).
+absl::Status CreateTopics(const std::string& brokers, const std::vector<TopicSpec>& topics,
+                          absl::Duration timeout = absl::Seconds(30));
+
+// Reads every record of `topic` from the beginning up to its current end (the high watermarks at
+// the time of the call), with a plain consumer outside any group.
+absl::StatusOr<std::vector<KafkaMessage>> ReadTopicToEnd(const std::string& brokers, const std::string& topic,
+                                                         absl::Duration timeout = absl::Seconds(60));
+
+// librdkafka's in-process mock cluster: for try-outs and fast functional tests only. It keeps the
+// log in memory, silently drops a partition's oldest data past about 5 MiB, has no admin API
+// (topics are created here), no compaction, and does not emulate read_committed.
+class EmbeddedKafka {
+ public:
+  static absl::StatusOr<std::unique_ptr<EmbeddedKafka>> Start(int brokers = 1);
+  ~EmbeddedKafka();
+  const std::string& bootstrap_servers() const { return bootstrap_; }
+  absl::Status CreateTopics(const std::vector<TopicSpec>& topics);
+
+ private:
+  EmbeddedKafka(rd_kafka_s* rk, rd_kafka_mock_cluster_s* cluster, std::string bootstrap);
+  rd_kafka_s* rk_;
+  rd_kafka_mock_cluster_s* cluster_;
+  std::string bootstrap_;
+};
+
+}  // namespace tessera

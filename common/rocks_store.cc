@@ -1,0 +1,121 @@
+#include "common/rocks_store.h"
+
+#include <cstdlib>
+
+#include "absl/strings/str_cat.h"
+#include "common/absl_compat.h"
+#include "rocksdb/db.h"
+#include "rocksdb/filter_policy.h"
+#include "rocksdb/options.h"
+#include "rocksdb/slice.h"
+#include "rocksdb/table.h"
+#include "rocksdb/write_batch.h"
+
+namespace tessera {
+namespace {
+
+absl::Status FromRocks(const rocksdb::Status& s, std::string_view what) {
+  if (s.ok()) return absl::OkStatus();
+  const std::string message = absl::StrCat(AbslView(what), ": ", s.ToString());
+  if (s.IsIOError() && s.ToString().find("lock") != std::string::npos) return absl::UnavailableError(message);
+  if (s.IsBusy() || s.IsTimedOut() || s.IsTryAgain()) return absl::UnavailableError(message);
+  if (s.IsCorruption()) return absl::DataLossError(message);
+  if (s.IsNotFound()) return absl::NotFoundError(message);
+  return absl::InternalError(message);
+}
+
+rocksdb::Options BaseOptions(size_t block_cache_bytes) {
+  rocksdb::Options options;
+  options.create_if_missing = true;
+  options.IncreaseParallelism(2);
+  options.compression = rocksdb::kLZ4Compression;
+  options.bottommost_compression = rocksdb::kZSTD;
+  rocksdb::BlockBasedTableOptions table;
+  table.block_cache = rocksdb::NewLRUCache(block_cache_bytes);
+  table.filter_policy.reset(rocksdb::NewBloomFilterPolicy(10));
+  table.cache_index_and_filter_blocks = true;
+  options.table_factory.reset(rocksdb::NewBlockBasedTableFactory(table));
+  // Keys share prefixes ("ix/", "pf/"); whole-key bloom filters serve point lookups.
+  return options;
+}
+
+rocksdb::Slice ToSlice(std::string_view s) { return rocksdb::Slice(s.data(), s.size()); }
+
+}  // namespace
+
+RocksStore::RocksStore(std::unique_ptr<rocksdb::DB> db, RocksStoreOptions options)
+    : db_(std::move(db)), options_(options) {}
+
+RocksStore::~RocksStore() = default;
+
+absl::StatusOr<std::unique_ptr<RocksStore>> RocksStore::Open(const std::string& path, RocksStoreOptions options) {
+  rocksdb::DB* raw = nullptr;
+  rocksdb::Status s = rocksdb::DB::Open(BaseOptions(options.block_cache_bytes), path, &raw);
+  if (!s.ok()) return FromRocks(s, absl::StrCat("open RocksDB at ", path));
+  return std::unique_ptr<RocksStore>(new RocksStore(std::unique_ptr<rocksdb::DB>(raw), options));
+}
+
+absl::StatusOr<std::unique_ptr<RocksStore>> RocksStore::OpenSecondary(const std::string& path,
+                                                                      const std::string& scratch_dir) {
+  rocksdb::Options options = BaseOptions(64 << 20);
+  options.create_if_missing = false;
+  options.max_open_files = -1;  // required by secondary instances
+  rocksdb::DB* raw = nullptr;
+  rocksdb::Status s = rocksdb::DB::OpenAsSecondary(options, path, scratch_dir, &raw);
+  if (!s.ok()) return FromRocks(s, absl::StrCat("open RocksDB at ", path, " (secondary)"));
+  auto store = std::unique_ptr<RocksStore>(new RocksStore(std::unique_ptr<rocksdb::DB>(raw), RocksStoreOptions{}));
+  return store;
+}
+
+absl::StatusOr<std::optional<std::string>> RocksStore::Get(std::string_view key) const {
+  std::string value;
+  rocksdb::Status s = db_->Get(rocksdb::ReadOptions(), ToSlice(key), &value);
+  if (s.IsNotFound()) return std::nullopt;
+  if (!s.ok()) return FromRocks(s, "get");
+  return value;
+}
+
+absl::Status RocksStore::CatchUp() { return FromRocks(db_->TryCatchUpWithPrimary(), "catch up with primary"); }
+
+absl::Status RocksStore::ScanPrefix(std::string_view prefix,
+                                    const std::function<bool(std::string_view, std::string_view)>& visit) const {
+  std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(rocksdb::ReadOptions()));
+  for (it->Seek(ToSlice(prefix)); it->Valid(); it->Next()) {
+    const rocksdb::Slice key = it->key();
+    if (!key.starts_with(ToSlice(prefix))) break;
+    if (!visit(std::string_view(key.data(), key.size()), std::string_view(it->value().data(), it->value().size()))) {
+      break;
+    }
+  }
+  return FromRocks(it->status(), "scan");
+}
+
+absl::StatusOr<std::optional<std::string>> StagedWrites::Get(std::string_view key) {
+  if (auto it = staged_.find(AbslView(key)); it != staged_.end()) return it->second;
+  return store_->Get(key);
+}
+
+void StagedWrites::Put(std::string_view key, std::string_view value) {
+  staged_.insert_or_assign(std::string(key), std::optional<std::string>(std::string(value)));
+}
+
+void StagedWrites::Delete(std::string_view key) { staged_.insert_or_assign(std::string(key), std::nullopt); }
+
+absl::Status StagedWrites::Commit() {
+  if (staged_.empty()) return absl::OkStatus();
+  rocksdb::WriteBatch batch;
+  for (const auto& [key, value] : staged_) {
+    rocksdb::Status s = value.has_value() ? batch.Put(ToSlice(key), ToSlice(*value)) : batch.Delete(ToSlice(key));
+    if (!s.ok()) return FromRocks(s, "stage write");
+  }
+  rocksdb::WriteOptions options;
+  options.sync = store_->sync_writes();
+  absl::Status status = FromRocks(store_->db()->Write(options, &batch), "commit write batch");
+  if (status.ok()) staged_.clear();
+  return status;
+}
+
+void StoreReader::Put(std::string_view, std::string_view) { std::abort(); }  // read-only by construction
+void StoreReader::Delete(std::string_view) { std::abort(); }
+
+}  // namespace tessera

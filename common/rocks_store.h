@@ -1,0 +1,97 @@
+// RocksDB, the only store. One RocksStore per data directory; StagedWrites is how stage logic
+// writes: every change of one poll batch (identity links, profiles, the input offsets) is staged in
+// memory, read back through the stage's own KeyValueView, and committed as one atomic WriteBatch
+// with a synced WAL. A crash therefore loses a whole batch or nothing, and the offsets stored with
+// it say exactly where to resume.
+//
+// Thread-safety: RocksStore is thread-safe (RocksDB is). A StagedWrites belongs to one thread.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+
+#include "absl/container/flat_hash_map.h"
+#include "absl/status/statusor.h"
+#include "common/kv.h"
+
+namespace rocksdb {
+class DB;
+}
+
+namespace tessera {
+
+struct RocksStoreOptions {
+  size_t block_cache_bytes = 256 << 20;
+  bool sync_writes = true;  // fsync the WAL on each commit: acknowledged means on disk
+};
+
+class RocksStore {
+ public:
+  // Opens (creating if needed) the primary instance at `path`. Fails with Unavailable if another
+  // process holds it.
+  static absl::StatusOr<std::unique_ptr<RocksStore>> Open(const std::string& path, RocksStoreOptions options = {});
+
+  // Opens a read-only view that works while a primary holds the store (a RocksDB secondary
+  // instance, which keeps its own info log under `scratch_dir`). Call CatchUp() to see newer data.
+  static absl::StatusOr<std::unique_ptr<RocksStore>> OpenSecondary(const std::string& path,
+                                                                   const std::string& scratch_dir);
+
+  ~RocksStore();
+  RocksStore(const RocksStore&) = delete;
+  RocksStore& operator=(const RocksStore&) = delete;
+
+  absl::StatusOr<std::optional<std::string>> Get(std::string_view key) const;
+  absl::Status CatchUp();
+
+  // Visits every key starting with `prefix` in order; stops early when `visit` returns false.
+  absl::Status ScanPrefix(std::string_view prefix,
+                          const std::function<bool(std::string_view key, std::string_view value)>& visit) const;
+
+  rocksdb::DB* db() { return db_.get(); }
+  bool sync_writes() const { return options_.sync_writes; }
+
+ private:
+  RocksStore(std::unique_ptr<rocksdb::DB> db, RocksStoreOptions options);
+
+  std::unique_ptr<rocksdb::DB> db_;
+  RocksStoreOptions options_;
+};
+
+// Writes staged over a RocksStore (see the file comment).
+class StagedWrites final : public KeyValueView {
+ public:
+  explicit StagedWrites(RocksStore* store) : store_(store) {}
+
+  absl::StatusOr<std::optional<std::string>> Get(std::string_view key) override;
+  void Put(std::string_view key, std::string_view value) override;
+  void Delete(std::string_view key) override;
+
+  // Writes everything staged in one WriteBatch, then forgets it.
+  absl::Status Commit();
+  // Forgets everything staged.
+  void Discard() { staged_.clear(); }
+  size_t staged_count() const { return staged_.size(); }
+
+ private:
+  RocksStore* store_;
+  // key -> value, or nullopt for a staged delete.
+  absl::flat_hash_map<std::string, std::optional<std::string>> staged_;
+};
+
+// A read-only KeyValueView straight over a store (CLI tools).
+class StoreReader final : public KeyValueView {
+ public:
+  explicit StoreReader(const RocksStore* store) : store_(store) {}
+  absl::StatusOr<std::optional<std::string>> Get(std::string_view key) override { return store_->Get(key); }
+  void Put(std::string_view, std::string_view) override;
+  void Delete(std::string_view) override;
+
+ private:
+  const RocksStore* store_;
+};
+
+}  // namespace tessera

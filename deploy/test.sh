@@ -1,0 +1,34 @@
+#!/usr/bin/env bash
+# The README's test command: installs what is needed, builds, and passes every test.
+#   1. deploy/install-deps.sh (Debian packages; fast when already there)
+#   2. build/ (RelWithDebInfo): every test, including the end-to-end tests on a real Kafka broker
+#      that ctest's `kafka` fixture starts from deploy/kafka.sh on 127.0.0.1:19092 and wipes after
+#   3. build-asan/ (AddressSanitizer + UBSan): the unit tests (label `unit`)
+# Env: JOBS (default: nproc), SKIP_ASAN=1 to skip step 3 locally.
+set -euo pipefail
+cd "$(dirname "${BASH_SOURCE[0]}")/.."
+JOBS=${JOBS:-$(nproc)}
+export CCACHE_DIR=${CCACHE_DIR:-$HOME/.cache/tessera/ccache}
+export CCACHE_MAXSIZE=${CCACHE_MAXSIZE:-5G}
+
+deploy/install-deps.sh
+deploy/kafka.sh fetch
+
+step() { echo; echo "=== $* ($(date -u +%H:%M:%S))"; }
+
+step "build (RelWithDebInfo)"
+cmake -S . -B build -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
+cmake --build build -j "$JOBS"
+
+step "tests: unit, pipeline and end-to-end on a real Kafka broker"
+ctest --test-dir build --output-on-failure -j "$JOBS" --timeout 900
+
+if [[ ${SKIP_ASAN:-0} != 1 ]]; then
+  step "build (ASan + UBSan)"
+  cmake -S . -B build-asan -G Ninja -DCMAKE_BUILD_TYPE=Debug -DTESSERA_SANITIZE=ON >/dev/null
+  cmake --build build-asan -j "$JOBS"
+  step "tests under ASan + UBSan: unit"
+  ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
+    ctest --test-dir build-asan --output-on-failure -j "$JOBS" -L unit
+fi
+step "all tests passed"

@@ -1,0 +1,38 @@
+// The 360-degree profile as a value, and the pure functions that change it. No storage, no Kafka:
+// the profile stage and the fused pipeline call these, and the property tests pin them.
+//
+// Every change is order-independent (a join): identifiers and merged_from are sorted sets, traits
+// are last-writer-wins by (event time, message id), first/last seen are min/max, orders are
+// last-writer-wins per order id, counters sum. Counters rely on each event being applied once
+// (upstream skips replays), so absorbing a profile twice is guarded by merged_from.
+//
+// Thread-safety: plain functions over values the caller owns.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "proto/tessera/v1/tessera.pb.h"
+
+namespace tessera::profiles {
+
+// Folds one resolved event into `profile` (whose id is already set). Does not touch the version.
+void ApplyEvent(const v1::Event& event, v1::Profile& profile);
+
+// Folds a merged-away profile into the winner: as if every event of `loser` had been applied to
+// `winner`. No-op if loser.id() is already in winner.merged_from (a replayed transfer).
+// Does not touch the version.
+void AbsorbProfile(const v1::Profile& loser, v1::Profile& winner);
+
+// The profile as the JSON the CLI prints and the query API serves (docs/events.md has the shape):
+// id, workspace, identifiers, traits, first_seen, last_seen, event_counts, event_type_counts,
+// orders_count, refunds_count, cancelled_count, total_spend (currency -> decimal string, net of
+// refunds), refunded (same), items_by_category, social (platform -> action -> count),
+// track_events, merged_from, version. Times are RFC 3339 UTC with milliseconds.
+std::string ProfileToJson(const v1::Profile& profile);
+
+// Names of the top-level JSON fields whose value differs between two states of one profile.
+std::vector<std::string> ChangedFields(const v1::Profile& before, const v1::Profile& after);
+
+}  // namespace tessera::profiles

@@ -1,0 +1,186 @@
+// End-to-end on a real Apache Kafka broker (started by the ctest fixture from deploy/kafka.sh):
+// raw events of all three channels for hundreds of synthetic people go through `tessera run`
+// (fused) or four one-stage processes (distributed), and a plain consumer of profile-updates must
+// see exactly one profile per person with the right counts and spend. A crash test kills the fused
+// process with SIGKILL mid-stream, restarts it, and demands the same result.
+#include <gtest/gtest.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <csignal>
+#include <filesystem>
+#include <thread>
+
+#include "absl/strings/str_cat.h"
+#include "app/topics.h"
+#include "common/kafka.h"
+#include "tests/fakes/bad_input.h"
+#include "tests/fakes/population.h"
+#include "tests/integration/child_process.h"
+#include "tests/integration/profile_snapshot.h"
+
+namespace tessera {
+namespace {
+
+using testing::ChildProcess;
+using testing::Population;
+
+constexpr int64_t kBaseTime = 1'767'225'600'000;  // 2026-01-01T00:00:00Z
+
+class KafkaEndToEndTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    const char* brokers = std::getenv("TESSERA_TEST_BROKERS");
+    ASSERT_NE(brokers, nullptr) << "TESSERA_TEST_BROKERS is not set: run through ctest (the kafka fixture starts "
+                                   "a broker), or start one with deploy/kafka.sh start and export it";
+    brokers_ = brokers;
+    const auto* info = ::testing::UnitTest::GetInstance()->current_test_info();
+    prefix_ = absl::StrCat("e2e-", info->name(), "-", getpid(), "-", std::chrono::steady_clock::now().time_since_epoch().count(), ".");
+    dir_ = (std::filesystem::temp_directory_path() / prefix_).string();
+    std::filesystem::create_directories(dir_);
+    topics_ = std::make_unique<app::Topics>(prefix_);
+    ASSERT_TRUE(CreateTopics(brokers_, topics_->Specs(4)).ok());
+  }
+  void TearDown() override {
+    if (!HasFailure()) std::filesystem::remove_all(dir_);
+    else std::fprintf(stderr, "logs kept in %s\n", dir_.c_str());
+  }
+
+  void Produce(const std::vector<testing::RawRecord>& records) {
+    auto producer = KafkaProducer::Create(brokers_);
+    ASSERT_TRUE(producer.ok()) << producer.status();
+    for (const auto& r : records) ASSERT_TRUE((*producer)->Produce(topics_->Raw(r.channel), "", r.payload).ok());
+    ASSERT_TRUE((*producer)->Flush(absl::Seconds(60)).ok());
+  }
+
+  std::vector<std::string> Tessera(std::vector<std::string> args) {
+    args.insert(args.begin(), TESSERA_BIN);
+    return args;
+  }
+
+  std::vector<std::string> StageArgs(const std::string& stage, const std::string& data_dir,
+                                     std::vector<std::string> more = {}) {
+    std::vector<std::string> args = {stage, "--brokers", brokers_, "--topic-prefix", prefix_, "--data-dir", data_dir};
+    args.insert(args.end(), more.begin(), more.end());
+    return Tessera(args);
+  }
+
+  std::vector<std::string> UpdateValues() {
+    auto records = ReadTopicToEnd(brokers_, topics_->profile_updates);
+    std::vector<std::string> values;
+    if (!records.ok()) return values;
+    for (auto& r : *records) values.push_back(std::move(r.payload));
+    return values;
+  }
+
+  // Waits until profile-updates shows exactly the expected people; returns the last difference.
+  std::string WaitForProfiles(const std::vector<testing::ExpectedProfile>& expected, int timeout_s = 240) {
+    std::string diff = "nothing read yet";
+    const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(timeout_s);
+    while (std::chrono::steady_clock::now() < deadline) {
+      auto live = testing::LiveProfilesFromUpdates(UpdateValues());
+      if (live.ok()) {
+        diff = testing::CompareWithExpected(*live, expected);
+        if (diff.empty()) return diff;
+      } else {
+        diff = std::string(live.status().message());
+      }
+      std::this_thread::sleep_for(std::chrono::seconds(1));
+    }
+    return diff;
+  }
+
+  std::string brokers_;
+  std::string prefix_;
+  std::string dir_;
+  std::unique_ptr<app::Topics> topics_;
+};
+
+TEST_F(KafkaEndToEndTest, FusedRunMakesOneProfilePerPerson) {
+  const Population population = testing::GeneratePopulation(21, 250, kBaseTime);
+  Produce(population.records);
+  ChildProcess run(StageArgs("run", dir_ + "/data"), dir_ + "/run.log");
+  EXPECT_EQ(WaitForProfiles(population.people), "");
+
+  // An analyst's lookup works while `tessera run` holds the store.
+  int exit_code = -1;
+  const std::string json = testing::RunAndCapture(
+      Tessera({"profile", "get", population.people[0].key_email, "--data-dir", dir_ + "/data"}), &exit_code);
+  EXPECT_EQ(exit_code, 0);
+  EXPECT_NE(json.find(absl::StrCat("\"", population.people[0].key_email, "\"")), std::string::npos) << json;
+  testing::RunAndCapture(Tessera({"profile", "get", "email:nobody@example.com", "--data-dir", dir_ + "/data"}), &exit_code);
+  EXPECT_EQ(exit_code, 1);
+
+  run.Signal(SIGTERM);
+  EXPECT_EQ(run.Wait(), 0);
+}
+
+TEST_F(KafkaEndToEndTest, DistributedStagesMakeOneProfilePerPerson) {
+  const Population population = testing::GeneratePopulation(22, 250, kBaseTime);
+  Produce(population.records);
+  std::vector<std::unique_ptr<ChildProcess>> stages;
+  for (const char* stage : {"ingest", "identity", "profiles", "sinks"}) {
+    // One data dir for all four: identity and profiles keep their stores in its subfolders.
+    stages.push_back(std::make_unique<ChildProcess>(StageArgs(stage, dir_ + "/data"),
+                                                    absl::StrCat(dir_, "/", stage, ".log")));
+  }
+  EXPECT_EQ(WaitForProfiles(population.people), "");
+  int exit_code = -1;
+  const std::string json = testing::RunAndCapture(
+      Tessera({"profile", "get", population.people[1].key_email, "--data-dir", dir_ + "/data"}), &exit_code);
+  EXPECT_EQ(exit_code, 0);
+  EXPECT_NE(json.find(absl::StrCat("\"", population.people[1].key_email, "\"")), std::string::npos) << json;
+  for (auto& stage : stages) {
+    stage->Signal(SIGTERM);
+    EXPECT_EQ(stage->Wait(), 0);
+  }
+}
+
+TEST_F(KafkaEndToEndTest, KillNineMidStreamLosesNothingAndCountsNothingTwice) {
+  const Population population = testing::GeneratePopulation(23, 400, kBaseTime);
+  Produce(population.records);
+  const std::vector<std::string> args = StageArgs("run", dir_ + "/data", {"--batch-size", "25"});
+  for (int crash = 0; crash < 3; ++crash) {
+    ChildProcess run(args, dir_ + "/run.log");
+    // Let it apply some batches, then kill it without warning.
+    const size_t before = UpdateValues().size();
+    const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(60);
+    while (UpdateValues().size() < before + 100 && std::chrono::steady_clock::now() < deadline) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    }
+    ASSERT_TRUE(run.Running()) << "tessera run exited early; see " << dir_ << "/run.log";
+    run.Signal(SIGKILL);
+    EXPECT_EQ(run.Wait(), 128 + SIGKILL);
+  }
+  ChildProcess run(args, dir_ + "/run.log");
+  EXPECT_EQ(WaitForProfiles(population.people), "");
+  run.Signal(SIGTERM);
+  EXPECT_EQ(run.Wait(), 0);
+}
+
+TEST_F(KafkaEndToEndTest, BadInputLandsInTheDeadLetterTopicWithItsReasonAndThePipelineGoesOn) {
+  const Population population = testing::GeneratePopulation(24, 30, kBaseTime);
+  const auto bad = testing::BadRecords();
+  std::vector<testing::RawRecord> records;
+  for (const auto& b : bad) records.push_back({b.channel, b.payload});
+  records.insert(records.end(), population.records.begin(), population.records.end());
+  Produce(records);
+  ChildProcess run(StageArgs("run", dir_ + "/data"), dir_ + "/run.log");
+  EXPECT_EQ(WaitForProfiles(population.people), "");
+  auto dead = ReadTopicToEnd(brokers_, topics_->dlq);
+  ASSERT_TRUE(dead.ok()) << dead.status();
+  std::multiset<std::pair<std::string, std::string>> want, got;  // (reason, original bytes)
+  for (const auto& b : bad) want.insert({b.reason, b.payload});
+  for (const auto& m : *dead) {
+    v1::DeadLetter letter;
+    ASSERT_TRUE(letter.ParseFromString(m.payload));
+    got.insert({letter.reason(), letter.payload()});
+    EXPECT_EQ(letter.source().topic().rfind(prefix_ + "raw.", 0), 0u) << letter.source().topic();
+  }
+  EXPECT_EQ(got, want);
+  run.Signal(SIGTERM);
+  EXPECT_EQ(run.Wait(), 0);
+}
+
+}  // namespace
+}  // namespace tessera
