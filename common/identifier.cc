@@ -1,6 +1,7 @@
 #include "common/identifier.h"
 
 #include "absl/strings/str_cat.h"
+#include "common/absl_compat.h"
 
 namespace tessera {
 
@@ -10,7 +11,7 @@ absl::StatusOr<v1::Identifier> ParseIdentifier(std::string_view text) {
   const size_t colon = text.find(':');
   if (colon == std::string_view::npos || colon == 0 || colon + 1 == text.size()) {
     return absl::InvalidArgumentError(
-        absl::StrCat("identifier must be TYPE:VALUE (e.g. email:someone@example.com), got '", text, "'"));
+        absl::StrCat("identifier must be TYPE:VALUE (e.g. email:someone@example.com), got '", AbslView(text), "'"));
   }
   return MakeIdentifier(text.substr(0, colon), text.substr(colon + 1));
 }

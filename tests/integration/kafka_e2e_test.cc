@@ -137,21 +137,28 @@ TEST_F(KafkaEndToEndTest, DistributedStagesMakeOneProfilePerPerson) {
 }
 
 TEST_F(KafkaEndToEndTest, KillNineMidStreamLosesNothingAndCountsNothingTwice) {
-  const Population population = testing::GeneratePopulation(23, 400, kBaseTime);
+  const Population population = testing::GeneratePopulation(23, 600, kBaseTime);
   Produce(population.records);
-  const std::vector<std::string> args = StageArgs("run", dir_ + "/data", {"--batch-size", "25"});
+  // Small batches: many WriteBatch commits, so each kill lands between or inside one.
+  const std::vector<std::string> args = StageArgs("run", dir_ + "/data", {"--batch-size", "10"});
+  size_t kills_mid_stream = 0;
   for (int crash = 0; crash < 3; ++crash) {
     ChildProcess run(args, dir_ + "/run.log");
     // Let it apply some batches, then kill it without warning.
     const size_t before = UpdateValues().size();
     const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(60);
-    while (UpdateValues().size() < before + 100 && std::chrono::steady_clock::now() < deadline) {
-      std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    while (UpdateValues().size() < before + 50 && std::chrono::steady_clock::now() < deadline) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(20));
     }
     ASSERT_TRUE(run.Running()) << "tessera run exited early; see " << dir_ << "/run.log";
     run.Signal(SIGKILL);
     EXPECT_EQ(run.Wait(), 128 + SIGKILL);
+    auto live = testing::LiveProfilesFromUpdates(UpdateValues());
+    ASSERT_TRUE(live.ok());
+    if (!testing::CompareWithExpected(*live, population.people).empty()) ++kills_mid_stream;
   }
+  // The test means nothing unless the kills interrupted the stream.
+  EXPECT_GE(kills_mid_stream, 2u);
   ChildProcess run(args, dir_ + "/run.log");
   EXPECT_EQ(WaitForProfiles(population.people), "");
   run.Signal(SIGTERM);

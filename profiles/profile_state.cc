@@ -1,0 +1,368 @@
+#include "profiles/profile_state.h"
+
+#include <algorithm>
+#include <iterator>
+#include <map>
+#include <string_view>
+#include <utility>
+
+#include "absl/time/time.h"
+#include "google/protobuf/io/coded_stream.h"
+#include "google/protobuf/io/zero_copy_stream_impl_lite.h"
+#include "common/currency.h"
+#include "common/identifier.h"
+#include "common/json_writer.h"
+
+namespace tessera::profiles {
+namespace {
+
+std::string_view ChannelName(v1::Channel channel) {
+  switch (channel) {
+    case v1::CHANNEL_WEB: return "web";
+    case v1::CHANNEL_SOCIAL: return "social";
+    case v1::CHANNEL_PURCHASE: return "purchase";
+    default: return "unknown";
+  }
+}
+
+// A profile has been seen once it counted an event; first/last seen are meaningless before that.
+// (Testing the times for 0 would lose an event stamped at the epoch.)
+bool HasSeenEvents(const v1::Profile& profile) { return !profile.event_counts().empty(); }
+
+// Inserts into the sorted unique `identifiers` with a binary search; O(log n) compares plus a
+// pointer rotation, never a re-sort.
+void InsertSorted(std::string value, google::protobuf::RepeatedPtrField<std::string>& identifiers) {
+  auto pos = std::lower_bound(identifiers.begin(), identifiers.end(), value);
+  if (pos != identifiers.end() && *pos == value) return;
+  const int index = static_cast<int>(pos - identifiers.begin());
+  *identifiers.Add() = std::move(value);
+  for (int i = identifiers.size() - 1; i > index; --i) identifiers.SwapElements(i, i - 1);
+}
+
+// Last-writer-wins order: event time, then message id, then (only for two different values
+// stamped identically, which deduplicated input never produces) the value itself, so the winner
+// never depends on which side was applied first.
+bool TraitWins(const v1::TraitValue& candidate, const v1::TraitValue& current) {
+  if (candidate.timestamp_ms() != current.timestamp_ms()) return candidate.timestamp_ms() > current.timestamp_ms();
+  if (candidate.message_id() != current.message_id()) return candidate.message_id() > current.message_id();
+  return candidate.json() > current.json();
+}
+
+void MergeTrait(const std::string& name, const v1::TraitValue& candidate, v1::Profile& profile) {
+  auto& traits = *profile.mutable_traits();
+  auto it = traits.find(name);
+  if (it == traits.end()) {
+    traits[name] = candidate;
+  } else if (TraitWins(candidate, it->second)) {
+    it->second = candidate;
+  }
+}
+
+std::string DeterministicBytes(const v1::OrderSummary& order) {
+  std::string bytes;
+  google::protobuf::io::StringOutputStream stream(&bytes);
+  google::protobuf::io::CodedOutputStream coded(&stream);
+  coded.SetSerializationDeterministic(true);
+  order.SerializeToCodedStream(&coded);
+  coded.Trim();
+  return bytes;
+}
+
+bool OrderWins(const v1::OrderSummary& candidate, const v1::OrderSummary& current) {
+  if (candidate.timestamp_ms() != current.timestamp_ms()) return candidate.timestamp_ms() > current.timestamp_ms();
+  if (candidate.message_id() != current.message_id()) return candidate.message_id() > current.message_id();
+  return DeterministicBytes(candidate) > DeterministicBytes(current);
+}
+
+void MergeOrder(const std::string& order_id, const v1::OrderSummary& candidate, v1::Profile& profile) {
+  auto& orders = *profile.mutable_orders();
+  auto it = orders.find(order_id);
+  if (it == orders.end()) {
+    orders[order_id] = candidate;
+  } else if (OrderWins(candidate, it->second)) {
+    it->second = candidate;
+  }
+}
+
+void MergeSeen(int64_t first_ms, int64_t last_ms, bool target_has_seen, v1::Profile& profile) {
+  if (!target_has_seen) {
+    profile.set_first_seen_ms(first_ms);
+    profile.set_last_seen_ms(last_ms);
+    return;
+  }
+  profile.set_first_seen_ms(std::min(profile.first_seen_ms(), first_ms));
+  profile.set_last_seen_ms(std::max(profile.last_seen_ms(), last_ms));
+}
+
+void AddCounts(const google::protobuf::Map<std::string, int64_t>& from,
+               google::protobuf::Map<std::string, int64_t>& into) {
+  for (const auto& [key, count] : from) into[key] += count;
+}
+
+template <typename Value>
+std::vector<std::pair<std::string, Value>> SortedEntries(const google::protobuf::Map<std::string, Value>& map) {
+  std::vector<std::pair<std::string, Value>> entries(map.begin(), map.end());
+  std::sort(entries.begin(), entries.end(),
+            [](const auto& a, const auto& b) { return a.first < b.first; });
+  return entries;
+}
+
+void WriteCounts(const google::protobuf::Map<std::string, int64_t>& counts, JsonWriter& w) {
+  w.BeginObject();
+  for (const auto& [key, count] : SortedEntries(counts)) w.Key(key).Int(count);
+  w.EndObject();
+}
+
+void WriteTime(bool set, int64_t ms, JsonWriter& w) {
+  if (!set) {
+    w.Null();
+    return;
+  }
+  w.String(absl::FormatTime("%Y-%m-%dT%H:%M:%E3SZ", absl::FromUnixMillis(ms), absl::UTCTimeZone()));
+}
+
+// Money as a decimal string with the currency's exponent; a currency ingest would never have let
+// through (no exponent known) is written as plain minor units rather than guessed at.
+void WriteMoneyByCurrency(const std::map<std::string, int64_t>& by_currency, JsonWriter& w) {
+  w.BeginObject();
+  for (const auto& [currency, minor_units] : by_currency) {
+    w.Key(currency).String(FormatMinorUnits(minor_units, CurrencyExponent(currency).value_or(0)));
+  }
+  w.EndObject();
+}
+
+// The profile's JSON as (field name, JSON value text) in output order. ProfileToJson joins them;
+// ChangedFields compares them, so both always agree on what a field is.
+std::vector<std::pair<std::string_view, std::string>> JsonFields(const v1::Profile& profile) {
+  std::vector<std::pair<std::string_view, std::string>> fields;
+  fields.reserve(18);
+  const auto add = [&fields](std::string_view name, JsonWriter&& w) {
+    fields.emplace_back(name, std::move(w).Take());
+  };
+
+  add("id", std::move(JsonWriter().String(std::to_string(profile.id()))));
+  add("workspace", std::move(JsonWriter().String(profile.workspace())));
+  {
+    JsonWriter w;
+    w.BeginArray();
+    for (const std::string& identifier : profile.identifiers()) w.String(identifier);
+    w.EndArray();
+    add("identifiers", std::move(w));
+  }
+  {
+    JsonWriter w;
+    w.BeginObject();
+    for (const auto& [name, value] : SortedEntries(profile.traits())) {
+      w.Key(name);
+      // Stored values are canonical JSON from ingest; an empty one would break the document.
+      if (value.json().empty()) {
+        w.Null();
+      } else {
+        w.Raw(value.json());
+      }
+    }
+    w.EndObject();
+    add("traits", std::move(w));
+  }
+  const bool seen = HasSeenEvents(profile);
+  {
+    JsonWriter w;
+    WriteTime(seen, profile.first_seen_ms(), w);
+    add("first_seen", std::move(w));
+  }
+  {
+    JsonWriter w;
+    WriteTime(seen, profile.last_seen_ms(), w);
+    add("last_seen", std::move(w));
+  }
+  {
+    JsonWriter w;
+    WriteCounts(profile.event_counts(), w);
+    add("event_counts", std::move(w));
+  }
+  {
+    JsonWriter w;
+    WriteCounts(profile.event_type_counts(), w);
+    add("event_type_counts", std::move(w));
+  }
+
+  // Order-derived fields: only an order's current (last-written) status counts, so a refund
+  // replaces the completed order's contribution instead of adding to it.
+  int64_t completed = 0, refunded = 0, cancelled = 0;
+  std::map<std::string, int64_t> spend, refunded_money, items_by_category;
+  for (const auto& [order_id, order] : profile.orders()) {
+    switch (order.status()) {
+      case v1::ORDER_STATUS_COMPLETED:
+        ++completed;
+        spend[order.total().currency()] += order.total().minor_units();
+        for (const auto& [category, quantity] : order.category_quantities()) items_by_category[category] += quantity;
+        break;
+      case v1::ORDER_STATUS_REFUNDED:
+        ++refunded;
+        refunded_money[order.total().currency()] += order.total().minor_units();
+        break;
+      case v1::ORDER_STATUS_CANCELLED:
+        ++cancelled;
+        break;
+      default:
+        break;
+    }
+  }
+  add("orders_count", std::move(JsonWriter().Int(completed)));
+  add("refunds_count", std::move(JsonWriter().Int(refunded)));
+  add("cancelled_count", std::move(JsonWriter().Int(cancelled)));
+  {
+    JsonWriter w;
+    WriteMoneyByCurrency(spend, w);
+    add("total_spend", std::move(w));
+  }
+  {
+    JsonWriter w;
+    WriteMoneyByCurrency(refunded_money, w);
+    add("refunded", std::move(w));
+  }
+  {
+    JsonWriter w;
+    w.BeginObject();
+    for (const auto& [category, quantity] : items_by_category) w.Key(category).Int(quantity);
+    w.EndObject();
+    add("items_by_category", std::move(w));
+  }
+  {
+    // social_counts keys are "platform.action"; actions never contain '.', platforms might.
+    std::map<std::string, std::map<std::string, int64_t>> social;
+    for (const auto& [key, count] : profile.social_counts()) {
+      const size_t dot = key.rfind('.');
+      if (dot == std::string::npos) {
+        social[key][""] += count;
+      } else {
+        social[key.substr(0, dot)][key.substr(dot + 1)] += count;
+      }
+    }
+    JsonWriter w;
+    w.BeginObject();
+    for (const auto& [platform, actions] : social) {
+      w.Key(platform).BeginObject();
+      for (const auto& [action, count] : actions) w.Key(action).Int(count);
+      w.EndObject();
+    }
+    w.EndObject();
+    add("social", std::move(w));
+  }
+  {
+    JsonWriter w;
+    WriteCounts(profile.track_event_counts(), w);
+    add("track_events", std::move(w));
+  }
+  {
+    JsonWriter w;
+    w.BeginArray();
+    for (uint64_t id : profile.merged_from()) w.String(std::to_string(id));
+    w.EndArray();
+    add("merged_from", std::move(w));
+  }
+  add("version", std::move(JsonWriter().Uint(profile.version())));
+  return fields;
+}
+
+}  // namespace
+
+void ApplyEvent(const v1::Event& event, v1::Profile& profile) {
+  if (profile.workspace().empty()) profile.set_workspace(event.workspace());
+  for (const v1::Identifier& identifier : event.identifiers()) {
+    if (identifier.type().empty() || identifier.value().empty()) continue;
+    InsertSorted(FormatIdentifier(identifier), *profile.mutable_identifiers());
+  }
+  for (const auto& [name, json] : event.traits()) {
+    v1::TraitValue value;
+    value.set_json(json);
+    value.set_timestamp_ms(event.timestamp_ms());
+    value.set_message_id(event.message_id());
+    MergeTrait(name, value, profile);
+  }
+  MergeSeen(event.timestamp_ms(), event.timestamp_ms(), HasSeenEvents(profile), profile);
+
+  const std::string channel(ChannelName(event.channel()));
+  ++(*profile.mutable_event_counts())[channel];
+  ++(*profile.mutable_event_type_counts())[channel + "." + event.type()];
+
+  if (event.channel() == v1::CHANNEL_WEB && event.type() == "track" && !event.name().empty()) {
+    ++(*profile.mutable_track_event_counts())[event.name()];
+  }
+  if (event.channel() == v1::CHANNEL_SOCIAL) {
+    const std::string& action = event.social().action().empty() ? event.type() : event.social().action();
+    ++(*profile.mutable_social_counts())[event.social().platform() + "." + action];
+  }
+  if (event.channel() == v1::CHANNEL_PURCHASE && !event.order().order_id().empty()) {
+    const v1::Order& order = event.order();
+    v1::OrderSummary summary;
+    summary.set_status(order.status());
+    *summary.mutable_total() = order.total();
+    summary.set_timestamp_ms(event.timestamp_ms());
+    summary.set_message_id(event.message_id());
+    summary.set_channel(order.channel());
+    summary.set_coupon(order.coupon());
+    for (const v1::OrderItem& item : order.items()) {
+      (*summary.mutable_category_quantities())[item.category()] += item.quantity();
+    }
+    MergeOrder(order.order_id(), summary, profile);
+  }
+}
+
+void AbsorbProfile(const v1::Profile& loser, v1::Profile& winner) {
+  if (loser.id() == winner.id()) return;  // absorbing itself would double every counter
+  if (std::binary_search(winner.merged_from().begin(), winner.merged_from().end(), loser.id())) return;
+
+  if (winner.workspace().empty()) winner.set_workspace(loser.workspace());
+
+  {
+    std::vector<uint64_t> absorbed;
+    std::vector<uint64_t> from_loser(loser.merged_from().begin(), loser.merged_from().end());
+    from_loser.push_back(loser.id());
+    std::sort(from_loser.begin(), from_loser.end());
+    std::set_union(winner.merged_from().begin(), winner.merged_from().end(), from_loser.begin(), from_loser.end(),
+                   std::back_inserter(absorbed));
+    absorbed.erase(std::unique(absorbed.begin(), absorbed.end()), absorbed.end());
+    winner.mutable_merged_from()->Assign(absorbed.begin(), absorbed.end());
+  }
+  {
+    // Both sides are sorted sets: one linear merge.
+    std::vector<std::string> identifiers;
+    identifiers.reserve(winner.identifiers_size() + loser.identifiers_size());
+    std::set_union(winner.identifiers().begin(), winner.identifiers().end(), loser.identifiers().begin(),
+                   loser.identifiers().end(), std::back_inserter(identifiers));
+    identifiers.erase(std::unique(identifiers.begin(), identifiers.end()), identifiers.end());
+    auto& field = *winner.mutable_identifiers();
+    field.Clear();
+    for (std::string& identifier : identifiers) *field.Add() = std::move(identifier);
+  }
+  for (const auto& [name, value] : loser.traits()) MergeTrait(name, value, winner);
+  if (HasSeenEvents(loser)) {
+    MergeSeen(loser.first_seen_ms(), loser.last_seen_ms(), HasSeenEvents(winner), winner);
+  }
+  AddCounts(loser.event_counts(), *winner.mutable_event_counts());
+  AddCounts(loser.event_type_counts(), *winner.mutable_event_type_counts());
+  AddCounts(loser.social_counts(), *winner.mutable_social_counts());
+  AddCounts(loser.track_event_counts(), *winner.mutable_track_event_counts());
+  for (const auto& [order_id, order] : loser.orders()) MergeOrder(order_id, order, winner);
+}
+
+std::string ProfileToJson(const v1::Profile& profile) {
+  JsonWriter w;
+  w.BeginObject();
+  for (const auto& [name, value] : JsonFields(profile)) w.Key(name).Raw(value);
+  w.EndObject();
+  return std::move(w).Take();
+}
+
+std::vector<std::string> ChangedFields(const v1::Profile& before, const v1::Profile& after) {
+  const auto before_fields = JsonFields(before);
+  const auto after_fields = JsonFields(after);
+  std::vector<std::string> changed;
+  for (size_t i = 0; i < after_fields.size(); ++i) {
+    if (before_fields[i].second != after_fields[i].second) changed.emplace_back(after_fields[i].first);
+  }
+  return changed;
+}
+
+}  // namespace tessera::profiles

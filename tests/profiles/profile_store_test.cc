@@ -1,0 +1,82 @@
+// Pins profiles/profile_store.cc: the key layout, round trips, merge redirects and corruption.
+#include "profiles/profile_store.h"
+
+#include "common/bytes.h"
+#include "gtest/gtest.h"
+#include "tests/fakes/memory_kv.h"
+
+namespace tessera::profiles {
+namespace {
+
+using ::tessera::testing::MemoryKv;
+
+v1::Profile SampleProfile(uint64_t id) {
+  v1::Profile profile;
+  profile.set_id(id);
+  profile.set_workspace("baankafe");
+  profile.add_identifiers("email:somchai@example.com");
+  v1::TraitValue& name = (*profile.mutable_traits())["name"];
+  name.set_json("\"สมชาย\"");
+  name.set_timestamp_ms(1'795'575'845'000);
+  name.set_message_id("w1");
+  (*profile.mutable_event_counts())["web"] = 3;
+  profile.set_version(4);
+  return profile;
+}
+
+TEST(ProfileStoreTest, SavedProfilesLoadBackUnderTheirBigEndianId) {
+  MemoryKv kv;
+  ProfileStore store(&kv);
+  const uint64_t id = (uint64_t{2} << 48) | 17;
+  store.Save(SampleProfile(id));
+  ASSERT_TRUE(kv.data().contains("pf/" + BigEndian64(id)));
+
+  auto loaded = store.Load(id);
+  ASSERT_TRUE(loaded.ok()) << loaded.status();
+  ASSERT_TRUE(loaded->has_value());
+  EXPECT_EQ((*loaded)->SerializeAsString(), SampleProfile(id).SerializeAsString());
+
+  // Saving again replaces the value.
+  v1::Profile newer = SampleProfile(id);
+  newer.set_version(5);
+  store.Save(newer);
+  EXPECT_EQ(store.Load(id).value()->version(), 5u);
+}
+
+TEST(ProfileStoreTest, AnUnknownIdLoadsAsNothing) {
+  MemoryKv kv;
+  ProfileStore store(&kv);
+  auto loaded = store.Load(99);
+  ASSERT_TRUE(loaded.ok());
+  EXPECT_FALSE(loaded->has_value());
+  auto merged = store.MergedInto(99);
+  ASSERT_TRUE(merged.ok());
+  EXPECT_FALSE(merged->has_value());
+}
+
+TEST(ProfileStoreTest, MarkMergedDeletesTheLoserAndLeavesARedirect) {
+  MemoryKv kv;
+  ProfileStore store(&kv);
+  store.Save(SampleProfile(5));
+  store.Save(SampleProfile(9));
+  store.MarkMerged(9, 5);
+  EXPECT_FALSE(store.Load(9).value().has_value());
+  EXPECT_TRUE(store.Load(5).value().has_value());
+  EXPECT_EQ(kv.data().at("pr/" + BigEndian64(9)), BigEndian64(5));
+  auto merged = store.MergedInto(9);
+  ASSERT_TRUE(merged.ok());
+  EXPECT_EQ(*merged, 5u);
+  EXPECT_FALSE(store.MergedInto(5).value().has_value());
+}
+
+TEST(ProfileStoreTest, CorruptValuesAreDataLoss) {
+  MemoryKv kv;
+  ProfileStore store(&kv);
+  kv.Put("pf/" + BigEndian64(1), "\xff\xff\xff");
+  EXPECT_EQ(store.Load(1).status().code(), absl::StatusCode::kDataLoss);
+  kv.Put("pr/" + BigEndian64(1), "abc");
+  EXPECT_EQ(store.MergedInto(1).status().code(), absl::StatusCode::kDataLoss);
+}
+
+}  // namespace
+}  // namespace tessera::profiles
