@@ -54,11 +54,12 @@ std::vector<v1::ProfileUpdate> ProfileBatch::Finish(int64_t now_ms) {
       store_->MarkMerged(id, entry.merged_into);
       update.set_merged_into(entry.merged_into);
     } else {
-      entry.current.set_version(update.version());
-      store_->Save(entry.current);
+      // Compared before the version moves, so "changed" names only what the events changed.
       for (std::string& field : profiles::ChangedFields(entry.before, entry.current)) {
         update.add_changed_fields(std::move(field));
       }
+      entry.current.set_version(update.version());
+      store_->Save(entry.current);
       *update.mutable_profile() = std::move(entry.current);
     }
     updates.push_back(std::move(update));

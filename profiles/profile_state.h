@@ -25,7 +25,7 @@ void ApplyEvent(const v1::Event& event, v1::Profile& profile);
 // Does not touch the version.
 void AbsorbProfile(const v1::Profile& loser, v1::Profile& winner);
 
-// The profile as the JSON the CLI prints and the query API serves (docs/events.md has the shape):
+// The profile as the JSON the CLI prints and the query API serves (docs/profile.md has the shape):
 // id, workspace, identifiers, traits, first_seen, last_seen, event_counts, event_type_counts,
 // orders_count, refunds_count, cancelled_count, total_spend (currency -> decimal string, net of
 // refunds), refunded (same), items_by_category, social (platform -> action -> count),
