@@ -185,12 +185,41 @@ int ImportCommand(const std::vector<std::string>& raw_args) {
 
 namespace {
 
-// Opens a read-only view of a store that a running process may hold.
-absl::StatusOr<std::unique_ptr<RocksStore>> OpenForReading(const std::string& path) {
-  std::string scratch = (std::filesystem::temp_directory_path() / "tessera-reader-XXXXXX").string();
-  if (mkdtemp(scratch.data()) == nullptr) return absl::InternalError("cannot create a scratch directory");
-  return RocksStore::OpenSecondary(path, scratch);
-}
+// A read-only view of a store that a running process may hold: a RocksDB secondary instance,
+// whose own info log lives in a scratch directory removed again when the view closes.
+class StoreSnapshot {
+ public:
+  static absl::StatusOr<StoreSnapshot> Open(const std::string& path) {
+    std::string scratch = (std::filesystem::temp_directory_path() / "tessera-reader-XXXXXX").string();
+    if (mkdtemp(scratch.data()) == nullptr) return absl::InternalError("cannot create a scratch directory");
+    StoreSnapshot snapshot;
+    snapshot.scratch_ = scratch;
+    ASSIGN_OR_RETURN(snapshot.store_, RocksStore::OpenSecondary(path, scratch));
+    return snapshot;
+  }
+  StoreSnapshot() = default;
+  StoreSnapshot(StoreSnapshot&& other) noexcept
+      : scratch_(std::exchange(other.scratch_, {})), store_(std::move(other.store_)) {}
+  StoreSnapshot& operator=(StoreSnapshot&& other) noexcept {
+    Close();
+    scratch_ = std::exchange(other.scratch_, {});
+    store_ = std::move(other.store_);
+    return *this;
+  }
+  ~StoreSnapshot() { Close(); }
+  RocksStore* store() const { return store_.get(); }
+
+ private:
+  void Close() {
+    store_.reset();
+    std::error_code ignored;  // best effort: a leftover scratch dir in /tmp harms nothing
+    if (!scratch_.empty()) std::filesystem::remove_all(scratch_, ignored);
+    scratch_.clear();
+  }
+
+  std::string scratch_;
+  std::unique_ptr<RocksStore> store_;
+};
 
 absl::StatusOr<std::string> ProfileJsonFor(const std::string& data_dir, const std::string& workspace,
                                            const v1::Identifier& id) {
@@ -200,15 +229,15 @@ absl::StatusOr<std::string> ProfileJsonFor(const std::string& data_dir, const st
   if (!std::filesystem::exists(identity_path)) {
     return absl::NotFoundError(absl::StrCat("no Tessera store under ", data_dir, " (use --data-dir)"));
   }
-  ASSIGN_OR_RETURN(std::unique_ptr<RocksStore> identity_store, OpenForReading(identity_path));
-  StoreReader identity_view(identity_store.get());
+  ASSIGN_OR_RETURN(StoreSnapshot identity_store, StoreSnapshot::Open(identity_path));
+  StoreReader identity_view(identity_store.store());
   ASSIGN_OR_RETURN(std::optional<uint64_t> profile_id, identity::LookupIdentifier(identity_view, workspace, id));
   if (!profile_id.has_value()) return absl::NotFoundError(absl::StrCat("no profile has ", FormatIdentifier(id)));
-  std::unique_ptr<RocksStore> separate_profiles;
-  RocksStore* profiles_store = identity_store.get();
+  StoreSnapshot separate_profiles;
+  RocksStore* profiles_store = identity_store.store();
   if (!fused) {
-    ASSIGN_OR_RETURN(separate_profiles, OpenForReading(profiles_path));
-    profiles_store = separate_profiles.get();
+    ASSIGN_OR_RETURN(separate_profiles, StoreSnapshot::Open(profiles_path));
+    profiles_store = separate_profiles.store();
   }
   StoreReader profiles_view(profiles_store);
   profiles::ProfileStore store(&profiles_view);

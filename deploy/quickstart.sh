@@ -20,7 +20,7 @@ if [[ ${1:-} == stop ]]; then
 fi
 
 deploy/install-deps.sh
-cmake -S . -B build -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DTESSERA_BUILD_TESTS=OFF >/dev/null
+cmake -S . -B build -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
 cmake --build build -j "${JOBS:-$(nproc)}" --target tessera
 TESSERA=build/app/tessera
 
@@ -54,7 +54,7 @@ for id in $(grep -o '^### `tessera profile get [^`]*' deploy/samples/README.md |
 done
 echo
 echo "Rejected sample lines are on the dead-letter topic:"
-echo "  kcat -b $BROKERS -C -t tessera.dlq -e -f 'reason=%h\n%s\n'"
+echo "  kcat -b $BROKERS -C -t tessera.dlq -e -q -f 'headers: %h\n'"
 echo "Profile updates as downstream tools see them:"
 echo "  kcat -b $BROKERS -C -t tessera.profile-updates -e"
 echo "Stop with: deploy/quickstart.sh stop"

@@ -17,7 +17,7 @@ deploy/kafka.sh fetch
 step() { echo; echo "=== $* ($(date -u +%H:%M:%S))"; }
 
 step "build (RelWithDebInfo)"
-cmake -S . -B build -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
+cmake -S . -B build -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DTESSERA_BUILD_TESTS=ON >/dev/null
 cmake --build build -j "$JOBS"
 
 step "tests: unit, pipeline and end-to-end on a real Kafka broker"
@@ -25,7 +25,7 @@ ctest --test-dir build --output-on-failure -j "$JOBS" --timeout 900
 
 if [[ ${SKIP_ASAN:-0} != 1 ]]; then
   step "build (ASan + UBSan)"
-  cmake -S . -B build-asan -G Ninja -DCMAKE_BUILD_TYPE=Debug -DTESSERA_SANITIZE=ON >/dev/null
+  cmake -S . -B build-asan -G Ninja -DCMAKE_BUILD_TYPE=Debug -DTESSERA_SANITIZE=ON -DTESSERA_BUILD_TESTS=ON >/dev/null
   cmake --build build-asan -j "$JOBS"
   step "tests under ASan + UBSan: unit"
   ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
