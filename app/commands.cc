@@ -43,7 +43,8 @@ int Fail(const absl::Status& status) {
 
 const std::set<std::string> kRunValueOptions = {"brokers",    "data-dir",  "topic-prefix", "partitions",
                                                 "phone-region", "time-zone", "workspace",    "batch-size",
-                                                "max-records",  "instance-id", "block-cache-mb"};
+                                                "max-records",  "instance-id", "block-cache-mb",
+                                                "dedup-window-hours"};
 
 absl::StatusOr<RunOptions> RunOptionsFrom(const CliArgs& args) {
   RunOptions options;
@@ -69,6 +70,9 @@ absl::StatusOr<RunOptions> RunOptionsFrom(const CliArgs& args) {
   size_t cache_mb = options.block_cache_bytes >> 20;
   RETURN_IF_ERROR(number("block-cache-mb", cache_mb));
   options.block_cache_bytes = cache_mb << 20;
+  int64_t dedup_hours = options.dedup_window_ms / 3'600'000;
+  RETURN_IF_ERROR(number("dedup-window-hours", dedup_hours));
+  options.dedup_window_ms = dedup_hours * 3'600'000;
   return options;
 }
 

@@ -18,6 +18,8 @@ FusedPipeline::FusedPipeline(KeyValueView* kv, FusedPipelineOptions options, con
     : kv_(kv),
       clock_(clock),
       parser_(options.ingest),
+      duplicates_(kv, options.dedup_window_ms),
+      dedup_(options.dedup_window_ms > 0),
       resolver_(kv, options.id_prefix, clock),
       profiles_(kv),
       batch_(&profiles_) {}
@@ -30,6 +32,13 @@ absl::Status FusedPipeline::Apply(const RawRecord& record) {
     return absl::OkStatus();
   }
   const v1::Event& event = std::get<v1::Event>(outcome);
+  if (dedup_) {
+    ASSIGN_OR_RETURN(bool duplicate, duplicates_.SeenBefore(event.workspace(), event.message_id(), record.received_at_ms));
+    if (duplicate) {
+      ++outputs_.duplicates;
+      return absl::OkStatus();
+    }
+  }
   ASSIGN_OR_RETURN(identity::Resolution resolution, resolver_.Resolve(event));
 
   for (const v1::MergeRecord& merge : resolution.merges) {

@@ -18,6 +18,7 @@
 #include "common/clock.h"
 #include "common/kv.h"
 #include "identity/identity_resolver.h"
+#include "ingest/dedup.h"
 #include "ingest/ingest.h"
 #include "profiles/profile_store.h"
 #include "proto/tessera/v1/tessera.pb.h"
@@ -37,11 +38,13 @@ struct BatchOutputs {
   // One per profile changed in the batch (with its new version), and one tombstone per profile
   // merged away (merged_into set).
   std::vector<v1::ProfileUpdate> updates;
+  int64_t duplicates = 0;  // events dropped because their messageId was seen within the window
 };
 
 struct FusedPipelineOptions {
   ingest::IngestOptions ingest;
   uint16_t id_prefix = 0;  // see IdentityResolver
+  int64_t dedup_window_ms = ingest::kDefaultDedupWindowMs;  // 0: keep duplicates
 };
 
 class FusedPipeline {
@@ -59,6 +62,8 @@ class FusedPipeline {
   KeyValueView* kv_;
   const Clock* clock_;
   ingest::EventParser parser_;
+  ingest::DuplicateFilter duplicates_;
+  bool dedup_;
   identity::IdentityResolver resolver_;
   profiles::ProfileStore profiles_;
   ProfileBatch batch_;

@@ -16,7 +16,8 @@ constexpr char kUsage[] = R"(usage: tessera COMMAND [options]
   topics create --brokers HOST:PORT [--partitions N]        create Tessera's topics
 
 common options: --topic-prefix P (default "tessera."), --phone-region TH, --time-zone UTC,
-  --workspace default, --batch-size 5000, --block-cache-mb 256
+  --workspace default, --batch-size 5000, --block-cache-mb 256,
+  --dedup-window-hours 168 (a messageId seen again within it is dropped; 0 keeps duplicates)
 )";
 }  // namespace
 

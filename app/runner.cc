@@ -26,6 +26,9 @@ absl::StatusOr<std::unique_ptr<RocksStore>> OpenStageStore(const std::string& pa
   if (ec) return absl::FailedPreconditionError(absl::StrCat("create ", path, ": ", ec.message()));
   RocksStoreOptions options;
   options.block_cache_bytes = run.block_cache_bytes;
+  if (run.dedup_window_ms > 0) {
+    options.expiring_prefixes.push_back({std::string(ingest::kDedupKeyPrefix), run.dedup_window_ms});
+  }
   return RocksStore::Open(path, options);
 }
 
@@ -124,7 +127,9 @@ absl::Status RunFused(const RunOptions& options, const std::atomic<bool>& stop) 
    private:
     StagedWrites** current_;
   } view(&current);
-  FusedPipeline pipeline(&view, FusedPipelineOptions{options.ingest, /*id_prefix=*/0}, &SystemClock());
+  FusedPipeline pipeline(&view, FusedPipelineOptions{options.ingest, /*id_prefix=*/0, options.dedup_window_ms},
+                         &SystemClock());
+  int64_t duplicates = 0;
 
   const BatchHandler handler = [&](const std::vector<KafkaMessage>& batch,
                                    KeyValueView* state) -> absl::StatusOr<std::vector<OutputRecord>> {
@@ -141,6 +146,10 @@ absl::Status RunFused(const RunOptions& options, const std::atomic<bool>& stop) 
       RETURN_IF_ERROR(pipeline.Apply(record));
     }
     ASSIGN_OR_RETURN(BatchOutputs outputs, pipeline.FinishBatch());
+    if (outputs.duplicates > 0) {
+      duplicates += outputs.duplicates;
+      LogInfo(absl::StrCat("fused: dropped ", outputs.duplicates, " duplicate events (", duplicates, " so far)"));
+    }
     std::vector<OutputRecord> records;
     records.reserve(outputs.updates.size() + outputs.dead_letters.size() + outputs.merges.size());
     for (const v1::DeadLetter& d : outputs.dead_letters) records.push_back(DeadLetterOutput(topics, d));

@@ -9,6 +9,7 @@
 
 #include "absl/status/status.h"
 #include "absl/time/time.h"
+#include "ingest/dedup.h"
 #include "ingest/ingest.h"
 
 namespace tessera::app {
@@ -22,6 +23,7 @@ struct RunOptions {
   size_t batch_size = 5000;
   absl::Duration poll_timeout = absl::Milliseconds(50);
   size_t block_cache_bytes = 256 << 20;
+  int64_t dedup_window_ms = ingest::kDefaultDedupWindowMs;  // 0: keep duplicate messageIds
   // Stop once this many input records were processed (0: run until stopped). For tests and benches.
   int64_t max_records = 0;
 };

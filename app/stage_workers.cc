@@ -20,6 +20,7 @@
 #include "common/log.h"
 #include "common/status_macros.h"
 #include "identity/identity_resolver.h"
+#include "ingest/dedup.h"
 #include "profiles/profile_state.h"
 #include "profiles/profile_store.h"
 #include "sinks/profile_updates.h"
@@ -99,6 +100,14 @@ absl::Status RunIdentityStage(const RunOptions& options, const std::atomic<bool>
       ASSIGN_OR_RETURN(v1::Event event, ParseProto<v1::Event>(m));
       ASSIGN_OR_RETURN(bool fresh, AdvanceWatermark(*state, "identity", event.source()));
       if (!fresh) continue;  // a replay of an event already resolved
+      // Every event of a workspace meets here, whichever raw partition it came in on: the place
+      // to drop a messageId seen before.
+      if (options.dedup_window_ms > 0) {
+        ingest::DuplicateFilter duplicates(state, options.dedup_window_ms);
+        ASSIGN_OR_RETURN(bool duplicate, duplicates.SeenBefore(event.workspace(), event.message_id(),
+                                                               event.received_at_ms()));
+        if (duplicate) continue;
+      }
       identity::IdentityResolver resolver(state, static_cast<uint16_t>(m.partition), &SystemClock());
       ASSIGN_OR_RETURN(identity::Resolution resolution, resolver.Resolve(event));
       for (const v1::MergeRecord& merge : resolution.merges) {

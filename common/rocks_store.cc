@@ -3,7 +3,10 @@
 #include <cstdlib>
 
 #include "absl/strings/str_cat.h"
+#include "absl/time/clock.h"
 #include "common/absl_compat.h"
+#include "common/bytes.h"
+#include "rocksdb/compaction_filter.h"
 #include "rocksdb/db.h"
 #include "rocksdb/filter_policy.h"
 #include "rocksdb/options.h"
@@ -41,18 +44,46 @@ rocksdb::Options BaseOptions(size_t block_cache_bytes) {
 
 rocksdb::Slice ToSlice(std::string_view s) { return rocksdb::Slice(s.data(), s.size()); }
 
+// Drops expired entries of the configured prefixes (see ExpiringPrefix).
+class ExpiringPrefixFilter final : public rocksdb::CompactionFilter {
+ public:
+  explicit ExpiringPrefixFilter(std::vector<ExpiringPrefix> prefixes) : prefixes_(std::move(prefixes)) {}
+
+  bool Filter(int, const rocksdb::Slice& key, const rocksdb::Slice& value, std::string*, bool*) const override {
+    for (const ExpiringPrefix& p : prefixes_) {
+      if (!key.starts_with(ToSlice(p.prefix))) continue;
+      if (value.size() < 8) return false;
+      const int64_t stamped = static_cast<int64_t>(ReadBigEndian64(std::string_view(value.data(), 8)));
+      return absl::ToUnixMillis(absl::Now()) - stamped >= p.ttl_ms;
+    }
+    return false;
+  }
+  const char* Name() const override { return "tessera.ExpiringPrefixFilter"; }
+
+ private:
+  std::vector<ExpiringPrefix> prefixes_;
+};
+
 }  // namespace
 
-RocksStore::RocksStore(std::unique_ptr<rocksdb::DB> db, RocksStoreOptions options)
-    : db_(std::move(db)), options_(options) {}
+RocksStore::RocksStore(std::unique_ptr<rocksdb::DB> db, RocksStoreOptions options,
+                       std::unique_ptr<rocksdb::CompactionFilter> filter)
+    : compaction_filter_(std::move(filter)), db_(std::move(db)), options_(std::move(options)) {}
 
 RocksStore::~RocksStore() = default;
 
 absl::StatusOr<std::unique_ptr<RocksStore>> RocksStore::Open(const std::string& path, RocksStoreOptions options) {
+  rocksdb::Options db_options = BaseOptions(options.block_cache_bytes);
+  std::unique_ptr<rocksdb::CompactionFilter> filter;
+  if (!options.expiring_prefixes.empty()) {
+    filter = std::make_unique<ExpiringPrefixFilter>(options.expiring_prefixes);
+    db_options.compaction_filter = filter.get();
+  }
   rocksdb::DB* raw = nullptr;
-  rocksdb::Status s = rocksdb::DB::Open(BaseOptions(options.block_cache_bytes), path, &raw);
+  rocksdb::Status s = rocksdb::DB::Open(db_options, path, &raw);
   if (!s.ok()) return FromRocks(s, absl::StrCat("open RocksDB at ", path));
-  return std::unique_ptr<RocksStore>(new RocksStore(std::unique_ptr<rocksdb::DB>(raw), options));
+  return std::unique_ptr<RocksStore>(
+      new RocksStore(std::unique_ptr<rocksdb::DB>(raw), std::move(options), std::move(filter)));
 }
 
 absl::StatusOr<std::unique_ptr<RocksStore>> RocksStore::OpenSecondary(const std::string& path,
@@ -63,7 +94,8 @@ absl::StatusOr<std::unique_ptr<RocksStore>> RocksStore::OpenSecondary(const std:
   rocksdb::DB* raw = nullptr;
   rocksdb::Status s = rocksdb::DB::OpenAsSecondary(options, path, scratch_dir, &raw);
   if (!s.ok()) return FromRocks(s, absl::StrCat("open RocksDB at ", path, " (secondary)"));
-  auto store = std::unique_ptr<RocksStore>(new RocksStore(std::unique_ptr<rocksdb::DB>(raw), RocksStoreOptions{}));
+  auto store =
+      std::unique_ptr<RocksStore>(new RocksStore(std::unique_ptr<rocksdb::DB>(raw), RocksStoreOptions{}, nullptr));
   return store;
 }
 

@@ -13,20 +13,31 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "absl/container/flat_hash_map.h"
 #include "absl/status/statusor.h"
 #include "common/kv.h"
 
 namespace rocksdb {
+class CompactionFilter;
 class DB;
 }
 
 namespace tessera {
 
+// Keys under `prefix` whose value starts with an 8-byte big-endian epoch-ms timestamp older than
+// `ttl_ms` are dropped when compaction reaches them (readers must still check the time: an expired
+// key lingers until then).
+struct ExpiringPrefix {
+  std::string prefix;
+  int64_t ttl_ms = 0;
+};
+
 struct RocksStoreOptions {
   size_t block_cache_bytes = 256 << 20;
   bool sync_writes = true;  // fsync the WAL on each commit: acknowledged means on disk
+  std::vector<ExpiringPrefix> expiring_prefixes;
 };
 
 class RocksStore {
@@ -55,8 +66,11 @@ class RocksStore {
   bool sync_writes() const { return options_.sync_writes; }
 
  private:
-  RocksStore(std::unique_ptr<rocksdb::DB> db, RocksStoreOptions options);
+  RocksStore(std::unique_ptr<rocksdb::DB> db, RocksStoreOptions options,
+             std::unique_ptr<rocksdb::CompactionFilter> filter);
 
+  // Declared before db_ so it outlives the DB that calls it.
+  std::unique_ptr<rocksdb::CompactionFilter> compaction_filter_;
   std::unique_ptr<rocksdb::DB> db_;
   RocksStoreOptions options_;
 };
