@@ -9,6 +9,7 @@
 
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_split.h"
 #include "absl/time/clock.h"
 #include "app/cli_args.h"
 #include "app/runner.h"
@@ -44,7 +45,7 @@ int Fail(const absl::Status& status) {
 const std::set<std::string> kRunValueOptions = {"brokers",    "data-dir",  "topic-prefix", "partitions",
                                                 "phone-region", "time-zone", "workspace",    "batch-size",
                                                 "max-records",  "instance-id", "block-cache-mb",
-                                                "dedup-window-hours"};
+                                                "dedup-window-hours", "own-partitions"};
 
 absl::StatusOr<RunOptions> RunOptionsFrom(const CliArgs& args) {
   RunOptions options;
@@ -70,6 +71,15 @@ absl::StatusOr<RunOptions> RunOptionsFrom(const CliArgs& args) {
   size_t cache_mb = options.block_cache_bytes >> 20;
   RETURN_IF_ERROR(number("block-cache-mb", cache_mb));
   options.block_cache_bytes = cache_mb << 20;
+  if (auto owned = args.Get("own-partitions")) {
+    for (absl::string_view part : absl::StrSplit(*owned, ',')) {
+      int32_t partition = -1;
+      if (!absl::SimpleAtoi(part, &partition) || partition < 0) {
+        return absl::InvalidArgumentError(absl::StrCat("--own-partitions needs a list like 0,1, got '", *owned, "'"));
+      }
+      options.owned_partitions.push_back(partition);
+    }
+  }
   int64_t dedup_hours = options.dedup_window_ms / 3'600'000;
   RETURN_IF_ERROR(number("dedup-window-hours", dedup_hours));
   options.dedup_window_ms = dedup_hours * 3'600'000;
@@ -229,7 +239,6 @@ absl::StatusOr<std::string> ProfileJsonFor(const std::string& data_dir, const st
                                            const v1::Identifier& id) {
   const bool fused = std::filesystem::exists(FusedStorePath(data_dir));
   const std::string identity_path = fused ? FusedStorePath(data_dir) : IdentityStorePath(data_dir);
-  const std::string profiles_path = fused ? FusedStorePath(data_dir) : ProfilesStorePath(data_dir);
   if (!std::filesystem::exists(identity_path)) {
     return absl::NotFoundError(absl::StrCat("no Tessera store under ", data_dir, " (use --data-dir)"));
   }
@@ -237,21 +246,36 @@ absl::StatusOr<std::string> ProfileJsonFor(const std::string& data_dir, const st
   StoreReader identity_view(identity_store.store());
   ASSIGN_OR_RETURN(std::optional<uint64_t> profile_id, identity::LookupIdentifier(identity_view, workspace, id));
   if (!profile_id.has_value()) return absl::NotFoundError(absl::StrCat("no profile has ", FormatIdentifier(id)));
-  StoreSnapshot separate_profiles;
-  RocksStore* profiles_store = identity_store.store();
+
+  // Fused: the same store. Distributed: every profiles worker's store under the data dir
+  // (DIR/profiles, or DIR/profiles-p0-1 ... for workers that own partitions).
+  std::vector<StoreSnapshot> profile_stores;
   if (!fused) {
-    ASSIGN_OR_RETURN(separate_profiles, StoreSnapshot::Open(profiles_path));
-    profiles_store = separate_profiles.store();
+    std::error_code ec;
+    for (const auto& entry : std::filesystem::directory_iterator(data_dir, ec)) {
+      if (entry.is_directory() && entry.path().filename().string().rfind("profiles", 0) == 0) {
+        ASSIGN_OR_RETURN(StoreSnapshot snapshot, StoreSnapshot::Open(entry.path().string()));
+        profile_stores.push_back(std::move(snapshot));
+      }
+    }
   }
-  StoreReader profiles_view(profiles_store);
-  profiles::ProfileStore store(&profiles_view);
-  // The profiles store may have applied a merge the identity store made: follow its redirects.
+  std::vector<RocksStore*> stores;
+  if (fused) stores.push_back(identity_store.store());
+  for (const StoreSnapshot& snapshot : profile_stores) stores.push_back(snapshot.store());
+
+  // A profiles store may have applied a merge the identity store made: follow its redirects.
   for (int hops = 0; hops < 64; ++hops) {
-    ASSIGN_OR_RETURN(std::optional<v1::Profile> profile, store.Load(*profile_id));
-    if (profile.has_value()) return profiles::ProfileToJson(*profile);
-    ASSIGN_OR_RETURN(std::optional<uint64_t> winner, store.MergedInto(*profile_id));
-    if (!winner.has_value()) break;
-    profile_id = winner;
+    std::optional<uint64_t> next;
+    for (RocksStore* store : stores) {
+      StoreReader view(store);
+      profiles::ProfileStore profiles_store(&view);
+      ASSIGN_OR_RETURN(std::optional<v1::Profile> profile, profiles_store.Load(*profile_id));
+      if (profile.has_value()) return profiles::ProfileToJson(*profile);
+      ASSIGN_OR_RETURN(std::optional<uint64_t> winner, profiles_store.MergedInto(*profile_id));
+      if (winner.has_value()) next = winner;
+    }
+    if (!next.has_value()) break;
+    profile_id = next;
   }
   return absl::NotFoundError(absl::StrCat(FormatIdentifier(id), " belongs to profile ", *profile_id,
                                           ", which has no state yet (its events are still in flight)"));

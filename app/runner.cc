@@ -18,7 +18,10 @@ namespace tessera::app {
 
 std::string FusedStorePath(const std::string& data_dir) { return data_dir + "/store"; }
 std::string IdentityStorePath(const std::string& data_dir) { return data_dir + "/identity"; }
-std::string ProfilesStorePath(const std::string& data_dir) { return data_dir + "/profiles"; }
+std::string ProfilesStorePath(const std::string& data_dir, const std::vector<int32_t>& owned_partitions) {
+  if (owned_partitions.empty()) return data_dir + "/profiles";
+  return absl::StrCat(data_dir, "/profiles-p", absl::StrJoin(owned_partitions, "-"));
+}
 
 absl::StatusOr<std::unique_ptr<RocksStore>> OpenStageStore(const std::string& path, const RunOptions& run) {
   std::error_code ec;
@@ -40,6 +43,7 @@ absl::Status RunWorkerLoop(const RunOptions& run, const WorkerLoopOptions& loop,
   consumer_options.group_id = loop.group_id;
   consumer_options.group_instance_id = run.instance_id.empty() ? loop.group_id + "-0" : run.instance_id;
   consumer_options.topics = loop.topics;
+  consumer_options.owned_partitions = run.owned_partitions;
   if (loop.store != nullptr) {
     RocksStore* store = loop.store;
     const std::string group = loop.group_id;

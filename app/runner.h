@@ -6,6 +6,7 @@
 #include <atomic>
 #include <cstddef>
 #include <string>
+#include <vector>
 
 #include "absl/status/status.h"
 #include "absl/time/time.h"
@@ -24,6 +25,9 @@ struct RunOptions {
   absl::Duration poll_timeout = absl::Milliseconds(50);
   size_t block_cache_bytes = 256 << 20;
   int64_t dedup_window_ms = ingest::kDefaultDedupWindowMs;  // 0: keep duplicate messageIds
+  // Non-empty: this worker reads exactly these partitions of its input topics (see
+  // KafkaConsumer::Options::owned_partitions) and keeps its store apart from other owners'.
+  std::vector<int32_t> owned_partitions;
   // Stop once this many input records were processed (0: run until stopped). For tests and benches.
   int64_t max_records = 0;
 };
@@ -38,6 +42,7 @@ absl::Status RunSinksStage(const RunOptions& options, const std::atomic<bool>& s
 // Where each runner keeps its RocksDB under the data dir.
 std::string FusedStorePath(const std::string& data_dir);      // DIR/store
 std::string IdentityStorePath(const std::string& data_dir);   // DIR/identity
-std::string ProfilesStorePath(const std::string& data_dir);   // DIR/profiles
+// DIR/profiles, or DIR/profiles-p0-1 for a worker that owns partitions 0 and 1.
+std::string ProfilesStorePath(const std::string& data_dir, const std::vector<int32_t>& owned_partitions = {});
 
 }  // namespace tessera::app

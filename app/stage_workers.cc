@@ -130,7 +130,7 @@ absl::Status RunIdentityStage(const RunOptions& options, const std::atomic<bool>
 }
 
 absl::Status RunProfilesStage(const RunOptions& options, const std::atomic<bool>& stop) {
-  ASSIGN_OR_RETURN(std::unique_ptr<RocksStore> store, OpenStageStore(ProfilesStorePath(options.data_dir), options));
+  ASSIGN_OR_RETURN(std::unique_ptr<RocksStore> store, OpenStageStore(ProfilesStorePath(options.data_dir, options.owned_partitions), options));
   const Topics topics(options.topic_prefix);
   const BatchHandler handler = [&](const std::vector<KafkaMessage>& batch,
                                    KeyValueView* state) -> absl::StatusOr<std::vector<OutputRecord>> {

@@ -228,6 +228,17 @@ absl::StatusOr<std::unique_ptr<KafkaConsumer>> KafkaConsumer::Create(Options opt
   }
   rd_kafka_poll_set_consumer(rk);
   auto consumer = std::unique_ptr<KafkaConsumer>(new KafkaConsumer(rk, std::move(state)));
+  if (!options.owned_partitions.empty()) {
+    rd_kafka_topic_partition_list_t* owned = rd_kafka_topic_partition_list_new(
+        static_cast<int>(options.topics.size() * options.owned_partitions.size()));
+    for (const auto& t : options.topics) {
+      for (int32_t p : options.owned_partitions) rd_kafka_topic_partition_list_add(owned, t.c_str(), p);
+    }
+    // The same path as a group assignment: positions come from the stored offsets.
+    OnRebalance(rk, RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS, owned, consumer->state_.get());
+    rd_kafka_topic_partition_list_destroy(owned);
+    return consumer;
+  }
   rd_kafka_topic_partition_list_t* topics = rd_kafka_topic_partition_list_new(static_cast<int>(options.topics.size()));
   for (const auto& t : options.topics) rd_kafka_topic_partition_list_add(topics, t.c_str(), RD_KAFKA_PARTITION_UA);
   rd_kafka_resp_err_t sub = rd_kafka_subscribe(rk, topics);

@@ -94,6 +94,10 @@ class KafkaConsumer {
     std::vector<std::string> topics;
     // Set for stateful stages (see the file comment). Unset: Kafka's committed offsets, else earliest.
     StoredOffsetLookup stored_offsets;
+    // Non-empty: read exactly these partitions of every topic (manual assignment, no group
+    // rebalancing), so a worker's local state and its partitions can never part. group_id is then
+    // only used for committing offsets.
+    std::vector<int32_t> owned_partitions;
     KafkaConfig extra;
   };
 

@@ -9,6 +9,7 @@
 #include <chrono>
 #include <csignal>
 #include <filesystem>
+#include <random>
 #include <thread>
 
 #include "absl/strings/str_cat.h"
@@ -51,6 +52,13 @@ class KafkaEndToEndTest : public ::testing::Test {
     ASSERT_TRUE(producer.ok()) << producer.status();
     for (const auto& r : records) ASSERT_TRUE((*producer)->Produce(topics_->Raw(r.channel), "", r.payload).ok());
     ASSERT_TRUE((*producer)->Flush(absl::Seconds(60)).ok());
+  }
+
+  // In a shuffled order many people first appear as several profiles that later merge.
+  void ProduceShuffled(std::vector<testing::RawRecord> records, uint64_t seed) {
+    std::mt19937_64 rng(seed);
+    std::shuffle(records.begin(), records.end(), rng);
+    Produce(records);
   }
 
   std::vector<std::string> Tessera(std::vector<std::string> args) {
@@ -117,7 +125,7 @@ TEST_F(KafkaEndToEndTest, FusedRunMakesOneProfilePerPerson) {
 
 TEST_F(KafkaEndToEndTest, DistributedStagesMakeOneProfilePerPerson) {
   const Population population = testing::GeneratePopulation(22, 250, kBaseTime);
-  Produce(population.records);
+  ProduceShuffled(population.records, 22);
   std::vector<std::unique_ptr<ChildProcess>> stages;
   for (const char* stage : {"ingest", "identity", "profiles", "sinks"}) {
     // One data dir for all four: identity and profiles keep their stores in its subfolders.
@@ -136,9 +144,46 @@ TEST_F(KafkaEndToEndTest, DistributedStagesMakeOneProfilePerPerson) {
   }
 }
 
+TEST_F(KafkaEndToEndTest, ScaledOutStagesMakeOneProfilePerPerson) {
+  const Population population = testing::GeneratePopulation(25, 300, kBaseTime);
+  // Shuffled: merges then cross the two profiles workers' partitions.
+  ProduceShuffled(population.records, 25);
+  const std::string data = dir_ + "/data";
+  std::vector<std::unique_ptr<ChildProcess>> workers;
+  auto start = [&](const std::string& name, const std::vector<std::string>& args) {
+    workers.push_back(std::make_unique<ChildProcess>(args, absl::StrCat(dir_, "/", name, ".log")));
+  };
+  // Stateless stages scale by consumer group; the stateful profiles stage by owned partitions,
+  // so each worker's RocksDB stays with its partitions.
+  start("ingest-a", StageArgs("ingest", data, {"--instance-id", "ingest-a"}));
+  start("ingest-b", StageArgs("ingest", data, {"--instance-id", "ingest-b"}));
+  start("identity", StageArgs("identity", data));
+  start("profiles-a", StageArgs("profiles", data, {"--own-partitions", "0,1"}));
+  start("profiles-b", StageArgs("profiles", data, {"--own-partitions", "2,3"}));
+  start("sinks-a", StageArgs("sinks", data, {"--instance-id", "sinks-a"}));
+  start("sinks-b", StageArgs("sinks", data, {"--instance-id", "sinks-b"}));
+  EXPECT_EQ(WaitForProfiles(population.people), "");
+  // Merges crossed profiles partitions, and `profile get` finds people in either worker's store.
+  int exit_code = -1;
+  for (int person : {0, 1, 2, 3}) {
+    const std::string json = testing::RunAndCapture(
+        Tessera({"profile", "get", population.people[person].key_email, "--data-dir", data}), &exit_code);
+    EXPECT_EQ(exit_code, 0) << population.people[person].key_email;
+  }
+  auto merges = ReadTopicToEnd(brokers_, topics_->merges);
+  ASSERT_TRUE(merges.ok());
+  EXPECT_GT(merges->size(), 50u) << "the shuffle should have forced merges";
+  EXPECT_TRUE(std::filesystem::exists(data + "/profiles-p0-1"));
+  EXPECT_TRUE(std::filesystem::exists(data + "/profiles-p2-3"));
+  for (auto& worker : workers) {
+    worker->Signal(SIGTERM);
+    EXPECT_EQ(worker->Wait(), 0);
+  }
+}
+
 TEST_F(KafkaEndToEndTest, KillNineMidStreamLosesNothingAndCountsNothingTwice) {
   const Population population = testing::GeneratePopulation(23, 600, kBaseTime);
-  Produce(population.records);
+  ProduceShuffled(population.records, 23);
   // Small batches: many WriteBatch commits, so each kill lands between or inside one.
   const std::vector<std::string> args = StageArgs("run", dir_ + "/data", {"--batch-size", "10"});
   size_t kills_mid_stream = 0;
@@ -163,6 +208,52 @@ TEST_F(KafkaEndToEndTest, KillNineMidStreamLosesNothingAndCountsNothingTwice) {
   EXPECT_EQ(WaitForProfiles(population.people), "");
   run.Signal(SIGTERM);
   EXPECT_EQ(run.Wait(), 0);
+}
+
+// The distributed stages under the same abuse: the stateful identity and profiles workers are
+// killed mid-stream and restarted; replays between stages must be skipped, transfers must not be
+// absorbed twice.
+TEST_F(KafkaEndToEndTest, DistributedKillNineOfStatefulStagesLosesNothingAndCountsNothingTwice) {
+  const Population population = testing::GeneratePopulation(26, 500, kBaseTime);
+  ProduceShuffled(population.records, 26);
+  const std::string data = dir_ + "/data";
+  ChildProcess ingest(StageArgs("ingest", data, {"--batch-size", "50"}), dir_ + "/ingest.log");
+  ChildProcess sinks(StageArgs("sinks", data), dir_ + "/sinks.log");
+  const std::vector<std::string> identity_args = StageArgs("identity", data, {"--batch-size", "20"});
+  const std::vector<std::string> profiles_args = StageArgs("profiles", data, {"--batch-size", "20"});
+  auto identity = std::make_unique<ChildProcess>(identity_args, dir_ + "/identity.log");
+  auto profiles = std::make_unique<ChildProcess>(profiles_args, dir_ + "/profiles.log");
+  size_t kills_mid_stream = 0;
+  for (int crash = 0; crash < 4; ++crash) {
+    const size_t before = UpdateValues().size();
+    const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(60);
+    while (UpdateValues().size() < before + 40 && std::chrono::steady_clock::now() < deadline) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    }
+    // Alternate: identity, profiles, both at once, identity.
+    std::vector<std::unique_ptr<ChildProcess>*> victims;
+    if (crash != 1) victims.push_back(&identity);
+    if (crash == 1 || crash == 2) victims.push_back(&profiles);
+    for (auto* victim : victims) {
+      ASSERT_TRUE((*victim)->Running()) << "a stage exited early; logs in " << dir_;
+      (*victim)->Signal(SIGKILL);
+      EXPECT_EQ((*victim)->Wait(), 128 + SIGKILL);
+    }
+    auto live = testing::LiveProfilesFromUpdates(UpdateValues());
+    ASSERT_TRUE(live.ok());
+    if (!testing::CompareWithExpected(*live, population.people).empty()) ++kills_mid_stream;
+    for (auto* victim : victims) {
+      const bool is_identity = victim == &identity;
+      *victim = std::make_unique<ChildProcess>(is_identity ? identity_args : profiles_args,
+                                               dir_ + (is_identity ? "/identity.log" : "/profiles.log"));
+    }
+  }
+  EXPECT_GE(kills_mid_stream, 2u);
+  EXPECT_EQ(WaitForProfiles(population.people), "");
+  for (ChildProcess* p : {&ingest, &sinks, identity.get(), profiles.get()}) {
+    p->Signal(SIGTERM);
+    EXPECT_EQ(p->Wait(), 0);
+  }
 }
 
 TEST_F(KafkaEndToEndTest, BadInputLandsInTheDeadLetterTopicWithItsReasonAndThePipelineGoesOn) {
