@@ -12,6 +12,8 @@
 #include "absl/strings/str_split.h"
 #include "absl/time/clock.h"
 #include "app/cli_args.h"
+#include "app/collector_command.h"
+#include "app/identity_commands.h"
 #include "app/runner.h"
 #include "app/topics.h"
 #include "common/bytes.h"
@@ -21,6 +23,7 @@
 #include "common/rocks_store.h"
 #include "common/status_macros.h"
 #include "identity/identity_resolver.h"
+#include "identity/rules_config.h"
 #include "ingest/ingest.h"
 #include "profiles/profile_state.h"
 #include "profiles/profile_store.h"
@@ -45,7 +48,7 @@ int Fail(const absl::Status& status) {
 const std::set<std::string> kRunValueOptions = {"brokers",    "data-dir",  "topic-prefix", "partitions",
                                                 "phone-region", "time-zone", "workspace",    "batch-size",
                                                 "max-records",  "instance-id", "block-cache-mb",
-                                                "dedup-window-hours", "own-partitions"};
+                                                "dedup-window-hours", "own-partitions", "http", "config"};
 
 absl::StatusOr<RunOptions> RunOptionsFrom(const CliArgs& args) {
   RunOptions options;
@@ -79,6 +82,10 @@ absl::StatusOr<RunOptions> RunOptionsFrom(const CliArgs& args) {
       }
       options.owned_partitions.push_back(partition);
     }
+  }
+  if (auto config = args.Get("config")) {
+    ASSIGN_OR_RETURN(identity::RulesConfig rules, identity::LoadRulesConfig(*config));
+    ASSIGN_OR_RETURN(options.identity_rules, identity::CompileRulesConfig(rules));
   }
   int64_t dedup_hours = options.dedup_window_ms / 3'600'000;
   RETURN_IF_ERROR(number("dedup-window-hours", dedup_hours));
@@ -133,6 +140,19 @@ int RunCommand(const std::vector<std::string>& raw_args) {
   }
   InstallStopHandlers();
   LogInfo(absl::StrCat("tessera run: brokers ", options->brokers, ", data ", options->data_dir));
+  // The collector stops when it goes out of scope, after the pipeline.
+  std::unique_ptr<RunningCollector> collector;
+  if (auto http = args->Get("http")) {
+    CollectorCommandOptions c;
+    c.brokers = options->brokers;
+    c.http = *http;
+    c.config_path = args->GetOr("config", "");
+    c.data_dir = options->data_dir;
+    c.topic_prefix = options->topic_prefix;
+    absl::StatusOr<std::unique_ptr<RunningCollector>> started = StartCollector(c);
+    if (!started.ok()) return Fail(started.status());
+    collector = *std::move(started);
+  }
   absl::Status status = RunFused(*options, g_stop);
   return status.ok() ? 0 : Fail(status);
 }

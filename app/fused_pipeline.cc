@@ -20,7 +20,7 @@ FusedPipeline::FusedPipeline(KeyValueView* kv, FusedPipelineOptions options, con
       parser_(options.ingest),
       duplicates_(kv, options.dedup_window_ms),
       dedup_(options.dedup_window_ms > 0),
-      resolver_(kv, options.id_prefix, clock),
+      resolver_(kv, options.id_prefix, clock, options.identity_rules),
       profiles_(kv),
       batch_(&profiles_) {}
 
@@ -31,7 +31,7 @@ absl::Status FusedPipeline::Apply(const RawRecord& record) {
         ingest::MakeDeadLetter(record.payload, record.source, *rejection, clock_->NowMillis()));
     return absl::OkStatus();
   }
-  const v1::Event& event = std::get<v1::Event>(outcome);
+  v1::Event& event = std::get<v1::Event>(outcome);
   if (dedup_) {
     ASSIGN_OR_RETURN(bool duplicate, duplicates_.SeenBefore(event.workspace(), event.message_id(), record.received_at_ms));
     if (duplicate) {
@@ -40,6 +40,8 @@ absl::Status FusedPipeline::Apply(const RawRecord& record) {
     }
   }
   ASSIGN_OR_RETURN(identity::Resolution resolution, resolver_.Resolve(event));
+  identity::DropUnlinkedIdentifiers(resolution, event);
+  for (auto& violation : resolution.violations) outputs_.violations.push_back(std::move(violation));
 
   for (const v1::MergeRecord& merge : resolution.merges) {
     ASSIGN_OR_RETURN(v1::Profile * loser, batch_.Get(merge.loser(), event.workspace()));

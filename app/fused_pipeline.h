@@ -39,12 +39,14 @@ struct BatchOutputs {
   // merged away (merged_into set).
   std::vector<v1::ProfileUpdate> updates;
   int64_t duplicates = 0;  // events dropped because their messageId was seen within the window
+  std::vector<identity::IdentityViolation> violations;  // links the identity rules refused or undid
 };
 
 struct FusedPipelineOptions {
   ingest::IngestOptions ingest;
   uint16_t id_prefix = 0;  // see IdentityResolver
   int64_t dedup_window_ms = ingest::kDefaultDedupWindowMs;  // 0: keep duplicates
+  identity::RulesByWorkspace identity_rules;  // defaults unless configured
 };
 
 class FusedPipeline {

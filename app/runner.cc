@@ -131,9 +131,11 @@ absl::Status RunFused(const RunOptions& options, const std::atomic<bool>& stop) 
    private:
     StagedWrites** current_;
   } view(&current);
-  FusedPipeline pipeline(&view, FusedPipelineOptions{options.ingest, /*id_prefix=*/0, options.dedup_window_ms},
-                         &SystemClock());
+  FusedPipeline pipeline(
+      &view, FusedPipelineOptions{options.ingest, /*id_prefix=*/0, options.dedup_window_ms, options.identity_rules},
+      &SystemClock());
   int64_t duplicates = 0;
+  int64_t violations = 0;
 
   const BatchHandler handler = [&](const std::vector<KafkaMessage>& batch,
                                    KeyValueView* state) -> absl::StatusOr<std::vector<OutputRecord>> {
@@ -153,6 +155,11 @@ absl::Status RunFused(const RunOptions& options, const std::atomic<bool>& stop) 
     if (outputs.duplicates > 0) {
       duplicates += outputs.duplicates;
       LogInfo(absl::StrCat("fused: dropped ", outputs.duplicates, " duplicate events (", duplicates, " so far)"));
+    }
+    if (!outputs.violations.empty()) {
+      violations += static_cast<int64_t>(outputs.violations.size());
+      LogInfo(absl::StrCat("fused: identity rules refused ", outputs.violations.size(), " links (", violations,
+                           " so far; `tessera identity violations` lists them)"));
     }
     std::vector<OutputRecord> records;
     records.reserve(outputs.updates.size() + outputs.dead_letters.size() + outputs.merges.size());

@@ -10,6 +10,7 @@
 
 #include "absl/status/status.h"
 #include "absl/time/time.h"
+#include "identity/identity_rules.h"
 #include "ingest/dedup.h"
 #include "ingest/ingest.h"
 
@@ -25,6 +26,7 @@ struct RunOptions {
   absl::Duration poll_timeout = absl::Milliseconds(50);
   size_t block_cache_bytes = 256 << 20;
   int64_t dedup_window_ms = ingest::kDefaultDedupWindowMs;  // 0: keep duplicate messageIds
+  identity::RulesByWorkspace identity_rules;  // merge rules (defaults unless --config says otherwise)
   // Non-empty: this worker reads exactly these partitions of its input topics (see
   // KafkaConsumer::Options::owned_partitions) and keeps its store apart from other owners'.
   std::vector<int32_t> owned_partitions;

@@ -108,8 +108,10 @@ absl::Status RunIdentityStage(const RunOptions& options, const std::atomic<bool>
                                                                event.received_at_ms()));
         if (duplicate) continue;
       }
-      identity::IdentityResolver resolver(state, static_cast<uint16_t>(m.partition), &SystemClock());
+      identity::IdentityResolver resolver(state, static_cast<uint16_t>(m.partition), &SystemClock(),
+                                          options.identity_rules);
       ASSIGN_OR_RETURN(identity::Resolution resolution, resolver.Resolve(event));
+      identity::DropUnlinkedIdentifiers(resolution, event);
       for (const v1::MergeRecord& merge : resolution.merges) {
         // Keyed by the loser: it reaches the loser's profiles partition after all its events.
         v1::ResolvedRecord transfer;

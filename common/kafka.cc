@@ -9,6 +9,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/time/clock.h"
+#include "common/kafka_internal.h"
 #include "common/log.h"
 
 namespace tessera {
@@ -16,18 +17,6 @@ namespace {
 
 int TimeoutMillis(absl::Duration d) {
   return static_cast<int>(std::max<int64_t>(0, absl::ToInt64Milliseconds(d)));
-}
-
-absl::StatusOr<rd_kafka_conf_t*> MakeConf(const KafkaConfig& settings) {
-  rd_kafka_conf_t* conf = rd_kafka_conf_new();
-  char err[512];
-  for (const auto& [name, value] : settings) {
-    if (rd_kafka_conf_set(conf, name.c_str(), value.c_str(), err, sizeof(err)) != RD_KAFKA_CONF_OK) {
-      rd_kafka_conf_destroy(conf);
-      return absl::InvalidArgumentError(absl::StrCat("kafka config ", name, "=", value, ": ", err));
-    }
-  }
-  return conf;
 }
 
 KafkaConfig Merge(KafkaConfig base, const KafkaConfig& extra) {
@@ -44,6 +33,37 @@ rd_kafka_topic_partition_list_t* ToList(const std::map<TopicPartition, int64_t>&
 }
 
 }  // namespace
+
+namespace kafka_internal {
+
+absl::StatusOr<rd_kafka_conf_t*> MakeConf(const KafkaConfig& settings) {
+  rd_kafka_conf_t* conf = rd_kafka_conf_new();
+  char err[512];
+  for (const auto& [name, value] : settings) {
+    if (rd_kafka_conf_set(conf, name.c_str(), value.c_str(), err, sizeof(err)) != RD_KAFKA_CONF_OK) {
+      rd_kafka_conf_destroy(conf);
+      return absl::InvalidArgumentError(absl::StrCat("kafka config ", name, "=", value, ": ", err));
+    }
+  }
+  return conf;
+}
+
+KafkaConfig IdempotentProducerSettings(const std::string& brokers) {
+  return {
+      {"bootstrap.servers", brokers},
+      {"enable.idempotence", "true"},  // implies acks=all, ordered retries without duplicates
+      {"acks", "all"},
+      {"linger.ms", "5"},
+      {"batch.num.messages", "10000"},
+      {"compression.type", "lz4"},
+      {"queue.buffering.max.kbytes", "262144"},
+      {"message.timeout.ms", "120000"},
+  };
+}
+
+}  // namespace kafka_internal
+
+using kafka_internal::MakeConf;
 
 // ---------------------------------------------------------------- producer
 
@@ -76,18 +96,7 @@ KafkaProducer::~KafkaProducer() {
 }
 
 absl::StatusOr<std::unique_ptr<KafkaProducer>> KafkaProducer::Create(const std::string& brokers, const KafkaConfig& extra) {
-  const KafkaConfig settings = Merge(
-      {
-          {"bootstrap.servers", brokers},
-          {"enable.idempotence", "true"},  // implies acks=all, ordered retries without duplicates
-          {"acks", "all"},
-          {"linger.ms", "5"},
-          {"batch.num.messages", "10000"},
-          {"compression.type", "lz4"},
-          {"queue.buffering.max.kbytes", "262144"},
-          {"message.timeout.ms", "120000"},
-      },
-      extra);
+  const KafkaConfig settings = Merge(kafka_internal::IdempotentProducerSettings(brokers), extra);
   auto conf = MakeConf(settings);
   if (!conf.ok()) return conf.status();
   auto state = std::make_unique<DeliveryState>();

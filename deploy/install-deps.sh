@@ -7,7 +7,7 @@ set -euo pipefail
 PKGS=(
   build-essential cmake ninja-build ccache pkg-config
   librdkafka-dev librocksdb-dev libprotobuf-dev protobuf-compiler libabsl-dev
-  libgtest-dev libgmock-dev libphonenumber-dev libsimdjson-dev libbenchmark-dev libyaml-cpp-dev
+  libgtest-dev libgmock-dev libphonenumber-dev libsimdjson-dev libbenchmark-dev libyaml-cpp-dev libevent-dev
   zlib1g-dev libssl-dev tzdata python3
   kcat openjdk-17-jre-headless maven
 )

@@ -4,9 +4,11 @@
 #include <string>
 #include <utility>
 
+#include "absl/container/flat_hash_map.h"
 #include "absl/container/flat_hash_set.h"
 #include "absl/status/status.h"
 #include "absl/strings/str_cat.h"
+#include "common/absl_compat.h"
 #include "common/bytes.h"
 #include "common/identifier.h"
 #include "common/status_macros.h"
@@ -95,10 +97,69 @@ absl::StatusOr<std::optional<uint64_t>> LookupRoot(KeyValueView& kv, std::string
   return FindRoot(kv, *stored);
 }
 
+
+std::string ProfileIdentityKey(uint64_t root) { return absl::StrCat("ip/", BigEndian64(root)); }
+
+std::string DeviceKey(std::string_view workspace, std::string_view anonymous_id) {
+  std::string key = "dv/";
+  key.append(workspace);
+  key.push_back('\0');
+  key.append(anonymous_id);
+  return key;
+}
+
+std::string ViolationKey(const IdentityViolation& v) {
+  std::string key = ViolationKeyPrefix(v.workspace);
+  // Offset by 2^63 so negative times sort before positive ones.
+  AppendBigEndian64(static_cast<uint64_t>(v.event_time_ms) ^ (uint64_t{1} << 63), key);
+  key.append(v.message_id);
+  key.push_back('\0');
+  key.append(v.rule);
+  key.push_back('\0');
+  key.append(v.identifier);
+  return key;
+}
+
+std::string_view TypeOf(std::string_view formatted) { return formatted.substr(0, formatted.find(':')); }
+
+absl::StatusOr<ProfileIdentity> LoadProfileIdentity(KeyValueView& kv, uint64_t root) {
+  ASSIGN_OR_RETURN(std::optional<std::string> bytes, kv.Get(ProfileIdentityKey(root)));
+  if (!bytes.has_value()) return ProfileIdentity{};  // a profile from before the rules: counts start now
+  return DecodeProfileIdentity(*bytes);
+}
+
+void RemoveHeld(ProfileIdentity& profile, std::string_view identifier) {
+  std::erase_if(profile.identifiers, [&](const ProfileIdentity::Held& h) { return h.identifier == identifier; });
+}
+
+ProfileIdentity::Held* FindHeld(ProfileIdentity& profile, std::string_view identifier) {
+  for (ProfileIdentity::Held& h : profile.identifiers) {
+    if (h.identifier == identifier) return &h;
+  }
+  return nullptr;
+}
+
+std::optional<std::string> UserIdOf(const ProfileIdentity& profile) {
+  for (const ProfileIdentity::Held& h : profile.identifiers) {
+    if (TypeOf(h.identifier) == "user_id") return h.identifier;
+  }
+  return std::nullopt;
+}
+
 }  // namespace
 
+std::string ViolationKeyPrefix(std::string_view workspace) {
+  std::string key = "iv/";
+  key.append(workspace);
+  key.push_back('\0');
+  return key;
+}
+
 IdentityResolver::IdentityResolver(KeyValueView* kv, uint16_t id_prefix, const Clock* clock)
-    : kv_(kv), id_prefix_(id_prefix), clock_(clock) {}
+    : IdentityResolver(kv, id_prefix, clock, RulesByWorkspace()) {}
+
+IdentityResolver::IdentityResolver(KeyValueView* kv, uint16_t id_prefix, const Clock* clock, RulesByWorkspace rules)
+    : kv_(kv), id_prefix_(id_prefix), clock_(clock), rules_(std::move(rules)) {}
 
 absl::StatusOr<std::optional<uint64_t>> IdentityResolver::Lookup(std::string_view workspace,
                                                                  const v1::Identifier& id) {
@@ -107,78 +168,341 @@ absl::StatusOr<std::optional<uint64_t>> IdentityResolver::Lookup(std::string_vie
 
 absl::StatusOr<uint64_t> IdentityResolver::Root(uint64_t profile_id) { return FindRoot(*kv_, profile_id); }
 
+absl::StatusOr<uint64_t> IdentityResolver::AllocateId() {
+  const std::string sequence_key = SequenceKey(id_prefix_);
+  ASSIGN_OR_RETURN(std::optional<uint64_t> next, ReadId(*kv_, sequence_key));
+  const uint64_t counter = next.value_or(1);
+  if (counter >= kCounterLimit) {
+    return absl::ResourceExhaustedError(absl::StrCat("profile ids of prefix ", id_prefix_, " are exhausted"));
+  }
+  kv_->Put(sequence_key, BigEndian64(counter + 1));
+  return (id_prefix_ << kPrefixShift) | counter;
+}
+
 absl::StatusOr<Resolution> IdentityResolver::Resolve(const v1::Event& event) {
-  // One entry per distinct identifier, in event order (evidence keeps the event's order).
-  struct Seen {
+  const CompiledRules& rules = rules_.For(event.workspace());
+  const Claim claim{event.timestamp_ms(), event.message_id()};
+
+  // One entry per distinct identifier.
+  struct Entry {
     const v1::Identifier* identifier;
+    std::string formatted;
     std::string index_key;
-    std::optional<uint64_t> root;   // nullopt: never seen before
-    std::optional<uint64_t> stored; // what the index held (a merged-away id before compression)
+    std::optional<uint64_t> stored;  // what the index held (a merged-away id before compression)
+    std::optional<uint64_t> root;    // nullopt: never seen before (or unlinked)
+    bool linked = false;             // part of the profile the event resolves to
   };
-  std::vector<Seen> seen;
-  seen.reserve(event.identifiers_size());
+  std::vector<Entry> entries;
+  entries.reserve(event.identifiers_size());
   absl::flat_hash_set<std::string> distinct;
   for (const v1::Identifier& identifier : event.identifiers()) {
     if (identifier.type().empty() || identifier.value().empty()) continue;
     std::string formatted = FormatIdentifier(identifier);
     if (!distinct.insert(formatted).second) continue;
-    seen.push_back({&identifier, IndexKey(event.workspace(), formatted), std::nullopt, std::nullopt});
+    std::string index_key = IndexKey(event.workspace(), formatted);
+    entries.push_back({&identifier, std::move(formatted), std::move(index_key), std::nullopt, std::nullopt, false});
   }
-  if (seen.empty()) {
+  if (entries.empty()) {
     return absl::InvalidArgumentError(
         absl::StrCat("event ", event.message_id(), " has no identifier to resolve"));
   }
 
-  std::vector<uint64_t> roots;
-  for (Seen& entry : seen) {
-    ASSIGN_OR_RETURN(entry.stored, ReadId(*kv_, entry.index_key));
-    if (!entry.stored.has_value()) continue;
-    ASSIGN_OR_RETURN(uint64_t root, FindRootCompressing(*kv_, *entry.stored));
-    entry.root = root;
-    roots.push_back(root);
-  }
-  std::sort(roots.begin(), roots.end());
-  roots.erase(std::unique(roots.begin(), roots.end()), roots.end());
-
   Resolution resolution;
-  if (roots.empty()) {
-    const std::string sequence_key = SequenceKey(id_prefix_);
-    ASSIGN_OR_RETURN(std::optional<uint64_t> next, ReadId(*kv_, sequence_key));
-    const uint64_t counter = next.value_or(1);
-    if (counter >= kCounterLimit) {
-      return absl::ResourceExhaustedError(
-          absl::StrCat("profile ids of prefix ", id_prefix_, " are exhausted"));
+  auto violate = [&](std::string_view rule, std::string_view identifier, uint64_t held_by, std::string detail) {
+    IdentityViolation& v = resolution.violations.emplace_back();
+    v.rule = std::string(rule);
+    v.workspace = event.workspace();
+    v.identifier = std::string(identifier);
+    v.held_by = held_by;
+    v.message_id = event.message_id();
+    v.source_topic = event.source().topic();
+    v.source_partition = event.source().partition();
+    v.source_offset = event.source().offset();
+    v.event_time_ms = event.timestamp_ms();
+    v.detected_at_ms = clock_->NowMillis();
+    v.detail = std::move(detail);
+  };
+
+  // 1. Blocked values never link (and are never looked up).
+  std::vector<Entry*> candidates;  // entries that may link, in priority order (below)
+  for (Entry& entry : entries) {
+    std::string_view blocked = rules.Blocked(entry.identifier->type(), entry.identifier->value());
+    if (!blocked.empty()) {
+      violate(blocked, entry.formatted, 0, "a blocked value never links");
+      continue;
     }
-    kv_->Put(sequence_key, BigEndian64(counter + 1));
-    resolution.profile_id = (id_prefix_ << kPrefixShift) | counter;
-    resolution.created = true;
+    candidates.push_back(&entry);
+  }
+  for (Entry* entry : candidates) {
+    ASSIGN_OR_RETURN(entry->stored, ReadId(*kv_, entry->index_key));
+    if (!entry->stored.has_value()) continue;
+    ASSIGN_OR_RETURN(uint64_t root, FindRootCompressing(*kv_, *entry->stored));
+    entry->root = root;
+  }
+
+  // Identity records of the roots involved, loaded once; `dirty` ones are written at the end.
+  absl::flat_hash_map<uint64_t, ProfileIdentity> records;
+  absl::flat_hash_set<uint64_t> dirty;
+  auto record_of = [&](uint64_t root) -> absl::StatusOr<ProfileIdentity*> {
+    auto it = records.find(root);
+    if (it == records.end()) {
+      ASSIGN_OR_RETURN(ProfileIdentity loaded, LoadProfileIdentity(*kv_, root));
+      it = records.emplace(root, std::move(loaded)).first;
+    }
+    return &it->second;
+  };
+
+  // 2. Shared devices: remember which user_ids each anonymous id was seen with; past the limit the
+  // anonymous id is taken out of its profile into a device profile of its own and links nothing.
+  std::vector<Entry*> device_only;  // shared anonymous ids: resolvable alone, never linking
+  absl::flat_hash_set<const Entry*> newly_shared;  // recorded already
+  absl::flat_hash_map<std::string, std::string> device_owner;  // anonymous id -> owner "user_id:..."
+  if (rules.rules().shared_device_rule) {
+    std::vector<const Entry*> user_ids;
+    for (const Entry* entry : candidates) {
+      if (entry->identifier->type() == "user_id") user_ids.push_back(entry);
+    }
+    const size_t limit = static_cast<size_t>(rules.rules().shared_device_max_user_ids);
+    for (Entry* entry : candidates) {
+      if (entry->identifier->type() != "anonymous_id") continue;
+      const std::string device_key = DeviceKey(event.workspace(), entry->identifier->value());
+      ASSIGN_OR_RETURN(std::optional<std::string> bytes, kv_->Get(device_key));
+      DeviceRecord device;
+      if (bytes.has_value()) {
+        ASSIGN_OR_RETURN(device, DecodeDeviceRecord(*bytes));
+      }
+      bool changed = false;
+      for (const Entry* user : user_ids) {
+        auto it = std::find_if(device.user_ids.begin(), device.user_ids.end(),
+                               [&](const ProfileIdentity::Held& h) { return h.identifier == user->formatted; });
+        if (it == device.user_ids.end()) {
+          if (device.user_ids.size() <= limit) {  // one past the limit is enough to know
+            device.user_ids.push_back({user->formatted, claim});
+            changed = true;
+          }
+        } else if (claim < it->claim) {
+          it->claim = claim;
+          changed = true;
+        }
+      }
+      if (!device.shared && device.user_ids.size() > limit) {
+        device.shared = true;
+        changed = true;
+        // Out of the profile it was linked to, into a device profile of its own.
+        uint64_t held_by = 0;
+        if (entry->root.has_value()) {
+          held_by = *entry->root;
+          ASSIGN_OR_RETURN(ProfileIdentity * held, record_of(held_by));
+          RemoveHeld(*held, entry->formatted);
+          dirty.insert(held_by);
+        }
+        ASSIGN_OR_RETURN(uint64_t device_profile, AllocateId());
+        kv_->Put(entry->index_key, BigEndian64(device_profile));
+        ProfileIdentity& alone = records[device_profile];
+        alone.identifiers.push_back({entry->formatted, claim});
+        dirty.insert(device_profile);
+        entry->stored = device_profile;
+        entry->root = device_profile;
+        newly_shared.insert(entry);
+        violate(kRuleSharedDevice, entry->formatted, held_by,
+                absl::StrCat("seen with more than ", limit, " user_ids: a shared device, unlinked into profile ",
+                             device_profile));
+      }
+      if (changed) kv_->Put(device_key, EncodeDeviceRecord(device));
+      if (device.shared) {
+        device_only.push_back(entry);
+      } else if (const ProfileIdentity::Held* owner = device.Owner(); owner != nullptr) {
+        device_owner[entry->formatted] = owner->identifier;
+      }
+    }
+    std::erase_if(candidates, [&](Entry* e) {
+      return std::find(device_only.begin(), device_only.end(), e) != device_only.end();
+    });
+  }
+
+  // 3. Link in priority order: the first candidate anchors the profile; each next one joins it
+  // unless a rule forbids, in which case it stays where it is (or unknown) and is recorded.
+  std::sort(candidates.begin(), candidates.end(), [&](const Entry* a, const Entry* b) {
+    const int ra = rules.Rank(a->identifier->type());
+    const int rb = rules.Rank(b->identifier->type());
+    return ra != rb ? ra < rb : a->formatted < b->formatted;
+  });
+  const int max_identifiers = rules.rules().max_identifiers_per_profile;
+  const bool one_user_id = rules.ValueLimit("user_id") == 1;  // the rule for two identified customers
+  const int max_merges = rules.rules().max_merges_per_profile;
+  std::vector<uint64_t> group_roots;  // existing roots joined, in joining order
+  ProfileIdentity group;              // what the resolved profile will hold
+  bool group_changed = false;
+  for (Entry* entry : candidates) {
+    const std::string_view type = entry->identifier->type();
+    const bool anchor = group_roots.empty() && group.identifiers.empty();
+    if (entry->root.has_value() &&
+        std::find(group_roots.begin(), group_roots.end(), *entry->root) != group_roots.end()) {
+      entry->linked = true;  // already joined through another identifier of this event
+    } else if (entry->root.has_value()) {
+      const uint64_t root = *entry->root;
+      ASSIGN_OR_RETURN(ProfileIdentity * other, record_of(root));
+      std::string refusal;
+      std::string_view rule;
+      const std::optional<std::string> group_user = UserIdOf(group);
+      const std::optional<std::string> other_user = UserIdOf(*other);
+      if (!anchor && one_user_id && group_user.has_value() && other_user.has_value() && *group_user != *other_user) {
+        // A device belongs to the user seen with it first by event time: move it there.
+        auto owner = device_owner.find(entry->formatted);
+        if (type == "anonymous_id" && owner != device_owner.end() && owner->second == *group_user) {
+          RemoveHeld(*other, entry->formatted);
+          dirty.insert(root);
+          group.identifiers.push_back({entry->formatted, claim});
+          group_changed = true;
+          entry->linked = true;
+          entry->root.reset();  // re-pointed below
+          violate(kRuleDeviceReassigned, entry->formatted, root,
+                  absl::StrCat("moved to ", *group_user, ", seen with it before ", *other_user));
+          continue;
+        }
+        rule = kRuleUserIdConflict;
+        refusal = absl::StrCat("its profile has ", *other_user, ", the event's has ", *group_user);
+      }
+      if (rule.empty() && !anchor) {
+        for (const auto& [limited_type, limit] : rules.rules().value_limits) {
+          if (limit <= 0) continue;
+          const int together = group.CountOfType(limited_type) + other->CountOfType(limited_type);
+          if (together > limit) {
+            rule = kRuleValueLimit;
+            refusal = absl::StrCat("merging would give ", together, " ", limited_type, " values (limit ", limit, ")");
+            break;
+          }
+        }
+      }
+      if (rule.empty() && !anchor && max_identifiers > 0 &&
+          group.identifiers.size() + other->identifiers.size() > static_cast<size_t>(max_identifiers)) {
+        rule = kRuleMaxIdentifiers;
+        refusal = absl::StrCat("merging would give ", group.identifiers.size() + other->identifiers.size(),
+                               " identifiers (cap ", max_identifiers, ")");
+      }
+      const int64_t merges_after = group.merges + other->merges + (group_roots.empty() ? 0 : 1);
+      if (rule.empty() && !anchor && max_merges > 0 && merges_after > max_merges) {
+        rule = kRuleMaxMerges;
+        refusal = absl::StrCat("merging would give ", merges_after, " merges (cap ", max_merges, ")");
+      }
+      if (!rule.empty()) {
+        violate(rule, entry->formatted, root, std::move(refusal));
+        continue;
+      }
+      group.merges = merges_after;
+      if (dirty.erase(root) > 0) group_changed = true;  // changed above (a device taken out of it)
+      for (ProfileIdentity::Held& held : other->identifiers) group.identifiers.push_back(std::move(held));
+      other->identifiers.clear();
+      group_roots.push_back(root);
+      entry->linked = true;
+    } else {
+      // A new identifier.
+      const int limit = rules.ValueLimit(type);
+      if (limit > 0 && group.CountOfType(type) >= limit) {
+        if (limit == 1) {
+          const std::optional<std::string> group_user = UserIdOf(group);
+          violate(type == "user_id" ? kRuleUserIdConflict : kRuleValueLimit, entry->formatted, 0,
+                  type == "user_id" ? absl::StrCat("the event's profile has ", group_user.value_or(""))
+                                    : absl::StrCat("the profile already holds a ", AbslView(type)));
+          continue;
+        }
+        // At the limit the earliest claims keep their place: the latest is demoted if this one is earlier.
+        ProfileIdentity::Held* latest = nullptr;
+        for (ProfileIdentity::Held& held : group.identifiers) {
+          if (TypeOf(held.identifier) == type && (latest == nullptr || latest->claim < held.claim)) latest = &held;
+        }
+        if (latest == nullptr || !(claim < latest->claim)) {
+          violate(kRuleValueLimit, entry->formatted, 0,
+                  absl::StrCat("the profile holds ", limit, " ", AbslView(type), " values seen earlier"));
+          continue;
+        }
+        const std::string demoted = latest->identifier;
+        violate(kRuleValueLimitDemoted, demoted, group_roots.empty() ? 0 : group_roots.front(),
+                absl::StrCat("unlinked: ", entry->formatted, " was seen earlier (limit ", limit, " ", AbslView(type), ")"));
+        kv_->Delete(IndexKey(event.workspace(), demoted));
+        RemoveHeld(group, demoted);
+        for (Entry& other : entries) {
+          if (other.formatted == demoted) other.linked = false;
+        }
+      }
+      if (!anchor && max_identifiers > 0 && group.identifiers.size() + 1 > static_cast<size_t>(max_identifiers)) {
+        violate(kRuleMaxIdentifiers, entry->formatted, 0,
+                absl::StrCat("the profile holds ", group.identifiers.size(), " identifiers (cap ", max_identifiers, ")"));
+        continue;
+      }
+      group.identifiers.push_back({entry->formatted, claim});
+      group_changed = true;
+      entry->linked = true;
+    }
+    // The earliest event that asserted an identifier is its claim.
+    if (ProfileIdentity::Held* held = FindHeld(group, entry->formatted); held != nullptr && claim < held->claim) {
+      held->claim = claim;
+      group_changed = true;
+    }
+  }
+
+  // 4. The profile: the smallest root joined, else a device profile for an event with only shared
+  // anonymous ids, else a new one.
+  std::sort(group_roots.begin(), group_roots.end());
+  if (!group_roots.empty()) {
+    resolution.profile_id = group_roots.front();
+  } else if (group.identifiers.empty() && !device_only.empty()) {
+    uint64_t smallest = *device_only.front()->root;
+    for (const Entry* e : device_only) smallest = std::min(smallest, *e->root);
+    resolution.profile_id = smallest;
   } else {
-    resolution.profile_id = roots.front();  // the smallest root wins
+    ASSIGN_OR_RETURN(resolution.profile_id, AllocateId());
+    resolution.created = true;
+    group_changed = true;
   }
   const uint64_t winner = resolution.profile_id;
+  for (Entry* e : device_only) {
+    if (*e->root == winner) {
+      e->linked = true;
+    } else if (!newly_shared.contains(e)) {
+      violate(kRuleSharedDevice, e->formatted, *e->root, "a shared device links nothing");
+    }
+  }
 
   // Every other root (ascending) is merged into the winner, with the event as its evidence.
-  for (size_t i = 1; i < roots.size(); ++i) {
-    const uint64_t loser = roots[i];
+  for (size_t i = 1; i < group_roots.size(); ++i) {
+    const uint64_t loser = group_roots[i];
     kv_->Put(RedirectKey(loser), BigEndian64(winner));
+    kv_->Delete(ProfileIdentityKey(loser));
+    dirty.erase(loser);
     v1::MergeRecord& record = resolution.merges.emplace_back();
     record.set_winner(winner);
     record.set_loser(loser);
     record.set_message_id(event.message_id());
     if (event.has_source()) *record.mutable_source() = event.source();
-    for (const Seen& entry : seen) {
-      if (entry.root == loser || entry.root == winner) *record.add_evidence() = *entry.identifier;
+    for (const Entry& entry : entries) {
+      if (entry.linked && (entry.root == loser || entry.root == winner)) *record.add_evidence() = *entry.identifier;
     }
     record.set_timestamp_ms(event.timestamp_ms());
     record.set_merged_at_ms(clock_->NowMillis());
     kv_->Put(MergeKey(winner, loser), record.SerializeAsString());
   }
+  if (group_roots.size() > 1) group_changed = true;
+
+  if (group_changed && (!group.identifiers.empty() || !group_roots.empty())) {
+    records[winner] = std::move(group);
+    dirty.insert(winner);
+  }
+  for (uint64_t root : dirty) kv_->Put(ProfileIdentityKey(root), EncodeProfileIdentity(records[root]));
 
   // Links new identifiers, re-points the merged-away ones, and compresses paths: afterwards every
-  // identifier of this event is one lookup away from its root.
+  // linked identifier of this event is one lookup away from its root.
   const std::string winner_bytes = BigEndian64(winner);
-  for (const Seen& entry : seen) {
-    if (entry.stored != winner) kv_->Put(entry.index_key, winner_bytes);
+  for (const Entry& entry : entries) {
+    if (entry.linked) {
+      if (entry.stored != winner) kv_->Put(entry.index_key, winner_bytes);
+    } else {
+      resolution.unlinked.push_back(entry.formatted);
+    }
+  }
+  for (IdentityViolation& v : resolution.violations) {
+    v.resolved_to = winner;
+    kv_->Put(ViolationKey(v), EncodeViolation(v));
   }
   return resolution;
 }
@@ -186,6 +510,17 @@ absl::StatusOr<Resolution> IdentityResolver::Resolve(const v1::Event& event) {
 absl::StatusOr<std::optional<uint64_t>> LookupIdentifier(KeyValueView& kv, std::string_view workspace,
                                                          const v1::Identifier& id) {
   return LookupRoot(kv, workspace, id);
+}
+
+void DropUnlinkedIdentifiers(const Resolution& resolution, v1::Event& event) {
+  if (resolution.unlinked.empty()) return;
+  auto* ids = event.mutable_identifiers();
+  for (int i = ids->size() - 1; i >= 0; --i) {
+    const std::string text = FormatIdentifier(ids->Get(i));
+    if (std::find(resolution.unlinked.begin(), resolution.unlinked.end(), text) != resolution.unlinked.end()) {
+      ids->DeleteSubrange(i, 1);
+    }
+  }
 }
 
 }  // namespace tessera::identity

@@ -34,6 +34,8 @@ class FixedClock final : public Clock {
 constexpr int64_t kNowMs = 1'790'000'000'000;
 constexpr int64_t kEventMs = 1'789'000'000'000;
 
+RulesByWorkspace Unrestricted() { return RulesByWorkspace::Make(IdentityRules::Unrestricted()).value(); }
+
 uint64_t Id(uint16_t prefix, uint64_t counter) { return (uint64_t{prefix} << 48) | counter; }
 
 v1::Event MakeEvent(const std::string& message_id, const std::vector<std::string>& identifiers,
@@ -80,7 +82,8 @@ class IdentityResolverTest : public ::testing::Test {
 
   MemoryKv kv_;
   FixedClock clock_{kNowMs};
-  IdentityResolver resolver_{&kv_, /*id_prefix=*/7, &clock_};
+  // The graph mechanics without rules (the rules have their own tests: identity_rules_test.cc).
+  IdentityResolver resolver_{&kv_, /*id_prefix=*/7, &clock_, Unrestricted()};
 };
 
 TEST_F(IdentityResolverTest, NewIdentifiersCreateAProfileWithThePrefixedFirstId) {
@@ -100,12 +103,12 @@ TEST_F(IdentityResolverTest, NewIdentifiersCreateAProfileWithThePrefixedFirstId)
 TEST_F(IdentityResolverTest, EachUnrelatedEventGetsTheNextIdAndTheCounterSurvivesARestart) {
   EXPECT_EQ(MustResolve(MakeEvent("m1", {"user_id:1"})).profile_id, Id(7, 1));
   EXPECT_EQ(MustResolve(MakeEvent("m2", {"user_id:2"})).profile_id, Id(7, 2));
-  IdentityResolver restarted(&kv_, 7, &clock_);
+  IdentityResolver restarted(&kv_, 7, &clock_, Unrestricted());
   auto r = restarted.Resolve(MakeEvent("m3", {"user_id:3"}));
   ASSERT_TRUE(r.ok());
   EXPECT_EQ(r->profile_id, Id(7, 3));
   // Another prefix counts on its own.
-  IdentityResolver other(&kv_, 8, &clock_);
+  IdentityResolver other(&kv_, 8, &clock_, Unrestricted());
   auto o = other.Resolve(MakeEvent("m4", {"user_id:4"}));
   ASSERT_TRUE(o.ok());
   EXPECT_EQ(o->profile_id, Id(8, 1));
@@ -337,7 +340,7 @@ TEST(IdentityResolverPropertyTest, ThePartitionOfIdentifiersIsTheSameInEveryArri
       std::shuffle(order.begin(), order.end(), rng);
       MemoryKv kv;
       FixedClock clock(kNowMs);
-      IdentityResolver resolver(&kv, /*id_prefix=*/1, &clock);
+      IdentityResolver resolver(&kv, /*id_prefix=*/1, &clock, Unrestricted());
       size_t created = 0, merges = 0;
       for (size_t index : order) {
         auto r = resolver.Resolve(events[index]);

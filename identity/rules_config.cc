@@ -1,0 +1,161 @@
+#include "identity/rules_config.h"
+
+#include <fstream>
+#include <sstream>
+
+#include "absl/strings/str_cat.h"
+#include "common/absl_compat.h"
+#include "yaml-cpp/yaml.h"
+
+namespace tessera::identity {
+namespace {
+
+absl::Status Bad(std::string_view path, std::string_view what) {
+  return absl::InvalidArgumentError(absl::StrCat("identity config: ", AbslView(path), ": ", AbslView(what)));
+}
+
+template <typename T>
+absl::StatusOr<T> Scalar(const YAML::Node& node, std::string_view path) {
+  if (!node.IsScalar()) return Bad(path, "expected a single value");
+  try {
+    return node.as<T>();
+  } catch (const YAML::Exception& e) {
+    return Bad(path, absl::StrCat("cannot read '", node.Scalar(), "'"));
+  }
+}
+
+absl::StatusOr<std::vector<std::string>> StringList(const YAML::Node& node, std::string_view path) {
+  if (!node.IsSequence()) return Bad(path, "expected a list");
+  std::vector<std::string> out;
+  for (size_t i = 0; i < node.size(); ++i) {
+    absl::StatusOr<std::string> item = Scalar<std::string>(node[i], absl::StrCat(AbslView(path), "[", i, "]"));
+    if (!item.ok()) return item.status();
+    out.push_back(*std::move(item));
+  }
+  return out;
+}
+
+absl::Status AddLists(const YAML::Node& node, std::string_view path,
+                      std::map<std::string, std::vector<std::string>>& into) {
+  if (!node.IsMap()) return Bad(path, "expected a map of identifier type to a list");
+  for (const auto& kv : node) {
+    const std::string type = kv.first.as<std::string>();
+    absl::StatusOr<std::vector<std::string>> list = StringList(kv.second, absl::StrCat(AbslView(path), ".", type));
+    if (!list.ok()) return list.status();
+    into[type].insert(into[type].end(), list->begin(), list->end());
+  }
+  return absl::OkStatus();
+}
+
+// Applies the keys present in `node` on top of `rules`. `allow_workspaces` only at the top level.
+absl::Status ApplyRules(const YAML::Node& node, std::string_view path, IdentityRules& rules,
+                        YAML::Node* workspaces) {
+  if (!node.IsMap()) return Bad(path, "expected a map");
+  // The blocklist switch first, so lists given beside it add to what it leaves.
+  if (const YAML::Node use_defaults = node["use_default_blocklist"]; use_defaults) {
+    absl::StatusOr<bool> on = Scalar<bool>(use_defaults, absl::StrCat(AbslView(path), ".use_default_blocklist"));
+    if (!on.ok()) return on.status();
+    if (!*on) {
+      rules.blocked_values.clear();
+      rules.blocked_patterns.clear();
+    }
+  }
+  for (const auto& kv : node) {
+    const std::string key = kv.first.as<std::string>();
+    const YAML::Node& value = kv.second;
+    const std::string here = absl::StrCat(AbslView(path), ".", key);
+    if (key == "use_default_blocklist") continue;
+    if (key == "value_limits") {
+      if (!value.IsMap()) return Bad(here, "expected a map of identifier type to a number or \"unlimited\"");
+      for (const auto& limit : value) {
+        const std::string type = limit.first.as<std::string>();
+        if (limit.second.IsScalar() && limit.second.Scalar() == "unlimited") {
+          rules.value_limits.erase(type);
+          continue;
+        }
+        absl::StatusOr<int> n = Scalar<int>(limit.second, absl::StrCat(here, ".", type));
+        if (!n.ok()) return n.status();
+        if (*n < 1) return Bad(absl::StrCat(here, ".", type), "a limit is at least 1 (or \"unlimited\")");
+        rules.value_limits[type] = *n;
+      }
+    } else if (key == "shared_device") {
+      if (!value.IsMap()) return Bad(here, "expected {enabled: BOOL, max_user_ids: N}");
+      for (const auto& setting : value) {
+        const std::string name = setting.first.as<std::string>();
+        if (name == "enabled") {
+          absl::StatusOr<bool> on = Scalar<bool>(setting.second, absl::StrCat(here, ".enabled"));
+          if (!on.ok()) return on.status();
+          rules.shared_device_rule = *on;
+        } else if (name == "max_user_ids") {
+          absl::StatusOr<int> n = Scalar<int>(setting.second, absl::StrCat(here, ".max_user_ids"));
+          if (!n.ok()) return n.status();
+          if (*n < 1) return Bad(absl::StrCat(here, ".max_user_ids"), "must be at least 1");
+          rules.shared_device_max_user_ids = *n;
+        } else {
+          return Bad(absl::StrCat(here, ".", name), "unknown key (enabled, max_user_ids)");
+        }
+      }
+    } else if (key == "blocked_values") {
+      if (absl::Status s = AddLists(value, here, rules.blocked_values); !s.ok()) return s;
+    } else if (key == "blocked_patterns") {
+      if (absl::Status s = AddLists(value, here, rules.blocked_patterns); !s.ok()) return s;
+    } else if (key == "max_identifiers_per_profile" || key == "max_merges_per_profile") {
+      absl::StatusOr<int> n = Scalar<int>(value, here);
+      if (!n.ok()) return n.status();
+      if (*n < 0) return Bad(here, "must not be negative (0: no cap)");
+      (key == "max_identifiers_per_profile" ? rules.max_identifiers_per_profile : rules.max_merges_per_profile) = *n;
+    } else if (key == "priority") {
+      absl::StatusOr<std::vector<std::string>> list = StringList(value, here);
+      if (!list.ok()) return list.status();
+      rules.priority = *std::move(list);
+    } else if (key == "workspaces" && workspaces != nullptr) {
+      if (!value.IsMap()) return Bad(here, "expected a map of workspace name to rules");
+      *workspaces = value;  // a handle to the same node
+    } else {
+      return Bad(here, "unknown key");
+    }
+  }
+  return absl::OkStatus();
+}
+
+}  // namespace
+
+absl::StatusOr<RulesConfig> ParseRulesConfig(std::string_view yaml) {
+  try {
+    const YAML::Node root = YAML::Load(std::string(yaml));
+    RulesConfig config;
+    if (!root || root.IsNull()) return config;
+    if (!root.IsMap()) return Bad("(top)", "expected a map with an `identity:` key");
+    const YAML::Node identity = root["identity"];
+    if (!identity || identity.IsNull()) return config;
+    YAML::Node workspaces;
+    if (absl::Status s = ApplyRules(identity, "identity", config.defaults, &workspaces); !s.ok()) return s;
+    if (workspaces.IsMap()) {
+      for (const auto& kv : workspaces) {
+        const std::string name = kv.first.as<std::string>();
+        IdentityRules rules = config.defaults;
+        if (absl::Status s = ApplyRules(kv.second, absl::StrCat("identity.workspaces.", name), rules, nullptr); !s.ok()) {
+          return s;
+        }
+        config.workspaces[name] = std::move(rules);
+      }
+    }
+    return config;
+  } catch (const YAML::Exception& e) {
+    return absl::InvalidArgumentError(absl::StrCat("identity config: not valid YAML: ", e.what()));
+  }
+}
+
+absl::StatusOr<RulesConfig> LoadRulesConfig(const std::string& path) {
+  std::ifstream in(path);
+  if (!in) return absl::NotFoundError(absl::StrCat("cannot read the config file ", path));
+  std::stringstream text;
+  text << in.rdbuf();
+  return ParseRulesConfig(text.str());
+}
+
+absl::StatusOr<RulesByWorkspace> CompileRulesConfig(const RulesConfig& config) {
+  return RulesByWorkspace::Make(config.defaults, config.workspaces);
+}
+
+}  // namespace tessera::identity

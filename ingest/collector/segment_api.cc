@@ -1,0 +1,628 @@
+#include "ingest/collector/segment_api.h"
+
+#include <zlib.h>
+
+#include <algorithm>
+#include <array>
+#include <variant>
+
+#include "absl/strings/ascii.h"
+#include "absl/strings/escaping.h"
+#include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_split.h"
+#include "absl/strings/strip.h"
+#include "absl/time/time.h"
+#include "common/absl_compat.h"
+#include "common/json_writer.h"
+#include "ingest/normalize.h"
+#include "simdjson.h"
+
+namespace tessera::collector {
+namespace {
+
+using simdjson::dom::element;
+using simdjson::dom::object;
+
+constexpr std::array<std::string_view, 6> kTypes = {"identify", "track", "page", "screen", "group", "alias"};
+
+std::string_view TypeOf(Endpoint endpoint) {
+  switch (endpoint) {
+    case Endpoint::kIdentify: return "identify";
+    case Endpoint::kTrack: return "track";
+    case Endpoint::kPage: return "page";
+    case Endpoint::kScreen: return "screen";
+    case Endpoint::kGroup: return "group";
+    case Endpoint::kAlias: return "alias";
+    default: return "";
+  }
+}
+
+struct MessageError {
+  std::string_view reason;
+  std::string detail;
+};
+
+// Fields the collector writes itself; the client's values are read, then replaced.
+bool IsRewritten(std::string_view key) {
+  return key == "type" || key == "messageId" || key == "timestamp" || key == "originalTimestamp" ||
+         key == "receivedAt" || key == "sentAt" || key == "context" || key == "integrations" || key == "writeKey";
+}
+
+size_t Utf8Chars(std::string_view s) {
+  size_t n = 0;
+  for (unsigned char c : s) n += (c & 0xC0) != 0x80;
+  return n;
+}
+
+// A present, non-null, non-empty id as text ("u-1" or a number's spelling); nullopt if absent.
+// Sets *wrong_type for other JSON types.
+std::optional<std::string> IdText(const object& message, std::string_view field, bool* wrong_type) {
+  element value;
+  if (message[field].get(value) != simdjson::SUCCESS || value.is_null()) return std::nullopt;
+  if (value.is_string()) {
+    std::string_view s = value.get_string().value_unsafe();
+    if (s.empty()) return std::nullopt;
+    return std::string(s);
+  }
+  if (value.is_number()) return simdjson::minify(value);
+  *wrong_type = true;
+  return std::nullopt;
+}
+
+// A present string field; nullopt if absent or null. Sets *wrong_type for other JSON types.
+std::optional<std::string_view> StringField(const object& message, std::string_view field, bool* wrong_type) {
+  element value;
+  if (message[field].get(value) != simdjson::SUCCESS || value.is_null()) return std::nullopt;
+  if (!value.is_string()) {
+    *wrong_type = true;
+    return std::nullopt;
+  }
+  return value.get_string().value_unsafe();
+}
+
+std::string MessageId(std::string_view write_key, std::string_view compact) {
+  // Deterministic, so an SDK's retry of the same request gets the same id and dedup drops the copy.
+  uint64_t a = 0xcbf29ce484222325ULL, b = 0x84222325cbf29ce4ULL;
+  auto mix = [&](std::string_view s) {
+    for (unsigned char c : s) {
+      a = (a ^ c) * 0x100000001b3ULL;
+      b = (b ^ c) * 0x100000001b3ULL + 0x9e3779b97f4a7c15ULL;
+    }
+  };
+  mix(write_key);
+  mix("\n");
+  mix(compact);
+  static constexpr char kHex[] = "0123456789abcdef";
+  std::string id = "col-";
+  for (uint64_t v : {a, b}) {
+    for (int shift = 60; shift >= 0; shift -= 4) id.push_back(kHex[(v >> shift) & 15]);
+  }
+  return id;
+}
+
+// ---- Raw spans of already-validated JSON. simdjson's DOM reads numbers into doubles, and ingest
+// must see each value as its sender spelled it ("201.00" stays "201.00", amounts are read from
+// their text), so values are copied from the request's own bytes, only white space removed.
+
+bool IsJsonSpace(char c) { return c == ' ' || c == '\t' || c == '\n' || c == '\r'; }
+
+size_t SkipSpace(std::string_view json, size_t i) {
+  while (i < json.size() && IsJsonSpace(json[i])) ++i;
+  return i;
+}
+
+// The end (one past) of the value starting at json[i] (valid JSON assumed).
+size_t ValueEnd(std::string_view json, size_t i) {
+  int depth = 0;
+  bool in_string = false;
+  for (; i < json.size(); ++i) {
+    const char c = json[i];
+    if (in_string) {
+      if (c == '\\') ++i;
+      else if (c == '"') {
+        in_string = false;
+        if (depth == 0) return i + 1;
+      }
+      continue;
+    }
+    if (c == '"') in_string = true;
+    else if (c == '{' || c == '[') ++depth;
+    else if (c == '}' || c == ']') {
+      if (--depth == 0) return i + 1;
+      if (depth < 0) return i;  // end of a scalar that closes its container
+    } else if (depth == 0 && (c == ',' || IsJsonSpace(c))) {
+      return i;
+    }
+  }
+  return i;
+}
+
+// Valid JSON text without white space outside strings.
+std::string CompactJson(std::string_view json) {
+  std::string out;
+  out.reserve(json.size());
+  bool in_string = false;
+  for (size_t i = 0; i < json.size(); ++i) {
+    const char c = json[i];
+    if (in_string) {
+      out.push_back(c);
+      if (c == '\\' && i + 1 < json.size()) out.push_back(json[++i]);
+      else if (c == '"') in_string = false;
+    } else if (!IsJsonSpace(c)) {
+      out.push_back(c);
+      in_string = c == '"';
+    }
+  }
+  return out;
+}
+
+struct RawMember {
+  std::string_view key;    // between the quotes, escapes as sent
+  std::string_view value;  // the value's text as sent
+};
+
+// The members of the object whose text is `json` (valid JSON assumed).
+std::vector<RawMember> ObjectMembers(std::string_view json) {
+  std::vector<RawMember> members;
+  size_t i = SkipSpace(json, 0);
+  if (i >= json.size() || json[i] != '{') return members;
+  i = SkipSpace(json, i + 1);
+  while (i < json.size() && json[i] == '"') {
+    const size_t key_end = ValueEnd(json, i);
+    const std::string_view key = json.substr(i + 1, key_end - i - 2);
+    i = SkipSpace(json, key_end);
+    i = SkipSpace(json, i + 1);  // ':'
+    const size_t value_end = ValueEnd(json, i);
+    members.push_back({key, json.substr(i, value_end - i)});
+    i = SkipSpace(json, value_end);
+    if (i < json.size() && json[i] == ',') i = SkipSpace(json, i + 1);
+  }
+  return members;
+}
+
+// The elements of the array whose text is `json` (valid JSON assumed).
+std::vector<std::string_view> ArrayElements(std::string_view json) {
+  std::vector<std::string_view> elements;
+  size_t i = SkipSpace(json, 0);
+  if (i >= json.size() || json[i] != '[') return elements;
+  i = SkipSpace(json, i + 1);
+  while (i < json.size() && json[i] != ']') {
+    const size_t end = ValueEnd(json, i);
+    elements.push_back(json.substr(i, end - i));
+    i = SkipSpace(json, end);
+    if (i < json.size() && json[i] == ',') i = SkipSpace(json, i + 1);
+  }
+  return elements;
+}
+
+std::string_view MemberValue(const std::vector<RawMember>& members, std::string_view key) {
+  std::string_view found;
+  for (const RawMember& m : members) {
+    if (m.key == key) found = m.value;  // the last one wins, as in ingest
+  }
+  return found;
+}
+
+// Writes one JSON object from members whose keys and values are already JSON text, and string
+// members of our own (escaped here). JsonWriter escapes keys, which would double a raw key's escapes.
+class ObjectWriter {
+ public:
+  ObjectWriter& Begin() { return Open('{'); }
+  ObjectWriter& BeginObject(std::string_view key) { return Name(key).Open('{'); }
+  ObjectWriter& End() {
+    out_.push_back('}');
+    first_ = false;
+    return *this;
+  }
+  ObjectWriter& RawMember(std::string_view raw_key, std::string_view raw_value) {
+    Comma();
+    out_.push_back('"');
+    out_.append(raw_key);
+    out_.append("\":");
+    out_.append(raw_value);
+    return *this;
+  }
+  ObjectWriter& RawValue(std::string_view key, std::string_view raw_value) {
+    Name(key);
+    out_.append(raw_value);
+    return *this;
+  }
+  ObjectWriter& String(std::string_view key, std::string_view value) {
+    Name(key);
+    AppendJsonString(value, out_);
+    return *this;
+  }
+  std::string Take() && { return std::move(out_); }
+
+ private:
+  ObjectWriter& Open(char c) {
+    out_.push_back(c);
+    first_ = true;
+    return *this;
+  }
+  void Comma() {
+    if (!first_) out_.push_back(',');
+    first_ = false;
+  }
+  ObjectWriter& Name(std::string_view key) {
+    Comma();
+    AppendJsonString(key, out_);
+    out_.push_back(':');
+    return *this;
+  }
+  std::string out_;
+  bool first_ = true;
+};
+
+struct BatchDefaults {
+  std::string_view context;       // raw text of the batch's context object, "" if none
+  std::string_view integrations;  // raw text, "" if none
+  std::optional<std::string_view> sent_at;
+};
+
+class MessageBuilder {
+ public:
+  MessageBuilder(const SourceConfig& source, std::string_view write_key, std::string_view client_ip,
+                 int64_t received_at_ms, const Limits& limits)
+      : source_(source),
+        write_key_(write_key),
+        client_ip_(client_ip),
+        received_at_ms_(received_at_ms),
+        received_at_(FormatTimestampMs(received_at_ms)),
+        limits_(limits) {}
+
+  // Validates one message and builds its record; `forced_type` is the endpoint's type ("" in a batch).
+  std::variant<OutgoingRecord, MessageError> Build(element item, std::string_view raw, std::string_view forced_type,
+                                                   const BatchDefaults& defaults) {
+    object message;
+    if (item.get(message) != simdjson::SUCCESS) return MessageError{kReasonInvalidJson, "a message must be a JSON object"};
+    const std::string compact = CompactJson(raw);
+    if (compact.size() > limits_.max_message_bytes) {
+      return MessageError{kReasonMessageTooLarge, absl::StrCat("message is ", compact.size(), " bytes (compact JSON); the limit is ",
+                                                               limits_.max_message_bytes)};
+    }
+    bool wrong_type = false;
+    std::optional<std::string_view> message_id = StringField(message, "messageId", &wrong_type);
+    if (wrong_type) return MessageError{kReasonInvalidField, "messageId must be a string"};
+    if (message_id && Utf8Chars(*message_id) > limits_.max_message_id_chars) {
+      return MessageError{kReasonInvalidField, absl::StrCat("messageId is longer than ", limits_.max_message_id_chars, " characters")};
+    }
+    OutgoingRecord record;
+    record.channel = source_.channel;
+    record.headers = {{"tessera-workspace", source_.workspace}, {"tessera-source", source_.name}};
+
+    std::string type;
+    if (source_.channel == v1::CHANNEL_WEB) {
+      if (!forced_type.empty()) {
+        type = std::string(forced_type);
+      } else {
+        std::optional<std::string_view> sent_type = StringField(message, "type", &wrong_type);
+        if (wrong_type) return MessageError{kReasonInvalidField, "type must be a string"};
+        if (!sent_type) return MessageError{kReasonMissingField, "type is required for each message of a batch"};
+        type = absl::AsciiStrToLower(AbslView(*sent_type));
+        if (std::find(kTypes.begin(), kTypes.end(), type) == kTypes.end()) {
+          return MessageError{kReasonUnknownType, absl::StrCat("type '", AbslView(sent_type->substr(0, 64)),
+                                                               "' is not identify, track, page, screen, group or alias")};
+        }
+      }
+      if (auto error = CheckSpecFields(message, type, &record.key)) return *std::move(error);
+    }
+
+    // Timestamps: timestamp = receivedAt - (sentAt - originalTimestamp), as Segment computes it.
+    std::optional<std::string_view> original = StringField(message, "timestamp", &wrong_type);
+    if (!original) original = StringField(message, "originalTimestamp", &wrong_type);
+    std::optional<std::string_view> sent_at = StringField(message, "sentAt", &wrong_type);
+    if (wrong_type) return MessageError{kReasonInvalidTimestamp, "timestamp, originalTimestamp and sentAt must be RFC 3339 strings"};
+    if (!sent_at) sent_at = defaults.sent_at;
+    std::optional<int64_t> original_ms, sent_ms;
+    if (original && !(original_ms = ingest::ParseTimestamp(*original, absl::UTCTimeZone()))) {
+      return MessageError{kReasonInvalidTimestamp, absl::StrCat("timestamp '", AbslView(original->substr(0, 64)), "' is not RFC 3339")};
+    }
+    if (sent_at && !(sent_ms = ingest::ParseTimestamp(*sent_at, absl::UTCTimeZone()))) {
+      return MessageError{kReasonInvalidTimestamp, absl::StrCat("sentAt '", AbslView(sent_at->substr(0, 64)), "' is not RFC 3339")};
+    }
+    int64_t event_ms = received_at_ms_;
+    if (original_ms) event_ms = sent_ms ? received_at_ms_ - (*sent_ms - *original_ms) : *original_ms;
+
+    const std::vector<RawMember> members = ObjectMembers(compact);
+    ObjectWriter w;
+    w.Begin();
+    for (const RawMember& field : members) {
+      if (IsRewritten(field.key)) continue;
+      w.RawMember(field.key, field.value);
+    }
+    if (!type.empty()) w.String("type", type);
+    if (source_.channel != v1::CHANNEL_PURCHASE) {
+      w.String("messageId", message_id ? *message_id : std::string_view(MessageId(write_key_, compact)));
+    }
+    if (original) w.String("originalTimestamp", *original);
+    w.String("timestamp", FormatTimestampMs(event_ms));
+    if (sent_at) w.String("sentAt", *sent_at);
+    w.String("receivedAt", received_at_);
+    WriteContext(members, defaults, w);
+    const std::string_view integrations = MemberValue(members, "integrations");
+    if (!integrations.empty() && integrations != "null") {
+      w.RawValue("integrations", integrations);
+    } else if (!defaults.integrations.empty()) {
+      w.RawValue("integrations", CompactJson(defaults.integrations));
+    }
+    w.End();
+    record.value = std::move(w).Take();
+    return record;
+  }
+
+ private:
+  std::optional<MessageError> CheckSpecFields(const object& message, std::string_view type, std::string* key) const {
+    bool wrong_type = false;
+    std::optional<std::string> user_id = IdText(message, "userId", &wrong_type);
+    std::optional<std::string> anonymous_id = IdText(message, "anonymousId", &wrong_type);
+    if (wrong_type) return MessageError{kReasonInvalidField, "userId and anonymousId must be strings or numbers"};
+    if (!user_id && !anonymous_id) return MessageError{kReasonNoIdentifier, "userId or anonymousId is required"};
+    *key = user_id ? *user_id : *anonymous_id;
+    if (type == "track") {
+      std::optional<std::string_view> event = StringField(message, "event", &wrong_type);
+      if (wrong_type) return MessageError{kReasonInvalidField, "event must be a string"};
+      if (!event || event->empty()) return MessageError{kReasonMissingField, "a track call needs event"};
+    } else if (type == "group") {
+      std::optional<std::string> group_id = IdText(message, "groupId", &wrong_type);
+      if (wrong_type) return MessageError{kReasonInvalidField, "groupId must be a string or a number"};
+      if (!group_id) return MessageError{kReasonMissingField, "a group call needs groupId"};
+    } else if (type == "alias") {
+      std::optional<std::string> previous_id = IdText(message, "previousId", &wrong_type);
+      if (wrong_type) return MessageError{kReasonInvalidField, "previousId must be a string or a number"};
+      if (!previous_id) return MessageError{kReasonMissingField, "an alias call needs previousId"};
+      if (!user_id) return MessageError{kReasonMissingField, "an alias call needs userId"};
+    }
+    for (std::string_view field : {"traits", "properties", "context"}) {
+      element value;
+      if (message[field].get(value) == simdjson::SUCCESS && !value.is_null() && !value.is_object()) {
+        return MessageError{kReasonInvalidField, absl::StrCat(AbslView(field), " must be an object")};
+      }
+    }
+    return std::nullopt;
+  }
+
+  // context: the message's own fields, then the batch's for names it lacks, then ip if neither had one.
+  void WriteContext(const std::vector<RawMember>& members, const BatchDefaults& defaults, ObjectWriter& w) const {
+    if (source_.channel == v1::CHANNEL_PURCHASE) return;  // a purchase record has no context
+    const std::vector<RawMember> own = ObjectMembers(MemberValue(members, "context"));
+    const std::string batch_compact = CompactJson(defaults.context);
+    const std::vector<RawMember> shared = ObjectMembers(batch_compact);
+    bool has_ip = false;
+    w.BeginObject("context");
+    for (const RawMember& field : own) {
+      has_ip |= field.key == "ip";
+      w.RawMember(field.key, field.value);
+    }
+    for (const RawMember& field : shared) {
+      if (!MemberValue(own, field.key).empty()) continue;
+      has_ip |= field.key == "ip";
+      w.RawMember(field.key, field.value);
+    }
+    if (!has_ip && !client_ip_.empty()) w.String("ip", client_ip_);
+    w.End();
+  }
+
+  const SourceConfig& source_;
+  const std::string_view write_key_;
+  const std::string_view client_ip_;
+  const int64_t received_at_ms_;
+  const std::string received_at_;
+  const Limits& limits_;
+};
+
+HttpReply SuccessReply() { return HttpReply{200, R"({"success":true})", {}}; }
+
+}  // namespace
+
+std::optional<Endpoint> EndpointFromPath(std::string_view path) {
+  path = path.substr(0, std::min(path.find('?'), path.size()));
+  if (path.size() > 1 && path.back() == '/') path.remove_suffix(1);
+  if (path.rfind("/v1/", 0) == 0) path.remove_prefix(4);
+  else return std::nullopt;
+  static const std::pair<std::string_view, Endpoint> kPaths[] = {
+      {"track", Endpoint::kTrack},  {"t", Endpoint::kTrack},    {"identify", Endpoint::kIdentify},
+      {"i", Endpoint::kIdentify},   {"page", Endpoint::kPage},  {"p", Endpoint::kPage},
+      {"screen", Endpoint::kScreen}, {"s", Endpoint::kScreen},  {"group", Endpoint::kGroup},
+      {"g", Endpoint::kGroup},      {"alias", Endpoint::kAlias}, {"a", Endpoint::kAlias},
+      {"batch", Endpoint::kBatch},  {"b", Endpoint::kBatch},    {"import", Endpoint::kImport},
+  };
+  for (const auto& [name, endpoint] : kPaths) {
+    if (path == name) return endpoint;
+  }
+  return std::nullopt;
+}
+
+HttpReply ErrorReply(int status, std::string_view reason, std::string_view detail) {
+  JsonWriter w;
+  w.BeginObject().Key("success").Bool(false).Key("reason").String(reason).Key("detail").String(detail).EndObject();
+  return HttpReply{status, std::move(w).Take(), {}};
+}
+
+std::optional<std::string> WriteKeyFromBasicAuth(std::string_view authorization) {
+  authorization = ingest::TrimSpaces(authorization);
+  if (authorization.size() < 6 || !absl::EqualsIgnoreCase(AbslView(authorization.substr(0, 6)), "basic ")) return std::nullopt;
+  std::string decoded;
+  if (!absl::Base64Unescape(AbslView(ingest::TrimSpaces(authorization.substr(6))), &decoded)) return std::nullopt;
+  return decoded.substr(0, decoded.find(':'));
+}
+
+std::string ClientIp(std::string_view peer_ip, std::string_view forwarded_for,
+                     const absl::flat_hash_set<std::string>& trusted_proxies) {
+  if (forwarded_for.empty() || !trusted_proxies.contains(AbslView(peer_ip))) return std::string(peer_ip);
+  std::vector<absl::string_view> hops = absl::StrSplit(AbslView(forwarded_for), ',');
+  for (auto it = hops.rbegin(); it != hops.rend(); ++it) {
+    absl::string_view hop = absl::StripAsciiWhitespace(*it);
+    if (!hop.empty() && !trusted_proxies.contains(hop)) return std::string(hop);
+  }
+  return std::string(absl::StripAsciiWhitespace(hops.front()));
+}
+
+absl::StatusOr<std::string> Gunzip(std::string_view compressed, size_t max_bytes) {
+  z_stream stream{};
+  if (inflateInit2(&stream, 15 + 32) != Z_OK) return absl::InternalError("zlib inflateInit2 failed");
+  stream.next_in = reinterpret_cast<Bytef*>(const_cast<char*>(compressed.data()));
+  stream.avail_in = static_cast<uInt>(compressed.size());
+  std::string out;
+  char chunk[16384];
+  int rc = Z_OK;
+  while (rc != Z_STREAM_END) {
+    stream.next_out = reinterpret_cast<Bytef*>(chunk);
+    stream.avail_out = sizeof(chunk);
+    rc = inflate(&stream, Z_NO_FLUSH);
+    if (rc != Z_OK && rc != Z_STREAM_END) {
+      inflateEnd(&stream);
+      return absl::InvalidArgumentError(absl::StrCat("corrupt gzip body (zlib: ", stream.msg ? stream.msg : "truncated", ")"));
+    }
+    out.append(chunk, sizeof(chunk) - stream.avail_out);
+    if (out.size() > max_bytes) {
+      inflateEnd(&stream);
+      return absl::ResourceExhaustedError(absl::StrCat("the inflated body exceeds ", max_bytes, " bytes"));
+    }
+    if (rc == Z_OK && stream.avail_in == 0 && stream.avail_out != 0) {
+      inflateEnd(&stream);
+      return absl::InvalidArgumentError("truncated gzip body");
+    }
+  }
+  inflateEnd(&stream);
+  return out;
+}
+
+std::string FormatTimestampMs(int64_t epoch_ms) {
+  return absl::FormatTime("%Y-%m-%dT%H:%M:%E3SZ", absl::FromUnixMillis(epoch_ms), absl::UTCTimeZone());
+}
+
+SegmentApi::SegmentApi(CollectorConfig config, Limits limits)
+    : config_(std::move(config)), limits_(limits), rate_limiter_(config_.rate_limit_per_second, config_.rate_limit_burst) {}
+
+PreparedRequest SegmentApi::Prepare(Endpoint endpoint, const HttpRequestView& request, int64_t received_at_ms) {
+  const bool is_batch = endpoint == Endpoint::kBatch || endpoint == Endpoint::kImport;
+  const size_t max_body = is_batch ? limits_.max_batch_bytes : limits_.max_message_bytes;
+  const std::string_view too_large_reason = is_batch ? kReasonBatchTooLarge : kReasonMessageTooLarge;
+
+  std::optional<std::string> write_key = WriteKeyFromBasicAuth(request.authorization);
+  if (!request.authorization.empty() && !write_key) {
+    return {{}, ErrorReply(401, kReasonNoWriteKey, "the Authorization header must be Basic base64(writeKey:)")};
+  }
+  auto check_key = [&](const std::string& key) -> std::optional<HttpReply> {
+    if (!config_.sources_by_write_key.contains(key)) return ErrorReply(401, kReasonUnknownWriteKey, "unknown write key");
+    if (int64_t wait_s = rate_limiter_.Acquire(key, received_at_ms); wait_s > 0) {
+      HttpReply reply = ErrorReply(429, kReasonRateLimited, "too many requests for this write key");
+      reply.headers = {{"Retry-After", std::to_string(wait_s)}, {"X-RateLimit-Reset", std::to_string(wait_s)}};
+      return reply;
+    }
+    return std::nullopt;
+  };
+  if (write_key) {
+    if (auto refused = check_key(*write_key)) return {{}, *std::move(refused)};
+  }
+
+  // Body: at most the limit, after inflating.
+  std::string inflated;
+  std::string_view body = request.body;
+  const std::string encoding = absl::AsciiStrToLower(AbslView(ingest::TrimSpaces(request.content_encoding)));
+  if (encoding == "gzip" || encoding == "x-gzip" || encoding == "deflate") {
+    absl::StatusOr<std::string> out = Gunzip(body, max_body);
+    if (absl::IsResourceExhausted(out.status())) {
+      return {{}, ErrorReply(413, too_large_reason, absl::StrCat("the body is over ", max_body, " bytes after gunzip"))};
+    }
+    if (!out.ok()) return {{}, ErrorReply(400, kReasonBadGzip, StdView(out.status().message()))};
+    inflated = *std::move(out);
+    body = inflated;
+  } else if (!encoding.empty() && encoding != "identity") {
+    return {{}, ErrorReply(415, kReasonUnsupportedEncoding, absl::StrCat("Content-Encoding '", encoding, "' (gzip is supported)"))};
+  }
+  if (body.size() > max_body) {
+    return {{}, ErrorReply(413, too_large_reason, absl::StrCat("the body is ", body.size(), " bytes; the limit is ", max_body))};
+  }
+
+  thread_local simdjson::dom::parser parser;
+  element root;
+  if (auto error = parser.parse(body.data(), body.size()).get(root); error != simdjson::SUCCESS) {
+    return {{}, ErrorReply(400, kReasonInvalidJson, simdjson::error_message(error))};
+  }
+  object top;
+  if (root.get(top) != simdjson::SUCCESS) return {{}, ErrorReply(400, kReasonInvalidJson, "the body must be a JSON object")};
+
+  if (!write_key) {
+    std::string_view body_key;
+    if (top["writeKey"].get(body_key) != simdjson::SUCCESS || body_key.empty()) {
+      return {{}, ErrorReply(401, kReasonNoWriteKey, "send the write key as HTTP Basic user name or as writeKey in the body")};
+    }
+    write_key = std::string(body_key);
+    if (auto refused = check_key(*write_key)) return {{}, *std::move(refused)};
+  }
+  const SourceConfig& source = config_.sources_by_write_key.find(*write_key)->second;
+  const std::string client_ip = ClientIp(request.peer_ip, request.forwarded_for, config_.trusted_proxies);
+  MessageBuilder builder(source, *write_key, client_ip, received_at_ms, limits_);
+
+  PreparedRequest prepared;
+  if (!is_batch) {
+    auto built = builder.Build(root, body, TypeOf(endpoint), {});
+    if (auto* error = std::get_if<MessageError>(&built)) {
+      prepared.reply = ErrorReply(error->reason == kReasonMessageTooLarge ? 413 : 400, error->reason, error->detail);
+      return prepared;
+    }
+    prepared.records.push_back(std::get<OutgoingRecord>(std::move(built)));
+    prepared.reply = SuccessReply();
+    return prepared;
+  }
+
+  simdjson::dom::array items;
+  element batch_value;
+  if (top["batch"].get(batch_value) != simdjson::SUCCESS || batch_value.is_null()) {
+    return {{}, ErrorReply(400, kReasonMissingField, "a batch request needs \"batch\": [messages]")};
+  }
+  if (batch_value.get(items) != simdjson::SUCCESS) return {{}, ErrorReply(400, kReasonInvalidField, "batch must be an array")};
+  if (items.size() == 0) return {{}, ErrorReply(400, kReasonEmptyBatch, "batch holds no messages")};
+  if (items.size() > limits_.max_batch_messages) {
+    return {{}, ErrorReply(413, kReasonTooManyMessages, absl::StrCat("batch holds ", items.size(), " messages; the limit is ",
+                                                                     limits_.max_batch_messages))};
+  }
+  const std::vector<RawMember> top_members = ObjectMembers(body);
+  const std::vector<std::string_view> raw_items = ArrayElements(MemberValue(top_members, "batch"));
+  if (raw_items.size() != items.size()) return {{}, ErrorReply(400, kReasonInvalidJson, "batch could not be read")};
+  BatchDefaults defaults;
+  object context;
+  if (top["context"].get(context) == simdjson::SUCCESS) defaults.context = MemberValue(top_members, "context");
+  element integrations;
+  if (top["integrations"].get(integrations) == simdjson::SUCCESS && !integrations.is_null()) {
+    defaults.integrations = MemberValue(top_members, "integrations");
+  }
+  std::string_view sent_at;
+  if (top["sentAt"].get(sent_at) == simdjson::SUCCESS) defaults.sent_at = sent_at;
+
+  JsonWriter rejected;
+  rejected.BeginArray();
+  size_t rejected_count = 0, too_large_count = 0, index = 0;
+  for (element item : items) {
+    auto built = builder.Build(item, raw_items[index], "", defaults);
+    if (auto* error = std::get_if<MessageError>(&built)) {
+      ++rejected_count;
+      too_large_count += error->reason == kReasonMessageTooLarge;
+      rejected.BeginObject().Key("index").Uint(index).Key("reason").String(error->reason).Key("detail").String(error->detail).EndObject();
+    } else {
+      prepared.records.push_back(std::get<OutgoingRecord>(std::move(built)));
+    }
+    ++index;
+  }
+  rejected.EndArray();
+  if (rejected_count == 0) {
+    prepared.reply = SuccessReply();
+    return prepared;
+  }
+  JsonWriter w;
+  w.BeginObject()
+      .Key("success").Bool(false)
+      .Key("reason").String(kReasonInvalidMessages)
+      .Key("detail").String(absl::StrCat(rejected_count, " of ", items.size(),
+                                         " messages were rejected; the others were accepted"))
+      .Key("accepted").Uint(prepared.records.size())
+      .Key("rejected").Raw(rejected.str())
+      .EndObject();
+  prepared.reply = HttpReply{too_large_count == rejected_count ? 413 : 400, std::move(w).Take(), {}};
+  return prepared;
+}
+
+}  // namespace tessera::collector

@@ -1,0 +1,47 @@
+#include "tests/identity/identity_accuracy.h"
+
+#include <chrono>
+
+#include "common/clock.h"
+#include "common/identifier.h"
+#include "common/rocks_store.h"
+#include "common/status_macros.h"
+#include "identity/identity_resolver.h"
+
+namespace tessera::identity::testing {
+
+absl::StatusOr<AccuracyRun> RunAccuracy(const IdentityPopulation& population, const IdentityRules& rules,
+                                        const std::string& store_dir, size_t batch_size) {
+  ASSIGN_OR_RETURN(std::unique_ptr<RocksStore> store,
+                   RocksStore::Open(store_dir, RocksStoreOptions{.sync_writes = false, .expiring_prefixes = {}}));
+  ASSIGN_OR_RETURN(RulesByWorkspace by_workspace, RulesByWorkspace::Make(rules));
+  AccuracyRun run;
+  const auto start = std::chrono::steady_clock::now();
+  StagedWrites staged(store.get());
+  IdentityResolver resolver(&staged, /*id_prefix=*/1, &SystemClock(), by_workspace);
+  size_t in_batch = 0;
+  for (const v1::Event& event : population.events) {
+    ASSIGN_OR_RETURN(Resolution r, resolver.Resolve(event));
+    run.violations += static_cast<int64_t>(r.violations.size());
+    run.merges += static_cast<int64_t>(r.merges.size());
+    ++run.events;
+    if (++in_batch == batch_size) {
+      RETURN_IF_ERROR(staged.Commit());
+      in_batch = 0;
+    }
+  }
+  RETURN_IF_ERROR(staged.Commit());
+  run.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+
+  absl::flat_hash_map<std::string, uint64_t> profile_of;
+  StoreReader reader(store.get());
+  for (const auto& [identifier, person] : population.owner) {
+    ASSIGN_OR_RETURN(v1::Identifier id, ParseIdentifier(identifier));
+    ASSIGN_OR_RETURN(std::optional<uint64_t> root, LookupIdentifier(reader, "default", id));
+    profile_of[identifier] = root.value_or(0);
+  }
+  run.accuracy = MeasureAccuracy(population, profile_of);
+  return run;
+}
+
+}  // namespace tessera::identity::testing

@@ -1,0 +1,29 @@
+// Runs an IdentityPopulation through IdentityResolver over a real RocksDB (StagedWrites committed
+// per batch, as the pipeline does) and scores the resulting profiles against the truth. Shared by
+// the tessera-identity-accuracy tool and its small-scale gtest.
+//
+// Not thread-safe; one run per call.
+#pragma once
+
+#include <cstdint>
+#include <string>
+
+#include "absl/status/statusor.h"
+#include "identity/identity_rules.h"
+#include "tests/identity/identity_population.h"
+
+namespace tessera::identity::testing {
+
+struct AccuracyRun {
+  Accuracy accuracy;
+  int64_t events = 0;
+  int64_t violations = 0;
+  int64_t merges = 0;
+  double seconds = 0;  // resolving and committing, without generating
+};
+
+// `store_dir` must not exist yet (or be empty); it is left behind for inspection.
+absl::StatusOr<AccuracyRun> RunAccuracy(const IdentityPopulation& population, const IdentityRules& rules,
+                                        const std::string& store_dir, size_t batch_size = 5000);
+
+}  // namespace tessera::identity::testing

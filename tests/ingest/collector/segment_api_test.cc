@@ -1,0 +1,315 @@
+// Pins the Segment tracking API rules of ingest/collector/segment_api.h without sockets or Kafka:
+// endpoints, auth, limits and malformed input (status and reason), enrichment and the timestamp
+// correction. collector_server_test covers the same through HTTP and Kafka.
+#include "ingest/collector/segment_api.h"
+
+#include <gtest/gtest.h>
+#include <zlib.h>
+
+#include "absl/strings/escaping.h"
+#include "absl/strings/str_cat.h"
+#include "common/absl_compat.h"
+#include "simdjson.h"
+
+namespace tessera::collector {
+namespace {
+
+constexpr int64_t kNow = 1'709'262'930'250;  // 2024-03-01T03:15:30.250Z
+constexpr char kKey[] = "wk_test";
+
+std::string Gzip(std::string_view text) {
+  z_stream s{};
+  deflateInit2(&s, Z_DEFAULT_COMPRESSION, Z_DEFLATED, 15 + 16, 8, Z_DEFAULT_STRATEGY);
+  std::string out(deflateBound(&s, text.size()) + 32, '\0');
+  s.next_in = reinterpret_cast<Bytef*>(const_cast<char*>(text.data()));
+  s.avail_in = static_cast<uInt>(text.size());
+  s.next_out = reinterpret_cast<Bytef*>(out.data());
+  s.avail_out = static_cast<uInt>(out.size());
+  deflate(&s, Z_FINISH);
+  out.resize(s.total_out);
+  deflateEnd(&s);
+  return out;
+}
+
+std::string Basic(std::string_view key) { return absl::StrCat("Basic ", absl::Base64Escape(absl::StrCat(AbslView(key), ":"))); }
+
+CollectorConfig TestConfig() {
+  CollectorConfig config;
+  config.sources_by_write_key[kKey] = SourceConfig{"shop", "web", v1::CHANNEL_WEB};
+  config.sources_by_write_key["wk_social"] = SourceConfig{"shop", "social", v1::CHANNEL_SOCIAL};
+  config.trusted_proxies = {"10.0.0.5"};
+  config.rate_limit_per_second = 0;
+  return config;
+}
+
+struct Sent {
+  std::string path = "/v1/track";
+  std::string body = "";
+  std::string authorization = Basic(kKey);
+  std::string encoding = "";
+  std::string peer = "203.0.113.9";
+  std::string forwarded_for = "";
+};
+
+PreparedRequest Send(SegmentApi& api, const Sent& sent, int64_t now = kNow) {
+  std::optional<Endpoint> endpoint = EndpointFromPath(sent.path);
+  EXPECT_TRUE(endpoint.has_value()) << sent.path;
+  return api.Prepare(endpoint.value_or(Endpoint::kTrack),
+                     HttpRequestView{sent.path, sent.authorization, sent.encoding, sent.body, sent.peer, sent.forwarded_for}, now);
+}
+
+std::string Reason(const HttpReply& reply) {
+  simdjson::dom::parser parser;
+  std::string_view reason;
+  if (parser.parse(reply.body).get_object()["reason"].get(reason) != simdjson::SUCCESS) return "<none: " + reply.body + ">";
+  return std::string(reason);
+}
+
+// A field of the one produced record, as compact JSON text ("" if absent).
+std::string Field(const OutgoingRecord& record, std::string_view pointer) {
+  simdjson::dom::parser parser;
+  simdjson::dom::element value;
+  if (parser.parse(record.value).at_pointer(pointer).get(value) != simdjson::SUCCESS) return "";
+  return simdjson::minify(value);
+}
+
+TEST(EndpointFromPathTest, LongShortAndBatchPaths) {
+  EXPECT_EQ(EndpointFromPath("/v1/track"), Endpoint::kTrack);
+  EXPECT_EQ(EndpointFromPath("/v1/t"), Endpoint::kTrack);
+  EXPECT_EQ(EndpointFromPath("/v1/i"), Endpoint::kIdentify);
+  EXPECT_EQ(EndpointFromPath("/v1/p"), Endpoint::kPage);
+  EXPECT_EQ(EndpointFromPath("/v1/s"), Endpoint::kScreen);
+  EXPECT_EQ(EndpointFromPath("/v1/g"), Endpoint::kGroup);
+  EXPECT_EQ(EndpointFromPath("/v1/a"), Endpoint::kAlias);
+  EXPECT_EQ(EndpointFromPath("/v1/b"), Endpoint::kBatch);
+  EXPECT_EQ(EndpointFromPath("/v1/batch/"), Endpoint::kBatch);
+  EXPECT_EQ(EndpointFromPath("/v1/import?x=1"), Endpoint::kImport);
+  EXPECT_EQ(EndpointFromPath("/v1/purchase"), std::nullopt);
+  EXPECT_EQ(EndpointFromPath("/v2/track"), std::nullopt);
+  EXPECT_EQ(EndpointFromPath("/track"), std::nullopt);
+}
+
+TEST(SegmentApiTest, TrackIsEnrichedAndKeyedByUser) {
+  SegmentApi api(TestConfig());
+  PreparedRequest out = Send(api, {.body = R"({ "userId" : "u-1", "event":"Order Completed", "properties": { "revenue" : 201.00 },)"
+                                           R"( "x\u0041":"a b\"}", "messageId":"m-1"})"});
+  EXPECT_EQ(out.reply.status, 200);
+  EXPECT_EQ(out.reply.body, R"({"success":true})");
+  ASSERT_EQ(out.records.size(), 1u);
+  const OutgoingRecord& r = out.records[0];
+  EXPECT_EQ(r.key, "u-1");
+  EXPECT_EQ(r.channel, v1::CHANNEL_WEB);
+  EXPECT_EQ(Field(r, "/type"), R"("track")");
+  EXPECT_EQ(Field(r, "/messageId"), R"("m-1")");
+  EXPECT_NE(r.value.find(R"("x\u0041":"a b\"}")"), std::string::npos) << r.value;
+  // Values pass through as spelled (ingest reads amounts from their text), only white space removed.
+  EXPECT_NE(r.value.find(R"("properties":{"revenue":201.00})"), std::string::npos) << r.value;
+  EXPECT_EQ(Field(r, "/receivedAt"), R"("2024-03-01T03:15:30.250Z")");
+  EXPECT_EQ(Field(r, "/timestamp"), R"("2024-03-01T03:15:30.250Z")");  // none sent: receivedAt
+  EXPECT_EQ(Field(r, "/context/ip"), R"("203.0.113.9")");
+  ASSERT_EQ(r.headers.size(), 2u);
+  EXPECT_EQ(r.headers[0].value, "shop");
+}
+
+TEST(SegmentApiTest, TimestampIsCorrectedForTheClientClock) {
+  SegmentApi api(TestConfig());
+  // The client clock is 1 h fast: the call happened 5 s before it was sent.
+  PreparedRequest out = Send(api, {.body = R"({"anonymousId":"a","event":"E","timestamp":"2024-03-01T04:15:25.250Z",)"
+                                           R"("sentAt":"2024-03-01T04:15:30.250Z"})"});
+  ASSERT_EQ(out.records.size(), 1u);
+  EXPECT_EQ(Field(out.records[0], "/timestamp"), R"("2024-03-01T03:15:25.250Z")");
+  EXPECT_EQ(Field(out.records[0], "/originalTimestamp"), R"("2024-03-01T04:15:25.250Z")");
+  EXPECT_EQ(Field(out.records[0], "/sentAt"), R"("2024-03-01T04:15:30.250Z")");
+  // Without sentAt the timestamp is taken as sent (an import of history).
+  out = Send(api, {.body = R"({"anonymousId":"a","event":"E","timestamp":"2020-01-01T00:00:00+07:00"})"});
+  ASSERT_EQ(out.records.size(), 1u);
+  EXPECT_EQ(Field(out.records[0], "/timestamp"), R"("2019-12-31T17:00:00.000Z")");
+  // A batch-level sentAt applies to every message.
+  out = Send(api, {.path = "/v1/batch",
+                   .body = R"({"sentAt":"2024-03-01T03:15:40.250Z","batch":[{"type":"track","userId":"u","event":"E",)"
+                           R"("timestamp":"2024-03-01T03:15:39.250Z"}]})"});
+  ASSERT_EQ(out.records.size(), 1u);
+  EXPECT_EQ(Field(out.records[0], "/timestamp"), R"("2024-03-01T03:15:29.250Z")");
+}
+
+TEST(SegmentApiTest, MessageIdIsAssignedDeterministicallyWhenAbsent) {
+  SegmentApi api(TestConfig());
+  const std::string body = R"({"userId":"u-1","event":"E"})";
+  const std::string id1 = Field(Send(api, {.body = body}).records.at(0), "/messageId");
+  const std::string id2 = Field(Send(api, {.body = body}, kNow + 5000).records.at(0), "/messageId");
+  const std::string other = Field(Send(api, {.body = R"({"userId":"u-2","event":"E"})"}).records.at(0), "/messageId");
+  EXPECT_EQ(id1.rfind("\"col-", 0), 0u) << id1;
+  EXPECT_EQ(id1, id2);  // a retried request keeps its ids, so dedup drops the copy
+  EXPECT_NE(id1, other);
+}
+
+TEST(SegmentApiTest, PathTypeWinsAndBatchItemsNeedTheirOwn) {
+  SegmentApi api(TestConfig());
+  PreparedRequest out = Send(api, {.path = "/v1/i", .body = R"({"type":"track","userId":"u","traits":{"email":"a@b.co"}})"});
+  ASSERT_EQ(out.records.size(), 1u);
+  EXPECT_EQ(Field(out.records[0], "/type"), R"("identify")");
+  out = Send(api, {.path = "/v1/batch", .body = R"({"batch":[{"type":"Identify","userId":"u"}]})"});
+  ASSERT_EQ(out.records.size(), 1u);
+  EXPECT_EQ(Field(out.records[0], "/type"), R"("identify")");
+}
+
+TEST(SegmentApiTest, WriteKeyFromBasicAuthOrBody) {
+  SegmentApi api(TestConfig());
+  EXPECT_EQ(Send(api, {.body = R"({"userId":"u","event":"E"})"}).reply.status, 200);
+  Sent in_body{.body = R"({"userId":"u","event":"E","writeKey":"wk_test"})", .authorization = ""};
+  PreparedRequest out = Send(api, in_body);
+  EXPECT_EQ(out.reply.status, 200);
+  ASSERT_EQ(out.records.size(), 1u);
+  EXPECT_EQ(Field(out.records[0], "/writeKey"), "");  // never copied to Kafka
+  // Without the colon (Segment's backward compatibility).
+  EXPECT_EQ(Send(api, {.body = R"({"userId":"u","event":"E"})", .authorization = "Basic " + absl::Base64Escape("wk_test")}).reply.status, 200);
+  EXPECT_EQ(WriteKeyFromBasicAuth("basic " + absl::Base64Escape("k:")), "k");
+  EXPECT_EQ(WriteKeyFromBasicAuth("Bearer xyz"), std::nullopt);
+}
+
+struct Rejected {
+  const char* name;
+  Sent sent;
+  int status;
+  const char* reason;
+};
+
+TEST(SegmentApiTest, EachLimitAndMalformedInputHasItsStatusAndReason) {
+  const std::string big(33 * 1024, 'x');
+  std::string many = R"({"batch":[)";
+  for (int i = 0; i < 2501; ++i) absl::StrAppend(&many, i ? "," : "", R"({"type":"track","userId":"u","event":"E"})");
+  many += "]}";
+  std::string huge_batch = R"({"batch":[)";
+  for (int i = 0; i < 20; ++i) absl::StrAppend(&huge_batch, i ? "," : "", R"({"type":"track","userId":"u","event":")", std::string(30 * 1024, 'y'), "\"}");
+  huge_batch += "]}";
+  const std::vector<Rejected> cases = {
+      {"bad json", {.body = R"({"userId":"u",)"}, 400, "invalid_json"},
+      {"not an object", {.body = "[1,2]"}, 400, "invalid_json"},
+      {"bad gzip", {.body = "not gzip at all", .encoding = "gzip"}, 400, "bad_gzip"},
+      {"truncated gzip", {.body = Gzip(R"({"userId":"u","event":"E"})").substr(0, 12), .encoding = "gzip"}, 400, "bad_gzip"},
+      {"unknown encoding", {.body = "{}", .encoding = "br"}, 415, "unsupported_encoding"},
+      {"no ids", {.body = R"({"event":"E"})"}, 400, "no_identifier"},
+      {"empty ids", {.body = R"({"userId":"","anonymousId":null,"event":"E"})"}, 400, "no_identifier"},
+      {"id of wrong type", {.body = R"({"userId":true,"event":"E"})"}, 400, "invalid_field"},
+      {"track without event", {.path = "/v1/track", .body = R"({"userId":"u"})"}, 400, "missing_field"},
+      {"group without groupId", {.path = "/v1/group", .body = R"({"userId":"u"})"}, 400, "missing_field"},
+      {"alias without previousId", {.path = "/v1/alias", .body = R"({"userId":"u"})"}, 400, "missing_field"},
+      {"traits not an object", {.path = "/v1/identify", .body = R"({"userId":"u","traits":[1]})"}, 400, "invalid_field"},
+      {"bad timestamp", {.body = R"({"userId":"u","event":"E","timestamp":"yesterday"})"}, 400, "invalid_timestamp"},
+      {"numeric timestamp", {.body = R"({"userId":"u","event":"E","timestamp":1709262930})"}, 400, "invalid_timestamp"},
+      {"messageId over 100", {.body = absl::StrCat(R"({"userId":"u","event":"E","messageId":")", std::string(101, 'm'), "\"}")}, 400, "invalid_field"},
+      {"oversized message", {.body = absl::StrCat(R"({"userId":"u","event":"E","properties":{"x":")", big, "\"}}")}, 413, "message_too_large"},
+      {"oversized message, gzipped", {.body = Gzip(absl::StrCat(R"({"userId":"u","event":"E","p":")", big, "\"}")), .encoding = "gzip"}, 413, "message_too_large"},
+      {"oversized batch", {.path = "/v1/batch", .body = huge_batch}, 413, "batch_too_large"},
+      {"too many messages", {.path = "/v1/batch", .body = many}, 413, "too_many_messages"},
+      {"empty batch", {.path = "/v1/batch", .body = R"({"batch":[]})"}, 400, "empty_batch"},
+      {"no batch", {.path = "/v1/batch", .body = R"({"userId":"u"})"}, 400, "missing_field"},
+      {"unknown write key", {.body = R"({"userId":"u","event":"E"})", .authorization = Basic("wk_nope")}, 401, "unknown_write_key"},
+      {"unknown write key in body", {.body = R"({"userId":"u","event":"E","writeKey":"wk_nope"})", .authorization = ""}, 401, "unknown_write_key"},
+      {"no write key", {.body = R"({"userId":"u","event":"E"})", .authorization = ""}, 401, "no_write_key"},
+      {"not basic auth", {.body = R"({"userId":"u","event":"E"})", .authorization = "Bearer abc"}, 401, "no_write_key"},
+  };
+  SegmentApi api(TestConfig());
+  for (const Rejected& c : cases) {
+    PreparedRequest out = Send(api, c.sent);
+    EXPECT_EQ(out.reply.status, c.status) << c.name << ": " << out.reply.body;
+    EXPECT_EQ(Reason(out.reply), c.reason) << c.name;
+    EXPECT_TRUE(out.records.empty()) << c.name;
+  }
+}
+
+TEST(SegmentApiTest, ABatchNamesItsRejectedMessagesAndKeepsTheRest) {
+  SegmentApi api(TestConfig());
+  PreparedRequest out = Send(api, {.path = "/v1/batch",
+                                   .body = R"({"batch":[{"type":"track","userId":"u","event":"E"},)"
+                                           R"({"type":"purchase","userId":"u"},)"
+                                           R"({"userId":"u","event":"E"},)"
+                                           R"({"type":"identify","userId":"u2"}]})"});
+  EXPECT_EQ(out.reply.status, 400);
+  EXPECT_EQ(Reason(out.reply), "invalid_messages");
+  EXPECT_EQ(out.records.size(), 2u);
+  simdjson::dom::parser parser;
+  simdjson::dom::element body = parser.parse(out.reply.body);
+  EXPECT_EQ(int64_t(body["accepted"]), 2);
+  simdjson::dom::array rejected = body["rejected"];
+  ASSERT_EQ(rejected.size(), 2u);
+  EXPECT_EQ(int64_t(rejected.at(0)["index"]), 1);
+  EXPECT_EQ(std::string_view(rejected.at(0)["reason"]), "unknown_type");
+  EXPECT_EQ(int64_t(rejected.at(1)["index"]), 2);
+  EXPECT_EQ(std::string_view(rejected.at(1)["reason"]), "missing_field");
+}
+
+TEST(SegmentApiTest, BatchContextAndIntegrationsAreMergedIntoEachMessage) {
+  SegmentApi api(TestConfig());
+  PreparedRequest out = Send(api, {.path = "/v1/batch",
+                                   .body = R"({"context":{"library":{"name":"lib"},"locale":"th-TH"},"integrations":{"All":false},)"
+                                           R"("batch":[{"type":"track","userId":"u","event":"E","context":{"locale":"en-US","ip":"1.2.3.4"}}]})"});
+  ASSERT_EQ(out.records.size(), 1u);
+  EXPECT_EQ(Field(out.records[0], "/context/locale"), R"("en-US")");  // the message's own wins
+  EXPECT_EQ(Field(out.records[0], "/context/library/name"), R"("lib")");
+  EXPECT_EQ(Field(out.records[0], "/context/ip"), R"("1.2.3.4")");  // a sent ip is kept
+  EXPECT_EQ(Field(out.records[0], "/integrations"), R"({"All":false})");
+}
+
+TEST(SegmentApiTest, GzipBodiesAreInflated) {
+  SegmentApi api(TestConfig());
+  PreparedRequest out = Send(api, {.path = "/v1/batch",
+                                   .body = Gzip(R"({"batch":[{"type":"page","anonymousId":"a","name":"Home"}]})"),
+                                   .encoding = "gzip"});
+  EXPECT_EQ(out.reply.status, 200) << out.reply.body;
+  ASSERT_EQ(out.records.size(), 1u);
+  EXPECT_EQ(Field(out.records[0], "/name"), R"("Home")");
+}
+
+TEST(SegmentApiTest, ClientIpHonoursOnlyTrustedProxies) {
+  const absl::flat_hash_set<std::string> trusted = {"10.0.0.5", "10.0.0.6"};
+  EXPECT_EQ(ClientIp("203.0.113.9", "1.1.1.1", trusted), "203.0.113.9");  // an untrusted peer cannot claim
+  EXPECT_EQ(ClientIp("10.0.0.5", "198.51.100.7", trusted), "198.51.100.7");
+  EXPECT_EQ(ClientIp("10.0.0.5", "6.6.6.6, 198.51.100.7, 10.0.0.6", trusted), "198.51.100.7");
+  EXPECT_EQ(ClientIp("10.0.0.5", "", trusted), "10.0.0.5");
+  SegmentApi api(TestConfig());
+  PreparedRequest out = Send(api, {.body = R"({"userId":"u","event":"E"})", .peer = "10.0.0.5", .forwarded_for = "198.51.100.7"});
+  EXPECT_EQ(Field(out.records.at(0), "/context/ip"), R"("198.51.100.7")");
+}
+
+TEST(SegmentApiTest, RateLimitAnswers429WithRetryAfter) {
+  CollectorConfig config = TestConfig();
+  config.rate_limit_per_second = 2;
+  config.rate_limit_burst = 2;
+  SegmentApi api(config);
+  const Sent sent{.body = R"({"userId":"u","event":"E"})"};
+  EXPECT_EQ(Send(api, sent).reply.status, 200);
+  EXPECT_EQ(Send(api, sent).reply.status, 200);
+  PreparedRequest limited = Send(api, sent);
+  EXPECT_EQ(limited.reply.status, 429);
+  EXPECT_EQ(Reason(limited.reply), "rate_limited");
+  ASSERT_FALSE(limited.reply.headers.empty());
+  EXPECT_EQ(limited.reply.headers[0].first, "Retry-After");
+  EXPECT_EQ(limited.reply.headers[0].second, "1");
+  EXPECT_EQ(Send(api, sent, kNow + 600).reply.status, 200);  // a token refilled after 0.5 s
+}
+
+TEST(SegmentApiTest, SocialSourceGoesToItsChannelWithoutSegmentTypeRules) {
+  SegmentApi api(TestConfig());
+  PreparedRequest out = Send(api, {.path = "/v1/batch",
+                                   .body = R"({"batch":[{"platform":"instagram","action":"comment","handle":"@a","timestamp":"2024-03-01T12:00:00+07:00"}]})",
+                                   .authorization = Basic("wk_social")});
+  EXPECT_EQ(out.reply.status, 200) << out.reply.body;
+  ASSERT_EQ(out.records.size(), 1u);
+  EXPECT_EQ(out.records[0].channel, v1::CHANNEL_SOCIAL);
+  EXPECT_EQ(Field(out.records[0], "/type"), "");
+  EXPECT_EQ(Field(out.records[0], "/action"), R"("comment")");
+}
+
+TEST(GunzipTest, StopsAtTheLimitWhileInflating) {
+  const std::string zeros(10 * 1024 * 1024, '0');
+  const std::string bomb = Gzip(zeros);
+  EXPECT_LT(bomb.size(), 50'000u);
+  EXPECT_TRUE(absl::IsResourceExhausted(Gunzip(bomb, 500 * 1024).status()));
+  absl::StatusOr<std::string> ok = Gunzip(Gzip("hello"), 100);
+  ASSERT_TRUE(ok.ok());
+  EXPECT_EQ(*ok, "hello");
+}
+
+}  // namespace
+}  // namespace tessera::collector
