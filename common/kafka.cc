@@ -384,7 +384,17 @@ absl::StatusOr<std::vector<KafkaMessage>> ReadTopicToEnd(const std::string& brok
     for (int i = 0; i < metadata->topics[0].partition_cnt; ++i) {
       const int32_t p = metadata->topics[0].partitions[i].id;
       int64_t low = 0, high = 0;
-      rd_kafka_query_watermark_offsets(rk, topic.c_str(), p, &low, &high, 10'000);
+      rd_kafka_resp_err_t werr = RD_KAFKA_RESP_ERR__TIMED_OUT;
+      // A broker busy electing or loading answers with a retriable error: a silent "empty" here
+      // would make a reader believe a full topic has nothing in it.
+      for (int attempt = 0; attempt < 5 && werr != RD_KAFKA_RESP_ERR_NO_ERROR; ++attempt) {
+        werr = rd_kafka_query_watermark_offsets(rk, topic.c_str(), p, &low, &high, 10'000);
+      }
+      if (werr != RD_KAFKA_RESP_ERR_NO_ERROR) {
+        status = absl::UnavailableError(
+            absl::StrCat("watermarks of ", topic, "[", p, "]: ", rd_kafka_err2str(werr)));
+        break;
+      }
       if (high > low) ends[p] = high;
       rd_kafka_topic_partition_list_add(assignment, topic.c_str(), p)->offset = RD_KAFKA_OFFSET_BEGINNING;
     }
