@@ -13,6 +13,13 @@ export CCACHE_MAXSIZE=${CCACHE_MAXSIZE:-5G}
 
 deploy/install-deps.sh
 deploy/kafka.sh fetch
+# The collector's end-to-end tests run the real Segment and RudderStack Node SDKs, which need
+# Node.js 20 or newer (this machine image ships it; Debian 12's own nodejs package is 18).
+node_major=$(node -p 'process.versions.node.split(".")[0]' 2>/dev/null || echo 0)
+if ((node_major < 20)); then
+  echo "test.sh: Node.js >= 20 with npm is needed for the collector e2e tests (found: ${node_major})" >&2
+  exit 1
+fi
 
 step() { echo; echo "=== $* ($(date -u +%H:%M:%S))"; }
 
