@@ -1,0 +1,582 @@
+// tessera-bench: the workload generator and the baselines of docs/benchmarks.md. Each subcommand
+// prints one JSON object on stdout (bench/driver.py collects them into the results file); progress
+// goes to stderr.
+//
+//   produce   --brokers B --prefix P --people N --events M [--seed S] [--partitions 4]
+//             the workload (bench/workload.h) into P's raw topics, created if missing
+//   pass      --brokers B --prefix P --events M [--batch-size 5000]
+//             B_pass: consume the raw topics and produce every record unchanged to P bench.pass-out,
+//             with Tessera's consumer and producer settings and its loop (poll a batch, produce,
+//             flush, commit), no processing
+//   kv        --dir D --keys K --ops M --value-bytes V [--batch-size 5000]
+//             B_kv: RocksDB with the pipeline's options: Get; Get+Put per op; batched update (Get
+//             each key, one synced WriteBatch per batch, as the pipeline commits); Merge per op
+//   parse     --people N --events M [--seed S]
+//             B_parse: simdjson DOM parse MB/s over the workload, and ingest's EventParser msg/s
+//   pipeline  --dir D --people N --events M [--seed S] [--batch-size 5000]
+//             the fused pipeline without Kafka (ingest -> identity -> profiles -> output encoding,
+//             one synced WriteBatch per batch): where the time goes when Kafka is taken away
+//   store     --dir D
+//             footprint of a stopped store: SST/WAL/other bytes, profiles, identifiers, value sizes
+//
+// Only the baselines use RocksDB and librdkafka below Tessera's adapters (the RocksDB handle of a
+// RocksStore, a merge-operator DB for B_kv), because measuring the raw engine is their purpose.
+#include <sys/resource.h>
+
+#include <chrono>
+#include <cstdint>
+#include <cstdio>
+#include <cstring>
+#include <filesystem>
+#include <map>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <variant>
+#include <vector>
+
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
+#include "app/fused_pipeline.h"
+#include "app/offsets.h"
+#include "app/outputs.h"
+#include "app/topics.h"
+#include "bench/workload.h"
+#include "common/bytes.h"
+#include "common/clock.h"
+#include "common/json_writer.h"
+#include "common/kafka.h"
+#include "common/rocks_store.h"
+#include "ingest/dedup.h"
+#include "ingest/ingest.h"
+#include "rocksdb/cache.h"
+#include "rocksdb/db.h"
+#include "rocksdb/filter_policy.h"
+#include "rocksdb/merge_operator.h"
+#include "rocksdb/options.h"
+#include "rocksdb/table.h"
+#include "rocksdb/write_batch.h"
+#include "simdjson.h"
+
+namespace tessera::bench {
+namespace {
+
+// Flags as --name value pairs.
+class Flags {
+ public:
+  Flags(int argc, char** argv, int first) {
+    for (int i = first; i + 1 < argc; i += 2) {
+      std::string_view name = argv[i];
+      if (name.substr(0, 2) == "--") name.remove_prefix(2);
+      values_[std::string(name)] = argv[i + 1];
+    }
+  }
+  std::string Str(const std::string& name, const std::string& fallback = "") const {
+    auto it = values_.find(name);
+    return it == values_.end() ? fallback : it->second;
+  }
+  int64_t Int(const std::string& name, int64_t fallback) const {
+    int64_t v = fallback;
+    auto it = values_.find(name);
+    if (it != values_.end() && !absl::SimpleAtoi(it->second, &v)) {
+      std::fprintf(stderr, "tessera-bench: --%s needs a number\n", name.c_str());
+      std::exit(2);
+    }
+    return v;
+  }
+  double Double(const std::string& name, double fallback) const {
+    double v = fallback;
+    auto it = values_.find(name);
+    if (it != values_.end() && !absl::SimpleAtod(it->second, &v)) std::exit(2);
+    return v;
+  }
+  std::string Required(const std::string& name) const {
+    auto it = values_.find(name);
+    if (it == values_.end()) {
+      std::fprintf(stderr, "tessera-bench: --%s is required\n", name.c_str());
+      std::exit(2);
+    }
+    return it->second;
+  }
+
+ private:
+  std::map<std::string, std::string> values_;
+};
+
+double CpuSeconds() {
+  rusage usage{};
+  getrusage(RUSAGE_SELF, &usage);
+  const auto seconds = [](const timeval& t) { return static_cast<double>(t.tv_sec) + t.tv_usec * 1e-6; };
+  return seconds(usage.ru_utime) + seconds(usage.ru_stime);
+}
+
+double WallSeconds() {
+  return std::chrono::duration<double>(std::chrono::steady_clock::now().time_since_epoch()).count();
+}
+
+// Wall and CPU time of one measured stretch.
+struct Stopwatch {
+  double wall0 = WallSeconds();
+  double cpu0 = CpuSeconds();
+  double wall() const { return WallSeconds() - wall0; }
+  double cpu() const { return CpuSeconds() - cpu0; }
+};
+
+std::string Num(double v) { return absl::StrFormat("%.6g", v); }
+
+// {"ops":..,"seconds":..,"per_s":..,"cpu_s":..,"cpu_s_per_million":..}
+void WriteRate(JsonWriter& w, std::string_view name, int64_t ops, const Stopwatch& watch) {
+  const double wall = watch.wall();
+  const double cpu = watch.cpu();
+  w.Key(name).BeginObject();
+  w.Key("ops").Int(ops);
+  w.Key("seconds").Raw(Num(wall));
+  w.Key("per_s").Raw(Num(static_cast<double>(ops) / wall));
+  w.Key("cpu_s").Raw(Num(cpu));
+  w.Key("cpu_s_per_million").Raw(Num(cpu * 1e6 / static_cast<double>(ops)));
+  w.EndObject();
+}
+
+int Fail(const absl::Status& status) {
+  std::fprintf(stderr, "tessera-bench: %s\n", std::string(status.message()).c_str());
+  return 1;
+}
+
+WorkloadOptions WorkloadFrom(const Flags& flags) {
+  WorkloadOptions options;
+  options.seed = static_cast<uint64_t>(flags.Int("seed", static_cast<int64_t>(options.seed)));
+  options.people = flags.Int("people", options.people);
+  options.events = flags.Int("events", options.events);
+  options.zipf_exponent = flags.Double("zipf", options.zipf_exponent);
+  options.merge_fraction = flags.Double("merge-fraction", options.merge_fraction);
+  return options;
+}
+
+void WriteWorkloadStats(JsonWriter& w, const WorkloadOptions& options, const WorkloadStats& stats) {
+  w.Key("workload").BeginObject();
+  w.Key("seed").Uint(options.seed).Key("people").Int(options.people).Key("events").Int(stats.events);
+  w.Key("zipf_exponent").Raw(Num(options.zipf_exponent));
+  w.Key("bytes").Int(stats.bytes).Key("mean_bytes").Raw(Num(static_cast<double>(stats.bytes) / stats.events));
+  w.Key("min_bytes").Int(stats.min_bytes).Key("max_bytes").Int(stats.max_bytes);
+  w.Key("merges").Int(stats.merges).Key("merge_fraction").Raw(Num(static_cast<double>(stats.merges) / stats.events));
+  w.Key("people_seen").Int(stats.people_seen).Key("expected_profiles").Int(stats.expected_profiles);
+  w.Key("busiest_person_events").Int(stats.busiest_person_events);
+  w.Key("by_kind").BeginObject();
+  for (int k = 0; k < kEventKinds; ++k) w.Key(EventKindName(static_cast<EventKind>(k))).Int(stats.by_kind[k]);
+  w.EndObject();
+  w.Key("by_identifier_count").BeginObject();
+  for (int c = 1; c <= 3; ++c) w.Key(absl::StrCat(c)).Int(stats.by_identifier_count[c]);
+  w.EndObject();
+  w.EndObject();
+}
+
+void Print(JsonWriter& w) {
+  w.EndObject();
+  std::printf("%s\n", w.str().c_str());
+}
+
+// ---------------------------------------------------------------------------------------------
+
+int Produce(const Flags& flags) {
+  const std::string brokers = flags.Required("brokers");
+  const app::Topics topics(flags.Required("prefix"));
+  if (absl::Status s = CreateTopics(brokers, topics.Specs(static_cast<int>(flags.Int("partitions", 4)))); !s.ok()) {
+    return Fail(s);
+  }
+  auto producer = KafkaProducer::Create(brokers);
+  if (!producer.ok()) return Fail(producer.status());
+  const WorkloadOptions options = WorkloadFrom(flags);
+  WorkloadGenerator generator(options);
+  WorkloadEvent event;
+  Stopwatch watch;
+  while (generator.Next(event)) {
+    if (absl::Status s = (*producer)->Produce(topics.Raw(event.channel), event.key, event.payload); !s.ok()) {
+      return Fail(s);
+    }
+  }
+  if (absl::Status s = (*producer)->Flush(absl::Minutes(5)); !s.ok()) return Fail(s);
+  const WorkloadStats stats = generator.stats();
+  JsonWriter w;
+  w.BeginObject();
+  WriteWorkloadStats(w, options, stats);
+  WriteRate(w, "produce", stats.events, watch);
+  Print(w);
+  return 0;
+}
+
+int Pass(const Flags& flags) {
+  const std::string brokers = flags.Required("brokers");
+  const std::string prefix = flags.Required("prefix");
+  const app::Topics topics(prefix);
+  const int64_t events = flags.Int("events", 0);
+  const size_t batch_size = static_cast<size_t>(flags.Int("batch-size", 5000));
+  if (events <= 0) return Fail(absl::InvalidArgumentError("--events must be positive"));
+  const std::string out_topic = prefix + "bench.pass-out";
+  if (absl::Status s = CreateTopics(brokers, {TopicSpec{out_topic, 4, {}}}); !s.ok()) return Fail(s);
+  auto producer = KafkaProducer::Create(brokers);
+  if (!producer.ok()) return Fail(producer.status());
+  KafkaConsumer::Options consumer_options;
+  consumer_options.brokers = brokers;
+  consumer_options.group_id = prefix + "bench.pass";
+  consumer_options.group_instance_id = prefix + "bench.pass-0";
+  consumer_options.topics = {topics.raw_web, topics.raw_social, topics.raw_purchase};
+  auto consumer = KafkaConsumer::Create(consumer_options);
+  if (!consumer.ok()) return Fail(consumer.status());
+
+  int64_t processed = 0;
+  int64_t batches = 0;
+  std::optional<Stopwatch> watch;  // from the first record: group join is not part of the rate
+  while (processed < events) {
+    auto batch = (*consumer)->PollBatch(batch_size, absl::Milliseconds(50));
+    if (!batch.ok()) return Fail(batch.status());
+    if (batch->empty()) continue;
+    if (!watch.has_value()) watch.emplace();
+    std::map<TopicPartition, int64_t> next_offsets;
+    for (const KafkaMessage& m : *batch) {
+      if (absl::Status s = (*producer)->Produce(out_topic, m.key, m.payload); !s.ok()) return Fail(s);
+      int64_t& next = next_offsets[{m.topic, m.partition}];
+      next = std::max(next, m.offset + 1);
+    }
+    if (absl::Status s = (*producer)->Flush(absl::Minutes(2)); !s.ok()) return Fail(s);
+    if (absl::Status s = (*consumer)->Commit(next_offsets); !s.ok()) return Fail(s);
+    processed += static_cast<int64_t>(batch->size());
+    ++batches;
+  }
+  JsonWriter w;
+  w.BeginObject();
+  WriteRate(w, "pass", processed, *watch);
+  w.Key("batches").Int(batches);
+  Print(w);
+  (*consumer)->Close();
+  return 0;
+}
+
+// ---------------------------------------------------------------------------------------------
+
+// Adds little-endian uint64 deltas: the shape of a counter update that needs no read.
+class AddCounters final : public rocksdb::AssociativeMergeOperator {
+ public:
+  bool Merge(const rocksdb::Slice&, const rocksdb::Slice* existing, const rocksdb::Slice& value, std::string* new_value,
+             rocksdb::Logger*) const override {
+    uint64_t sum = 0;
+    if (existing != nullptr && existing->size() >= 8) std::memcpy(&sum, existing->data(), 8);
+    uint64_t delta = 0;
+    if (value.size() >= 8) std::memcpy(&delta, value.data(), 8);
+    sum += delta;
+    new_value->assign(reinterpret_cast<const char*>(&sum), 8);
+    if (existing != nullptr && existing->size() > 8) new_value->append(existing->data() + 8, existing->size() - 8);
+    return true;
+  }
+  const char* Name() const override { return "tessera.bench.AddCounters"; }
+};
+
+// Compressible like a serialized profile: field tags, short strings and numbers, not noise.
+std::string ProfileLikeValue(uint64_t seed, size_t bytes) {
+  std::string value;
+  uint64_t x = seed * 0x9e3779b97f4a7c15ULL + 1;
+  while (value.size() < bytes) {
+    x ^= x << 13;
+    x ^= x >> 7;
+    x ^= x << 17;
+    absl::StrAppend(&value, "\x12\x0b", "email:u", x % 100000, "@gmail.com\x1a\x04", "web\x10", x % 97);
+  }
+  value.resize(bytes);
+  return value;
+}
+
+uint64_t NextKey(uint64_t& state, uint64_t keys) {
+  state ^= state << 13;
+  state ^= state >> 7;
+  state ^= state << 17;
+  return state % keys;
+}
+
+std::string ProfileKey(uint64_t id) { return absl::StrCat("pf/", BigEndian64(id)); }
+
+int Kv(const Flags& flags) {
+  const std::string dir = flags.Required("dir");
+  const uint64_t keys = static_cast<uint64_t>(flags.Int("keys", 100'000));
+  const int64_t ops = flags.Int("ops", 200'000);
+  const size_t value_bytes = static_cast<size_t>(flags.Int("value-bytes", 600));
+  const int64_t batch_size = flags.Int("batch-size", 5000);
+  std::filesystem::remove_all(dir);
+  std::filesystem::create_directories(dir);
+  RocksStoreOptions store_options;  // the pipeline's: 256 MiB block cache, synced commits
+  auto store = RocksStore::Open(dir + "/store", store_options);
+  if (!store.ok()) return Fail(store.status());
+  rocksdb::DB* db = (*store)->db();
+  rocksdb::WriteOptions unsynced;
+  rocksdb::WriteOptions synced;
+  synced.sync = true;
+
+  // Preload every key, then flush, so reads hit SST files and the block cache as in a running store.
+  for (uint64_t i = 0; i < keys;) {
+    rocksdb::WriteBatch batch;
+    for (int n = 0; n < 10'000 && i < keys; ++n, ++i) batch.Put(ProfileKey(i), ProfileLikeValue(i, value_bytes));
+    if (!db->Write(unsynced, &batch).ok()) return Fail(absl::InternalError("preload"));
+  }
+  if (!db->Flush(rocksdb::FlushOptions()).ok()) return Fail(absl::InternalError("flush"));
+
+  JsonWriter w;
+  w.BeginObject();
+  w.Key("keys").Uint(keys).Key("value_bytes").Uint(value_bytes).Key("batch_size").Int(batch_size);
+  uint64_t state = 88172645463325252ULL;
+  std::string value;
+  int64_t found = 0;
+  {
+    Stopwatch watch;
+    for (int64_t i = 0; i < ops; ++i) {
+      if (db->Get(rocksdb::ReadOptions(), ProfileKey(NextKey(state, keys)), &value).ok()) ++found;
+    }
+    WriteRate(w, "get", ops, watch);
+  }
+  {
+    Stopwatch watch;
+    for (int64_t i = 0; i < ops; ++i) {
+      const std::string key = ProfileKey(NextKey(state, keys));
+      if (db->Get(rocksdb::ReadOptions(), key, &value).ok()) ++found;
+      if (value.empty()) value = ProfileLikeValue(i, value_bytes);
+      value[0] = static_cast<char>(i);
+      if (!db->Put(unsynced, key, value).ok()) return Fail(absl::InternalError("put"));
+    }
+    WriteRate(w, "get_put", ops, watch);
+  }
+  {
+    Stopwatch watch;
+    for (int64_t i = 0; i < ops;) {
+      rocksdb::WriteBatch batch;
+      for (int64_t n = 0; n < batch_size && i < ops; ++n, ++i) {
+        const std::string key = ProfileKey(NextKey(state, keys));
+        if (db->Get(rocksdb::ReadOptions(), key, &value).ok()) ++found;
+        if (value.empty()) value = ProfileLikeValue(i, value_bytes);
+      value[0] = static_cast<char>(i);
+        batch.Put(key, value);
+      }
+      if (!db->Write(synced, &batch).ok()) return Fail(absl::InternalError("write batch"));
+    }
+    WriteRate(w, "batched_update", ops, watch);
+  }
+  store->reset();
+
+  // Merge needs an operator at open; the options mirror common/rocks_store.cc's BaseOptions.
+  {
+    rocksdb::Options options;
+    options.create_if_missing = true;
+    options.IncreaseParallelism(2);
+    options.compression = rocksdb::kLZ4Compression;
+    options.bottommost_compression = rocksdb::kZSTD;
+    rocksdb::BlockBasedTableOptions table;
+    table.block_cache = rocksdb::NewLRUCache(store_options.block_cache_bytes);
+    table.filter_policy.reset(rocksdb::NewBloomFilterPolicy(10));
+    table.cache_index_and_filter_blocks = true;
+    options.table_factory.reset(rocksdb::NewBlockBasedTableFactory(table));
+    options.merge_operator = std::make_shared<AddCounters>();
+    rocksdb::DB* raw = nullptr;
+    if (!rocksdb::DB::Open(options, dir + "/merge", &raw).ok()) return Fail(absl::InternalError("open merge db"));
+    std::unique_ptr<rocksdb::DB> merge_db(raw);
+    const std::string delta(8, '\x01');
+    Stopwatch watch;
+    for (int64_t i = 0; i < ops; ++i) {
+      if (!merge_db->Merge(unsynced, ProfileKey(NextKey(state, keys)), delta).ok()) {
+        return Fail(absl::InternalError("merge"));
+      }
+    }
+    WriteRate(w, "merge", ops, watch);
+  }
+  w.Key("found").Int(found);
+  Print(w);
+  std::filesystem::remove_all(dir);
+  return 0;
+}
+
+// ---------------------------------------------------------------------------------------------
+
+std::vector<WorkloadEvent> Corpus(const WorkloadOptions& options, WorkloadStats* stats) {
+  WorkloadGenerator generator(options);
+  std::vector<WorkloadEvent> corpus;
+  corpus.reserve(static_cast<size_t>(options.events));
+  WorkloadEvent event;
+  while (generator.Next(event)) corpus.push_back(event);
+  *stats = generator.stats();
+  return corpus;
+}
+
+int Parse(const Flags& flags) {
+  const WorkloadOptions options = WorkloadFrom(flags);
+  WorkloadStats stats;
+  const std::vector<WorkloadEvent> corpus = Corpus(options, &stats);
+  std::vector<simdjson::padded_string> padded;
+  padded.reserve(corpus.size());
+  for (const WorkloadEvent& e : corpus) padded.emplace_back(e.payload);
+  JsonWriter w;
+  w.BeginObject();
+  WriteWorkloadStats(w, options, stats);
+  {
+    simdjson::dom::parser parser;
+    int64_t parsed = 0;
+    int64_t rounds = 0;
+    Stopwatch watch;
+    do {  // at least a second, for a stable rate
+      for (const auto& doc : padded) {
+        auto result = parser.parse(doc);
+        if (result.error() == simdjson::SUCCESS) ++parsed;
+      }
+      ++rounds;
+    } while (watch.wall() < 1.0);
+    const double wall = watch.wall();
+    w.Key("simdjson").BeginObject();
+    w.Key("docs").Int(parsed).Key("rounds").Int(rounds);
+    w.Key("mb_per_s").Raw(Num(static_cast<double>(stats.bytes) * rounds / wall / 1e6));
+    w.Key("docs_per_s").Raw(Num(static_cast<double>(parsed) / wall));
+    w.EndObject();
+  }
+  {
+    ingest::EventParser parser{ingest::IngestOptions{}};
+    v1::SourcePosition source;
+    int64_t rejected = 0;
+    Stopwatch watch;
+    for (const WorkloadEvent& e : corpus) {
+      if (std::holds_alternative<ingest::Rejection>(parser.Parse(e.channel, e.payload, source, 0))) ++rejected;
+    }
+    const double wall = watch.wall();
+    WriteRate(w, "event_parser", stats.events, watch);
+    w.Key("event_parser_mb_per_s").Raw(Num(static_cast<double>(stats.bytes) / wall / 1e6));
+    w.Key("event_parser_rejected").Int(rejected);
+  }
+  Print(w);
+  return 0;
+}
+
+// Forwards to the current batch's staged writes (the pipeline keeps one view for its lifetime).
+class CurrentBatchView final : public KeyValueView {
+ public:
+  void set(StagedWrites* current) { current_ = current; }
+  absl::StatusOr<std::optional<std::string>> Get(std::string_view key) override { return current_->Get(key); }
+  void Put(std::string_view key, std::string_view value) override { current_->Put(key, value); }
+  void Delete(std::string_view key) override { current_->Delete(key); }
+
+ private:
+  StagedWrites* current_ = nullptr;
+};
+
+int Pipeline(const Flags& flags) {
+  const std::string dir = flags.Required("dir");
+  const size_t batch_size = static_cast<size_t>(flags.Int("batch-size", 5000));
+  const WorkloadOptions options = WorkloadFrom(flags);
+  WorkloadStats stats;
+  const std::vector<WorkloadEvent> corpus = Corpus(options, &stats);
+  std::filesystem::remove_all(dir);
+  std::filesystem::create_directories(dir);
+  RocksStoreOptions store_options;
+  store_options.expiring_prefixes.push_back({std::string(ingest::kDedupKeyPrefix), ingest::kDefaultDedupWindowMs});
+  auto store = RocksStore::Open(dir + "/store", store_options);
+  if (!store.ok()) return Fail(store.status());
+  CurrentBatchView view;
+  app::FusedPipeline pipeline(&view, app::FusedPipelineOptions{}, &SystemClock());
+  const app::Topics topics("bench.");
+  int64_t updates = 0;
+  int64_t merges = 0;
+  int64_t dead_letters = 0;
+  int64_t output_bytes = 0;
+  Stopwatch watch;
+  for (size_t start = 0; start < corpus.size(); start += batch_size) {
+    StagedWrites staged(store->get());
+    view.set(&staged);
+    std::map<TopicPartition, int64_t> next_offsets;
+    const size_t end = std::min(corpus.size(), start + batch_size);
+    for (size_t i = start; i < end; ++i) {
+      app::RawRecord record;
+      record.channel = corpus[i].channel;
+      record.payload = corpus[i].payload;
+      record.source.set_topic(topics.Raw(corpus[i].channel));
+      record.source.set_offset(static_cast<int64_t>(i));
+      record.received_at_ms = SystemClock().NowMillis();
+      if (absl::Status s = pipeline.Apply(record); !s.ok()) return Fail(s);
+      next_offsets[{record.source.topic(), 0}] = static_cast<int64_t>(i) + 1;
+    }
+    auto outputs = pipeline.FinishBatch();
+    if (!outputs.ok()) return Fail(outputs.status());
+    for (const auto& u : outputs->updates) output_bytes += static_cast<int64_t>(app::ProfileUpdateOutput(topics, u).value.size());
+    for (const auto& m : outputs->merges) output_bytes += static_cast<int64_t>(app::MergeOutput(topics, m).value.size());
+    for (const auto& d : outputs->dead_letters) output_bytes += static_cast<int64_t>(app::DeadLetterOutput(topics, d).value.size());
+    updates += static_cast<int64_t>(outputs->updates.size());
+    merges += static_cast<int64_t>(outputs->merges.size());
+    dead_letters += static_cast<int64_t>(outputs->dead_letters.size());
+    app::StageOffsets(staged, "bench.fused", next_offsets);
+    if (absl::Status s = staged.Commit(); !s.ok()) return Fail(s);
+  }
+  JsonWriter w;
+  w.BeginObject();
+  WriteRate(w, "pipeline", stats.events, watch);
+  w.Key("updates").Int(updates).Key("merges").Int(merges).Key("dead_letters").Int(dead_letters);
+  w.Key("output_bytes").Int(output_bytes);
+  w.Key("expected_profiles").Int(stats.expected_profiles).Key("generated_merges").Int(stats.merges);
+  Print(w);
+  store->reset();
+  if (flags.Str("keep", "no") != "yes") std::filesystem::remove_all(dir);
+  return 0;
+}
+
+// ---------------------------------------------------------------------------------------------
+
+int Store(const Flags& flags) {
+  const std::string dir = flags.Required("dir");
+  int64_t sst = 0, wal = 0, other = 0;
+  std::error_code ec;
+  for (const auto& entry : std::filesystem::directory_iterator(dir, ec)) {
+    if (!entry.is_regular_file()) continue;
+    const int64_t size = static_cast<int64_t>(entry.file_size());
+    const std::string ext = entry.path().extension().string();
+    if (ext == ".sst") sst += size;
+    else if (ext == ".log") wal += size;
+    else other += size;
+  }
+  if (ec) return Fail(absl::NotFoundError(absl::StrCat("cannot list ", dir)));
+  // Read-only secondary: the numbers above are what the stopped primary left.
+  const std::string scratch = dir + ".bench-secondary";
+  auto store = RocksStore::OpenSecondary(dir, scratch);
+  if (!store.ok()) return Fail(store.status());
+  std::map<std::string, std::pair<int64_t, int64_t>> by_prefix;  // prefix -> (keys, key+value bytes)
+  absl::Status scan = (*store)->ScanPrefix("", [&](std::string_view key, std::string_view value) {
+    auto& [count, bytes] = by_prefix[std::string(key.substr(0, 3))];
+    ++count;
+    bytes += static_cast<int64_t>(key.size() + value.size());
+    return true;
+  });
+  store->reset();
+  std::filesystem::remove_all(scratch, ec);
+  if (!scan.ok()) return Fail(scan);
+  JsonWriter w;
+  w.BeginObject();
+  w.Key("sst_bytes").Int(sst).Key("wal_bytes").Int(wal).Key("other_bytes").Int(other);
+  w.Key("prefixes").BeginObject();
+  for (const auto& [prefix, counts] : by_prefix) {
+    w.Key(prefix).BeginObject().Key("keys").Int(counts.first).Key("logical_bytes").Int(counts.second).EndObject();
+  }
+  w.EndObject();
+  Print(w);
+  return 0;
+}
+
+}  // namespace
+}  // namespace tessera::bench
+
+int main(int argc, char** argv) {
+  using namespace tessera::bench;
+  if (argc < 2) {
+    std::fprintf(stderr, "usage: tessera-bench produce|pass|kv|parse|pipeline|store --flag value ...\n");
+    return 2;
+  }
+  const std::string_view command = argv[1];
+  const Flags flags(argc, argv, 2);
+  if (command == "produce") return Produce(flags);
+  if (command == "pass") return Pass(flags);
+  if (command == "kv") return Kv(flags);
+  if (command == "parse") return Parse(flags);
+  if (command == "pipeline") return Pipeline(flags);
+  if (command == "store") return Store(flags);
+  std::fprintf(stderr, "tessera-bench: unknown command %s\n", argv[1]);
+  return 2;
+}

@@ -1,0 +1,429 @@
+#!/usr/bin/env python3
+"""Runs the benchmark against a running broker and writes the results file (JSON).
+
+Called by bench/run, which builds the binaries and starts the broker. Every measurement records
+the load average before and after it, because the machine is shared; ratios are only ever taken
+between figures of the same run.
+
+Order of a run (one fresh topic prefix per run, so nothing is left over from earlier runs):
+  1. produce the workload into PREFIX raw topics (tessera-bench produce)
+  2. B_pass over those topics (tessera-bench pass)
+  3. scenario 1, fused: `tessera run --max-records N` as its own process on the same topics;
+     CPU from /proc/<pid>/stat (sampled) and wait4's rusage; processing time from its own log
+     (first partition assignment to "stopped after N records")
+  4. footprint of the store tessera left (tessera-bench store)
+  5. B_kv with the mean profile value size found in 4 (tessera-bench kv)
+  6. B_parse and the Kafka-less pipeline on the same workload (tessera-bench parse, pipeline)
+"""
+import argparse
+import datetime
+import json
+import os
+import platform
+import re
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+
+CLK_TCK = os.sysconf("SC_CLK_TCK")
+PAGE = os.sysconf("SC_PAGE_SIZE")
+
+MODES = {
+    # people, events: --quick must finish well under 10 minutes on the 2-core box, build excluded.
+    "quick": {"people": 100_000, "events": 200_000, "kv_ops": 200_000},
+    "full": {"people": 1_000_000, "events": 3_000_000, "kv_ops": 1_000_000},
+}
+
+
+def loadavg():
+    with open("/proc/loadavg") as f:
+        return [float(x) for x in f.read().split()[:3]]
+
+
+def machine():
+    cpu = "unknown"
+    with open("/proc/cpuinfo") as f:
+        for line in f:
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    mem_kb = 0
+    with open("/proc/meminfo") as f:
+        for line in f:
+            if line.startswith("MemTotal:"):
+                mem_kb = int(line.split()[1])
+    return {"nproc": os.cpu_count(), "cpu_model": cpu, "mem_total_bytes": mem_kb * 1024,
+            "kernel": platform.release(), "hostname_hash": hash(platform.node()) & 0xffff}
+
+
+def proc_cpu_seconds(pid):
+    """utime+stime of a live process (and its threads) from /proc/<pid>/stat, or None."""
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            fields = f.read().rsplit(")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / CLK_TCK, int(fields[21]) * PAGE
+    except (OSError, IndexError):
+        return None
+
+
+def kafka_pid(data_dir):
+    try:
+        with open(os.path.join(data_dir, "kafka.pid")) as f:
+            return int(f.read().strip())
+    except (OSError, ValueError):
+        return None
+
+
+class Measure:
+    """Load average and broker CPU around one measurement."""
+
+    def __init__(self, broker_pid):
+        self.broker_pid = broker_pid
+
+    def __enter__(self):
+        self.load_start = loadavg()
+        self.t0 = time.time()
+        b = proc_cpu_seconds(self.broker_pid) if self.broker_pid else None
+        self.broker0 = b[0] if b else None
+        return self
+
+    def __exit__(self, *exc):
+        self.load_end = loadavg()
+        self.wall = time.time() - self.t0
+        b = proc_cpu_seconds(self.broker_pid) if self.broker_pid else None
+        self.broker_cpu = (b[0] - self.broker0) if (b and self.broker0 is not None) else None
+        return False
+
+    def record(self):
+        return {"load_avg_start": self.load_start, "load_avg_end": self.load_end,
+                "wall_s": round(self.wall, 3), "broker_cpu_s": self.broker_cpu}
+
+
+def run_json(cmd, log):
+    log.write("$ " + " ".join(cmd) + "\n")
+    log.flush()
+    out = subprocess.run(cmd, stdout=subprocess.PIPE, stderr=log, check=True, text=True).stdout
+    return json.loads(out.strip().splitlines()[-1])
+
+
+LOG_TIME = re.compile(r"^(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d+)Z")
+
+
+def log_time(line):
+    m = LOG_TIME.match(line)
+    if not m:
+        return None
+    return datetime.datetime.fromisoformat(m.group(1)).replace(tzinfo=datetime.timezone.utc).timestamp()
+
+
+def run_tessera(tessera, args, log_path, sample_every=0.25):
+    """Runs tessera to completion, sampling its CPU and RSS; returns samples and rusage."""
+    with open(log_path, "w") as log:
+        start = time.time()
+        proc = subprocess.Popen([tessera] + args, stdout=log, stderr=subprocess.STDOUT)
+        samples = []
+        while True:
+            s = proc_cpu_seconds(proc.pid)
+            if s:
+                samples.append({"t": round(time.time() - start, 3), "cpu_s": s[0], "rss_bytes": s[1]})
+            try:
+                _, status, usage = os.wait4(proc.pid, os.WNOHANG)
+            except ChildProcessError:
+                break
+            if _ != 0:
+                break
+            time.sleep(sample_every)
+        wall = time.time() - start
+    if os.waitstatus_to_exitcode(status) != 0:
+        raise RuntimeError(f"tessera exited with {os.waitstatus_to_exitcode(status)}; see {log_path}")
+    assigned = stopped = None
+    with open(log_path) as f:
+        for line in f:
+            if assigned is None and " INFO assigned " in line:
+                assigned = log_time(line)
+            if "stopped after" in line:
+                stopped = log_time(line)
+    return {
+        "wall_s": round(wall, 3),
+        "processing_s": round(stopped - assigned, 3) if assigned and stopped else None,
+        "cpu_s": round(usage.ru_utime + usage.ru_stime, 3),
+        "max_rss_bytes": usage.ru_maxrss * 1024,
+        "samples": samples,
+    }
+
+
+# Inclusive instruction shares of the pipeline's parts, relative to the whole measured loop.
+PROFILE_PARTS = [
+    ("ingest: parse + normalize (EventParser::Parse)", "tessera::ingest::EventParser::Parse("),
+    ("dedup: messageId seen? (DuplicateFilter::SeenBefore)", "tessera::ingest::DuplicateFilter::SeenBefore("),
+    ("identity: resolve (IdentityResolver::Resolve)", "tessera::identity::IdentityResolver::Resolve("),
+    ("reads through the staged view (StagedWrites::Get)", "tessera::StagedWrites::Get"),
+    ("  of which RocksDB Get", "tessera::RocksStore::Get"),
+    ("profiles: finish batch (ProfileBatch::Finish)", "tessera::app::ProfileBatch::Finish("),
+    ("profile-updates JSON (ProfileUpdateOutput)", "tessera::app::ProfileUpdateOutput("),
+    ("commit: one WriteBatch (StagedWrites::Commit)", "tessera::StagedWrites::Commit("),
+    ("  of which memtable inserts (MemTable::Add)", "rocksdb::MemTable::Add("),
+    ("JSON string escaping, everywhere (AppendJsonString, self)", None),
+    ("malloc/free (self; whole process, incl. generating the corpus)", None),
+]
+
+
+def callgrind_profile(bench, work, events, log):
+    out = os.path.join(work, "callgrind.out")
+    cmd = ["valgrind", "--tool=callgrind", f"--callgrind-out-file={out}", bench, "pipeline",
+           "--dir", os.path.join(work, "cg-store"), "--people", str(events), "--events", str(events)]
+    log.write("$ " + " ".join(cmd) + "\n")
+    log.flush()
+    subprocess.run(cmd, stdout=subprocess.DEVNULL, stderr=log, check=True)
+    inclusive = subprocess.run(["callgrind_annotate", "--inclusive=yes", out], stdout=subprocess.PIPE,
+                               stderr=subprocess.DEVNULL, text=True).stdout.splitlines()
+    exclusive = subprocess.run(["callgrind_annotate", out], stdout=subprocess.PIPE,
+                               stderr=subprocess.DEVNULL, text=True).stdout.splitlines()
+
+    def ir_of(lines, needle):
+        for line in lines:
+            if needle in line:
+                return int(line.split()[0].replace(",", ""))
+        return 0
+
+    total = ir_of(inclusive, "tessera::app::FusedPipeline::Apply(") + ir_of(inclusive, "tessera::app::FusedPipeline::FinishBatch(") \
+        + ir_of(inclusive, "tessera::StagedWrites::Commit(") + ir_of(inclusive, "tessera::app::ProfileUpdateOutput(")
+    parts = []
+    for label, needle in PROFILE_PARTS:
+        if needle:
+            ir = ir_of(inclusive, needle)
+        elif "AppendJsonString" in label:
+            ir = ir_of(exclusive, "tessera::AppendJsonString(")
+        else:
+            ir = sum(ir_of(exclusive, n) for n in ("malloc.c:_int_free", "malloc.c:malloc ", "malloc.c:_int_malloc", "malloc.c:free "))
+        parts.append({"part": label, "instructions": ir, "share": ir / total if total else None})
+    return {"tool": "valgrind --tool=callgrind (instruction counts, Ir)", "events": events,
+            "loop_instructions": total, "instructions_per_event": total / events, "parts": parts,
+            "command": " ".join(["valgrind --tool=callgrind", "tessera-bench pipeline", "--people", str(events),
+                                 "--events", str(events)])}
+
+
+def last_update_ms(brokers, topic):
+    """The newest record timestamp (ms) over the topic's partitions, or None if it is empty."""
+    out = subprocess.run(["kcat", "-b", brokers, "-C", "-t", topic, "-o", "-1", "-e", "-q", "-f", "%T\n"],
+                         stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True, timeout=60).stdout
+    stamps = [int(x) for x in out.split() if x.lstrip("-").isdigit()]
+    return max(stamps) if stamps else None
+
+
+def run_distributed(tessera, brokers, prefix, data_dir, events, batch_size, work, quiet_s=5.0, timeout_s=900):
+    """ingest, identity, profiles and sinks as four processes on preloaded raw topics. ingest and identity
+    stop after N records; the run ends when profile-updates has taken no new record for quiet_s after that.
+    events/s = N / (newest profile-update timestamp - ingest's first partition assignment)."""
+    procs = {}
+    start = time.time()
+    for stage in ("ingest", "identity", "profiles", "sinks"):
+        extra = ["--max-records", str(events)] if stage in ("ingest", "identity") else []
+        log = open(os.path.join(work, f"dist-{stage}.log"), "w")
+        procs[stage] = (subprocess.Popen([tessera, stage, "--brokers", brokers, "--topic-prefix", prefix, "--data-dir",
+                                          data_dir, "--batch-size", str(batch_size)] + extra,
+                                         stdout=log, stderr=subprocess.STDOUT), log)
+    usage = {}
+
+    def reap(stage, block=False):
+        proc = procs[stage][0]
+        pid, status, ru = os.wait4(proc.pid, 0 if block else os.WNOHANG)
+        if pid == 0:
+            return False
+        usage[stage] = (os.waitstatus_to_exitcode(status), ru.ru_utime + ru.ru_stime, ru.ru_maxrss * 1024)
+        return True
+
+    deadline = start + timeout_s
+    while time.time() < deadline and not all(st in usage or reap(st) for st in ("ingest", "identity")):
+        time.sleep(0.25)
+    newest, unchanged_since = None, time.time()
+    while time.time() < deadline:
+        ts = last_update_ms(brokers, prefix + "profile-updates")
+        if ts != newest:
+            newest, unchanged_since = ts, time.time()
+        elif time.time() - unchanged_since >= quiet_s:
+            break
+        time.sleep(0.5)
+    for stage in ("profiles", "sinks"):
+        if stage not in usage:
+            procs[stage][0].send_signal(15)
+            reap(stage, block=True)
+    for stage in procs:
+        if stage not in usage:
+            procs[stage][0].kill()
+            reap(stage, block=True)
+        procs[stage][1].close()
+    assigned = None
+    with open(os.path.join(work, "dist-ingest.log")) as f:
+        for line in f:
+            if " INFO assigned " in line:
+                assigned = log_time(line)
+                break
+    first = assigned or start
+    seconds = (newest / 1000.0 - first) if newest else None
+    cpu = sum(u[1] for u in usage.values())
+    return {
+        "events": events,
+        "processing_s": round(seconds, 3) if seconds else None,
+        "events_per_s": events / seconds if seconds else None,
+        "cpu_s": round(cpu, 3),
+        "cpu_s_per_million": cpu * 1e6 / events,
+        "stages": {st: {"exit_code": u[0], "cpu_s": round(u[1], 3), "max_rss_bytes": u[2]} for st, u in usage.items()},
+        "end": "newest profile-updates timestamp, after ingest and identity had stopped at N records and "
+               f"profile-updates then stayed unchanged for {quiet_s:.0f} s",
+    }
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--mode", choices=sorted(MODES), default="quick")
+    ap.add_argument("--brokers", required=True)
+    ap.add_argument("--kafka-data-dir", required=True)
+    ap.add_argument("--bin-dir", required=True, help="build dir holding app/tessera and bench/tessera-bench")
+    ap.add_argument("--out", required=True)
+    ap.add_argument("--seed", type=int, default=42)
+    ap.add_argument("--partitions", type=int, default=4)
+    ap.add_argument("--batch-size", type=int, default=5000)
+    ap.add_argument("--command", default="bench/run")
+    ap.add_argument("--callgrind-events", type=int, default=10_000, help="0: no profile")
+    ap.add_argument("--no-distributed", action="store_true")
+    args = ap.parse_args()
+
+    mode = MODES[args.mode]
+    tessera = os.path.join(args.bin_dir, "app", "tessera")
+    bench = os.path.join(args.bin_dir, "bench", "tessera-bench")
+    work = tempfile.mkdtemp(prefix="tessera-bench-")
+    log = open(os.path.join(work, "driver.log"), "w")
+    prefix = f"bench-{int(time.time())}-{os.getpid()}."
+    broker_pid = kafka_pid(args.kafka_data_dir)
+    people, events = mode["people"], mode["events"]
+    workload_flags = ["--people", str(people), "--events", str(events), "--seed", str(args.seed)]
+
+    results = {
+        "schema": 1,
+        "mode": args.mode,
+        "started_at": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
+        "command": args.command,
+        "machine": machine(),
+        "settings": {"partitions": args.partitions, "batch_size": args.batch_size, "seed": args.seed,
+                     "people": people, "events": events, "topic_prefix": prefix,
+                     "block_cache_mb": 256, "kafka": "Apache Kafka 3.9.1 single node (deploy/kafka.sh)"},
+        "load_avg_start": loadavg(),
+    }
+    git = subprocess.run(["git", "-C", os.path.dirname(os.path.abspath(__file__)), "rev-parse", "--short", "HEAD"],
+                         stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+    results["git_commit"] = git.stdout.strip() or None
+    dirty = subprocess.run(["git", "-C", os.path.dirname(os.path.abspath(__file__)), "status", "--porcelain",
+                            "--untracked-files=no"], stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+    results["git_dirty"] = bool(dirty.stdout.strip())
+
+    def step(name):
+        print(f"bench: {name}", file=sys.stderr, flush=True)
+
+    step(f"produce {events} events of {people} people into {prefix}raw.*")
+    with Measure(broker_pid) as m:
+        produced = run_json([bench, "produce", "--brokers", args.brokers, "--prefix", prefix,
+                             "--partitions", str(args.partitions)] + workload_flags, log)
+    results["workload"] = produced["workload"]
+    results["produce"] = dict(produced["produce"], **m.record())
+
+    step("B_pass: consume -> produce, no processing")
+    with Measure(broker_pid) as m:
+        passed = run_json([bench, "pass", "--brokers", args.brokers, "--prefix", prefix, "--events", str(events),
+                           "--batch-size", str(args.batch_size)], log)
+    results["b_pass"] = dict(passed["pass"], batches=passed["batches"], **m.record())
+
+    step("scenario 1: tessera run (fused) drains the raw topics")
+    data_dir = os.path.join(work, "fused")
+    with Measure(broker_pid) as m:
+        fused = run_tessera(tessera, ["run", "--brokers", args.brokers, "--topic-prefix", prefix, "--data-dir", data_dir,
+                                      "--max-records", str(events), "--batch-size", str(args.batch_size)],
+                            os.path.join(work, "tessera-run.log"))
+    processing = fused["processing_s"] or fused["wall_s"]
+    results["fused"] = {
+        "events": events,
+        "processing_s": processing,
+        "wall_s": fused["wall_s"],
+        "events_per_s": events / processing,
+        "events_per_s_wall": events / fused["wall_s"],
+        "cpu_s": fused["cpu_s"],
+        "cpu_s_per_million": fused["cpu_s"] * 1e6 / events,
+        "max_rss_bytes": fused["max_rss_bytes"],
+        "samples": fused["samples"],
+        **m.record(),
+    }
+
+    if not args.no_distributed:
+        dist_prefix = prefix[:-1] + "-dist."
+        step(f"scenario 1, distributed: the same workload into {dist_prefix}raw.*, four stage processes")
+        run_json([bench, "produce", "--brokers", args.brokers, "--prefix", dist_prefix,
+                  "--partitions", str(args.partitions)] + workload_flags, log)
+        with Measure(broker_pid) as m:
+            dist = run_distributed(tessera, args.brokers, dist_prefix, os.path.join(work, "distributed"), events,
+                                   args.batch_size, work)
+        results["distributed"] = dict(dist, **m.record())
+        shutil.rmtree(os.path.join(work, "distributed"), ignore_errors=True)
+
+    step("footprint of the fused store")
+    store = run_json([bench, "store", "--dir", os.path.join(data_dir, "store")], log)
+    prefixes = store["prefixes"]
+    profiles = prefixes.get("pf/", {}).get("keys", 0)
+    merged_away = prefixes.get("pr/", {}).get("keys", 0)
+    mean_profile_value = (prefixes["pf/"]["logical_bytes"] / profiles) if profiles else 600
+    results["footprint"] = dict(store, profiles=profiles, merged_away=merged_away,
+                                disk_bytes=store["sst_bytes"] + store["wal_bytes"],
+                                disk_bytes_per_profile=(store["sst_bytes"] + store["wal_bytes"]) / max(profiles, 1),
+                                raw_logical_bytes=results["workload"]["bytes"],
+                                mean_profile_value_bytes=mean_profile_value,
+                                note="after load only, before any compaction: the WAL still holds the load")
+    shutil.rmtree(data_dir, ignore_errors=True)
+
+    step("B_kv: RocksDB with the pipeline's options")
+    with Measure(broker_pid) as m:
+        kv = run_json([bench, "kv", "--dir", os.path.join(work, "kv"), "--keys", str(max(profiles, 1000)),
+                       "--ops", str(mode["kv_ops"]), "--value-bytes", str(int(mean_profile_value)),
+                       "--batch-size", str(args.batch_size)], log)
+    results["b_kv"] = dict(kv, **m.record())
+
+    step("B_parse: simdjson and ingest's EventParser over the workload")
+    with Measure(broker_pid) as m:
+        parse = run_json([bench, "parse"] + workload_flags, log)
+    parse.pop("workload", None)
+    results["b_parse"] = dict(parse, **m.record())
+
+    step("the fused pipeline without Kafka (same events, same store options)")
+    with Measure(broker_pid) as m:
+        pipe = run_json([bench, "pipeline", "--dir", os.path.join(work, "pipeline"),
+                         "--batch-size", str(args.batch_size)] + workload_flags, log)
+    results["pipeline_no_kafka"] = dict(pipe["pipeline"], updates=pipe["updates"], merges=pipe["merges"],
+                                        dead_letters=pipe["dead_letters"], output_bytes=pipe["output_bytes"],
+                                        **m.record())
+
+    if args.callgrind_events > 0 and shutil.which("valgrind") and shutil.which("callgrind_annotate"):
+        step(f"where the time goes: callgrind over the Kafka-less pipeline, {args.callgrind_events} events")
+        results["profile"] = callgrind_profile(bench, work, args.callgrind_events, log)
+
+    f = results["fused"]
+    results["ratios"] = {
+        "fused_over_b_pass": f["events_per_s"] / results["b_pass"]["per_s"],
+        "fused_over_b_kv_get_put": f["events_per_s"] / results["b_kv"]["get_put"]["per_s"],
+        "pipeline_no_kafka_over_fused": results["pipeline_no_kafka"]["per_s"] / f["events_per_s"],
+        "distributed_over_b_pass": (results["distributed"]["events_per_s"] / results["b_pass"]["per_s"]
+                                    if results.get("distributed", {}).get("events_per_s") else None),
+        "disk_over_raw_logical": results["footprint"]["disk_bytes"] / results["workload"]["bytes"],
+    }
+    results["load_avg_end"] = loadavg()
+    results["finished_at"] = datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds")
+    results["logs"] = work
+    log.close()
+    os.makedirs(os.path.dirname(os.path.abspath(args.out)), exist_ok=True)
+    with open(args.out, "w") as out:
+        json.dump(results, out, indent=1)
+        out.write("\n")
+    print(f"bench: results in {args.out} (logs in {work})", file=sys.stderr)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,129 @@
+// The benchmark workload must be what docs/benchmarks.md says it is: deterministic, accepted by
+// ingest with exactly the identifiers the generator meant, the issue's mix and sizes, skewed, and
+// with merges the real identity stage performs (the profile count it predicts is the one the fused
+// pipeline ends with).
+#include "bench/workload.h"
+
+#include <gtest/gtest.h>
+
+#include <set>
+#include <variant>
+
+#include "absl/container/flat_hash_set.h"
+#include "app/fused_pipeline.h"
+#include "common/clock.h"
+#include "ingest/ingest.h"
+#include "tests/fakes/memory_kv.h"
+
+namespace tessera::bench {
+namespace {
+
+std::vector<WorkloadEvent> Generate(const WorkloadOptions& options, WorkloadStats* stats = nullptr) {
+  WorkloadGenerator generator(options);
+  std::vector<WorkloadEvent> events;
+  WorkloadEvent event;
+  while (generator.Next(event)) events.push_back(event);
+  if (stats != nullptr) *stats = generator.stats();
+  return events;
+}
+
+WorkloadOptions Small() {
+  WorkloadOptions options;
+  options.seed = 7;
+  options.people = 3000;
+  options.events = 30'000;
+  return options;
+}
+
+TEST(WorkloadTest, SameOptionsGiveTheSameEventsAndAnotherSeedDoesNot) {
+  const std::vector<WorkloadEvent> a = Generate(Small());
+  const std::vector<WorkloadEvent> b = Generate(Small());
+  ASSERT_EQ(a.size(), b.size());
+  for (size_t i = 0; i < a.size(); ++i) {
+    ASSERT_EQ(a[i].payload, b[i].payload) << i;
+    ASSERT_EQ(a[i].key, b[i].key) << i;
+  }
+  WorkloadOptions other = Small();
+  other.seed = 8;
+  const std::vector<WorkloadEvent> c = Generate(other);
+  size_t same = 0;
+  for (size_t i = 0; i < a.size(); ++i) same += a[i].payload == c[i].payload ? 1 : 0;
+  EXPECT_EQ(same, 0u);
+}
+
+TEST(WorkloadTest, IngestAcceptsEveryEventWithExactlyItsIdentifiers) {
+  ingest::EventParser parser{ingest::IngestOptions{}};
+  v1::SourcePosition source;
+  for (const WorkloadEvent& e : Generate(Small())) {
+    const ingest::ParseOutcome outcome = parser.Parse(e.channel, e.payload, source, 0);
+    const auto* event = std::get_if<v1::Event>(&outcome);
+    ASSERT_NE(event, nullptr) << std::get<ingest::Rejection>(outcome).reason << ": "
+                              << std::get<ingest::Rejection>(outcome).detail << " in " << e.payload;
+    ASSERT_GE(e.identifiers, 1);
+    ASSERT_LE(e.identifiers, 3);
+    ASSERT_EQ(event->identifiers_size(), e.identifiers) << e.payload;
+  }
+}
+
+TEST(WorkloadTest, MixSizesSkewAndMergesAreThoseOfTheIssue) {
+  WorkloadStats stats;
+  Generate(Small(), &stats);
+  const double n = static_cast<double>(stats.events);
+  ASSERT_EQ(stats.events, 30'000);
+  // page 40%, track 25%, identify 5%, social 15%, order 15%
+  const double expected[kEventKinds] = {0.40, 0.25, 0.05, 0.15, 0.15};
+  for (int k = 0; k < kEventKinds; ++k) {
+    EXPECT_NEAR(stats.by_kind[k] / n, expected[k], 0.015) << EventKindName(static_cast<EventKind>(k));
+  }
+  for (int c = 1; c <= 3; ++c) EXPECT_GT(stats.by_identifier_count[c], stats.events / 20) << c << " identifiers";
+  const double mean = static_cast<double>(stats.bytes) / n;
+  EXPECT_GE(mean, 500);
+  EXPECT_LE(mean, 1000);
+  EXPECT_GE(stats.min_bytes, 300);
+  EXPECT_LE(stats.max_bytes, 1400);
+  const double merges = static_cast<double>(stats.merges) / n;
+  EXPECT_GE(merges, 0.01);
+  EXPECT_LE(merges, 0.05);
+  // Zipf: the busiest person is far above the mean, and part of the population never shows up.
+  EXPECT_GT(static_cast<double>(stats.busiest_person_events), 20 * n / static_cast<double>(stats.people_seen));
+  EXPECT_LT(stats.people_seen, 3000);
+  EXPECT_GT(stats.people_seen, 600);
+  EXPECT_GT(stats.expected_profiles, stats.people_seen);  // some people still split at the end
+}
+
+TEST(WorkloadTest, TheFusedPipelineEndsWithThePredictedProfilesAndMerges) {
+  WorkloadStats stats;
+  WorkloadOptions options = Small();
+  options.events = 10'000;
+  const std::vector<WorkloadEvent> events = Generate(options, &stats);
+  testing::MemoryKv kv;
+  app::FusedPipeline pipeline(&kv, app::FusedPipelineOptions{}, &SystemClock());
+  absl::flat_hash_set<uint64_t> live;
+  int64_t merge_records = 0;
+  for (size_t start = 0; start < events.size(); start += 500) {
+    for (size_t i = start; i < std::min(events.size(), start + 500); ++i) {
+      app::RawRecord record;
+      record.channel = events[i].channel;
+      record.payload = events[i].payload;
+      record.source.set_offset(static_cast<int64_t>(i));
+      ASSERT_TRUE(pipeline.Apply(record).ok());
+    }
+    absl::StatusOr<app::BatchOutputs> outputs = pipeline.FinishBatch();
+    ASSERT_TRUE(outputs.ok()) << outputs.status();
+    ASSERT_TRUE(outputs->dead_letters.empty());
+    EXPECT_EQ(outputs->duplicates, 0);
+    merge_records += static_cast<int64_t>(outputs->merges.size());
+    for (const v1::ProfileUpdate& u : outputs->updates) {
+      if (u.merged_into() != 0) live.erase(u.profile_id());
+      else live.insert(u.profile_id());
+    }
+  }
+  EXPECT_EQ(static_cast<int64_t>(live.size()), stats.expected_profiles);
+  // An event joining three groups merges twice; most join two.
+  EXPECT_GE(merge_records, stats.merges);
+  EXPECT_LE(merge_records, 2 * stats.merges);
+  EXPECT_GT(stats.merges, 0);
+}
+
+}  // namespace
+}  // namespace tessera::bench
