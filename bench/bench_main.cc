@@ -48,6 +48,7 @@
 #include "common/clock.h"
 #include "common/json_writer.h"
 #include "common/kafka.h"
+#include "common/rocks_options.h"
 #include "common/rocks_store.h"
 #include "ingest/dedup.h"
 #include "ingest/ingest.h"
@@ -360,18 +361,9 @@ int Kv(const Flags& flags) {
   }
   store->reset();
 
-  // Merge needs an operator at open; the options mirror common/rocks_store.cc's BaseOptions.
+  // Merge needs an operator at open; otherwise the pipeline's own options.
   {
-    rocksdb::Options options;
-    options.create_if_missing = true;
-    options.IncreaseParallelism(2);
-    options.compression = rocksdb::kLZ4Compression;
-    options.bottommost_compression = rocksdb::kZSTD;
-    rocksdb::BlockBasedTableOptions table;
-    table.block_cache = rocksdb::NewLRUCache(store_options.block_cache_bytes);
-    table.filter_policy.reset(rocksdb::NewBloomFilterPolicy(10));
-    table.cache_index_and_filter_blocks = true;
-    options.table_factory.reset(rocksdb::NewBlockBasedTableFactory(table));
+    rocksdb::Options options = TesseraRocksOptions(store_options.block_cache_bytes);
     options.merge_operator = std::make_shared<AddCounters>();
     rocksdb::DB* raw = nullptr;
     if (!rocksdb::DB::Open(options, dir + "/merge", &raw).ok()) return Fail(absl::InternalError("open merge db"));

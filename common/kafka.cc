@@ -48,6 +48,16 @@ absl::StatusOr<rd_kafka_conf_t*> MakeConf(const KafkaConfig& settings) {
   return conf;
 }
 
+rd_kafka_headers_t* MakeHeaders(const std::vector<KafkaHeader>& headers) {
+  if (headers.empty()) return nullptr;
+  rd_kafka_headers_t* hdrs = rd_kafka_headers_new(headers.size());
+  for (const auto& h : headers) {
+    rd_kafka_header_add(hdrs, h.name.data(), static_cast<ssize_t>(h.name.size()), h.value.data(),
+                        static_cast<ssize_t>(h.value.size()));
+  }
+  return hdrs;
+}
+
 KafkaConfig IdempotentProducerSettings(const std::string& brokers) {
   return {
       {"bootstrap.servers", brokers},
@@ -117,14 +127,7 @@ absl::Status KafkaProducer::Produce(std::string_view topic, std::string_view key
   const absl::Time deadline = absl::Now() + queue_wait;
   const std::string topic_name(topic);
   while (true) {
-    rd_kafka_headers_t* hdrs = nullptr;
-    if (!headers.empty()) {
-      hdrs = rd_kafka_headers_new(headers.size());
-      for (const auto& h : headers) {
-        rd_kafka_header_add(hdrs, h.name.data(), static_cast<ssize_t>(h.name.size()), h.value.data(),
-                            static_cast<ssize_t>(h.value.size()));
-      }
-    }
+    rd_kafka_headers_t* hdrs = kafka_internal::MakeHeaders(headers);
     rd_kafka_resp_err_t err = rd_kafka_producev(
         rk_, RD_KAFKA_V_TOPIC(topic_name.c_str()), RD_KAFKA_V_PARTITION(partition.value_or(RD_KAFKA_PARTITION_UA)),
         RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),

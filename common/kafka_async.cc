@@ -73,14 +73,7 @@ AsyncKafkaProducer::~AsyncKafkaProducer() {
 
 absl::Status AsyncKafkaProducer::Produce(std::string_view topic, std::string_view key, std::string_view value,
                                          const std::vector<KafkaHeader>& headers, DeliveryReceiver* receiver) {
-  rd_kafka_headers_t* hdrs = nullptr;
-  if (!headers.empty()) {
-    hdrs = rd_kafka_headers_new(headers.size());
-    for (const auto& h : headers) {
-      rd_kafka_header_add(hdrs, h.name.data(), static_cast<ssize_t>(h.name.size()), h.value.data(),
-                          static_cast<ssize_t>(h.value.size()));
-    }
-  }
+  rd_kafka_headers_t* hdrs = kafka_internal::MakeHeaders(headers);
   const std::string topic_name(topic);
   outstanding_.fetch_add(1, std::memory_order_relaxed);
   rd_kafka_resp_err_t err = rd_kafka_producev(

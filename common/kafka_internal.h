@@ -4,6 +4,7 @@
 #include <librdkafka/rdkafka.h>
 
 #include <string>
+#include <vector>
 
 #include "absl/status/statusor.h"
 #include "common/kafka.h"
@@ -12,6 +13,10 @@ namespace tessera::kafka_internal {
 
 // A librdkafka configuration from name=value pairs; InvalidArgument names the bad one.
 absl::StatusOr<rd_kafka_conf_t*> MakeConf(const KafkaConfig& settings);
+
+// librdkafka headers for a record (nullptr when there are none). Owned by the caller until a
+// produce call succeeds, which hands them to librdkafka.
+rd_kafka_headers_t* MakeHeaders(const std::vector<KafkaHeader>& headers);
 
 // What every Tessera producer starts from: idempotent, acks=all, lz4, bounded delivery time.
 KafkaConfig IdempotentProducerSettings(const std::string& brokers);

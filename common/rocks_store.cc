@@ -6,6 +6,7 @@
 #include "absl/time/clock.h"
 #include "common/absl_compat.h"
 #include "common/bytes.h"
+#include "common/rocks_options.h"
 #include "rocksdb/compaction_filter.h"
 #include "rocksdb/db.h"
 #include "rocksdb/filter_policy.h"
@@ -25,21 +26,6 @@ absl::Status FromRocks(const rocksdb::Status& s, std::string_view what) {
   if (s.IsCorruption()) return absl::DataLossError(message);
   if (s.IsNotFound()) return absl::NotFoundError(message);
   return absl::InternalError(message);
-}
-
-rocksdb::Options BaseOptions(size_t block_cache_bytes) {
-  rocksdb::Options options;
-  options.create_if_missing = true;
-  options.IncreaseParallelism(2);
-  options.compression = rocksdb::kLZ4Compression;
-  options.bottommost_compression = rocksdb::kZSTD;
-  rocksdb::BlockBasedTableOptions table;
-  table.block_cache = rocksdb::NewLRUCache(block_cache_bytes);
-  table.filter_policy.reset(rocksdb::NewBloomFilterPolicy(10));
-  table.cache_index_and_filter_blocks = true;
-  options.table_factory.reset(rocksdb::NewBlockBasedTableFactory(table));
-  // Keys share prefixes ("ix/", "pf/"); whole-key bloom filters serve point lookups.
-  return options;
 }
 
 rocksdb::Slice ToSlice(std::string_view s) { return rocksdb::Slice(s.data(), s.size()); }
@@ -66,6 +52,21 @@ class ExpiringPrefixFilter final : public rocksdb::CompactionFilter {
 
 }  // namespace
 
+rocksdb::Options TesseraRocksOptions(size_t block_cache_bytes) {
+  rocksdb::Options options;
+  options.create_if_missing = true;
+  options.IncreaseParallelism(2);
+  options.compression = rocksdb::kLZ4Compression;
+  options.bottommost_compression = rocksdb::kZSTD;
+  rocksdb::BlockBasedTableOptions table;
+  table.block_cache = rocksdb::NewLRUCache(block_cache_bytes);
+  table.filter_policy.reset(rocksdb::NewBloomFilterPolicy(10));
+  table.cache_index_and_filter_blocks = true;
+  options.table_factory.reset(rocksdb::NewBlockBasedTableFactory(table));
+  // Keys share prefixes ("ix/", "pf/"); whole-key bloom filters serve point lookups.
+  return options;
+}
+
 RocksStore::RocksStore(std::unique_ptr<rocksdb::DB> db, RocksStoreOptions options,
                        std::unique_ptr<rocksdb::CompactionFilter> filter)
     : compaction_filter_(std::move(filter)), db_(std::move(db)), options_(std::move(options)) {}
@@ -73,7 +74,7 @@ RocksStore::RocksStore(std::unique_ptr<rocksdb::DB> db, RocksStoreOptions option
 RocksStore::~RocksStore() = default;
 
 absl::StatusOr<std::unique_ptr<RocksStore>> RocksStore::Open(const std::string& path, RocksStoreOptions options) {
-  rocksdb::Options db_options = BaseOptions(options.block_cache_bytes);
+  rocksdb::Options db_options = TesseraRocksOptions(options.block_cache_bytes);
   std::unique_ptr<rocksdb::CompactionFilter> filter;
   if (!options.expiring_prefixes.empty()) {
     filter = std::make_unique<ExpiringPrefixFilter>(options.expiring_prefixes);
@@ -88,7 +89,7 @@ absl::StatusOr<std::unique_ptr<RocksStore>> RocksStore::Open(const std::string& 
 
 absl::StatusOr<std::unique_ptr<RocksStore>> RocksStore::OpenSecondary(const std::string& path,
                                                                       const std::string& scratch_dir) {
-  rocksdb::Options options = BaseOptions(64 << 20);
+  rocksdb::Options options = TesseraRocksOptions(64 << 20);
   options.create_if_missing = false;
   options.max_open_files = -1;  // required by secondary instances
   rocksdb::DB* raw = nullptr;
