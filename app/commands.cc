@@ -228,7 +228,16 @@ class StoreSnapshot {
     if (mkdtemp(scratch.data()) == nullptr) return absl::InternalError("cannot create a scratch directory");
     StoreSnapshot snapshot;
     snapshot.scratch_ = scratch;
-    ASSIGN_OR_RETURN(snapshot.store_, RocksStore::OpenSecondary(path, scratch));
+    // A secondary instance replays the primary's MANIFEST and WALs; when the primary deletes a
+    // file it is reading (a flush or compaction finishing), the open fails. Such a race passes:
+    // try again a few times before reporting it.
+    absl::StatusOr<std::unique_ptr<RocksStore>> store = RocksStore::OpenSecondary(path, scratch);
+    for (int attempt = 1; !store.ok() && attempt < 5; ++attempt) {
+      absl::SleepFor(absl::Milliseconds(100 * attempt));
+      store = RocksStore::OpenSecondary(path, scratch);
+    }
+    if (!store.ok()) return store.status();
+    snapshot.store_ = *std::move(store);
     return snapshot;
   }
   StoreSnapshot() = default;
