@@ -4,6 +4,8 @@
 #include "ingest/collector/segment_api.h"
 
 #include <gtest/gtest.h>
+
+#include "tests/ingest/collector/gzip_for_tests.h"
 #include <zlib.h>
 
 #include "absl/strings/escaping.h"
@@ -17,19 +19,7 @@ namespace {
 constexpr int64_t kNow = 1'709'262'930'250;  // 2024-03-01T03:15:30.250Z
 constexpr char kKey[] = "wk_test";
 
-std::string Gzip(std::string_view text) {
-  z_stream s{};
-  deflateInit2(&s, Z_DEFAULT_COMPRESSION, Z_DEFLATED, 15 + 16, 8, Z_DEFAULT_STRATEGY);
-  std::string out(deflateBound(&s, text.size()) + 32, '\0');
-  s.next_in = reinterpret_cast<Bytef*>(const_cast<char*>(text.data()));
-  s.avail_in = static_cast<uInt>(text.size());
-  s.next_out = reinterpret_cast<Bytef*>(out.data());
-  s.avail_out = static_cast<uInt>(out.size());
-  deflate(&s, Z_FINISH);
-  out.resize(s.total_out);
-  deflateEnd(&s);
-  return out;
-}
+using testing::Gzip;
 
 std::string Basic(std::string_view key) { return absl::StrCat("Basic ", absl::Base64Escape(absl::StrCat(AbslView(key), ":"))); }
 
