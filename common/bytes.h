@@ -24,4 +24,17 @@ inline uint64_t ReadBigEndian64(std::string_view bytes) {
   return value;
 }
 
+// A key scoped to a workspace: <prefix> <workspace> '\0' <name>. The NUL keeps workspace "shop"
+// with name "-a\0x" apart from workspace "shop-a" (workspace names hold no NUL), and all keys of
+// one workspace are contiguous under <prefix> <workspace> '\0'.
+inline std::string WorkspaceKey(std::string_view prefix, std::string_view workspace, std::string_view name = {}) {
+  std::string key;
+  key.reserve(prefix.size() + workspace.size() + 1 + name.size());
+  key.append(prefix);
+  key.append(workspace);
+  key.push_back('\0');
+  key.append(name);
+  return key;
+}
+
 }  // namespace tessera

@@ -21,12 +21,7 @@ constexpr int kPrefixShift = 48;
 constexpr uint64_t kCounterLimit = uint64_t{1} << kPrefixShift;
 
 std::string IndexKey(std::string_view workspace, std::string_view formatted_identifier) {
-  // Plain std::string building: Debian's Abseil has its own string_view, so no StrCat here.
-  std::string key = "ix/";
-  key.append(workspace);
-  key.push_back('\0');
-  key.append(formatted_identifier);
-  return key;
+  return WorkspaceKey("ix/", workspace, formatted_identifier);
 }
 
 std::string RedirectKey(uint64_t loser) { return absl::StrCat("rd/", BigEndian64(loser)); }
@@ -101,11 +96,7 @@ absl::StatusOr<std::optional<uint64_t>> LookupRoot(KeyValueView& kv, std::string
 std::string ProfileIdentityKey(uint64_t root) { return absl::StrCat("ip/", BigEndian64(root)); }
 
 std::string DeviceKey(std::string_view workspace, std::string_view anonymous_id) {
-  std::string key = "dv/";
-  key.append(workspace);
-  key.push_back('\0');
-  key.append(anonymous_id);
-  return key;
+  return WorkspaceKey("dv/", workspace, anonymous_id);
 }
 
 std::string ViolationKey(const IdentityViolation& v) {
@@ -148,12 +139,7 @@ std::optional<std::string> UserIdOf(const ProfileIdentity& profile) {
 
 }  // namespace
 
-std::string ViolationKeyPrefix(std::string_view workspace) {
-  std::string key = "iv/";
-  key.append(workspace);
-  key.push_back('\0');
-  return key;
-}
+std::string ViolationKeyPrefix(std::string_view workspace) { return WorkspaceKey("iv/", workspace); }
 
 IdentityResolver::IdentityResolver(KeyValueView* kv, uint16_t id_prefix, const Clock* clock)
     : IdentityResolver(kv, id_prefix, clock, RulesByWorkspace()) {}

@@ -9,10 +9,7 @@ namespace tessera::ingest {
 
 absl::StatusOr<bool> DuplicateFilter::SeenBefore(std::string_view workspace, std::string_view message_id,
                                                  int64_t now_ms) {
-  std::string key(kDedupKeyPrefix);
-  key.append(workspace);
-  key.push_back('\0');
-  key.append(message_id);
+  const std::string key = WorkspaceKey(kDedupKeyPrefix, workspace, message_id);
   ASSIGN_OR_RETURN(std::optional<std::string> seen, kv_->Get(key));
   if (seen.has_value() && seen->size() == 8 && now_ms - static_cast<int64_t>(ReadBigEndian64(*seen)) < window_ms_) {
     return true;
