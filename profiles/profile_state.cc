@@ -74,6 +74,22 @@ bool OrderWins(const v1::OrderSummary& candidate, const v1::OrderSummary& curren
   return DeterministicBytes(candidate) > DeterministicBytes(current);
 }
 
+bool ConsentWins(const v1::ConsentState& candidate, const v1::ConsentState& current) {
+  if (candidate.timestamp_ms() != current.timestamp_ms()) return candidate.timestamp_ms() > current.timestamp_ms();
+  if (candidate.message_id() != current.message_id()) return candidate.message_id() > current.message_id();
+  return candidate.granted() < current.granted();  // same stamp, two answers: withdrawn wins
+}
+
+void MergeConsent(const std::string& purpose, const v1::ConsentState& candidate, v1::Profile& profile) {
+  auto& consent = *profile.mutable_consent();
+  auto it = consent.find(purpose);
+  if (it == consent.end()) {
+    consent[purpose] = candidate;
+  } else if (ConsentWins(candidate, it->second)) {
+    it->second = candidate;
+  }
+}
+
 void MergeOrder(const std::string& order_id, const v1::OrderSummary& candidate, v1::Profile& profile) {
   auto& orders = *profile.mutable_orders();
   auto it = orders.find(order_id);
@@ -135,7 +151,7 @@ void WriteMoneyByCurrency(const std::map<std::string, int64_t>& by_currency, Jso
 // ChangedFields compares them, so both always agree on what a field is.
 std::vector<std::pair<std::string_view, std::string>> JsonFields(const v1::Profile& profile) {
   std::vector<std::pair<std::string_view, std::string>> fields;
-  fields.reserve(18);
+  fields.reserve(20);
   const auto add = [&fields](std::string_view name, JsonWriter&& w) {
     fields.emplace_back(name, std::move(w).Take());
   };
@@ -256,6 +272,19 @@ std::vector<std::pair<std::string_view, std::string>> JsonFields(const v1::Profi
   }
   {
     JsonWriter w;
+    w.BeginObject();
+    for (const auto& [purpose, state] : SortedEntries(profile.consent())) {
+      w.Key(purpose).BeginObject();
+      w.Key("granted").Bool(state.granted());
+      w.Key("at");
+      WriteTime(true, state.timestamp_ms(), w);
+      w.EndObject();
+    }
+    w.EndObject();
+    add("consent", std::move(w));
+  }
+  {
+    JsonWriter w;
     w.BeginArray();
     for (uint64_t id : profile.merged_from()) w.String(std::to_string(id));
     w.EndArray();
@@ -279,6 +308,13 @@ void ApplyEvent(const v1::Event& event, v1::Profile& profile) {
     value.set_timestamp_ms(event.timestamp_ms());
     value.set_message_id(event.message_id());
     MergeTrait(name, value, profile);
+  }
+  for (const auto& [purpose, granted] : event.consent()) {
+    v1::ConsentState state;
+    state.set_granted(granted);
+    state.set_timestamp_ms(event.timestamp_ms());
+    state.set_message_id(event.message_id());
+    MergeConsent(purpose, state, profile);
   }
   MergeSeen(event.timestamp_ms(), event.timestamp_ms(), HasSeenEvents(profile), profile);
 
@@ -337,6 +373,7 @@ void AbsorbProfile(const v1::Profile& loser, v1::Profile& winner) {
     for (std::string& identifier : identifiers) *field.Add() = std::move(identifier);
   }
   for (const auto& [name, value] : loser.traits()) MergeTrait(name, value, winner);
+  for (const auto& [purpose, state] : loser.consent()) MergeConsent(purpose, state, winner);
   if (HasSeenEvents(loser)) {
     MergeSeen(loser.first_seen_ms(), loser.last_seen_ms(), HasSeenEvents(winner), winner);
   }

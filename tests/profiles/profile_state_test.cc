@@ -156,7 +156,7 @@ TEST(ProfileStateTest, GoldenJsonOfASmallThaiCustomer) {
             R"("orders_count":1,"refunds_count":0,"cancelled_count":0,)"
             R"("total_spend":{"THB":"1250.50"},"refunded":{},"items_by_category":{"coffee":2},)"
             R"("social":{"instagram":{"comment":1}},"track_events":{"Order Viewed":1},)"
-            R"("merged_from":[],"version":3})");
+            R"("consent":{},"merged_from":[],"version":3})");
 }
 
 TEST(ProfileStateTest, AnEmptyProfileHasNullTimesAndEmptyCollections) {
@@ -165,7 +165,32 @@ TEST(ProfileStateTest, AnEmptyProfileHasNullTimesAndEmptyCollections) {
             R"({"id":"7","workspace":"","identifiers":[],"traits":{},"first_seen":null,"last_seen":null,)"
             R"("event_counts":{},"event_type_counts":{},"orders_count":0,"refunds_count":0,"cancelled_count":0,)"
             R"("total_spend":{},"refunded":{},"items_by_category":{},"social":{},"track_events":{},)"
-            R"("merged_from":[],"version":0})");
+            R"("consent":{},"merged_from":[],"version":0})");
+}
+
+v1::Event WithConsent(v1::Event event, std::initializer_list<std::pair<const char*, bool>> purposes) {
+  for (const auto& [purpose, granted] : purposes) (*event.mutable_consent())[purpose] = granted;
+  return event;
+}
+
+TEST(ProfileStateTest, ConsentIsTheLatestStatementPerPurposeWhateverTheOrder) {
+  const std::vector<v1::Event> events = {
+      WithConsent(Web("c1", kT0, "track", "Consent Given"), {{"email_marketing", true}, {"advertising", true}}),
+      WithConsent(Web("c2", kT0 + 5000, "track", "Consent Changed"), {{"advertising", false}}),
+      WithConsent(Web("c3", kT0 + 1000, "track", "Late Replay"), {{"advertising", true}, {"analytics", true}}),
+  };
+  const std::string forward = ProfileToJson(ApplyAll(events, 9));
+  const std::string backward = ProfileToJson(ApplyAll({events[2], events[1], events[0]}, 9));
+  EXPECT_EQ(forward, backward);
+  EXPECT_EQ(Field(forward, "consent"),
+            R"({"advertising":{"granted":false,"at":"2026-11-25T03:04:10.000Z"},)"
+            R"("analytics":{"granted":true,"at":"2026-11-25T03:04:06.000Z"},)"
+            R"("email_marketing":{"granted":true,"at":"2026-11-25T03:04:05.000Z"}})");
+
+  // Split across two profiles and merged: the same answer.
+  v1::Profile winner = ApplyAll({events[1]}, 9);
+  AbsorbProfile(ApplyAll({events[0], events[2]}, 10), winner);
+  EXPECT_EQ(Field(ProfileToJson(winner), "consent"), Field(forward, "consent"));
 }
 
 TEST(ProfileStateTest, CountsByChannelTypeTrackNameAndSocialPlatformAction) {
