@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <cstring>
 #include <iterator>
+#include <map>
 #include <optional>
 #include <utility>
 #include <vector>
@@ -13,7 +14,11 @@
 #include "absl/strings/str_cat.h"
 #include "absl/time/time.h"
 #include "common/currency.h"
+#include "common/json_writer.h"
+#include "ingest/blocklist.h"
 #include "ingest/normalize.h"
+#include "ingest/traits.h"
+#include "ingest/tracking_plan.h"
 
 namespace tessera::ingest {
 namespace {
@@ -251,12 +256,14 @@ struct Scratch {
   TraitSet traits;
   TraitSet context_traits;
   std::vector<PendingItem> items;
+  std::vector<std::string> counters;  // what cleaning changed or found, for QualityCounters
 
   void Clear() {
     arena.clear();
     traits.Clear();
     context_traits.Clear();
     items.clear();
+    counters.clear();
   }
 };
 
@@ -313,6 +320,8 @@ class MessageReader {
   bool ReadTraitValue(od::value& value, std::string_view field, std::string_view trait_name, TraitSet& traits,
                       std::optional<std::string_view>* text, bool keep_null);
   bool ReadContext(od::value& value);
+  // context.consent.categoryPreferences (purpose -> bool) into Event.consent.
+  bool ReadConsent(od::value& value);
   // The compact JSON of an object field into `out` (replacing it); null leaves `out` empty.
   bool ReadObjectJson(od::value& value, std::string_view field, std::string& out);
   bool ReadMessageId(od::value& value, std::optional<std::string_view>& out);
@@ -452,7 +461,44 @@ bool MessageReader::ReadContext(od::value& value) {
   if (!present) return true;
   return ForEachField(object, "context", [&](std::string_view key, od::value& child) {
     if (key == "traits") return ReadTraits(child, "context.traits", scratch_.context_traits);
+    if (key == "consent") return ReadConsent(child);
     return Skip(child, "context");
+  });
+}
+
+bool MessageReader::ReadConsent(od::value& value) {
+  od::object object;
+  bool present = false;
+  if (!OpenObject(value, "context.consent", object, &present)) return false;
+  if (!present) return true;
+  return ForEachField(object, "context.consent", [&](std::string_view key, od::value& child) {
+    if (key != "categoryPreferences") return Skip(child, "context.consent");
+    constexpr std::string_view kField = "context.consent.categoryPreferences";
+    od::object preferences;
+    bool has_preferences = false;
+    if (!OpenObject(child, kField, preferences, &has_preferences)) return false;
+    if (!has_preferences) return true;
+    return ForEachField(preferences, kField, [&](std::string_view purpose_key, od::value& preference) {
+      std::string purpose(TrimSpaces(purpose_key));
+      AsciiLowerInPlace(purpose);
+      ScalarCapture scalar;
+      od::json_type type;
+      if (auto error = preference.type().get(type)) return JsonError(error, kField);
+      const std::string_view token = type == od::json_type::boolean ? TrimJsonSpace(preference.raw_json_token())
+                                                                    : std::string_view();
+      if (auto error = WalkValue(preference, nullptr, 1, &scalar)) return JsonError(error, kField);
+      std::optional<bool> granted;
+      if (type == od::json_type::boolean) granted = token == "true";
+      if (type == od::json_type::string) {
+        std::string word(TrimSpaces(scalar.text));
+        AsciiLowerInPlace(word);
+        if (word == "granted") granted = true;
+        if (word == "denied") granted = false;
+      }
+      // Anything else states nothing about the purpose.
+      if (granted.has_value() && !purpose.empty()) (*event_.mutable_consent())[purpose] = *granted;
+      return true;
+    });
   });
 }
 
@@ -861,7 +907,13 @@ struct EventParser::Impl {
   }
 
   ParseOutcome Parse(v1::Channel channel, std::string_view payload, const v1::SourcePosition& source,
-                     int64_t received_at_ms);
+                     int64_t received_at_ms, const RecordOrigin& origin);
+  // Reading and validation (MessageReader).
+  ParseOutcome Read(v1::Channel channel, std::string_view payload, const v1::SourcePosition& source,
+                    int64_t received_at_ms, std::string_view workspace);
+  // Cleaning: tracking plan, trait normalization, blocklist. A rejection, or nullopt.
+  std::optional<Rejection> Clean(v1::Event& event, std::string_view source_name);
+  IdentifierBlocklist& BlocklistFor(std::string_view workspace);
 
   IngestOptions options;
   absl::TimeZone default_tz;
@@ -869,10 +921,87 @@ struct EventParser::Impl {
   // The payload copied with simdjson's padding after it; grows to the largest message seen.
   simdjson::padded_string buffer;
   Scratch scratch;
+  std::map<std::string, IdentifierBlocklist, std::less<>> blocklists;  // by workspace
+  QualityCounters quality;
 };
 
+IdentifierBlocklist& EventParser::Impl::BlocklistFor(std::string_view workspace) {
+  auto it = blocklists.find(workspace);
+  if (it == blocklists.end()) {
+    std::shared_ptr<const identity::CompiledRules> rules;
+    if (options.cleaning != nullptr) rules = options.cleaning->For(workspace).blocklist;
+    it = blocklists.emplace(std::string(workspace), IdentifierBlocklist(std::move(rules))).first;
+  }
+  return it->second;
+}
+
+std::optional<Rejection> EventParser::Impl::Clean(v1::Event& event, std::string_view source_name) {
+  std::vector<std::string>& counters = scratch.counters;
+  if (options.cleaning != nullptr) {
+    const auto& plans = options.cleaning->For(event.workspace()).tracking_plans;
+    if (auto plan = plans.find(source_name); plan != plans.end()) {
+      if (std::optional<std::string> violation = ApplyTrackingPlan(plan->second, event, &counters)) {
+        return Rejection{std::string(kTrackingPlan), absl::StrCat("source ", Quote(source_name), ": ", *violation)};
+      }
+    }
+  }
+  NormalizeEventTraits(event, scratch.phones, &counters);
+
+  IdentifierBlocklist& blocklist = BlocklistFor(event.workspace());
+  auto& identifiers = *event.mutable_identifiers();
+  std::string blocked_detail;
+  int kept = 0;
+  for (int i = 0; i < identifiers.size(); ++i) {
+    const v1::Identifier& id = identifiers.Get(i);
+    const std::string_view reason = blocklist.Blocked(id.type(), id.value());
+    if (reason.empty()) {
+      if (kept != i) identifiers.SwapElements(kept, i);
+      ++kept;
+      continue;
+    }
+    counters.push_back(absl::StrCat("blocked.", id.type(), ".", ToAbsl(reason)));
+    if (blocked_detail.empty()) blocked_detail = absl::StrCat(id.type(), " ", Quote(id.value()));
+    // The trait that carried a blocked email or phone is junk too.
+    if (id.type() == "email" || id.type() == "phone") {
+      auto trait = event.traits().find(id.type());
+      std::string json;
+      AppendJsonString(id.value(), json);
+      if (trait != event.traits().end() && trait->second == json) event.mutable_traits()->erase(id.type());
+    }
+  }
+  while (identifiers.size() > kept) identifiers.RemoveLast();
+  if (identifiers.empty()) {
+    return Rejection{std::string(kNoIdentifier), absl::StrCat("no identifier left after the blocklist (", blocked_detail, ")")};
+  }
+  return std::nullopt;
+}
+
 ParseOutcome EventParser::Impl::Parse(v1::Channel channel, std::string_view payload, const v1::SourcePosition& source,
-                                      int64_t received_at_ms) {
+                                      int64_t received_at_ms, const RecordOrigin& origin) {
+  const std::string_view workspace = origin.workspace.empty() ? std::string_view(options.workspace) : origin.workspace;
+  const std::string_view source_name = origin.source.empty() ? ChannelName(channel) : origin.source;
+  scratch.counters.clear();
+  ParseOutcome outcome = Read(channel, payload, source, received_at_ms, workspace);
+  if (v1::Event* event = std::get_if<v1::Event>(&outcome)) {
+    if (!origin.source.empty()) event->set_source_name(std::string(origin.source));
+    if (std::optional<Rejection> rejection = Clean(*event, source_name)) outcome = *std::move(rejection);
+  }
+  if (const Rejection* rejection = std::get_if<Rejection>(&outcome)) {
+    quality.Add(workspace, source_name, received_at_ms, absl::StrCat("rejected.", rejection->reason));
+    // Blocked values explain a no_identifier rejection: they are counted; nothing else of the
+    // rejected record is.
+    for (const std::string& counter : scratch.counters) {
+      if (counter.rfind("blocked.", 0) == 0) quality.Add(workspace, source_name, received_at_ms, counter);
+    }
+  } else {
+    quality.Add(workspace, source_name, received_at_ms, kCounterAccepted);
+    for (const std::string& counter : scratch.counters) quality.Add(workspace, source_name, received_at_ms, counter);
+  }
+  return outcome;
+}
+
+ParseOutcome EventParser::Impl::Read(v1::Channel channel, std::string_view payload, const v1::SourcePosition& source,
+                                     int64_t received_at_ms, std::string_view workspace) {
   if (payload.size() > options.max_message_bytes) {
     return Rejection{std::string(kTooLarge),
                      absl::StrCat(payload.size(), " bytes is over the limit of ", options.max_message_bytes)};
@@ -901,7 +1030,7 @@ ParseOutcome EventParser::Impl::Parse(v1::Channel channel, std::string_view payl
   }
 
   v1::Event event;
-  event.set_workspace(options.workspace);
+  event.mutable_workspace()->assign(workspace.data(), workspace.size());
   event.set_channel(channel);
   event.set_received_at_ms(received_at_ms);
   *event.mutable_source() = source;
@@ -929,8 +1058,24 @@ EventParser::~EventParser() = default;
 
 ParseOutcome EventParser::Parse(v1::Channel channel, std::string_view payload, const v1::SourcePosition& source,
                                 int64_t received_at_ms) {
-  return impl_->Parse(channel, payload, source, received_at_ms);
+  return impl_->Parse(channel, payload, source, received_at_ms, RecordOrigin{});
 }
+
+ParseOutcome EventParser::Parse(v1::Channel channel, std::string_view payload, const v1::SourcePosition& source,
+                                int64_t received_at_ms, const RecordOrigin& origin) {
+  return impl_->Parse(channel, payload, source, received_at_ms, origin);
+}
+
+void EventParser::CountDuplicate(const v1::Event& event) { CountDuplicateEvent(event, impl_->quality); }
+
+void CountDuplicateEvent(const v1::Event& event, QualityCounters& counters) {
+  const std::string_view source_name =
+      event.source_name().empty() ? ChannelName(event.channel()) : std::string_view(event.source_name());
+  counters.Add(event.workspace(), source_name, event.received_at_ms(), kCounterAccepted, -1);
+  counters.Add(event.workspace(), source_name, event.received_at_ms(), kCounterDuplicate);
+}
+
+QualityCounters& EventParser::quality() { return impl_->quality; }
 
 v1::DeadLetter MakeDeadLetter(std::string_view payload, const v1::SourcePosition& source, const Rejection& rejection,
                               int64_t rejected_at_ms) {

@@ -2,8 +2,13 @@
 // raw.purchase) into a normalized tessera.v1.Event, or a Rejection that names why not.
 // Identifiers are normalized here and nowhere else: email trimmed and lower-cased, phone to E.164
 // through libphonenumber (default region configurable), social handles lower-cased without '@'.
+// Then the record is cleaned (docs/data-quality.md): the source's tracking plan is applied, known
+// traits are normalized (birthday, gender, names, address, email, phone), consent is read, and
+// blocklisted identifier values are dropped. Every outcome is counted in the parser's
+// QualityCounters, which the caller stages into its store at the end of each batch.
 //
-// Thread-safety: an EventParser owns a simdjson parser and scratch space: one per thread.
+// Thread-safety: an EventParser owns a simdjson parser, scratch space, caches and its quality
+// counters: one per thread.
 #pragma once
 
 #include <cstdint>
@@ -12,6 +17,8 @@
 #include <string_view>
 #include <variant>
 
+#include "ingest/cleaning.h"
+#include "ingest/quality.h"
 #include "proto/tessera/v1/tessera.pb.h"
 
 namespace tessera::ingest {
@@ -24,6 +31,17 @@ struct IngestOptions {
   std::string default_time_zone = "UTC";
   // Segment's limit for one message.
   size_t max_message_bytes = 32 * 1024;
+  // Blocklist and tracking plans per workspace (ingest/ingest_config.h); nullptr: the default
+  // blocklist and no tracking plans.
+  std::shared_ptr<const CleaningConfig> cleaning;
+};
+
+// Where a record came from beyond its channel, when the producer said so (the collector's
+// `tessera-workspace` and `tessera-source` Kafka headers). Empty fields: the parser's workspace and
+// the channel's name ("web", "social", "purchase") as the source.
+struct RecordOrigin {
+  std::string_view workspace;
+  std::string_view source;
 };
 
 // Machine-readable rejection reasons (DeadLetter.reason). Stable: consumers match on them.
@@ -35,7 +53,10 @@ inline constexpr std::string_view kUnknownType = "unknown_type";
 inline constexpr std::string_view kInvalidTimestamp = "invalid_timestamp";
 inline constexpr std::string_view kInvalidCurrency = "invalid_currency";
 inline constexpr std::string_view kInvalidAmount = "invalid_amount";
+// No identifier at all, or none left once invalid and blocklisted values are taken out.
 inline constexpr std::string_view kNoIdentifier = "no_identifier";
+// The source's tracking plan (mode reject, or strip with something that cannot be stripped).
+inline constexpr std::string_view kTrackingPlan = "tracking_plan";
 
 struct Rejection {
   std::string reason;  // one of the constants above
@@ -55,11 +76,27 @@ class EventParser {
   // the event (and identify the record in a rejection's DeadLetter).
   ParseOutcome Parse(v1::Channel channel, std::string_view payload, const v1::SourcePosition& source,
                      int64_t received_at_ms);
+  // The same for a record whose producer named its workspace and source (Event.source_name is then
+  // set, and the source's tracking plan is the one applied).
+  ParseOutcome Parse(v1::Channel channel, std::string_view payload, const v1::SourcePosition& source,
+                     int64_t received_at_ms, const RecordOrigin& origin);
+
+  // Counts `event` (one this parser accepted) as a duplicate the caller dropped.
+  void CountDuplicate(const v1::Event& event);
+
+  // What this parser counted since the last StageInto. At the end of a batch:
+  //   RETURN_IF_ERROR(parser.quality().StageInto(kv));
+  QualityCounters& quality();
 
  private:
   struct Impl;
   std::unique_ptr<Impl> impl_;
 };
+
+// Counts `event` (accepted by some EventParser) as a duplicate its stage dropped: one less
+// "accepted", one more "duplicate". For a stage that drops duplicates without owning the parser
+// (the distributed identity stage).
+void CountDuplicateEvent(const v1::Event& event, QualityCounters& counters);
 
 // The dead letter for a rejected record: original bytes, where they came from, and why.
 v1::DeadLetter MakeDeadLetter(std::string_view payload, const v1::SourcePosition& source,

@@ -144,6 +144,27 @@ std::string_view TrimSpaces(std::string_view text) {
   return text;
 }
 
+std::string CollapseSpaces(std::string_view text) {
+  text = TrimSpaces(text);
+  std::string out;
+  out.reserve(text.size());
+  bool in_space = false;
+  for (size_t i = 0; i < text.size();) {
+    size_t space = IsAsciiSpace(static_cast<unsigned char>(text[i])) ? 1 : 0;
+    if (space == 0 && static_cast<unsigned char>(text[i]) >= 0x80) space = UnicodeSpacePrefix(text.substr(i));
+    if (space > 0) {
+      if (!in_space) out.push_back(' ');
+      in_space = true;
+      i += space;
+    } else {
+      out.push_back(text[i]);
+      in_space = false;
+      ++i;
+    }
+  }
+  return out;
+}
+
 void AsciiLowerInPlace(std::string& text) {
   for (char& c : text) {
     if (c >= 'A' && c <= 'Z') c = static_cast<char>(c - 'A' + 'a');

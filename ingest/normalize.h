@@ -28,6 +28,10 @@ namespace tessera::ingest {
 // U+1680, U+0085, U+2028, U+2029, U+FEFF). `text` is UTF-8; the result is a view into it.
 std::string_view TrimSpaces(std::string_view text);
 
+// TrimSpaces, and every inner run of white space (ASCII or the Unicode spaces above) replaced by
+// one ASCII space: "  สมชาย \u00a0 ใจดี " -> "สมชาย ใจดี". Other bytes are copied untouched.
+std::string CollapseSpaces(std::string_view text);
+
 // Lower-cases ASCII letters in place; other bytes (UTF-8 of Thai, etc.) are left untouched.
 void AsciiLowerInPlace(std::string& text);
 
