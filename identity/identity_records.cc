@@ -194,6 +194,38 @@ absl::StatusOr<IdentityViolation> DecodeViolation(std::string_view bytes) {
   return v;
 }
 
+std::string EncodeLinkRecord(const LinkRecord& v) {
+  std::string out(1, kVersion1);
+  PutString(v.workspace, out);
+  PutString(v.message_id, out);
+  PutString(v.source_topic, out);
+  PutSigned(v.source_partition, out);
+  PutSigned(v.source_offset, out);
+  PutSigned(v.event_time_ms, out);
+  PutVarint(v.identifiers.size(), out);
+  for (const std::string& id : v.identifiers) PutString(id, out);
+  PutVarint(v.resolved_to, out);
+  return out;
+}
+
+absl::StatusOr<LinkRecord> DecodeLinkRecord(std::string_view bytes) {
+  Reader in(bytes);
+  LinkRecord v;
+  if (in.Version()) {
+    v.workspace = in.String();
+    v.message_id = in.String();
+    v.source_topic = in.String();
+    v.source_partition = static_cast<int32_t>(in.Signed());
+    v.source_offset = in.Signed();
+    v.event_time_ms = in.Signed();
+    const uint64_t count = in.Varint();
+    for (uint64_t i = 0; i < count && i < bytes.size(); ++i) v.identifiers.push_back(in.String());
+    v.resolved_to = in.Varint();
+  }
+  if (absl::Status s = in.Done("link record"); !s.ok()) return s;
+  return v;
+}
+
 std::string ViolationToJson(const IdentityViolation& v) {
   JsonWriter w;
   w.BeginObject();

@@ -68,12 +68,31 @@ struct IdentityViolation {
   std::string detail;           // human-readable: which limit, which other identifier
 };
 
+// One entry of the link log: an event that changed the identity graph (created a profile, linked a
+// new identifier, merged profiles, moved a claim earlier, changed a device record, or had a link
+// refused), with its provenance and every identifier it carried. Events whose identifiers were all
+// already linked to one profile write nothing. Stored under "lk/" (identity_resolver.h), keyed by
+// (event time, message id), so a held identifier's Claim is the key of the event that linked it and
+// a replay in key order is a replay in event-time order.
+struct LinkRecord {
+  std::string workspace;
+  std::string message_id;
+  std::string source_topic;
+  int32_t source_partition = 0;
+  int64_t source_offset = 0;
+  int64_t event_time_ms = 0;
+  std::vector<std::string> identifiers;  // every identifier of the event, "type:value", in event order
+  uint64_t resolved_to = 0;              // the profile the event resolved to when it arrived
+};
+
 std::string EncodeProfileIdentity(const ProfileIdentity& value);
 absl::StatusOr<ProfileIdentity> DecodeProfileIdentity(std::string_view bytes);
 std::string EncodeDeviceRecord(const DeviceRecord& value);
 absl::StatusOr<DeviceRecord> DecodeDeviceRecord(std::string_view bytes);
 std::string EncodeViolation(const IdentityViolation& value);
 absl::StatusOr<IdentityViolation> DecodeViolation(std::string_view bytes);
+std::string EncodeLinkRecord(const LinkRecord& value);
+absl::StatusOr<LinkRecord> DecodeLinkRecord(std::string_view bytes);
 
 // One JSON object, keys in a fixed order; times as epoch milliseconds, profile ids as strings.
 std::string ViolationToJson(const IdentityViolation& violation);

@@ -1,6 +1,7 @@
 #include "identity/identity_resolver.h"
 
 #include <algorithm>
+#include <limits>
 #include <string>
 #include <utility>
 
@@ -93,21 +94,28 @@ absl::StatusOr<std::optional<uint64_t>> LookupRoot(KeyValueView& kv, std::string
 }
 
 
-std::string ProfileIdentityKey(uint64_t root) { return absl::StrCat("ip/", BigEndian64(root)); }
-
 std::string DeviceKey(std::string_view workspace, std::string_view anonymous_id) {
   return WorkspaceKey("dv/", workspace, anonymous_id);
 }
 
-std::string ViolationKey(const IdentityViolation& v) {
-  std::string key = ViolationKeyPrefix(v.workspace);
-  // Offset by 2^63 so negative times sort before positive ones.
-  AppendBigEndian64(static_cast<uint64_t>(v.event_time_ms) ^ (uint64_t{1} << 63), key);
+// Offset by 2^63 so negative times sort before positive ones.
+void AppendEventTime(int64_t time_ms, std::string& key) {
+  AppendBigEndian64(static_cast<uint64_t>(time_ms) ^ (uint64_t{1} << 63), key);
+}
+
+// What identifies one violation under a prefix: its event, rule and identifier.
+void AppendViolationSuffix(const IdentityViolation& v, std::string& key) {
+  AppendEventTime(v.event_time_ms, key);
   key.append(v.message_id);
   key.push_back('\0');
   key.append(v.rule);
   key.push_back('\0');
   key.append(v.identifier);
+}
+
+std::string ViolationKey(const IdentityViolation& v) {
+  std::string key = ViolationKeyPrefix(v.workspace);
+  AppendViolationSuffix(v, key);
   return key;
 }
 
@@ -140,6 +148,21 @@ std::optional<std::string> UserIdOf(const ProfileIdentity& profile) {
 }  // namespace
 
 std::string ViolationKeyPrefix(std::string_view workspace) { return WorkspaceKey("iv/", workspace); }
+
+std::string ProfileViolationKeyPrefix(uint64_t profile_id) { return absl::StrCat("lv/", BigEndian64(profile_id)); }
+
+std::string LinkKeyPrefix(std::string_view workspace) { return WorkspaceKey("lk/", workspace); }
+
+std::string LinkKey(std::string_view workspace, const Claim& claim) {
+  std::string key = LinkKeyPrefix(workspace);
+  AppendEventTime(claim.time_ms, key);
+  key.append(claim.message_id);
+  return key;
+}
+
+std::string ProfileIdentityKey(uint64_t root) { return absl::StrCat("ip/", BigEndian64(root)); }
+
+std::string MergeKeyPrefix(uint64_t winner) { return absl::StrCat("mg/", BigEndian64(winner)); }
 
 IdentityResolver::IdentityResolver(KeyValueView* kv, uint16_t id_prefix, const Clock* clock)
     : IdentityResolver(kv, id_prefix, clock, RulesByWorkspace()) {}
@@ -243,6 +266,7 @@ absl::StatusOr<Resolution> IdentityResolver::Resolve(const v1::Event& event) {
   std::vector<Entry*> device_only;  // shared anonymous ids: resolvable alone, never linking
   absl::flat_hash_set<const Entry*> newly_shared;  // recorded already
   absl::flat_hash_map<std::string, std::string> device_owner;  // anonymous id -> owner "user_id:..."
+  bool device_changed = false;  // the event changed what a device record says: it goes in the link log
   if (rules.rules().shared_device_rule) {
     std::vector<const Entry*> user_ids;
     for (const Entry* entry : candidates) {
@@ -294,7 +318,10 @@ absl::StatusOr<Resolution> IdentityResolver::Resolve(const v1::Event& event) {
                 absl::StrCat("seen with more than ", limit, " user_ids: a shared device, unlinked into profile ",
                              device_profile));
       }
-      if (changed) kv_->Put(device_key, EncodeDeviceRecord(device));
+      if (changed) {
+        kv_->Put(device_key, EncodeDeviceRecord(device));
+        device_changed = true;
+      }
       if (device.shared) {
         device_only.push_back(entry);
       } else if (const ProfileIdentity::Held* owner = device.Owner(); owner != nullptr) {
@@ -318,6 +345,33 @@ absl::StatusOr<Resolution> IdentityResolver::Resolve(const v1::Event& event) {
   const int max_merges = rules.rules().max_merges_per_profile;
   std::vector<uint64_t> group_roots;  // existing roots joined, in joining order
   ProfileIdentity group;              // what the resolved profile will hold
+  // The best (lowest) rank among the identifiers of the existing profiles joined so far: whether
+  // the group is an established customer for the weak-identifier rule. New identifiers of this
+  // event do not count: a new email may join through a phone.
+  // Also the span of event times over which they were first seen (their claims): a recycled number
+  // passes to a customer whose history starts after the old owner's.
+  struct History {
+    int best_rank = std::numeric_limits<int>::max();
+    int64_t first_ms = std::numeric_limits<int64_t>::max();
+    int64_t last_ms = std::numeric_limits<int64_t>::min();
+    void Add(const History& o) {
+      best_rank = std::min(best_rank, o.best_rank);
+      first_ms = std::min(first_ms, o.first_ms);
+      last_ms = std::max(last_ms, o.last_ms);
+    }
+    // This history ended more than `quiet_ms` before `o` began.
+    bool Before(const History& o, int64_t quiet_ms) const { return last_ms < o.first_ms - quiet_ms; }
+  };
+  History group_history;
+  auto history_of = [&](const ProfileIdentity& profile) {
+    History h;
+    for (const ProfileIdentity::Held& held : profile.identifiers) {
+      h.best_rank = std::min(h.best_rank, rules.Rank(TypeOf(held.identifier)));
+      h.first_ms = std::min(h.first_ms, held.claim.time_ms);
+      h.last_ms = std::max(h.last_ms, held.claim.time_ms);
+    }
+    return h;
+  };
   bool group_changed = false;
   for (Entry* entry : candidates) {
     const std::string_view type = entry->identifier->type();
@@ -336,9 +390,14 @@ absl::StatusOr<Resolution> IdentityResolver::Resolve(const v1::Event& event) {
         // A device belongs to the user seen with it first by event time: move it there.
         auto owner = device_owner.find(entry->formatted);
         if (type == "anonymous_id" && owner != device_owner.end() && owner->second == *group_user) {
+          // The device keeps its earliest claim: where it sat before does not depend on arrival order.
+          Claim earliest = claim;
+          if (const ProfileIdentity::Held* was = FindHeld(*other, entry->formatted); was != nullptr && was->claim < claim) {
+            earliest = was->claim;
+          }
           RemoveHeld(*other, entry->formatted);
           dirty.insert(root);
-          group.identifiers.push_back({entry->formatted, claim});
+          group.identifiers.push_back({entry->formatted, std::move(earliest)});
           group_changed = true;
           entry->linked = true;
           entry->root.reset();  // re-pointed below
@@ -348,6 +407,17 @@ absl::StatusOr<Resolution> IdentityResolver::Resolve(const v1::Event& event) {
         }
         rule = kRuleUserIdConflict;
         refusal = absl::StrCat("its profile has ", *other_user, ", the event's has ", *group_user);
+      }
+      const History other_history = history_of(*other);
+      if (rule.empty() && !anchor && rules.IsWeak(type)) {
+        const int weak_rank = rules.Rank(type);
+        if (group_history.best_rank < weak_rank && other_history.best_rank < weak_rank &&
+            other_history.Before(group_history, int64_t{rules.rules().weak_quiet_days} * 86'400'000)) {
+          rule = kRuleWeakLink;
+          refusal = absl::StrCat("a ", AbslView(type),
+                                 " alone does not merge two customers with stronger identifiers whose histories do not "
+                                 "overlap in time (a recycled number)");
+        }
       }
       if (rule.empty() && !anchor) {
         for (const auto& [limited_type, limit] : rules.rules().value_limits) {
@@ -372,10 +442,19 @@ absl::StatusOr<Resolution> IdentityResolver::Resolve(const v1::Event& event) {
         refusal = absl::StrCat("merging would give ", merges_after, " merges (cap ", max_merges, ")");
       }
       if (!rule.empty()) {
+        if (rule == kRuleWeakLink) {
+          // The event did assert the number, in its own profile: its claim counts there, so the
+          // earliest claim does not depend on which events arrived before the profiles merged.
+          if (ProfileIdentity::Held* held = FindHeld(*other, entry->formatted); held != nullptr && claim < held->claim) {
+            held->claim = claim;
+            dirty.insert(root);
+          }
+        }
         violate(rule, entry->formatted, root, std::move(refusal));
         continue;
       }
       group.merges = merges_after;
+      group_history.Add(other_history);
       if (dirty.erase(root) > 0) group_changed = true;  // changed above (a device taken out of it)
       for (ProfileIdentity::Held& held : other->identifiers) group.identifiers.push_back(std::move(held));
       other->identifiers.clear();
@@ -474,6 +553,7 @@ absl::StatusOr<Resolution> IdentityResolver::Resolve(const v1::Event& event) {
     records[winner] = std::move(group);
     dirty.insert(winner);
   }
+  const bool graph_changed = group_changed || !dirty.empty() || device_changed || !resolution.violations.empty();
   for (uint64_t root : dirty) kv_->Put(ProfileIdentityKey(root), EncodeProfileIdentity(records[root]));
 
   // Links new identifiers, re-points the merged-away ones, and compresses paths: afterwards every
@@ -488,7 +568,31 @@ absl::StatusOr<Resolution> IdentityResolver::Resolve(const v1::Event& event) {
   }
   for (IdentityViolation& v : resolution.violations) {
     v.resolved_to = winner;
-    kv_->Put(ViolationKey(v), EncodeViolation(v));
+    const std::string encoded = EncodeViolation(v);
+    kv_->Put(ViolationKey(v), encoded);
+    auto index_under = [&](uint64_t profile) {
+      std::string key = ProfileViolationKeyPrefix(profile);
+      AppendViolationSuffix(v, key);
+      kv_->Put(key, encoded);
+    };
+    if (v.held_by != 0) index_under(v.held_by);
+    if (v.resolved_to != 0 && v.resolved_to != v.held_by) index_under(v.resolved_to);
+  }
+
+  // The link log: one small write for an event that changed the graph, nothing for one whose
+  // identifiers were all linked to the same profile already.
+  if (graph_changed) {
+    LinkRecord link;
+    link.workspace = event.workspace();
+    link.message_id = event.message_id();
+    link.source_topic = event.source().topic();
+    link.source_partition = event.source().partition();
+    link.source_offset = event.source().offset();
+    link.event_time_ms = event.timestamp_ms();
+    link.identifiers.reserve(entries.size());
+    for (const Entry& entry : entries) link.identifiers.push_back(entry.formatted);
+    link.resolved_to = winner;
+    kv_->Put(LinkKey(event.workspace(), claim), EncodeLinkRecord(link));
   }
   return resolution;
 }

@@ -7,9 +7,10 @@
 //
 // Rules: an event's identifiers are linked in priority order (IdentityRules::priority, then by
 // "type:value"); each one whose link would break a rule (blocked value, a second user_id, a value
-// limit, a shared device, a per-profile cap) is left unlinked and recorded as a violation, and the
-// event resolves to the profile of the linked ones. Decisions that depend on order compare claims
-// (event time, then message id), not arrival: docs/identity.md says which ones and what is left.
+// limit, a shared device, a recycled phone between two customers, a per-profile cap) is left
+// unlinked and recorded as a violation, and the event resolves to the profile of the linked ones.
+// Decisions that depend on order compare claims (event time, then message id), not arrival:
+// docs/identity.md says which ones and what is left.
 //
 // Storage layout, through a KeyValueView (RocksDB in production):
 //   "ix/" <workspace> '\0' <type:value>  -> profile id as 8 bytes big-endian (may be a merged-away id)
@@ -21,6 +22,15 @@
 //   "dv/" <workspace> '\0' <anonymous id> -> DeviceRecord: user_ids seen with it, shared flag
 //   "iv/" <workspace> '\0' <be64 event time + 2^63> <message id> '\0' <rule> '\0' <type:value>
 //                                        -> IdentityViolation (a replayed event rewrites the same key)
+//   "lv/" <be64 profile id> <be64 event time + 2^63> <message id> '\0' <rule> '\0' <type:value>
+//                                        -> IdentityViolation again, once under the profile that held
+//                                           the identifier and once under the one the event went to:
+//                                           the refused links of a profile without a workspace scan
+//   "lk/" <workspace> '\0' <be64 event time + 2^63> <message id>
+//                                        -> LinkRecord: the link log (identity_records.h). Written only
+//                                           by events that changed the graph; a held identifier's claim
+//                                           (ip/) is the key of the event that linked it, so the log
+//                                           survives merges without being rewritten
 //
 // Thread-safety: not thread-safe. One resolver per identity writer (per workspace partition).
 #pragma once
@@ -79,6 +89,15 @@ class IdentityResolver {
 
 // The key prefix of a workspace's violations ("iv/" <workspace> '\0'), in event-time order.
 std::string ViolationKeyPrefix(std::string_view workspace);
+// The violations recorded against one profile id ("lv/" <be64 id>).
+std::string ProfileViolationKeyPrefix(uint64_t profile_id);
+// The link log of a workspace ("lk/" <workspace> '\0'), in event-time order, and one entry of it.
+std::string LinkKeyPrefix(std::string_view workspace);
+std::string LinkKey(std::string_view workspace, const Claim& claim);
+// The identity record of a root profile ("ip/" <be64 root>).
+std::string ProfileIdentityKey(uint64_t root);
+// The merges won by a profile ("mg/" <be64 winner>), one MergeRecord per loser.
+std::string MergeKeyPrefix(uint64_t winner);
 
 // Removes from `event` the identifiers the resolution did not link (resolution.unlinked), so the
 // profile never lists an identifier that does not resolve to it.

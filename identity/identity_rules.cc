@@ -112,6 +112,10 @@ int CompiledRules::Rank(std::string_view type) const {
   return other;
 }
 
+bool CompiledRules::IsWeak(std::string_view type) const {
+  return std::find(rules_.weak_types.begin(), rules_.weak_types.end(), type) != rules_.weak_types.end();
+}
+
 RulesByWorkspace::RulesByWorkspace() {
   // Compiled once per process (the distributed worker builds a resolver per event). The defaults
   // are constants of this file: failing to compile them is a bug, not input.

@@ -34,6 +34,7 @@ inline constexpr std::string_view kRuleSharedDevice = "shared_device";
 inline constexpr std::string_view kRuleDeviceReassigned = "device_reassigned";
 inline constexpr std::string_view kRuleMaxIdentifiers = "max_identifiers";
 inline constexpr std::string_view kRuleMaxMerges = "max_merges";
+inline constexpr std::string_view kRuleWeakLink = "weak_link";  // refused: a weak identifier alone between two customers
 
 struct IdentityRules {
   // Most distinct values of a type one profile may hold. A type not listed is unlimited. A type
@@ -55,6 +56,18 @@ struct IdentityRules {
   // Which identifier of an event wins when its identifiers cannot all be linked: earlier in the
   // list wins. "*" stands for every type not listed.
   std::vector<std::string> priority;
+  // Types whose values pass from one person to another (phone numbers are recycled by carriers).
+  // Off by default (empty): measured, it buys little precision for its recall (docs/identity.md).
+  // A weak identifier links new identifiers to its profile, but it is never on its own enough to
+  // merge two profiles that each hold an identifier of a type ranked before it in `priority` (two
+  // customers established by their email or user id, the one holding the number quiet for
+  // `weak_quiet_days` before the other's history began): that merge is refused as kRuleWeakLink.
+  std::vector<std::string> weak_types;
+  // How long the holder of a weak identifier must have been quiet (no new claim) before the other
+  // customer's history began, for the merge to count as a passed-on number. 0: any gap. Carriers
+  // quarantine a number for weeks before reassigning it, so a workspace may demand a longer gap
+  // (fewer refusals of one customer's two profiles, more recycled numbers let through).
+  int weak_quiet_days = 0;
 
   // The Segment-like defaults above, with the default blocklist.
   static IdentityRules Defaults();
@@ -78,6 +91,7 @@ class CompiledRules {
   int ValueLimit(std::string_view type) const;
   // Lower ranks first.
   int Rank(std::string_view type) const;
+  bool IsWeak(std::string_view type) const;
 
  private:
   IdentityRules rules_;

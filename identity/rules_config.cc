@@ -99,11 +99,20 @@ absl::Status ApplyRules(const YAML::Node& node, std::string_view path, IdentityR
       if (absl::Status s = AddLists(value, here, rules.blocked_values); !s.ok()) return s;
     } else if (key == "blocked_patterns") {
       if (absl::Status s = AddLists(value, here, rules.blocked_patterns); !s.ok()) return s;
+    } else if (key == "weak_quiet_days") {
+      absl::StatusOr<int> n = Scalar<int>(value, here);
+      if (!n.ok()) return n.status();
+      if (*n < 0) return Bad(here, "must not be negative");
+      rules.weak_quiet_days = *n;
     } else if (key == "max_identifiers_per_profile" || key == "max_merges_per_profile") {
       absl::StatusOr<int> n = Scalar<int>(value, here);
       if (!n.ok()) return n.status();
       if (*n < 0) return Bad(here, "must not be negative (0: no cap)");
       (key == "max_identifiers_per_profile" ? rules.max_identifiers_per_profile : rules.max_merges_per_profile) = *n;
+    } else if (key == "weak_types") {
+      absl::StatusOr<std::vector<std::string>> list = StringList(value, here);
+      if (!list.ok()) return list.status();
+      rules.weak_types = *std::move(list);
     } else if (key == "priority") {
       absl::StatusOr<std::vector<std::string>> list = StringList(value, here);
       if (!list.ok()) return list.status();

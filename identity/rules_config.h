@@ -10,6 +10,8 @@
 //     max_identifiers_per_profile: 500                   # 0: no cap
 //     max_merges_per_profile: 100
 //     priority: [user_id, email, phone, loyalty_id, "*", anonymous_id]
+//     weak_types: [phone]                                # recyclable: never alone merge two customers
+//     weak_quiet_days: 0                                 # gap that makes a number look passed on
 //     workspaces:
 //       shop-b:                                          # starts from the rules above
 //         value_limits: {email: 10}

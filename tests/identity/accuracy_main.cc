@@ -1,4 +1,4 @@
-// tessera-identity-accuracy --people N --seed S [--no-rules] [--dir DIR]: generates an identity
+// tessera-identity-accuracy --people N --seed S [--no-rules] [--weak-phone-rule] [--dir DIR]: generates an identity
 // population with ground truth (identity_population.h), resolves it over a real RocksDB and prints
 // pairwise precision and recall. docs/identity.md has the method and the measured numbers.
 #include <cstdio>
@@ -13,6 +13,7 @@ int main(int argc, char** argv) {
   int people = 100000;
   uint64_t seed = 1;
   bool rules_on = true;
+  bool weak_rule = false;  // --weak-phone-rule: the opt-in recycled-number rule (weak_types: [phone])
   std::string dir;
   tessera::identity::testing::PopulationOptions options;
   for (int i = 1; i < argc; ++i) {
@@ -32,8 +33,10 @@ int main(int argc, char** argv) {
       ++i;
     } else if (arg == "--no-rules") {
       rules_on = false;
+    } else if (arg == "--weak-phone-rule") {
+      weak_rule = true;
     } else {
-      std::fprintf(stderr, "usage: tessera-identity-accuracy --people N --seed S [--no-rules] [--dir DIR]\n"
+      std::fprintf(stderr, "usage: tessera-identity-accuracy --people N --seed S [--no-rules] [--weak-phone-rule] [--dir DIR]\n"
                            "  [--recycled-phone-rate 0.002] [--family-rate 0.05] [--junk-rate 0.03]\n");
       return 2;
     }
@@ -44,7 +47,8 @@ int main(int argc, char** argv) {
   }
   using namespace tessera::identity;
   const testing::IdentityPopulation population = testing::GenerateIdentityPopulation(seed, people, options);
-  const IdentityRules rules = rules_on ? IdentityRules::Defaults() : IdentityRules::WithoutJunkAndDeviceRules();
+  IdentityRules rules = rules_on ? IdentityRules::Defaults() : IdentityRules::WithoutJunkAndDeviceRules();
+  if (weak_rule) rules.weak_types = {"phone"};
   auto run = testing::RunAccuracy(population, rules, dir + "/store");
   std::error_code ignored;
   std::filesystem::remove_all(dir, ignored);
@@ -53,8 +57,8 @@ int main(int argc, char** argv) {
     return 1;
   }
   const testing::Accuracy& a = run->accuracy;
-  std::printf("rules: %s\npeople: %d  events: %lld  families sharing a tablet: %lld  recycled phones: %lld  junk events: %lld\n",
-              rules_on ? "default" : "without shared-device and junk rules", people,
+  std::printf("rules: %s%s\npeople: %d  events: %lld  families sharing a tablet: %lld  recycled phones: %lld  junk events: %lld\n",
+              rules_on ? "default" : "without shared-device and junk rules", weak_rule ? ", with the weak-phone rule" : "", people,
               static_cast<long long>(run->events), static_cast<long long>(population.families),
               static_cast<long long>(population.recycled_phones), static_cast<long long>(population.junk_events));
   std::printf("identifiers scored: %lld  profiles: %lld  merges: %lld  violations: %lld\n",

@@ -44,19 +44,30 @@ TEST(IdentityAccuracyTest, DefaultRulesMeetTheBarAndTheRulesEarnTheirPlace) {
       << "without the rules, junk values and shared tablets should glue strangers together";
 }
 
-// Recycled phone numbers are the known gap (docs/identity.md): a new owner's first order with a
-// new email and the old number joins the old owner's profile before any rule can tell. This pins
-// where it stands so a change for better or worse is seen.
-TEST(IdentityAccuracyTest, RecycledPhonesAreTheKnownGap) {
-  const IdentityPopulation population = GenerateIdentityPopulation(/*seed=*/3, /*people=*/3000);
-  ASSERT_GT(population.recycled_phones, 0);
+// Recycled phone numbers (docs/identity.md): with the opt-in weak-identifier rule a number alone
+// never merges two customers with their own email or user id whose histories do not overlap in
+// time. Ten times
+// the default rate of recycled numbers, so the rule has something to do at this scale.
+TEST(IdentityAccuracyTest, TheWeakPhoneRuleKeepsRecycledNumbersFromGluingCustomers) {
+  PopulationOptions options;
+  options.recycled_phone_rate = 0.02;
+  const IdentityPopulation population = GenerateIdentityPopulation(/*seed=*/3, /*people=*/3000, options);
+  ASSERT_GT(population.recycled_phones, 30);
   const std::string dir = FreshDir("tessera-accuracy-recycled");
-  auto run = RunAccuracy(population, IdentityRules::Defaults(), dir + "/rules");
-  ASSERT_TRUE(run.ok()) << run.status();
+  IdentityRules weak = IdentityRules::Defaults();
+  weak.weak_types = {"phone"};
+  auto with_rule = RunAccuracy(population, weak, dir + "/rules");
+  ASSERT_TRUE(with_rule.ok()) << with_rule.status();
+  auto without = RunAccuracy(population, IdentityRules::Defaults(), dir + "/no-weak");
+  ASSERT_TRUE(without.ok()) << without.status();
   std::filesystem::remove_all(dir);
-  EXPECT_GE(run->accuracy.precision, 0.995);
-  EXPECT_LT(run->accuracy.precision, 1.0);
-  EXPECT_GE(run->accuracy.recall, 0.99);
+  const Accuracy& a = with_rule->accuracy;
+  const Accuracy& b = without->accuracy;
+  EXPECT_GE(a.recall, 0.99) << a.correct_pairs << " of " << a.true_pairs;
+  // Measured: 98.73% with the rule, 98.24% without (the new owner's brand-new identifiers still
+  // join the old owner's profile through the number: see docs/identity.md).
+  EXPECT_GT(a.precision, b.precision + 0.003) << "with: " << a.precision << " without: " << b.precision;
+  EXPECT_GT(a.recall, b.recall - 0.01);
 }
 
 TEST(IdentityAccuracyTest, TheMeasureItselfScoresKnownPartitions) {

@@ -3,6 +3,7 @@
 // their owner by event time, per-profile caps, priority, per-workspace rules, the violation records
 // (returned and stored), and the property that shuffled arrival orders give the same links.
 #include <algorithm>
+#include <iostream>
 #include <map>
 #include <numeric>
 #include <random>
@@ -13,6 +14,7 @@
 #include "common/bytes.h"
 #include "common/identifier.h"
 #include "gtest/gtest.h"
+#include "identity/identity_explain.h"
 #include "identity/identity_records.h"
 #include "identity/identity_resolver.h"
 #include "identity/identity_rules.h"
@@ -252,6 +254,51 @@ TEST_F(RulesTest, PriorityDecidesWhichIdentifierStaysOut) {
   EXPECT_EQ(Rules(other), std::vector<std::string>{"user_id_conflict user_id:u3"});
 }
 
+TEST_F(RulesTest, ARecycledPhoneDoesNotGlueItsNewOwnerToTheOldOne) {
+  constexpr int64_t kDay = 24 * 60;
+  IdentityRules weak = IdentityRules::Defaults();
+  weak.weak_types = {"phone"};
+  Use(weak);
+  // The old owner used the number in the first days; the new owner's history starts weeks later.
+  Resolve(MakeEvent("old1", 0, {"email:old@x.com", "phone:+66815550192"}));
+  Resolve(MakeEvent("old2", kDay, {"email:old@x.com", "anonymous_id:old-phone"}));
+  Resolve(MakeEvent("new1", 20 * kDay, {"user_id:newcomer", "email:new@x.com"}));
+  const Resolution order = Resolve(MakeEvent("new2", 21 * kDay, {"email:new@x.com", "phone:+66815550192"}));
+  EXPECT_EQ(Rules(order), std::vector<std::string>{"weak_link phone:+66815550192"});
+  EXPECT_NE(Find("email:new@x.com"), Find("email:old@x.com"));
+  EXPECT_EQ(order.profile_id, Find("user_id:newcomer"));
+  EXPECT_EQ(order.unlinked, std::vector<std::string>{"phone:+66815550192"});
+
+  // One customer whose two profiles overlap in time: the phone merges them.
+  Resolve(MakeEvent("w1", 2, {"email:work@y.com", "phone:+66815550193"}));
+  Resolve(MakeEvent("h1", 1, {"user_id:same", "email:home@y.com"}));
+  Resolve(MakeEvent("h2", 5, {"user_id:same", "anonymous_id:laptop"}));
+  const Resolution joined = Resolve(MakeEvent("h3", 6, {"email:home@y.com", "phone:+66815550193"}));
+  EXPECT_TRUE(joined.violations.empty()) << Rules(joined).front();
+  EXPECT_EQ(Find("email:work@y.com"), Find("user_id:same"));
+  // A brand-new email may join through a phone (nothing says it is someone else's).
+  Resolve(MakeEvent("w2", 9, {"email:second@y.com", "phone:+66815550193"}));
+  EXPECT_EQ(Find("email:second@y.com"), Find("user_id:same"));
+
+  // Without the rule (the default), the recycled number glues the two customers.
+  Use(IdentityRules::Defaults());
+  Resolve(MakeEvent("new3", 22 * kDay, {"email:new@x.com", "phone:+66815550192"}));
+  EXPECT_EQ(Find("email:new@x.com"), Find("email:old@x.com"));
+}
+
+TEST_F(RulesTest, AWorkspaceMayDemandALongerQuietGapBeforeANumberCountsAsPassedOn) {
+  constexpr int64_t kDay = 24 * 60;
+  IdentityRules rules = IdentityRules::Defaults();
+  rules.weak_types = {"phone"};
+  rules.weak_quiet_days = 30;
+  Use(rules);
+  Resolve(MakeEvent("old1", 0, {"email:old@x.com", "phone:+66815550192"}));
+  Resolve(MakeEvent("new1", 20 * kDay, {"user_id:newcomer", "email:new@x.com"}));
+  const Resolution order = Resolve(MakeEvent("new2", 21 * kDay, {"email:new@x.com", "phone:+66815550192"}));
+  EXPECT_TRUE(order.violations.empty());
+  EXPECT_EQ(Find("email:new@x.com"), Find("email:old@x.com"));  // 20 days apart: not quiet long enough
+}
+
 TEST_F(RulesTest, RulesArePerWorkspace) {
   RulesByWorkspace by = RulesByWorkspace::Make(IdentityRules::Defaults(), {{"open", IdentityRules::Unrestricted()}}).value();
   resolver_ = std::make_unique<IdentityResolver>(&kv_, 3, &clock_, by);
@@ -352,6 +399,32 @@ std::set<std::set<std::string>> Links(IdentityResolver& resolver, const std::vec
   return out;
 }
 
+// The link log's explanation of every profile with two or more identifiers: for each profile, the
+// events that linked its identifiers, as (message id, identifiers it linked first).
+std::set<std::set<std::pair<std::string, std::vector<std::string>>>> Explained(MemoryKv& kv,
+                                                                                 const std::set<std::set<std::string>>& links) {
+  PrefixScan scan = [&kv](std::string_view prefix, const std::function<bool(std::string_view, std::string_view)>& visit) {
+    for (auto it = kv.data().lower_bound(std::string(prefix)); it != kv.data().end() && it->first.starts_with(prefix);
+         ++it) {
+      if (!visit(it->first, it->second)) break;
+    }
+    return absl::OkStatus();
+  };
+  std::set<std::set<std::pair<std::string, std::vector<std::string>>>> out;
+  for (const std::set<std::string>& profile : links) {
+    auto e = ExplainProfile(kv, scan, "baankafe", ParseIdentifier(*profile.begin()).value());
+    EXPECT_TRUE(e.ok()) << e.status();
+    if (!e.ok()) continue;
+    std::set<std::pair<std::string, std::vector<std::string>>> events;
+    for (const ExplainedLink& link : e->links) {
+      EXPECT_TRUE(link.logged) << link.event.message_id;
+      events.insert({link.event.message_id, link.linked});
+    }
+    out.insert(events);
+  }
+  return out;
+}
+
 TEST(IdentityRulesPropertyTest, ShuffledArrivalOrdersGiveTheSameLinks) {
   for (uint64_t seed : {5u, 77u, 2026u}) {
     std::vector<v1::Event> events = RuleEvents(seed);
@@ -365,6 +438,7 @@ TEST(IdentityRulesPropertyTest, ShuffledArrivalOrdersGiveTheSameLinks) {
     IdentityResolver reference(&reference_kv, 1, &clock);
     for (const v1::Event& e : by_time) ASSERT_TRUE(reference.Resolve(e).ok());
     const auto expected = Links(reference, events);
+    const auto expected_explained = Explained(reference_kv, expected);
 
     // The reference is right about the cases, not just consistent.
     auto same = [&](const std::string& a, const std::string& b) {
@@ -400,6 +474,22 @@ TEST(IdentityRulesPropertyTest, ShuffledArrivalOrdersGiveTheSameLinks) {
       }
       EXPECT_GT(violations, 0u);
       ASSERT_EQ(Links(resolver, events), expected) << "seed " << seed << " round " << round;
+      // The link log explains them the same way: the same events linked the same identifiers.
+      const auto got = Explained(kv, expected);
+      for (const auto& profile : got) {
+        if (!expected_explained.contains(profile)) {
+          for (const auto& [m, ids] : profile) std::cerr << m << ":" << ids.front() << " ";
+          std::cerr << "\n";
+        }
+      }
+      for (const auto& profile : expected_explained) {
+        if (!got.contains(profile)) {
+          std::cerr << "expected: ";
+          for (const auto& [m, ids] : profile) std::cerr << m << ":" << ids.front() << " ";
+          std::cerr << "\n";
+        }
+      }
+      ASSERT_EQ(got, expected_explained) << "seed " << seed << " round " << round;
     }
   }
 }

@@ -27,6 +27,8 @@ identity:
   max_identifiers_per_profile: 50
   max_merges_per_profile: 0
   priority: [email, user_id, "*", anonymous_id]
+  weak_types: [phone, loyalty_id]
+  weak_quiet_days: 30
   workspaces:
     shop-b:
       use_default_blocklist: false
@@ -40,6 +42,8 @@ identity:
   EXPECT_EQ(top.max_identifiers_per_profile, 50);
   EXPECT_EQ(top.max_merges_per_profile, 0);
   EXPECT_EQ(top.priority, (std::vector<std::string>{"email", "user_id", "*", "anonymous_id"}));
+  EXPECT_EQ(top.weak_types, (std::vector<std::string>{"phone", "loyalty_id"}));
+  EXPECT_EQ(top.weak_quiet_days, 30);
   // Lists add to the defaults.
   EXPECT_EQ(top.blocked_values.at("email").back(), "info@baankafe.co.th");
   EXPECT_EQ(top.blocked_values.at("*"), IdentityRules::Defaults().blocked_values.at("*"));
