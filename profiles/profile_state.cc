@@ -149,7 +149,9 @@ void WriteMoneyByCurrency(const std::map<std::string, int64_t>& by_currency, Jso
 
 // The profile's JSON as (field name, JSON value text) in output order. ProfileToJson joins them;
 // ChangedFields compares them, so both always agree on what a field is.
-std::vector<std::pair<std::string_view, std::string>> JsonFields(const v1::Profile& profile) {
+// `computed`, when set, is inserted as the "computed" field before merged_from.
+std::vector<std::pair<std::string_view, std::string>> JsonFields(const v1::Profile& profile,
+                                                                 const std::string* computed = nullptr) {
   std::vector<std::pair<std::string_view, std::string>> fields;
   fields.reserve(20);
   const auto add = [&fields](std::string_view name, JsonWriter&& w) {
@@ -283,6 +285,7 @@ std::vector<std::pair<std::string_view, std::string>> JsonFields(const v1::Profi
     w.EndObject();
     add("consent", std::move(w));
   }
+  if (computed != nullptr) fields.emplace_back("computed", *computed);
   {
     JsonWriter w;
     w.BeginArray();
@@ -294,9 +297,27 @@ std::vector<std::pair<std::string_view, std::string>> JsonFields(const v1::Profi
   return fields;
 }
 
+// One order line per SKU (the item name when the SKU is empty): favourite products and categories.
+void AddOrderLines(const v1::Order& order, v1::OrderSummary& summary) {
+  auto& lines = *summary.mutable_lines();
+  for (const v1::OrderItem& item : order.items()) {
+    const std::string& key = item.sku().empty() ? item.name() : item.sku();
+    if (key.empty()) continue;
+    v1::OrderLine& line = lines[key];
+    line.set_quantity(line.quantity() + item.quantity());
+    line.set_spend_minor(line.spend_minor() + item.quantity() * item.unit_price_minor());
+    if (line.category().empty()) line.set_category(item.category());
+    if (line.name().empty()) line.set_name(item.name());
+  }
+}
+
 }  // namespace
 
 void ApplyEvent(const v1::Event& event, v1::Profile& profile) {
+  ApplyEvent(event, profile, DefaultComputedTraitsConfig());
+}
+
+void ApplyEvent(const v1::Event& event, v1::Profile& profile, const ComputedTraitsConfig& config) {
   if (profile.workspace().empty()) profile.set_workspace(event.workspace());
   for (const v1::Identifier& identifier : event.identifiers()) {
     if (identifier.type().empty() || identifier.value().empty()) continue;
@@ -316,6 +337,8 @@ void ApplyEvent(const v1::Event& event, v1::Profile& profile) {
     state.set_message_id(event.message_id());
     MergeConsent(purpose, state, profile);
   }
+  const std::optional<int32_t> previous_last_seen_day =
+      HasSeenEvents(profile) ? std::optional<int32_t>(UtcDayNumber(profile.last_seen_ms())) : std::nullopt;
   MergeSeen(event.timestamp_ms(), event.timestamp_ms(), HasSeenEvents(profile), profile);
 
   const std::string channel(ChannelName(event.channel()));
@@ -341,8 +364,11 @@ void ApplyEvent(const v1::Event& event, v1::Profile& profile) {
     for (const v1::OrderItem& item : order.items()) {
       (*summary.mutable_category_quantities())[item.category()] += item.quantity();
     }
+    AddOrderLines(order, summary);
     MergeOrder(order.order_id(), summary, profile);
   }
+  // After the counters: HasSeenEvents is true from here on, and last_seen includes this event.
+  ApplyComputedState(event, previous_last_seen_day, config, profile);
 }
 
 void AbsorbProfile(const v1::Profile& loser, v1::Profile& winner) {
@@ -382,6 +408,7 @@ void AbsorbProfile(const v1::Profile& loser, v1::Profile& winner) {
   AddCounts(loser.social_counts(), *winner.mutable_social_counts());
   AddCounts(loser.track_event_counts(), *winner.mutable_track_event_counts());
   for (const auto& [order_id, order] : loser.orders()) MergeOrder(order_id, order, winner);
+  AbsorbComputedState(loser, winner);
 }
 
 std::string ProfileToJson(const v1::Profile& profile) {
@@ -392,14 +419,37 @@ std::string ProfileToJson(const v1::Profile& profile) {
   return std::move(w).Take();
 }
 
-std::vector<std::string> ChangedFields(const v1::Profile& before, const v1::Profile& after) {
-  const auto before_fields = JsonFields(before);
-  const auto after_fields = JsonFields(after);
+std::string ProfileToJson(const v1::Profile& profile, absl::Time now, const ComputedTraitsConfig& config) {
+  const std::string computed = ComputedTraitsToJson(ComputeTraits(profile, now, config));
+  JsonWriter w;
+  w.BeginObject();
+  for (const auto& [name, value] : JsonFields(profile, &computed)) w.Key(name).Raw(value);
+  w.EndObject();
+  return std::move(w).Take();
+}
+
+namespace {
+
+std::vector<std::string> DifferentFields(const std::vector<std::pair<std::string_view, std::string>>& before_fields,
+                                         const std::vector<std::pair<std::string_view, std::string>>& after_fields) {
   std::vector<std::string> changed;
   for (size_t i = 0; i < after_fields.size(); ++i) {
     if (before_fields[i].second != after_fields[i].second) changed.emplace_back(after_fields[i].first);
   }
   return changed;
+}
+
+}  // namespace
+
+std::vector<std::string> ChangedFields(const v1::Profile& before, const v1::Profile& after) {
+  return DifferentFields(JsonFields(before), JsonFields(after));
+}
+
+std::vector<std::string> ChangedFields(const v1::Profile& before, const v1::Profile& after, absl::Time now,
+                                       const ComputedTraitsConfig& config) {
+  const std::string before_computed = ComputedTraitsToJson(ComputeTraits(before, now, config));
+  const std::string after_computed = ComputedTraitsToJson(ComputeTraits(after, now, config));
+  return DifferentFields(JsonFields(before, &before_computed), JsonFields(after, &after_computed));
 }
 
 }  // namespace tessera::profiles

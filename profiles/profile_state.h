@@ -13,11 +13,17 @@
 #include <string>
 #include <vector>
 
+#include "absl/time/time.h"
+#include "profiles/computed_traits.h"
 #include "proto/tessera/v1/tessera.pb.h"
 
 namespace tessera::profiles {
 
 // Folds one resolved event into `profile` (whose id is already set). Does not touch the version.
+// Also keeps the state computed traits need (computed_traits.h): engagement day buckets, the open
+// cart, each order's lines, and the user-defined traits `config` defines. The two-argument form
+// uses DefaultComputedTraitsConfig() (no user-defined traits).
+void ApplyEvent(const v1::Event& event, v1::Profile& profile, const ComputedTraitsConfig& config);
 void ApplyEvent(const v1::Event& event, v1::Profile& profile);
 
 // Folds a merged-away profile into the winner: as if every event of `loser` had been applied to
@@ -31,8 +37,16 @@ void AbsorbProfile(const v1::Profile& loser, v1::Profile& winner);
 // refunds), refunded (same), items_by_category, social (platform -> action -> count),
 // track_events, merged_from, version. Times are RFC 3339 UTC with milliseconds.
 std::string ProfileToJson(const v1::Profile& profile);
+// The same with a `computed` object (ComputedTraitsToJson of ComputeTraits(profile, now, config))
+// between `consent` and `merged_from`. The one-argument form leaves it out: it is a function of
+// the stored state alone, which the golden and order-independence tests compare byte for byte.
+std::string ProfileToJson(const v1::Profile& profile, absl::Time now, const ComputedTraitsConfig& config);
 
 // Names of the top-level JSON fields whose value differs between two states of one profile.
 std::vector<std::string> ChangedFields(const v1::Profile& before, const v1::Profile& after);
+// The same over the JSON with `computed`, both computed at `now`: "computed" is listed when an
+// event changed a computed trait (not when time alone moved one).
+std::vector<std::string> ChangedFields(const v1::Profile& before, const v1::Profile& after, absl::Time now,
+                                       const ComputedTraitsConfig& config);
 
 }  // namespace tessera::profiles

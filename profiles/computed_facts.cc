@@ -1,0 +1,88 @@
+#include "profiles/computed_facts.h"
+
+#include <cmath>
+#include <map>
+#include <string>
+
+#include "absl/strings/str_cat.h"
+#include "common/absl_compat.h"
+#include "common/currency.h"
+
+namespace tessera::profiles {
+namespace {
+
+// "lifetime_spend.THB" -> the amount in major units, when the prefix names a money field.
+std::optional<FactValue> MoneyField(const ComputedTraits& traits, std::string_view name) {
+  const size_t dot = name.find('.');
+  if (dot == std::string_view::npos) return std::nullopt;
+  const std::string_view field = name.substr(0, dot);
+  const std::string currency(name.substr(dot + 1));
+  const std::map<std::string, int64_t>* by_currency = nullptr;
+  if (field == "lifetime_spend" || field == "total_spend") by_currency = &traits.lifetime_spend;
+  if (field == "average_order_value") by_currency = &traits.average_order_value;
+  if (by_currency == nullptr) return std::nullopt;
+  auto it = by_currency->find(currency);
+  const int64_t minor = it == by_currency->end() ? 0 : it->second;
+  return FactValue::Number(static_cast<double>(minor) / std::pow(10.0, CurrencyExponent(currency).value_or(0)));
+}
+
+// What the default source (ProfileFactsView without a ComputedTraitSource) answers beyond the
+// computed object, so plugging this source in takes no condition away.
+std::optional<FactValue> DefaultSourceFact(const v1::Profile& profile, std::string_view name, absl::Time now) {
+  const auto orders_with = [&profile](v1::OrderStatus status) {
+    int64_t n = 0;
+    for (const auto& [id, order] : profile.orders()) n += order.status() == status ? 1 : 0;
+    return FactValue::Number(static_cast<double>(n));
+  };
+  const auto count = [](const google::protobuf::Map<std::string, int64_t>& map, std::string_view key) {
+    auto it = map.find(std::string(key));
+    return FactValue::Number(it == map.end() ? 0 : static_cast<double>(it->second));
+  };
+  if (name == "orders_count") return orders_with(v1::ORDER_STATUS_COMPLETED);
+  if (name == "refunds_count") return orders_with(v1::ORDER_STATUS_REFUNDED);
+  if (name == "cancelled_count") return orders_with(v1::ORDER_STATUS_CANCELLED);
+  if (name == "days_since_last_seen") {
+    if (profile.event_counts().empty()) return std::nullopt;
+    return FactValue::Number(std::floor(
+        absl::ToDoubleMilliseconds(now - absl::FromUnixMillis(profile.last_seen_ms())) / kMillisPerDay));
+  }
+  if (name.starts_with("event_type_counts.")) return count(profile.event_type_counts(), name.substr(18));
+  if (name.starts_with("track_events.")) return count(profile.track_event_counts(), name.substr(13));
+  return std::nullopt;
+}
+
+}  // namespace
+
+std::optional<FactValue> ComputedTraitsFacts::Get(const v1::Profile& profile, std::string_view name,
+                                                  absl::Time now) const {
+  if (std::optional<FactValue> fact = DefaultSourceFact(profile, name, now)) return fact;
+  const ComputedTraits traits = ComputeTraits(profile, now, *config_);
+  if (std::optional<FactValue> money = MoneyField(traits, name)) return money;
+  std::optional<std::string> json = ComputedTraitJson(traits, name);
+  if (!json.has_value() || *json == "null") return std::nullopt;
+  return FactValue::FromJson(*json);
+}
+
+std::optional<absl::Time> ComputedTraitsFacts::ChangesAt(const v1::Profile& profile, std::string_view name,
+                                                         absl::Time now) const {
+  if (name == "days_since_last_seen" && !profile.event_counts().empty()) {
+    const int64_t since = absl::ToUnixMillis(now) - profile.last_seen_ms();
+    return absl::FromUnixMillis(profile.last_seen_ms() + (since / kMillisPerDay + 1) * kMillisPerDay);
+  }
+  return ComputedTraitChangesAt(profile, name, now, *config_);
+}
+
+std::optional<CartAbandonment> CartAbandonmentOf(const v1::Profile& profile, const ComputedTraitsConfig& config) {
+  const std::optional<absl::Time> at = CartAbandonedAt(profile, config);
+  if (!at.has_value()) return std::nullopt;
+  CartAbandonment cart;
+  cart.abandoned_at_ms = absl::ToUnixMillis(*at);
+  const int64_t activity_ms = absl::ToUnixMillis(*at - config.cart_abandon_after);
+  cart.occurrence = absl::StrCat("cart:", activity_ms);
+  // The products as of the abandonment (any instant at or after it gives the same list).
+  const ComputedTraits traits = ComputeTraits(profile, *at, config);
+  cart.detail_json = ComputedTraitJson(traits, "cart_products").value_or("[]");
+  return cart;
+}
+
+}  // namespace tessera::profiles
