@@ -26,4 +26,14 @@ OutputRecord ProfileUpdateOutput(const Topics& topics, const v1::ProfileUpdate& 
                       sinks::ProfileUpdateToJson(update), sinks::ProfileUpdateHeaders()};
 }
 
+OutputRecord SegmentChangeOutput(const Topics& topics, const profiles::SegmentChange& change) {
+  return OutputRecord{topics.segment_changes, sinks::ProfileKey(change.profile_id),
+                      profiles::SegmentChangeToJson(change), {{"content-type", "application/json"}}};
+}
+
+OutputRecord TriggerOutput(const Topics& topics, const profiles::TriggerFiring& firing) {
+  return OutputRecord{topics.triggers, sinks::ProfileKey(firing.profile_id), profiles::TriggerFiringToJson(firing),
+                      {{"content-type", "application/json"}}};
+}
+
 }  // namespace tessera::app

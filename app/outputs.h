@@ -3,6 +3,8 @@
 
 #include "app/topics.h"
 #include "app/worker_loop.h"
+#include "profiles/segments.h"
+#include "profiles/triggers.h"
 #include "proto/tessera/v1/tessera.pb.h"
 
 namespace tessera::app {
@@ -14,5 +16,9 @@ OutputRecord DeadLetterOutput(const Topics& topics, const v1::DeadLetter& dead_l
 OutputRecord MergeOutput(const Topics& topics, const v1::MergeRecord& merge);
 // profile-updates: JSON (sinks/profile_updates.h) keyed by profile id.
 OutputRecord ProfileUpdateOutput(const Topics& topics, const v1::ProfileUpdate& update);
+// segment-changes: JSON (profiles/segments.h SegmentChangeToJson) keyed by profile id.
+OutputRecord SegmentChangeOutput(const Topics& topics, const profiles::SegmentChange& change);
+// triggers: JSON (profiles/triggers.h TriggerFiringToJson) keyed by profile id.
+OutputRecord TriggerOutput(const Topics& topics, const profiles::TriggerFiring& firing);
 
 }  // namespace tessera::app

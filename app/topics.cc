@@ -13,7 +13,9 @@ Topics::Topics(const std::string& prefix)
       profile_changes(absl::StrCat(prefix, "profile-changes")),
       profile_updates(absl::StrCat(prefix, "profile-updates")),
       merges(absl::StrCat(prefix, "merges")),
-      dlq(absl::StrCat(prefix, "dlq")) {}
+      dlq(absl::StrCat(prefix, "dlq")),
+      segment_changes(absl::StrCat(prefix, "segment-changes")),
+      triggers(absl::StrCat(prefix, "triggers")) {}
 
 const std::string& Topics::Raw(v1::Channel channel) const {
   switch (channel) {
@@ -38,6 +40,7 @@ std::vector<TopicSpec> Topics::Specs(int partitions) const {
       {raw_web, partitions, {}},        {raw_social, partitions, {}},      {raw_purchase, partitions, {}},
       {events, partitions, {}},         {resolved, partitions, {}},        {profile_changes, partitions, {}},
       {profile_updates, partitions, compacted}, {merges, partitions, {}}, {dlq, partitions, {}},
+      {segment_changes, partitions, {}}, {triggers, partitions, {}},
   };
 }
 

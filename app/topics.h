@@ -18,6 +18,8 @@ struct Topics {
   std::string profile_updates;  // sinks -> the world: JSON, compacted, keyed by profile id
   std::string merges;           // MergeRecord, keyed by winner id
   std::string dlq;              // DeadLetter
+  std::string segment_changes;  // profiles -> the world: JSON enter/exit, keyed by profile id
+  std::string triggers;         // profiles -> the world: JSON trigger occurrences, keyed by profile id
 
   const std::string& Raw(v1::Channel channel) const;
   v1::Channel ChannelOf(const std::string& topic) const;  // CHANNEL_UNSPECIFIED if not a raw topic

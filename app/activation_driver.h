@@ -1,0 +1,74 @@
+// Segments and time triggers between poll batches: the part of the profile stage that runs because
+// time passed or the definitions changed, not because an event arrived.
+//
+// A worker calls ActivationDriver::Tick about once a second (RunWorkerLoopWithTicks), each time in
+// a staged batch of its own that commits after its outputs are flushed, exactly like a poll batch:
+//  - while a backfill is pending (the segment/trigger definitions' fingerprint differs from the one
+//    stored under "sg/config"), it re-evaluates the next chunk of stored profiles ("pf/" order),
+//    records its progress under "sg/backfill" so a restart resumes where it stopped, and logs
+//    progress; when done it stores the new fingerprint;
+//  - otherwise it takes the timers due now from the "tm/" index (oldest first), deletes them and
+//    re-evaluates their profiles, which fires what is due and schedules what comes next.
+//
+// Thread-safety: one driver per worker thread, like the store's staged writes it is handed.
+#pragma once
+
+#include <atomic>
+#include <cstdint>
+#include <functional>
+#include <string>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "absl/time/time.h"
+#include "app/worker_loop.h"
+#include "common/clock.h"
+#include "common/kv.h"
+#include "common/rocks_store.h"
+#include "profiles/triggers.h"
+
+namespace tessera::app {
+
+// Work done between poll batches on a stage's own state, under the same rules as a batch. Sets
+// *more when it has more to do at once (the loop polls one batch, then calls again without waiting
+// a second, so a long backfill never starves the consumer past max.poll.interval.ms).
+using StateTicker = std::function<absl::StatusOr<std::vector<OutputRecord>>(KeyValueView* state, bool* more)>;
+
+// RunWorkerLoop (worker_loop.h) plus a ticker called about once a second, between batches.
+absl::Status RunWorkerLoopWithTicks(const RunOptions& run, const WorkerLoopOptions& loop, const BatchHandler& handler,
+                                    const StateTicker& ticker, const std::atomic<bool>& stop);
+
+class ActivationDriver {
+ public:
+  // How the worker re-evaluates a profile and turns the step's changes into outputs.
+  struct Hooks {
+    std::function<absl::Status(uint64_t profile_id)> reevaluate;
+    std::function<absl::StatusOr<std::vector<OutputRecord>>()> finish;
+  };
+
+  // `store` is the committed state (scanned for "pf/" and "tm/"); all must outlive the driver.
+  ActivationDriver(const RocksStore* store, const profiles::ActivationEngine* engine, const Clock* clock,
+                   std::string name, size_t chunk = 2000);
+
+  absl::StatusOr<std::vector<OutputRecord>> Tick(KeyValueView* state, const Hooks& hooks, bool* more);
+
+  // Profiles re-evaluated by the backfill so far (for logs and the benchmark).
+  int64_t backfilled() const { return static_cast<int64_t>(next_); }
+  bool backfill_pending() const { return !checked_ || next_ < pending_.size(); }
+
+ private:
+  absl::Status PlanBackfill(KeyValueView* state);
+
+  const RocksStore* store_;
+  const profiles::ActivationEngine* engine_;
+  const Clock* clock_;
+  std::string name_;
+  size_t chunk_;
+  bool checked_ = false;
+  std::vector<uint64_t> pending_;  // profile ids still to backfill, ascending
+  size_t next_ = 0;
+  absl::Time started_;
+  absl::Time last_log_;
+};
+
+}  // namespace tessera::app

@@ -1,0 +1,118 @@
+#include "profiles/segments.h"
+
+#include <algorithm>
+
+#include "absl/strings/str_cat.h"
+#include "common/json_writer.h"
+
+namespace tessera::profiles {
+
+std::string SegmentChangeToJson(const SegmentChange& change) {
+  JsonWriter w;
+  w.BeginObject();
+  w.Key("profile_id").String(absl::StrCat(change.profile_id));
+  w.Key("segment").String(change.segment);
+  w.Key("change").String(change.entered ? "entered" : "exited");
+  w.Key("at").String(absl::FormatTime("%Y-%m-%dT%H:%M:%E3SZ", absl::FromUnixMillis(change.at_ms), absl::UTCTimeZone()));
+  w.Key("version").Uint(change.version);
+  if (!change.reason.empty()) w.Key("reason").String(change.reason);
+  w.EndObject();
+  return std::move(w).Take();
+}
+
+SegmentEngine::SegmentEngine(std::vector<SegmentDefinition> segments) : segments_(std::move(segments)) {
+  std::vector<std::pair<EventSelector, int32_t>> used;
+  for (const SegmentDefinition& segment : segments_) CollectSelectors(segment.condition, used);
+  for (auto& [selector, window] : used) {
+    std::string key = selector.Key();
+    selectors_.push_back(SelectorUse{std::move(selector), std::move(key), window});
+  }
+}
+
+void SegmentEngine::RecordEvent(const v1::Event& event, int64_t now_ms, v1::Profile& profile) const {
+  const int32_t today = UtcDay(now_ms);
+  const int32_t day = UtcDay(event.timestamp_ms());
+  for (const SelectorUse& use : selectors_) {
+    if (use.max_window_days != 0 && day <= today - use.max_window_days) continue;  // already outside
+    if (!use.selector.Matches(event)) continue;
+    (*(*profile.mutable_event_windows())[use.key].mutable_by_day())[day] += 1;
+  }
+}
+
+void SegmentEngine::PruneWindows(int64_t now_ms, v1::Profile& profile) const {
+  const int32_t today = UtcDay(now_ms);
+  auto& windows = *profile.mutable_event_windows();
+  for (auto it = windows.begin(); it != windows.end();) {
+    const SelectorUse* use = nullptr;
+    for (const SelectorUse& u : selectors_) {
+      if (u.key == it->first) use = &u;
+    }
+    if (use == nullptr) {  // no segment reads it any more
+      windows.erase(it++);
+      continue;
+    }
+    if (use->max_window_days != 0) {
+      auto& days = *it->second.mutable_by_day();
+      for (auto d = days.begin(); d != days.end();) {
+        if (d->first <= today - use->max_window_days) {
+          days.erase(d++);
+        } else {
+          ++d;
+        }
+      }
+    }
+    ++it;
+  }
+}
+
+std::optional<absl::Time> SegmentEngine::Evaluate(v1::Profile& profile, const ProfileFacts& facts, absl::Time now,
+                                                  std::vector<SegmentChange>& changes) const {
+  const int64_t now_ms = absl::ToUnixMillis(now);
+  std::optional<absl::Time> next;
+  auto& membership = *profile.mutable_segments();
+  for (const SegmentDefinition& segment : segments_) {
+    const bool member = profiles::Evaluate(segment.condition, facts, now);
+    const bool was = membership.contains(segment.name);
+    if (member != was) {
+      changes.push_back(SegmentChange{profile.id(), segment.name, member, now_ms, 0, ""});
+      if (member) {
+        membership[segment.name] = now_ms;
+      } else {
+        membership.erase(segment.name);
+      }
+    }
+    if (std::optional<absl::Time> at = NextChange(segment.condition, facts, now); at.has_value() && *at > now) {
+      next = next.has_value() ? std::min(*next, *at) : *at;
+    }
+  }
+  std::vector<std::string> removed;
+  for (const auto& [name, entered] : membership) {
+    const bool configured = std::any_of(segments_.begin(), segments_.end(),
+                                        [&](const SegmentDefinition& s) { return s.name == name; });
+    if (!configured) removed.push_back(name);
+  }
+  std::sort(removed.begin(), removed.end());
+  for (const std::string& name : removed) {
+    membership.erase(name);
+    changes.push_back(SegmentChange{profile.id(), name, false, now_ms, 0, "removed"});
+  }
+  return next;
+}
+
+void SegmentEngine::Retire(const v1::Profile& loser, absl::Time now, std::vector<SegmentChange>& changes) {
+  std::vector<std::string> names;
+  for (const auto& [name, entered] : loser.segments()) names.push_back(name);
+  std::sort(names.begin(), names.end());
+  for (const std::string& name : names) {
+    changes.push_back(SegmentChange{loser.id(), name, false, absl::ToUnixMillis(now), 0, "merged"});
+  }
+}
+
+void SegmentEngine::AbsorbWindows(const v1::Profile& loser, v1::Profile& winner) {
+  for (const auto& [key, counts] : loser.event_windows()) {
+    auto& into = *(*winner.mutable_event_windows())[key].mutable_by_day();
+    for (const auto& [day, count] : counts.by_day()) into[day] += count;
+  }
+}
+
+}  // namespace tessera::profiles
