@@ -316,6 +316,21 @@ std::vector<TopicPartition> KafkaConsumer::Assignment() const {
   return std::vector<TopicPartition>(state_->assigned.begin(), state_->assigned.end());
 }
 
+static absl::Status PauseOrResume(rd_kafka_t* rk, const std::set<TopicPartition>& assigned, bool pause) {
+  if (assigned.empty()) return absl::OkStatus();
+  rd_kafka_topic_partition_list_t* list = rd_kafka_topic_partition_list_new(static_cast<int>(assigned.size()));
+  for (const auto& [topic, partition] : assigned) rd_kafka_topic_partition_list_add(list, topic.c_str(), partition);
+  const rd_kafka_resp_err_t err = pause ? rd_kafka_pause_partitions(rk, list) : rd_kafka_resume_partitions(rk, list);
+  rd_kafka_topic_partition_list_destroy(list);
+  if (err != RD_KAFKA_RESP_ERR_NO_ERROR) {
+    return absl::UnavailableError(absl::StrCat(pause ? "kafka pause: " : "kafka resume: ", rd_kafka_err2str(err)));
+  }
+  return absl::OkStatus();
+}
+
+absl::Status KafkaConsumer::Pause() { return PauseOrResume(rk_, state_->assigned, true); }
+absl::Status KafkaConsumer::Resume() { return PauseOrResume(rk_, state_->assigned, false); }
+
 // ---------------------------------------------------------------- admin
 
 absl::Status CreateTopics(const std::string& brokers, const std::vector<TopicSpec>& topics, absl::Duration timeout) {
@@ -358,6 +373,67 @@ absl::Status CreateTopics(const std::string& brokers, const std::vector<TopicSpe
   for (auto* t : new_topics) rd_kafka_NewTopic_destroy(t);
   rd_kafka_destroy(rk);
   return status;
+}
+
+absl::StatusOr<std::vector<GroupPartitionLag>> ReadGroupLag(const std::string& brokers, const std::string& group_id,
+                                                            const std::vector<std::string>& topics,
+                                                            absl::Duration timeout) {
+  auto conf = MakeConf({{"bootstrap.servers", brokers}, {"group.id", group_id}, {"enable.auto.commit", "false"}});
+  if (!conf.ok()) return conf.status();
+  char err[512];
+  rd_kafka_t* rk = rd_kafka_new(RD_KAFKA_CONSUMER, *conf, err, sizeof(err));
+  if (rk == nullptr) {
+    rd_kafka_conf_destroy(*conf);
+    return absl::InvalidArgumentError(absl::StrCat("create lag reader: ", err));
+  }
+  std::vector<GroupPartitionLag> out;
+  absl::Status status = absl::OkStatus();
+  rd_kafka_topic_partition_list_t* list = rd_kafka_topic_partition_list_new(8);
+  for (const std::string& topic : topics) {
+    const rd_kafka_metadata_t* metadata = nullptr;
+    rd_kafka_topic_t* rkt = rd_kafka_topic_new(rk, topic.c_str(), nullptr);
+    const rd_kafka_resp_err_t merr = rd_kafka_metadata(rk, 0, rkt, &metadata, TimeoutMillis(timeout));
+    rd_kafka_topic_destroy(rkt);
+    if (merr != RD_KAFKA_RESP_ERR_NO_ERROR || metadata->topic_cnt != 1 || metadata->topics[0].err) {
+      status = absl::UnavailableError(absl::StrCat("metadata for ", topic, ": ",
+                                                   rd_kafka_err2str(merr != RD_KAFKA_RESP_ERR_NO_ERROR
+                                                                        ? merr
+                                                                        : metadata->topics[0].err)));
+      if (metadata != nullptr) rd_kafka_metadata_destroy(metadata);
+      break;
+    }
+    for (int i = 0; i < metadata->topics[0].partition_cnt; ++i) {
+      GroupPartitionLag lag;
+      lag.topic = topic;
+      lag.partition = metadata->topics[0].partitions[i].id;
+      const rd_kafka_resp_err_t werr = rd_kafka_query_watermark_offsets(
+          rk, topic.c_str(), lag.partition, &lag.low_watermark, &lag.high_watermark, TimeoutMillis(timeout));
+      if (werr != RD_KAFKA_RESP_ERR_NO_ERROR) {
+        status = absl::UnavailableError(
+            absl::StrCat("watermarks of ", topic, "[", lag.partition, "]: ", rd_kafka_err2str(werr)));
+        break;
+      }
+      rd_kafka_topic_partition_list_add(list, topic.c_str(), lag.partition);
+      out.push_back(std::move(lag));
+    }
+    rd_kafka_metadata_destroy(metadata);
+    if (!status.ok()) break;
+  }
+  if (status.ok() && list->cnt > 0) {
+    const rd_kafka_resp_err_t cerr = rd_kafka_committed(rk, list, TimeoutMillis(timeout));
+    if (cerr != RD_KAFKA_RESP_ERR_NO_ERROR) {
+      status = absl::UnavailableError(absl::StrCat("committed offsets of ", group_id, ": ", rd_kafka_err2str(cerr)));
+    } else {
+      for (int i = 0; i < list->cnt; ++i) {
+        // `out` and `list` were filled in the same order.
+        out[static_cast<size_t>(i)].committed = list->elems[i].offset >= 0 ? list->elems[i].offset : -1;
+      }
+    }
+  }
+  rd_kafka_topic_partition_list_destroy(list);
+  rd_kafka_destroy(rk);
+  if (!status.ok()) return status;
+  return out;
 }
 
 absl::StatusOr<std::vector<KafkaMessage>> ReadTopicToEnd(const std::string& brokers, const std::string& topic,

@@ -117,6 +117,13 @@ class KafkaConsumer {
   // Partitions currently assigned.
   std::vector<TopicPartition> Assignment() const;
 
+  // Stops fetching from every assigned partition (Resume undoes it) while PollBatch keeps serving
+  // the group, so a consumer whose downstream is stuck holds no more than what it already polled:
+  // the rest stays in Kafka. Records already fetched may still arrive from PollBatch. A partition
+  // assigned after Pause is not paused. (Added for the sinks' bounded memory, issue 7.)
+  absl::Status Pause();
+  absl::Status Resume();
+
   struct RebalanceState;
 
  private:
@@ -140,6 +147,23 @@ absl::Status CreateTopics(const std::string& brokers, const std::vector<TopicSpe
 // the time of the call), with a plain consumer outside any group.
 absl::StatusOr<std::vector<KafkaMessage>> ReadTopicToEnd(const std::string& brokers, const std::string& topic,
                                                          absl::Duration timeout = absl::Seconds(60));
+
+// One partition of a consumer group's progress: its committed offset (-1 when the group has none)
+// and the partition's high watermark; lag = high_watermark - max(committed, low_watermark).
+struct GroupPartitionLag {
+  std::string topic;
+  int32_t partition = 0;
+  int64_t committed = -1;
+  int64_t low_watermark = 0;
+  int64_t high_watermark = 0;
+  int64_t lag() const { return high_watermark - (committed < low_watermark ? low_watermark : committed); }
+};
+
+// The committed offsets of `group_id` and the watermarks of every partition of `topics`, read
+// without joining the group. (Added for `tessera sinks status`, issue 7.)
+absl::StatusOr<std::vector<GroupPartitionLag>> ReadGroupLag(const std::string& brokers, const std::string& group_id,
+                                                            const std::vector<std::string>& topics,
+                                                            absl::Duration timeout = absl::Seconds(10));
 
 // librdkafka's in-process mock cluster: for try-outs and fast functional tests only. It keeps the
 // log in memory, silently drops a partition's oldest data past about 5 MiB, has no admin API

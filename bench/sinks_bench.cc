@@ -1,0 +1,225 @@
+// sinks-bench: how many profile changes per second a destination delivers (issue 7).
+//
+// Method:
+//   1. Produce N profile-updates records (N distinct profiles, one version each, so coalescing
+//      cannot inflate the count; ~600-byte JSON each, the real encoder) to a fresh topic prefix on
+//      a real broker (--brokers), 4 partitions.
+//   2. webhook: a C++ receiver in this process (libevent evhttp, one thread) verifies every
+//      request's HMAC-SHA256 signature and counts the items; one DestinationWorker delivers to it
+//      (batches of --batch items, up to 8 requests in flight).
+//      kafka: one DestinationWorker produces every item to a destination topic.
+//   3. The clock starts at the first delivered item (the consumer group has joined) and stops when
+//      all N are delivered; changes/s = N / that time. CPU-seconds of the whole process (worker,
+//      receiver, librdkafka threads) are reported beside it; the broker runs on the same 2 cores.
+//
+// Usage: sinks-bench --brokers 127.0.0.1:19692 [--mode webhook|kafka|both] [--changes 200000] [--batch 500]
+#include <event2/buffer.h>
+#include <event2/event.h>
+#include <event2/http.h>
+#include <event2/keyvalq_struct.h>
+#include <sys/resource.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <chrono>
+#include <cstdio>
+#include <cstring>
+#include <filesystem>
+#include <string>
+#include <thread>
+
+#include "absl/strings/str_cat.h"
+#include "common/kafka.h"
+#include "sinks/delivery_service.h"
+#include "sinks/profile_updates.h"
+#include "sinks/signature.h"
+
+namespace tessera {
+namespace {
+
+constexpr char kSecret[] = "bench-secret";
+
+double CpuSeconds() {
+  rusage usage{};
+  getrusage(RUSAGE_SELF, &usage);
+  return usage.ru_utime.tv_sec + usage.ru_stime.tv_sec + (usage.ru_utime.tv_usec + usage.ru_stime.tv_usec) / 1e6;
+}
+
+// A webhook receiver: checks the signature, counts "idempotency_key" occurrences (one per item).
+class Receiver {
+ public:
+  Receiver() {
+    base_ = event_base_new();
+    http_ = evhttp_new(base_);
+    evhttp_set_gencb(http_, OnRequest, this);
+    evhttp_bound_socket* socket = evhttp_bind_socket_with_handle(http_, "127.0.0.1", 0);
+    sockaddr_storage address{};
+    socklen_t length = sizeof(address);
+    getsockname(evhttp_bound_socket_get_fd(socket), reinterpret_cast<sockaddr*>(&address), &length);
+    port_ = ntohs(reinterpret_cast<sockaddr_in*>(&address)->sin_port);
+    thread_ = std::thread([this] { event_base_dispatch(base_); });
+  }
+  ~Receiver() {
+    event_base_loopbreak(base_);
+    thread_.join();
+    evhttp_free(http_);
+    event_base_free(base_);
+  }
+  std::string url() const { return absl::StrCat("http://127.0.0.1:", port_, "/hook"); }
+  int64_t items() const { return items_.load(); }
+  int64_t bad_signatures() const { return bad_.load(); }
+
+ private:
+  static void OnRequest(evhttp_request* request, void* opaque) {
+    auto* self = static_cast<Receiver*>(opaque);
+    evbuffer* input = evhttp_request_get_input_buffer(request);
+    const size_t size = evbuffer_get_length(input);
+    std::string body(size, '\0');
+    evbuffer_copyout(input, body.data(), size);
+    evkeyvalq* headers = evhttp_request_get_input_headers(request);
+    const char* timestamp = evhttp_find_header(headers, "X-Tessera-Timestamp");
+    const char* signature = evhttp_find_header(headers, "X-Tessera-Signature");
+    if (timestamp == nullptr || signature == nullptr ||
+        sinks::SignatureHeaderValue(kSecret, std::atoll(timestamp), body) != signature) {
+      ++self->bad_;
+      evhttp_send_reply(request, 401, "Unauthorized", nullptr);
+      return;
+    }
+    int64_t count = 0;
+    for (size_t at = body.find("\"idempotency_key\""); at != std::string::npos;
+         at = body.find("\"idempotency_key\"", at + 1)) {
+      ++count;
+    }
+    self->items_ += count;
+    evhttp_send_reply(request, 200, "OK", nullptr);
+  }
+
+  event_base* base_ = nullptr;
+  evhttp* http_ = nullptr;
+  int port_ = 0;
+  std::thread thread_;
+  std::atomic<int64_t> items_{0};
+  std::atomic<int64_t> bad_{0};
+};
+
+void Produce(const std::string& brokers, const std::string& topic, int64_t changes) {
+  auto producer = KafkaProducer::Create(brokers, {{"linger.ms", "20"}, {"batch.size", "1000000"}});
+  if (!producer.ok()) {
+    std::fprintf(stderr, "%s\n", producer.status().ToString().c_str());
+    std::exit(1);
+  }
+  for (int64_t i = 1; i <= changes; ++i) {
+    v1::ProfileUpdate update;
+    update.set_profile_id(static_cast<uint64_t>(i));
+    update.set_version(1);
+    update.set_updated_at_ms(1764043200000);
+    v1::Profile& p = *update.mutable_profile();
+    p.set_id(static_cast<uint64_t>(i));
+    p.set_version(1);
+    p.set_workspace("default");
+    p.add_identifiers(absl::StrCat("email:user", i, "@example.com"));
+    p.add_identifiers(absl::StrCat("user_id:u", i));
+    (*p.mutable_traits())["first_name"].set_json("\"Somchai\"");
+    (*p.mutable_traits())["plan"].set_json("\"gold\"");
+    (*p.mutable_event_counts())["web"] = 12;
+    (*p.mutable_consent())["email_marketing"].set_granted(true);
+    update.add_changed_fields("traits");
+    absl::Status s = (*producer)->Produce(topic, sinks::ProfileKey(update.profile_id()),
+                                          sinks::ProfileUpdateToJson(update), sinks::ProfileUpdateHeaders());
+    if (!s.ok()) {
+      std::fprintf(stderr, "%s\n", s.ToString().c_str());
+      std::exit(1);
+    }
+  }
+  if (absl::Status s = (*producer)->Flush(absl::Seconds(120)); !s.ok()) {
+    std::fprintf(stderr, "%s\n", s.ToString().c_str());
+    std::exit(1);
+  }
+}
+
+template <typename Delivered>
+void Measure(const char* label, int64_t changes, Delivered delivered) {
+  const auto give_up = std::chrono::steady_clock::now() + std::chrono::seconds(300);
+  while (delivered() == 0 && std::chrono::steady_clock::now() < give_up) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(1));
+  }
+  const auto start = std::chrono::steady_clock::now();
+  const double cpu_start = CpuSeconds();
+  while (delivered() < changes && std::chrono::steady_clock::now() < give_up) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(2));
+  }
+  const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  const double cpu = CpuSeconds() - cpu_start;
+  std::printf("%s: %lld changes delivered in %.2f s = %.0f changes/s; process CPU %.2f s (%.2f CPU-s per million)\n",
+              label, static_cast<long long>(delivered()), seconds, static_cast<double>(delivered()) / seconds, cpu,
+              cpu / (static_cast<double>(delivered()) / 1e6));
+}
+
+int Main(int argc, char** argv) {
+  std::setvbuf(stdout, nullptr, _IOLBF, 0);
+  std::string brokers, mode = "both";
+  int64_t changes = 200000;
+  size_t batch = 500;
+  for (int i = 1; i + 1 < argc; i += 2) {
+    const std::string flag = argv[i];
+    if (flag == "--brokers") brokers = argv[i + 1];
+    if (flag == "--mode") mode = argv[i + 1];
+    if (flag == "--changes") changes = std::atoll(argv[i + 1]);
+    if (flag == "--batch") batch = static_cast<size_t>(std::atoll(argv[i + 1]));
+  }
+  if (brokers.empty()) {
+    std::fprintf(stderr, "usage: sinks-bench --brokers HOST:PORT [--mode webhook|kafka|both] [--changes N] [--batch N]\n");
+    return 2;
+  }
+  const std::string prefix = absl::StrCat("sb", getpid(), ".");
+  const std::string topic = prefix + "profile-updates";
+  if (absl::Status s = CreateTopics(brokers, {{topic, 4, {}}}); !s.ok()) {
+    std::fprintf(stderr, "%s\n", s.ToString().c_str());
+    return 1;
+  }
+  std::printf("producing %lld profile changes to %s ...\n", static_cast<long long>(changes), topic.c_str());
+  Produce(brokers, topic, changes);
+  const std::string data_dir = (std::filesystem::temp_directory_path() / prefix).string();
+  sinks::WorkerOptions options;
+  options.brokers = brokers;
+  options.topic_prefix = prefix;
+  options.data_dir = data_dir;
+
+  sinks::DestinationConfig d;
+  d.purposes = {"email_marketing"};
+  d.batch_max_size = batch;
+  d.batch_max_wait_ms = 50;
+  d.max_pending = 50000;
+  d.secret = kSecret;
+  if (mode == "webhook" || mode == "both") {
+    Receiver receiver;
+    d.name = "bench-webhook";
+    d.type = sinks::DestinationType::kWebhook;
+    d.url = receiver.url();
+    (void)CreateTopics(brokers, sinks::SinkTopicSpecs({d}, prefix, 1));
+    auto service = sinks::DeliveryService::Start({d}, options);
+    if (!service.ok()) return std::fprintf(stderr, "%s\n", service.status().ToString().c_str()), 1;
+    Measure("webhook", changes, [&] { return receiver.items(); });
+    std::printf("webhook: bad signatures %lld\n", static_cast<long long>(receiver.bad_signatures()));
+    (void)(*service)->Stop();
+  }
+  if (mode == "kafka" || mode == "both") {
+    d.name = "bench-kafka";
+    d.type = sinks::DestinationType::kKafka;
+    d.topic = prefix + "bench.out";
+    d.batch_max_size = std::max<size_t>(batch, 5000);
+    (void)CreateTopics(brokers, sinks::SinkTopicSpecs({d}, prefix, 4));
+    auto service = sinks::DeliveryService::Start({d}, options);
+    if (!service.ok()) return std::fprintf(stderr, "%s\n", service.status().ToString().c_str()), 1;
+    sinks::DeliveryService* s = service->get();
+    Measure("kafka", changes, [&] { return s->counters()[0].second.delivered; });
+    (void)(*service)->Stop();
+  }
+  std::filesystem::remove_all(data_dir);
+  return 0;
+}
+
+}  // namespace
+}  // namespace tessera
+
+int main(int argc, char** argv) { return tessera::Main(argc, argv); }

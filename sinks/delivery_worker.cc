@@ -1,0 +1,459 @@
+#include "sinks/delivery_worker.h"
+
+#include <algorithm>
+#include <filesystem>
+#include <fstream>
+#include <map>
+#include <mutex>
+#include <random>
+#include <set>
+#include <sstream>
+#include <vector>
+
+#include "absl/strings/str_cat.h"
+#include "absl/time/clock.h"
+#include "common/json_writer.h"
+#include "common/log.h"
+#include "common/rocks_store.h"
+#include "common/status_macros.h"
+#include "simdjson.h"
+#include "sinks/delivery_tracker.h"
+#include "sinks/destination_filter.h"
+#include "sinks/transport.h"
+
+namespace tessera::sinks {
+namespace {
+
+constexpr char kHeldPrefix[] = "sk/h/";
+
+std::string HeldKey(uint64_t profile_id) {
+  std::string key(kHeldPrefix);
+  for (int shift = 56; shift >= 0; shift -= 8) key.push_back(static_cast<char>((profile_id >> shift) & 0xff));
+  return key;
+}
+
+int64_t NowMs() { return absl::ToUnixMillis(absl::Now()); }
+
+bool ParseKey(const std::string& text, uint64_t& out) {
+  if (text.empty()) return false;
+  uint64_t value = 0;
+  for (char c : text) {
+    if (c < '0' || c > '9') return false;
+    value = value * 10 + static_cast<uint64_t>(c - '0');
+  }
+  out = value;
+  return true;
+}
+
+// One item of a batch, with what is needed to act on its result.
+struct InFlightItem {
+  uint64_t key = 0;
+  SinkAction action = SinkAction::kSendProfile;
+  OutgoingItem item;
+  int attempts = 0;
+  int64_t first_failure_ms = -1;
+  TopicPartition source;
+  int64_t offset = 0;
+};
+
+}  // namespace
+
+int64_t RetryDelayMs(const RetryPolicy& policy, int attempts, int64_t retry_after_ms, uint64_t random_bits) {
+  const int doublings = std::clamp(attempts - 1, 0, 30);
+  const int64_t cap = std::min(policy.max_ms, policy.base_ms << doublings);
+  const int64_t jittered = static_cast<int64_t>(random_bits % static_cast<uint64_t>(cap + 1));
+  return std::max(jittered, retry_after_ms);
+}
+
+std::string CountersToJson(const std::string& name, const SinkCounters& c, int64_t updated_at_ms) {
+  JsonWriter w;
+  w.BeginObject();
+  w.Key("name").String(name);
+  w.Key("delivered").Int(c.delivered);
+  w.Key("deletions").Int(c.deletions);
+  w.Key("retrying").Int(c.retrying);
+  w.Key("dead_lettered").Int(c.dead_lettered);
+  w.Key("skipped_consent").Int(c.skipped_consent);
+  w.Key("superseded").Int(c.superseded);
+  w.Key("invalid").Int(c.invalid);
+  w.Key("pending").Int(c.pending);
+  w.Key("requests").Int(c.requests);
+  w.Key("failed_requests").Int(c.failed_requests);
+  w.Key("paused").Bool(c.paused);
+  w.Key("updated_at_ms").Int(updated_at_ms);
+  w.EndObject();
+  return std::move(w).Take();
+}
+
+SinkCounters CountersFromJson(const std::string& json) {
+  SinkCounters c;
+  simdjson::dom::parser parser;
+  simdjson::dom::element doc;
+  if (parser.parse(json).get(doc)) return c;
+  const auto get = [&](const char* key, int64_t& out) {
+    int64_t value = 0;
+    if (!doc[key].get(value)) out = value;
+  };
+  get("delivered", c.delivered);
+  get("deletions", c.deletions);
+  get("retrying", c.retrying);
+  get("dead_lettered", c.dead_lettered);
+  get("skipped_consent", c.skipped_consent);
+  get("superseded", c.superseded);
+  get("invalid", c.invalid);
+  get("pending", c.pending);
+  get("requests", c.requests);
+  get("failed_requests", c.failed_requests);
+  bool paused = false;
+  if (!doc["paused"].get(paused)) c.paused = paused;
+  return c;
+}
+
+struct DestinationWorker::State {
+  DestinationConfig d;
+  WorkerOptions options;
+  std::string profile_updates_topic, segment_changes_topic, triggers_topic, dlq_topic;
+  std::string status_path;
+  std::unique_ptr<KafkaConsumer> consumer;
+  std::unique_ptr<Transport> transport;
+  std::unique_ptr<KafkaProducer> dlq;
+  std::unique_ptr<RocksStore> store;
+  std::unique_ptr<StagedWrites> staged;
+  DeliveryTracker tracker;
+  RecordParser parser;
+  std::mt19937_64 random{std::random_device{}()};
+
+  // Cumulative counters: what status.json said at start plus this run's work.
+  SinkCounters counters;
+  mutable std::mutex snapshot_mutex;
+  SinkCounters snapshot;  // guarded by snapshot_mutex
+
+  std::vector<InFlightItem> open_batch;
+  int64_t open_batch_since_ms = 0;
+  std::map<uint64_t, std::vector<InFlightItem>> in_flight;  // request id -> its items
+  uint64_t next_request_id = 1;
+  double rate_tokens = 0;
+  int64_t rate_refilled_ms = 0;
+  bool paused = false;
+  bool dlq_unflushed = false;
+  std::set<TopicPartition> assignment;
+  std::map<TopicPartition, int64_t> committed;
+  int64_t last_commit_ms = 0;
+  int64_t last_status_ms = 0;
+
+  bool Holds(uint64_t profile_id) {
+    absl::StatusOr<std::optional<std::string>> value = staged->Get(HeldKey(profile_id));
+    return value.ok() && value->has_value();
+  }
+
+  bool CanSend(int64_t now) {
+    if (transport->in_flight() >= d.max_in_flight) return false;
+    if (d.rate_limit_per_s <= 0) return true;
+    const double capacity = std::max(1.0, d.rate_limit_per_s);
+    rate_tokens = std::min(capacity, rate_tokens + (now - rate_refilled_ms) * d.rate_limit_per_s / 1000.0);
+    rate_refilled_ms = now;
+    return rate_tokens >= 1.0;
+  }
+
+  void SendOpenBatch() {
+    if (d.rate_limit_per_s > 0) rate_tokens -= 1.0;
+    std::vector<OutgoingItem> items;
+    items.reserve(open_batch.size());
+    for (const InFlightItem& entry : open_batch) items.push_back(entry.item);
+    const uint64_t id = next_request_id++;
+    transport->Send(id, items);
+    in_flight.emplace(id, std::move(open_batch));
+    open_batch.clear();
+    ++counters.requests;
+  }
+
+  // Takes ready records into the open batch and sends batches while the destination has room.
+  void Fill(int64_t now) {
+    while (true) {
+      const size_t room = d.batch_max_size - open_batch.size();
+      if (room > 0) {
+        std::vector<DeliveryTicket> tickets = tracker.TakeReady(room, now);
+        for (const DeliveryTicket& ticket : tickets) Take(ticket, now);
+        if (tickets.empty() && open_batch.empty()) return;
+        if (tickets.empty() && now - open_batch_since_ms < d.batch_max_wait_ms) return;
+      }
+      if (open_batch.empty()) continue;  // everything taken was skipped; take more
+      if (open_batch.size() < d.batch_max_size && now - open_batch_since_ms < d.batch_max_wait_ms) return;
+      if (!CanSend(now)) return;
+      SendOpenBatch();
+    }
+  }
+
+  void Take(const DeliveryTicket& ticket, int64_t now) {
+    const PendingRecord& record = *ticket.record;
+    absl::StatusOr<SinkRecord> parsed;
+    if (record.source.first == profile_updates_topic || record.coalescible) {
+      parsed = parser.ParseProfileUpdate(record.payload);
+    } else {
+      parsed = parser.ParseEvent(
+          record.source.first == triggers_topic ? SinkRecord::Kind::kTrigger : SinkRecord::Kind::kSegmentChange,
+          record.key, record.payload);
+    }
+    if (!parsed.ok()) {
+      ++counters.invalid;
+      LogWarning(absl::StrCat("sink ", d.name, ": skipping ", record.source.first, "[", record.source.second, "]@",
+                              record.offset, ": ", parsed.status().ToString()));
+      tracker.Finish(ticket.key);
+      return;
+    }
+    const SinkAction action = sinks::Decide(d, *parsed, Holds(parsed->profile_id));
+    if (action == SinkAction::kSkipConsent || action == SinkAction::kSkipOther) {
+      if (action == SinkAction::kSkipConsent) ++counters.skipped_consent;
+      tracker.Finish(ticket.key);
+      return;
+    }
+    const std::string event_key = absl::StrCat(record.source.first, ":", record.source.second, ":", record.offset);
+    InFlightItem entry;
+    entry.key = ticket.key;
+    entry.action = action;
+    entry.item.profile_key = absl::StrCat(parsed->profile_id);
+    entry.item.idempotency_key = IdempotencyKey(*parsed, event_key);
+    entry.item.json = RenderItem(d, *parsed, action, entry.item.idempotency_key);
+    entry.attempts = ticket.attempts;
+    entry.first_failure_ms = ticket.first_failure_ms;
+    entry.source = record.source;
+    entry.offset = record.offset;
+    if (open_batch.empty()) open_batch_since_ms = now;
+    open_batch.push_back(std::move(entry));
+  }
+
+  void DeadLetter(const InFlightItem& entry, const std::string& error, int attempts, int64_t now) {
+    JsonWriter w;
+    w.BeginObject();
+    w.Key("destination").String(d.name);
+    w.Key("idempotency_key").String(entry.item.idempotency_key);
+    w.Key("error").String(error);
+    w.Key("attempts").Int(attempts);
+    w.Key("first_failure_at_ms").Int(entry.first_failure_ms < 0 ? now : entry.first_failure_ms);
+    w.Key("dead_lettered_at_ms").Int(now);
+    w.Key("source").BeginObject();
+    w.Key("topic").String(entry.source.first).Key("partition").Int(entry.source.second);
+    w.Key("offset").Int(entry.offset).EndObject();
+    w.Key("item").Raw(entry.item.json);
+    w.EndObject();
+    // Produce waits (serving delivery reports) while the local queue is full; the commit path
+    // flushes before any offset past this record is committed.
+    absl::Status status = dlq->Produce(dlq_topic, entry.item.profile_key, w.str(), {{"content-type", "application/json"}});
+    if (!status.ok()) LogError(absl::StrCat("sink ", d.name, ": dead-letter produce: ", status.ToString()));
+    dlq_unflushed = true;
+    ++counters.dead_lettered;
+  }
+
+  void HandleResults(std::vector<SendResult> results, int64_t now) {
+    for (SendResult& result : results) {
+      auto node = in_flight.extract(result.request_id);
+      if (node.empty()) continue;
+      if (result.outcome != SendResult::Outcome::kDelivered) ++counters.failed_requests;
+      for (InFlightItem& entry : node.mapped()) {
+        if (!tracker.HoldsInFlight(entry.key)) continue;  // its partition was revoked meanwhile
+        switch (result.outcome) {
+          case SendResult::Outcome::kDelivered: {
+            ++counters.delivered;
+            uint64_t profile_id = 0;
+            ParseKey(entry.item.profile_key, profile_id);
+            if (entry.action == SinkAction::kSendProfile) {
+              staged->Put(HeldKey(profile_id), "");
+            } else if (entry.action == SinkAction::kSendDeletion) {
+              ++counters.deletions;
+              staged->Delete(HeldKey(profile_id));
+            }
+            tracker.Finish(entry.key);
+            break;
+          }
+          case SendResult::Outcome::kRetry: {
+            const int attempts = entry.attempts + 1;
+            const int64_t first_failure = entry.first_failure_ms < 0 ? now : entry.first_failure_ms;
+            if (now - first_failure >= d.retry.max_window_ms) {
+              DeadLetter(entry, result.error, attempts, now);
+              tracker.Finish(entry.key);
+            } else {
+              tracker.Retry(entry.key, now + RetryDelayMs(d.retry, attempts, result.retry_after_ms, random()), now);
+            }
+            break;
+          }
+          case SendResult::Outcome::kPermanent:
+            DeadLetter(entry, result.error, entry.attempts + 1, now);
+            tracker.Finish(entry.key);
+            break;
+        }
+      }
+    }
+  }
+
+  absl::Status Commit() {
+    if (dlq_unflushed) {
+      RETURN_IF_ERROR(dlq->Flush(absl::Seconds(30)));
+      dlq_unflushed = false;
+    }
+    if (staged->staged_count() > 0) RETURN_IF_ERROR(staged->Commit());
+    std::map<TopicPartition, int64_t> changed;
+    for (const auto& [tp, next] : tracker.CommittableOffsets()) {
+      auto it = committed.find(tp);
+      if (it == committed.end() || it->second != next) changed[tp] = next;
+    }
+    RETURN_IF_ERROR(consumer->Commit(changed));
+    for (const auto& [tp, next] : changed) committed[tp] = next;
+    return absl::OkStatus();
+  }
+
+  void PublishCounters(int64_t now, bool write_file) {
+    counters.retrying = static_cast<int64_t>(tracker.retrying());
+    counters.pending = static_cast<int64_t>(tracker.pending());
+    counters.paused = paused;
+    SinkCounters out = counters;
+    out.superseded += tracker.superseded();
+    {
+      std::lock_guard<std::mutex> lock(snapshot_mutex);
+      snapshot = out;
+    }
+    if (!write_file) return;
+    const std::string tmp = status_path + ".tmp";
+    {
+      std::ofstream file(tmp, std::ios::trunc);
+      file << CountersToJson(d.name, out, now) << "\n";
+    }
+    std::error_code ec;
+    std::filesystem::rename(tmp, status_path, ec);
+  }
+};
+
+DestinationWorker::DestinationWorker(std::unique_ptr<State> state) : state_(std::move(state)) {}
+DestinationWorker::~DestinationWorker() = default;
+
+const DestinationConfig& DestinationWorker::destination() const { return state_->d; }
+
+SinkCounters DestinationWorker::counters() const {
+  std::lock_guard<std::mutex> lock(state_->snapshot_mutex);
+  return state_->snapshot;
+}
+
+absl::StatusOr<std::unique_ptr<DestinationWorker>> DestinationWorker::Create(DestinationConfig destination,
+                                                                             WorkerOptions options) {
+  auto state = std::make_unique<State>();
+  State& s = *state;
+  s.d = std::move(destination);
+  s.options = std::move(options);
+  const std::string& prefix = s.options.topic_prefix;
+  s.profile_updates_topic = prefix + "profile-updates";
+  s.segment_changes_topic = prefix + "segment-changes";
+  s.triggers_topic = prefix + "triggers";
+  s.dlq_topic = DeadLetterTopic(s.d, prefix);
+
+  const std::string dir = absl::StrCat(s.options.data_dir, "/sinks/", s.d.name);
+  std::error_code ec;
+  std::filesystem::create_directories(dir, ec);
+  if (ec) return absl::UnavailableError(absl::StrCat("sink ", s.d.name, ": cannot create ", dir, ": ", ec.message()));
+  s.status_path = dir + "/status.json";
+  if (std::ifstream in(s.status_path); in) {
+    std::stringstream text;
+    text << in.rdbuf();
+    s.counters = CountersFromJson(text.str());
+    s.counters.pending = s.counters.retrying = 0;
+  }
+  RocksStoreOptions store_options;
+  store_options.block_cache_bytes = 8 << 20;
+  ASSIGN_OR_RETURN(s.store, RocksStore::Open(dir + "/store", store_options));
+  s.staged = std::make_unique<StagedWrites>(s.store.get());
+
+  if (s.d.type == DestinationType::kWebhook) {
+    ASSIGN_OR_RETURN(s.transport, MakeWebhookTransport(s.d));
+  } else {
+    ASSIGN_OR_RETURN(s.transport, MakeKafkaTopicTransport(s.d, s.options.brokers));
+  }
+  ASSIGN_OR_RETURN(s.dlq, KafkaProducer::Create(s.options.brokers));
+
+  KafkaConsumer::Options consumer_options;
+  consumer_options.brokers = s.options.brokers;
+  consumer_options.group_id = ConsumerGroup(s.d, prefix);
+  consumer_options.topics = InputTopics(s.d, prefix);
+  // librdkafka's prefetch is the other memory a dead destination could grow: keep it small.
+  consumer_options.extra = {{"queued.max.messages.kbytes", "8192"}};
+  for (const auto& [k, v] : s.options.consumer_extra) consumer_options.extra[k] = v;
+  ASSIGN_OR_RETURN(s.consumer, KafkaConsumer::Create(std::move(consumer_options)));
+  s.rate_refilled_ms = NowMs();
+  s.rate_tokens = std::max(1.0, s.d.rate_limit_per_s);
+  return std::unique_ptr<DestinationWorker>(new DestinationWorker(std::move(state)));
+}
+
+absl::Status DestinationWorker::Run() {
+  State& s = *state_;
+  LogInfo(absl::StrCat("sink ", s.d.name, ": delivering to ",
+                       s.d.type == DestinationType::kWebhook ? s.d.url : "kafka topic " + s.d.topic));
+  absl::Status status = absl::OkStatus();
+  while (!stop_.load()) {
+    int64_t now = NowMs();
+    // Bounded memory: stop fetching at the cap, resume at half of it.
+    if (!s.paused && s.tracker.pending() >= s.d.max_pending) {
+      status = s.consumer->Pause();
+      s.paused = status.ok();
+    } else if (s.paused && s.tracker.pending() <= s.d.max_pending / 2) {
+      status = s.consumer->Resume();
+      s.paused = !status.ok();
+    }
+    if (!status.ok()) LogWarning(absl::StrCat("sink ", s.d.name, ": ", status.ToString()));
+
+    const bool busy = s.transport->in_flight() > 0 || !s.open_batch.empty();
+    const size_t room = s.paused ? 0 : std::min<size_t>(20000, s.d.max_pending - s.tracker.pending());
+    absl::StatusOr<std::vector<KafkaMessage>> polled =
+        s.consumer->PollBatch(std::max<size_t>(room, 1), busy ? absl::ZeroDuration() : absl::Milliseconds(20));
+    if (!polled.ok()) {
+      if (polled.status().code() == absl::StatusCode::kInternal) {
+        status = polled.status();
+        break;
+      }
+      LogWarning(absl::StrCat("sink ", s.d.name, ": ", polled.status().ToString()));
+      absl::SleepFor(absl::Milliseconds(500));
+      continue;
+    }
+    std::vector<TopicPartition> assignment_now = s.consumer->Assignment();
+    std::set<TopicPartition> assigned(assignment_now.begin(), assignment_now.end());
+    if (assigned != s.assignment) {
+      s.tracker.RetainPartitions(assigned);
+      std::erase_if(s.committed, [&](const auto& entry) { return !assigned.contains(entry.first); });
+      std::erase_if(s.open_batch, [&](const InFlightItem& entry) { return !s.tracker.HoldsInFlight(entry.key); });
+      s.assignment = std::move(assigned);
+      if (s.paused) (void)s.consumer->Pause();  // newly assigned partitions start unpaused
+    }
+    for (KafkaMessage& message : *polled) {
+      PendingRecord record;
+      record.source = {message.topic, message.partition};
+      record.offset = message.offset;
+      record.coalescible = message.topic == s.profile_updates_topic;
+      if (!ParseKey(message.key, record.key)) record.key = 0;  // parsed (and rejected) when its turn comes
+      record.payload = std::move(message.payload);
+      s.tracker.Add(std::move(record));
+    }
+    now = NowMs();
+    s.Fill(now);
+    absl::Duration wait = absl::ZeroDuration();
+    if (polled->empty() && s.transport->in_flight() > 0) wait = absl::Milliseconds(20);
+    s.HandleResults(s.transport->Poll(wait), NowMs());
+    now = NowMs();
+    s.Fill(now);
+    if (now - s.last_commit_ms >= absl::ToInt64Milliseconds(s.options.commit_interval)) {
+      absl::Status commit = s.Commit();
+      if (!commit.ok()) LogWarning(absl::StrCat("sink ", s.d.name, ": commit: ", commit.ToString()));
+      s.last_commit_ms = now;
+    }
+    const bool write_status = now - s.last_status_ms >= 1000;
+    if (write_status) s.last_status_ms = now;
+    s.PublishCounters(now, write_status);
+  }
+  // Give in-flight requests a moment to finish so their offsets can be committed.
+  const int64_t deadline = NowMs() + 2000;
+  while (s.transport->in_flight() > 0 && NowMs() < deadline) {
+    s.HandleResults(s.transport->Poll(absl::Milliseconds(50)), NowMs());
+  }
+  absl::Status commit = s.Commit();
+  if (!commit.ok()) LogWarning(absl::StrCat("sink ", s.d.name, ": final commit: ", commit.ToString()));
+  s.PublishCounters(NowMs(), true);
+  s.consumer->Close();
+  return status;
+}
+
+}  // namespace tessera::sinks
