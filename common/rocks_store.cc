@@ -89,7 +89,8 @@ absl::StatusOr<std::unique_ptr<RocksStore>> RocksStore::Open(const std::string& 
 
 absl::StatusOr<std::unique_ptr<RocksStore>> RocksStore::OpenSecondary(const std::string& path,
                                                                       const std::string& scratch_dir) {
-  rocksdb::Options options = TesseraRocksOptions(64 << 20);
+  // A large store's filter blocks must stay cached: every lookup reads them.
+  rocksdb::Options options = TesseraRocksOptions(256 << 20);
   options.create_if_missing = false;
   options.max_open_files = -1;  // required by secondary instances
   rocksdb::DB* raw = nullptr;

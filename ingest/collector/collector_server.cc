@@ -237,6 +237,7 @@ void CollectorServer::Handle(Loop* loop, evhttp_request* request) {
     return;
   }
   const std::optional<Endpoint> endpoint = EndpointFromPath(path);
+  if (!endpoint && options_.other_routes && options_.other_routes(request)) return;
   if (!endpoint) {
     SendReply(request, ErrorReply(404, kReasonNotFound, absl::StrCat("no endpoint ", AbslView(path.substr(0, 200)))), origin);
     return;

@@ -13,6 +13,7 @@
 
 #include <atomic>
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <memory>
 #include <string>
@@ -37,6 +38,10 @@ struct CollectorServerOptions {
   // Retry-After (seconds) when Kafka is unavailable or the producer's queue is full.
   int unavailable_retry_after_s = 5;
   absl::Duration drain_timeout = absl::Seconds(15);
+  // Optional: offered every request whose path the collector does not serve, on the request's
+  // loop thread; returns true if it answered (`tessera run --http` mounts the query API here).
+  // Must outlive the server and be thread-safe.
+  std::function<bool(evhttp_request*)> other_routes;
 };
 
 // Splits "HOST:PORT" ("127.0.0.1:8088", "[::1]:8088", ":8088" = all interfaces).

@@ -1,0 +1,72 @@
+// The analysts' HTTP JSON API, as a function from a request to a response: routing, bearer-token
+// scopes, masking, and the JSON of every endpoint. No sockets here (query_server.h serves it over
+// libevent), so tests call it directly as well as over HTTP.
+//
+//   GET  /v1/profiles/{type}:{value}[?workspace=W][&as_of=T]  the profile holding that identifier
+//   GET  /v1/profiles/{id}[?as_of=T]               a profile; a merged-away id answers 308 to the winner
+//   GET  /v1/profiles/{id}/events?since&until&type&limit&cursor   its timeline, newest first, across merges
+//   GET  /v1/profiles/{id}/history                 the merges that made it (who, when, which event, evidence)
+//   GET  /v1/stats                                 profiles, identifiers, events, merges
+//   POST /v1/profiles/search, GET /v1/segments[/{name}/members]   501 until segments land
+//
+// {id} may be a TYPE:VALUE everywhere. Times (as_of, since, until) are RFC 3339 or epoch
+// milliseconds. Errors are {"error": {"code": ..., "message": ...}}: 400 bad_request, 401
+// unauthorized, 403 forbidden, 404 not_found, 405 method_not_allowed, 501 not_implemented, 500
+// internal. docs/query-api.md is the reference.
+//
+// Thread-safety: Handle() may be called from many threads at once (it only reads; the stats cache
+// is behind a mutex). The API borrows the reader and the clock, which must outlive it.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+#include "absl/base/thread_annotations.h"
+#include "absl/synchronization/mutex.h"
+#include "common/clock.h"
+#include "profiles/event_store.h"
+#include "profiles/query/query_config.h"
+
+namespace tessera::query {
+
+struct QueryRequest {
+  std::string_view method;         // "GET", "POST", ...
+  std::string_view target;         // the request target as received: path, then '?' and the query
+  std::string_view authorization;  // the Authorization header ("Bearer <token>"), may be empty
+};
+
+struct QueryResponse {
+  int status = 200;
+  std::string body;  // JSON
+  std::vector<std::pair<std::string, std::string>> headers;
+};
+
+// True for the paths this API answers (everything under /v1/ that is not the collector's).
+bool IsQueryPath(std::string_view target);
+
+class QueryApi {
+ public:
+  QueryApi(const profiles::KeyRangeReader* reader, QueryConfig config, const Clock* clock);
+
+  QueryResponse Handle(const QueryRequest& request) const;
+
+  // How long /v1/stats reuses a count of profiles, identifiers and merges (a scan of their keys).
+  void set_stats_max_age_ms(int64_t ms) { stats_max_age_ms_ = ms; }
+
+ private:
+
+  const profiles::KeyRangeReader* reader_;
+  const QueryConfig config_;
+  const Clock* clock_;
+  int64_t stats_max_age_ms_ = 60'000;
+  mutable absl::Mutex stats_mu_;
+  mutable std::string stats_counts_json_ ABSL_GUARDED_BY(stats_mu_);
+  mutable int64_t stats_counted_at_ms_ ABSL_GUARDED_BY(stats_mu_) = -1;
+
+  QueryResponse Stats() const;
+};
+
+}  // namespace tessera::query
