@@ -42,6 +42,7 @@ absl::StatusOr<std::unique_ptr<RunningCollector>> StartCollector(const Collector
   collector::CollectorServerOptions server_options;
   if (absl::Status s = collector::ParseHostPort(options.http, &server_options.host, &server_options.port); !s.ok()) return s;
   server_options.io_threads = options.io_threads;
+  server_options.other_routes = options.other_routes;
   const Topics topics(options.topic_prefix);
   server_options.raw_topics = {{v1::CHANNEL_WEB, topics.raw_web},
                                {v1::CHANNEL_SOCIAL, topics.raw_social},

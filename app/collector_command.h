@@ -5,6 +5,7 @@
 // flight, then stops. Create and destroy it from one thread.
 #pragma once
 
+#include <functional>
 #include <memory>
 #include <string>
 #include <vector>
@@ -23,6 +24,8 @@ struct CollectorCommandOptions {
   std::string topic_prefix = "tessera.";
   int io_threads = 2;
   int delivery_timeout_ms = 10'000;
+  // Requests for paths the collector does not serve (`tessera run` mounts the query API here).
+  std::function<bool(evhttp_request*)> other_routes;
 };
 
 class RunningCollector {

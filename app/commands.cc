@@ -14,6 +14,7 @@
 #include "app/cli_args.h"
 #include "app/collector_command.h"
 #include "app/identity_commands.h"
+#include "app/query_command.h"
 #include "app/runner.h"
 #include "app/topics.h"
 #include "common/bytes.h"
@@ -25,6 +26,14 @@
 #include "identity/identity_resolver.h"
 #include "identity/rules_config.h"
 #include "ingest/ingest.h"
+#include "ingest/ingest_config.h"
+#include "profiles/computed_facts.h"
+#include "profiles/computed_traits.h"
+#include "profiles/query/query_config.h"
+#include "profiles/query/query_server.h"
+#include "profiles/triggers.h"
+#include "sinks/delivery_service.h"
+#include "sinks/sink_config.h"
 #include "profiles/profile_state.h"
 #include "profiles/profile_store.h"
 
@@ -86,6 +95,36 @@ absl::StatusOr<RunOptions> RunOptionsFrom(const CliArgs& args) {
   if (auto config = args.Get("config")) {
     ASSIGN_OR_RETURN(identity::RulesConfig rules, identity::LoadRulesConfig(*config));
     ASSIGN_OR_RETURN(options.identity_rules, identity::CompileRulesConfig(rules));
+    ASSIGN_OR_RETURN(options.ingest.cleaning, ingest::LoadIngestConfig(*config));
+    ASSIGN_OR_RETURN(profiles::ComputedTraitsConfig computed, profiles::LoadComputedTraitsConfig(*config));
+    // --time-zone is the merchant's zone unless the profiles section names its own.
+    if (computed.default_time_zone == "UTC") computed.default_time_zone = options.ingest.default_time_zone;
+    auto computed_shared = std::make_shared<const profiles::ComputedTraitsConfig>(std::move(computed));
+    options.computed_traits = computed_shared;
+    ASSIGN_OR_RETURN(profiles::ActivationConfig activation, profiles::LoadActivationConfig(*config));
+    if (activation.triggers.default_time_zone == "UTC") {
+      activation.triggers.default_time_zone = computed_shared->default_time_zone;
+    }
+    activation.triggers.cart_abandoned = [computed_shared](const v1::Profile& profile) {
+      return profiles::CartAbandonmentOf(profile, *computed_shared);
+    };
+    // The computed source points into the shared config, which it keeps alive.
+    struct SharedComputedFacts final : profiles::ComputedTraitSource {
+      explicit SharedComputedFacts(std::shared_ptr<const profiles::ComputedTraitsConfig> c)
+          : config(std::move(c)), facts(config.get()) {}
+      std::optional<profiles::FactValue> Get(const v1::Profile& p, std::string_view name, absl::Time now) const override {
+        return facts.Get(p, name, now);
+      }
+      std::optional<absl::Time> ChangesAt(const v1::Profile& p, std::string_view name, absl::Time now) const override {
+        return facts.ChangesAt(p, name, now);
+      }
+      std::shared_ptr<const profiles::ComputedTraitsConfig> config;
+      profiles::ComputedTraitsFacts facts;
+    };
+    options.activation = std::make_shared<const profiles::ActivationEngine>(
+        std::move(activation), std::make_shared<const SharedComputedFacts>(computed_shared));
+    ASSIGN_OR_RETURN(query::QueryConfig query_config, query::LoadQueryConfig(*config));
+    options.event_retention = query_config.retention;
   }
   int64_t dedup_hours = options.dedup_window_ms / 3'600'000;
   RETURN_IF_ERROR(number("dedup-window-hours", dedup_hours));
@@ -140,10 +179,38 @@ int RunCommand(const std::vector<std::string>& raw_args) {
   }
   InstallStopHandlers();
   LogInfo(absl::StrCat("tessera run: brokers ", options->brokers, ", data ", options->data_dir));
-  // The collector stops when it goes out of scope, after the pipeline.
+  // Destinations declared in --config get their delivery workers (docs/sinks.md); they stop after
+  // the pipeline.
+  std::unique_ptr<sinks::DeliveryService> sink_service;
+  if (auto config = args->Get("config")) {
+    absl::StatusOr<std::vector<sinks::DestinationConfig>> destinations = sinks::LoadSinksConfig(*config);
+    if (!destinations.ok()) return Fail(destinations.status());
+    if (!destinations->empty()) {
+      const auto specs = sinks::SinkTopicSpecs(*destinations, options->topic_prefix, PartitionsFrom(*args));
+      if (absl::Status s = mock ? mock->CreateTopics(specs) : CreateTopics(options->brokers, specs); !s.ok()) {
+        return Fail(s);
+      }
+      sinks::WorkerOptions worker;
+      worker.brokers = options->brokers;
+      worker.topic_prefix = options->topic_prefix;
+      worker.data_dir = options->data_dir;
+      absl::StatusOr<std::unique_ptr<sinks::DeliveryService>> started = sinks::DeliveryService::Start(*destinations, worker);
+      if (!started.ok()) return Fail(started.status());
+      sink_service = *std::move(started);
+    }
+  }
+  // The collector and the query API stop when they go out of scope, after the pipeline.
+  std::unique_ptr<RunningQueryApi> query_api;
   std::unique_ptr<RunningCollector> collector;
   if (auto http = args->Get("http")) {
+    QueryApiOptions q;
+    q.data_dir = options->data_dir;
+    q.config_path = args->GetOr("config", "");
+    absl::StatusOr<std::unique_ptr<RunningQueryApi>> api = StartQueryApi(q);
+    if (!api.ok()) return Fail(api.status());
+    query_api = *std::move(api);
     CollectorCommandOptions c;
+    c.other_routes = query::QueryRoutes(&query_api->api());
     c.brokers = options->brokers;
     c.http = *http;
     c.config_path = args->GetOr("config", "");
@@ -154,6 +221,9 @@ int RunCommand(const std::vector<std::string>& raw_args) {
     collector = *std::move(started);
   }
   absl::Status status = RunFused(*options, g_stop);
+  if (sink_service != nullptr) {
+    if (absl::Status s = sink_service->Stop(); !s.ok()) LogWarning(absl::StrCat("sinks: ", s.message()));
+  }
   return status.ok() ? 0 : Fail(status);
 }
 
@@ -265,7 +335,7 @@ class StoreSnapshot {
 };
 
 absl::StatusOr<std::string> ProfileJsonFor(const std::string& data_dir, const std::string& workspace,
-                                           const v1::Identifier& id) {
+                                           const v1::Identifier& id, const profiles::ComputedTraitsConfig& computed) {
   const bool fused = std::filesystem::exists(FusedStorePath(data_dir));
   const std::string identity_path = fused ? FusedStorePath(data_dir) : IdentityStorePath(data_dir);
   if (!std::filesystem::exists(identity_path)) {
@@ -299,7 +369,7 @@ absl::StatusOr<std::string> ProfileJsonFor(const std::string& data_dir, const st
       StoreReader view(store);
       profiles::ProfileStore profiles_store(&view);
       ASSIGN_OR_RETURN(std::optional<v1::Profile> profile, profiles_store.Load(*profile_id));
-      if (profile.has_value()) return profiles::ProfileToJson(*profile);
+      if (profile.has_value()) return profiles::ProfileToJson(*profile, absl::Now(), computed);
       ASSIGN_OR_RETURN(std::optional<uint64_t> winner, profiles_store.MergedInto(*profile_id));
       if (winner.has_value()) next = winner;
     }
@@ -313,16 +383,26 @@ absl::StatusOr<std::string> ProfileJsonFor(const std::string& data_dir, const st
 }  // namespace
 
 int ProfileCommand(const std::vector<std::string>& raw_args) {
-  absl::StatusOr<CliArgs> args = CliArgs::Parse(raw_args, {"data-dir", "workspace"}, {});
+  absl::StatusOr<CliArgs> args = CliArgs::Parse(raw_args, {"data-dir", "workspace", "config", "time-zone"}, {});
   if (!args.ok()) return Fail(args.status());
   const auto& pos = args->positionals();
   if (pos.size() != 2 || pos[0] != "get") {
-    return Fail(absl::InvalidArgumentError("usage: tessera profile get TYPE:VALUE [--data-dir DIR] [--workspace W]"));
+    return Fail(absl::InvalidArgumentError(
+        "usage: tessera profile get TYPE:VALUE [--data-dir DIR] [--workspace W] [--config FILE] [--time-zone Z]"));
   }
   absl::StatusOr<v1::Identifier> id = ParseIdentifier(pos[1]);
   if (!id.ok()) return Fail(id.status());
+  // The `computed` object is derived at read time (docs/computed-traits.md): it needs the same
+  // thresholds and user-defined traits the pipeline runs with.
+  profiles::ComputedTraitsConfig computed;
+  if (auto config = args->Get("config")) {
+    absl::StatusOr<profiles::ComputedTraitsConfig> loaded = profiles::LoadComputedTraitsConfig(*config);
+    if (!loaded.ok()) return Fail(loaded.status());
+    computed = *std::move(loaded);
+  }
+  if (computed.default_time_zone == "UTC") computed.default_time_zone = args->GetOr("time-zone", "UTC");
   absl::StatusOr<std::string> json =
-      ProfileJsonFor(args->GetOr("data-dir", "tessera-data"), args->GetOr("workspace", "default"), *id);
+      ProfileJsonFor(args->GetOr("data-dir", "tessera-data"), args->GetOr("workspace", "default"), *id, computed);
   if (!json.ok()) return Fail(json.status());
   std::printf("%s\n", json->c_str());
   return 0;

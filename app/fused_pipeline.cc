@@ -1,6 +1,7 @@
 #include "app/fused_pipeline.h"
 
 #include "common/status_macros.h"
+#include "profiles/event_store.h"
 #include "profiles/profile_state.h"
 
 namespace tessera::app {
@@ -22,7 +23,9 @@ FusedPipeline::FusedPipeline(KeyValueView* kv, FusedPipelineOptions options, con
       dedup_(options.dedup_window_ms > 0),
       resolver_(kv, options.id_prefix, clock, options.identity_rules),
       profiles_(kv),
-      batch_(&profiles_) {}
+      activation_(std::move(options.activation)),
+      computed_traits_(std::move(options.computed_traits)),
+      batch_(&profiles_, activation_.get(), kv) {}
 
 absl::Status FusedPipeline::Apply(const RawRecord& record) {
   ingest::ParseOutcome outcome = parser_.Parse(record.channel, record.payload, record.source, record.received_at_ms);
@@ -35,6 +38,7 @@ absl::Status FusedPipeline::Apply(const RawRecord& record) {
   if (dedup_) {
     ASSIGN_OR_RETURN(bool duplicate, duplicates_.SeenBefore(event.workspace(), event.message_id(), record.received_at_ms));
     if (duplicate) {
+      parser_.CountDuplicate(event);
       ++outputs_.duplicates;
       return absl::OkStatus();
     }
@@ -46,17 +50,33 @@ absl::Status FusedPipeline::Apply(const RawRecord& record) {
   for (const v1::MergeRecord& merge : resolution.merges) {
     ASSIGN_OR_RETURN(v1::Profile * loser, batch_.Get(merge.loser(), event.workspace()));
     ASSIGN_OR_RETURN(v1::Profile * winner, batch_.Get(merge.winner(), event.workspace()));
-    profiles::AbsorbProfile(*loser, *winner);
+    ProfileBatch::Absorb(*loser, *winner);
     RETURN_IF_ERROR(batch_.MarkMerged(merge.loser(), merge.winner()));
     outputs_.merges.push_back(merge);
   }
   ASSIGN_OR_RETURN(v1::Profile * profile, batch_.Get(resolution.profile_id, event.workspace()));
-  profiles::ApplyEvent(event, *profile);
+  profiles::ApplyEvent(event, *profile, *computed_traits_);
+  RETURN_IF_ERROR(profiles::StageEvent(kv_, resolution.profile_id, event));
+  if (activation_ != nullptr) activation_->RecordEvent(event, clock_->NowMillis(), *profile);
+  return absl::OkStatus();
+}
+
+absl::Status FusedPipeline::Reevaluate(uint64_t profile_id) { return batch_.Reevaluate(profile_id); }
+
+absl::Status FusedPipeline::FireTimers(const std::vector<profiles::DueTimer>& due) {
+  for (const profiles::DueTimer& timer : due) {
+    kv_->Delete(timer.key);  // Evaluate schedules whatever is still wanted
+    RETURN_IF_ERROR(batch_.Reevaluate(timer.profile_id));
+  }
   return absl::OkStatus();
 }
 
 absl::StatusOr<BatchOutputs> FusedPipeline::FinishBatch() {
-  outputs_.updates = batch_.Finish(clock_->NowMillis());
+  RETURN_IF_ERROR(parser_.quality().StageInto(kv_));
+  profiles::ActivationOutputs activation;
+  ASSIGN_OR_RETURN(outputs_.updates, batch_.Finish(clock_->NowMillis(), &activation));
+  outputs_.segment_changes = std::move(activation.segment_changes);
+  outputs_.triggers = std::move(activation.triggers);
   BatchOutputs done = std::move(outputs_);
   outputs_ = BatchOutputs{};
   return done;

@@ -5,12 +5,17 @@
 // Within a batch every profile is read at most once and written once (coalesced), whatever the
 // number of its events, and gets one new version.
 //
+// With an ActivationEngine in the options, each batch also evaluates segments and triggers for the
+// profiles it touched, and FireTimers/Reevaluate let the runner bring profiles up to date when
+// time passes (a due timer) or a segment is new (a backfill), in batches of their own.
+//
 // Thread-safety: not thread-safe; one pipeline per processing thread, like its view.
 #pragma once
 
 #include <cstdint>
 #include <memory>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 #include "absl/status/statusor.h"
@@ -20,7 +25,10 @@
 #include "identity/identity_resolver.h"
 #include "ingest/dedup.h"
 #include "ingest/ingest.h"
+#include "profiles/computed_traits.h"
 #include "profiles/profile_store.h"
+#include "profiles/segments.h"
+#include "profiles/triggers.h"
 #include "proto/tessera/v1/tessera.pb.h"
 
 namespace tessera::app {
@@ -40,6 +48,8 @@ struct BatchOutputs {
   std::vector<v1::ProfileUpdate> updates;
   int64_t duplicates = 0;  // events dropped because their messageId was seen within the window
   std::vector<identity::IdentityViolation> violations;  // links the identity rules refused or undid
+  std::vector<profiles::SegmentChange> segment_changes;    // enters and exits, once per transition
+  std::vector<profiles::TriggerFiring> triggers;           // trigger occurrences, once each
 };
 
 struct FusedPipelineOptions {
@@ -47,6 +57,11 @@ struct FusedPipelineOptions {
   uint16_t id_prefix = 0;  // see IdentityResolver
   int64_t dedup_window_ms = ingest::kDefaultDedupWindowMs;  // 0: keep duplicates
   identity::RulesByWorkspace identity_rules;  // defaults unless configured
+  // Segments and triggers (null: none). Shared because options are copied; immutable.
+  std::shared_ptr<const profiles::ActivationEngine> activation;
+  // Computed traits folded on every event (never null: defaults when nothing is configured).
+  std::shared_ptr<const profiles::ComputedTraitsConfig> computed_traits =
+      std::make_shared<const profiles::ComputedTraitsConfig>();
 };
 
 class FusedPipeline {
@@ -56,6 +71,11 @@ class FusedPipeline {
   // Folds one raw record into the staged state. A record ingest rejects becomes a dead letter,
   // not an error; an error is the store failing (the batch must then be discarded).
   absl::Status Apply(const RawRecord& record);
+
+  // Marks a stored profile for re-evaluation at FinishBatch (segments backfill).
+  absl::Status Reevaluate(uint64_t profile_id);
+  // Consumes due timers (deletes their keys) and re-evaluates their profiles at FinishBatch.
+  absl::Status FireTimers(const std::vector<profiles::DueTimer>& due);
 
   // Stages every changed profile with its new version and returns what the batch must publish.
   absl::StatusOr<BatchOutputs> FinishBatch();
@@ -68,6 +88,8 @@ class FusedPipeline {
   bool dedup_;
   identity::IdentityResolver resolver_;
   profiles::ProfileStore profiles_;
+  std::shared_ptr<const profiles::ActivationEngine> activation_;
+  std::shared_ptr<const profiles::ComputedTraitsConfig> computed_traits_;
   ProfileBatch batch_;
   BatchOutputs outputs_;
 };

@@ -5,6 +5,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "absl/time/clock.h"
+#include "app/activation_driver.h"
 #include "app/fused_pipeline.h"
 #include "app/offsets.h"
 #include "app/outputs.h"
@@ -32,11 +33,21 @@ absl::StatusOr<std::unique_ptr<RocksStore>> OpenStageStore(const std::string& pa
   if (run.dedup_window_ms > 0) {
     options.expiring_prefixes.push_back({std::string(ingest::kDedupKeyPrefix), run.dedup_window_ms});
   }
+  // Trigger fired-once records: each names its occurrence's date, so they only need to outlive it.
+  options.expiring_prefixes.push_back({std::string(profiles::kFiredPrefix), profiles::kFiredRecordTtlMs});
+  for (ExpiringPrefix& prefix : profiles::EventRetentionPrefixes(run.event_retention)) {
+    options.expiring_prefixes.push_back(std::move(prefix));
+  }
   return RocksStore::Open(path, options);
 }
 
 absl::Status RunWorkerLoop(const RunOptions& run, const WorkerLoopOptions& loop, const BatchHandler& handler,
                            const std::atomic<bool>& stop) {
+  return RunWorkerLoopWithTicks(run, loop, handler, nullptr, stop);
+}
+
+absl::Status RunWorkerLoopWithTicks(const RunOptions& run, const WorkerLoopOptions& loop, const BatchHandler& handler,
+                                    const StateTicker& ticker, const std::atomic<bool>& stop) {
   ASSIGN_OR_RETURN(std::unique_ptr<KafkaProducer> producer, KafkaProducer::Create(run.brokers));
   KafkaConsumer::Options consumer_options;
   consumer_options.brokers = run.brokers;
@@ -65,7 +76,28 @@ absl::Status RunWorkerLoop(const RunOptions& run, const WorkerLoopOptions& loop,
   int64_t processed_at_last_log = 0;
   absl::Time last_log = absl::Now();
   absl::Status result = absl::OkStatus();
+  absl::Time last_tick = absl::InfinitePast();
+  bool tick_has_more = false;
   while (!stop.load() && (run.max_records == 0 || processed < run.max_records)) {
+    if (ticker && loop.store != nullptr && (tick_has_more || absl::Now() - last_tick >= absl::Seconds(1))) {
+      // Same order as a batch: outputs flushed, then the state committed (no input offsets).
+      last_tick = absl::Now();
+      StagedWrites staged(loop.store);
+      absl::StatusOr<std::vector<OutputRecord>> outputs = ticker(&staged, &tick_has_more);
+      if (!outputs.ok()) {
+        result = outputs.status();
+        break;
+      }
+      for (const OutputRecord& out : *outputs) {
+        result = producer->Produce(out.topic, out.key, out.value, out.headers);
+        if (!result.ok()) break;
+      }
+      if (result.ok() && !outputs->empty()) result = producer->Flush(absl::Minutes(2));
+      if (result.ok()) result = staged.Commit();
+      if (!result.ok()) break;
+      // With more to do (a backfill) the next iteration ticks again, but polls first: a consumer
+      // that stops polling for max.poll.interval.ms leaves its group.
+    }
     absl::StatusOr<std::vector<KafkaMessage>> batch = consumer->PollBatch(run.batch_size, run.poll_timeout);
     if (!batch.ok()) {
       result = batch.status();
@@ -116,6 +148,22 @@ absl::Status RunWorkerLoop(const RunOptions& run, const WorkerLoopOptions& loop,
   return result;
 }
 
+namespace {
+
+std::vector<OutputRecord> FusedOutputRecords(const Topics& topics, const BatchOutputs& outputs) {
+  std::vector<OutputRecord> records;
+  records.reserve(outputs.updates.size() + outputs.dead_letters.size() + outputs.merges.size() +
+                  outputs.segment_changes.size() + outputs.triggers.size());
+  for (const v1::DeadLetter& d : outputs.dead_letters) records.push_back(DeadLetterOutput(topics, d));
+  for (const v1::MergeRecord& m : outputs.merges) records.push_back(MergeOutput(topics, m));
+  for (const v1::ProfileUpdate& u : outputs.updates) records.push_back(ProfileUpdateOutput(topics, u));
+  for (const profiles::SegmentChange& c : outputs.segment_changes) records.push_back(SegmentChangeOutput(topics, c));
+  for (const profiles::TriggerFiring& t : outputs.triggers) records.push_back(TriggerOutput(topics, t));
+  return records;
+}
+
+}  // namespace
+
 absl::Status RunFused(const RunOptions& options, const std::atomic<bool>& stop) {
   ASSIGN_OR_RETURN(std::unique_ptr<RocksStore> store, OpenStageStore(FusedStorePath(options.data_dir), options));
   const Topics topics(options.topic_prefix);
@@ -131,9 +179,13 @@ absl::Status RunFused(const RunOptions& options, const std::atomic<bool>& stop) 
    private:
     StagedWrites** current_;
   } view(&current);
-  FusedPipeline pipeline(
-      &view, FusedPipelineOptions{options.ingest, /*id_prefix=*/0, options.dedup_window_ms, options.identity_rules},
-      &SystemClock());
+  const std::shared_ptr<const profiles::ActivationEngine> activation =
+      options.activation != nullptr ? options.activation
+                                    : std::make_shared<const profiles::ActivationEngine>(profiles::ActivationConfig{});
+  FusedPipeline pipeline(&view,
+                         FusedPipelineOptions{options.ingest, /*id_prefix=*/0, options.dedup_window_ms,
+                                              options.identity_rules, activation, options.computed_traits},
+                         &SystemClock());
   int64_t duplicates = 0;
   int64_t violations = 0;
 
@@ -161,16 +213,22 @@ absl::Status RunFused(const RunOptions& options, const std::atomic<bool>& stop) 
       LogInfo(absl::StrCat("fused: identity rules refused ", outputs.violations.size(), " links (", violations,
                            " so far; `tessera identity violations` lists them)"));
     }
-    std::vector<OutputRecord> records;
-    records.reserve(outputs.updates.size() + outputs.dead_letters.size() + outputs.merges.size());
-    for (const v1::DeadLetter& d : outputs.dead_letters) records.push_back(DeadLetterOutput(topics, d));
-    for (const v1::MergeRecord& m : outputs.merges) records.push_back(MergeOutput(topics, m));
-    for (const v1::ProfileUpdate& u : outputs.updates) records.push_back(ProfileUpdateOutput(topics, u));
-    return records;
+    return FusedOutputRecords(topics, outputs);
+  };
+  ActivationDriver driver(store.get(), activation.get(), &SystemClock(), "fused");
+  const ActivationDriver::Hooks hooks{
+      [&](uint64_t id) { return pipeline.Reevaluate(id); },
+      [&]() -> absl::StatusOr<std::vector<OutputRecord>> {
+        ASSIGN_OR_RETURN(BatchOutputs outputs, pipeline.FinishBatch());
+        return FusedOutputRecords(topics, outputs);
+      }};
+  const StateTicker ticker = [&](KeyValueView* state, bool* more) {
+    current = static_cast<StagedWrites*>(state);
+    return driver.Tick(state, hooks, more);
   };
   WorkerLoopOptions loop{"fused", options.topic_prefix + "fused",
                          {topics.raw_web, topics.raw_social, topics.raw_purchase}, store.get()};
-  return RunWorkerLoop(options, loop, handler, stop);
+  return RunWorkerLoopWithTicks(options, loop, handler, ticker, stop);
 }
 
 }  // namespace tessera::app

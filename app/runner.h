@@ -5,6 +5,7 @@
 
 #include <atomic>
 #include <cstddef>
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -13,6 +14,9 @@
 #include "identity/identity_rules.h"
 #include "ingest/dedup.h"
 #include "ingest/ingest.h"
+#include "profiles/computed_traits.h"
+#include "profiles/event_store.h"
+#include "profiles/triggers.h"
 
 namespace tessera::app {
 
@@ -27,6 +31,16 @@ struct RunOptions {
   size_t block_cache_bytes = 256 << 20;
   int64_t dedup_window_ms = ingest::kDefaultDedupWindowMs;  // 0: keep duplicate messageIds
   identity::RulesByWorkspace identity_rules;  // merge rules (defaults unless --config says otherwise)
+  // Segments and time triggers (`profiles:` of --config; null: none configured). The profiles
+  // stage (fused or distributed) evaluates them, polls due timers every second and backfills
+  // stored profiles when the definitions change.
+  std::shared_ptr<const profiles::ActivationEngine> activation;
+  // Computed traits (`profiles:` of --config): user-defined aggregates folded on every event, RFM
+  // thresholds, windows. Shared because the activation engine's computed source points into it.
+  std::shared_ptr<const profiles::ComputedTraitsConfig> computed_traits =
+      std::make_shared<const profiles::ComputedTraitsConfig>();
+  // How long each workspace's events stay in the per-profile event store (`query:` of --config).
+  profiles::EventRetention event_retention;
   // Non-empty: this worker reads exactly these partitions of its input topics (see
   // KafkaConsumer::Options::owned_partitions) and keeps its store apart from other owners'.
   std::vector<int32_t> owned_partitions;

@@ -8,6 +8,7 @@
 #include <filesystem>
 
 #include "absl/strings/str_cat.h"
+#include "app/activation_driver.h"
 #include "app/offsets.h"
 #include "app/outputs.h"
 #include "app/profile_batch.h"
@@ -21,6 +22,9 @@
 #include "common/status_macros.h"
 #include "identity/identity_resolver.h"
 #include "ingest/dedup.h"
+#include "ingest/ingest.h"
+#include "ingest/quality.h"
+#include "profiles/event_store.h"
 #include "profiles/profile_state.h"
 #include "profiles/profile_store.h"
 #include "sinks/profile_updates.h"
@@ -96,6 +100,7 @@ absl::Status RunIdentityStage(const RunOptions& options, const std::atomic<bool>
                                    KeyValueView* state) -> absl::StatusOr<std::vector<OutputRecord>> {
     // Profile ids carry the events partition in their top bits, so writers never collide.
     std::vector<OutputRecord> out;
+    ingest::QualityCounters quality;  // duplicates counted here, where they are found
     for (const KafkaMessage& m : batch) {
       ASSIGN_OR_RETURN(v1::Event event, ParseProto<v1::Event>(m));
       ASSIGN_OR_RETURN(bool fresh, AdvanceWatermark(*state, "identity", event.source()));
@@ -106,7 +111,10 @@ absl::Status RunIdentityStage(const RunOptions& options, const std::atomic<bool>
         ingest::DuplicateFilter duplicates(state, options.dedup_window_ms);
         ASSIGN_OR_RETURN(bool duplicate, duplicates.SeenBefore(event.workspace(), event.message_id(),
                                                                event.received_at_ms()));
-        if (duplicate) continue;
+        if (duplicate) {
+          ingest::CountDuplicateEvent(event, quality);
+          continue;
+        }
       }
       identity::IdentityResolver resolver(state, static_cast<uint16_t>(m.partition), &SystemClock(),
                                           options.identity_rules);
@@ -125,6 +133,7 @@ absl::Status RunIdentityStage(const RunOptions& options, const std::atomic<bool>
       out.push_back(
           OutputRecord{topics.resolved, sinks::ProfileKey(resolution.profile_id), resolved.SerializeAsString(), {}});
     }
+    RETURN_IF_ERROR(quality.StageInto(state));
     return out;
   };
   WorkerLoopOptions loop{"identity", options.topic_prefix + "identity", {topics.events}, store.get()};
@@ -134,10 +143,26 @@ absl::Status RunIdentityStage(const RunOptions& options, const std::atomic<bool>
 absl::Status RunProfilesStage(const RunOptions& options, const std::atomic<bool>& stop) {
   ASSIGN_OR_RETURN(std::unique_ptr<RocksStore> store, OpenStageStore(ProfilesStorePath(options.data_dir, options.owned_partitions), options));
   const Topics topics(options.topic_prefix);
+  const std::shared_ptr<const profiles::ActivationEngine> activation =
+      options.activation != nullptr ? options.activation
+                                    : std::make_shared<const profiles::ActivationEngine>(profiles::ActivationConfig{});
+  // Profile updates go to profile-changes (the sinks stage turns them into profile-updates);
+  // segment changes and triggers are final and go straight to their topics.
+  auto finish = [&](ProfileBatch& profiles, std::vector<OutputRecord>& out) -> absl::Status {
+    profiles::ActivationOutputs changes;
+    ASSIGN_OR_RETURN(std::vector<v1::ProfileUpdate> updates, profiles.Finish(SystemClock().NowMillis(), &changes));
+    for (v1::ProfileUpdate& update : updates) {
+      out.push_back(OutputRecord{topics.profile_changes, sinks::ProfileKey(update.profile_id()),
+                                 update.SerializeAsString(), {}});
+    }
+    for (const profiles::SegmentChange& c : changes.segment_changes) out.push_back(SegmentChangeOutput(topics, c));
+    for (const profiles::TriggerFiring& t : changes.triggers) out.push_back(TriggerOutput(topics, t));
+    return absl::OkStatus();
+  };
   const BatchHandler handler = [&](const std::vector<KafkaMessage>& batch,
                                    KeyValueView* state) -> absl::StatusOr<std::vector<OutputRecord>> {
     profiles::ProfileStore profile_store(state);
-    ProfileBatch profiles(&profile_store);
+    ProfileBatch profiles(&profile_store, activation.get(), state);
     std::vector<OutputRecord> out;
     auto forward = [&](uint64_t to, v1::ResolvedRecord record) {
       out.push_back(OutputRecord{topics.resolved, sinks::ProfileKey(to), record.SerializeAsString(), {}});
@@ -157,7 +182,9 @@ absl::Status RunProfilesStage(const RunOptions& options, const std::atomic<bool>
                                                       resolved.event().source()));
         if (!fresh) continue;
         ASSIGN_OR_RETURN(v1::Profile * profile, profiles.Get(resolved.profile_id(), resolved.event().workspace()));
-        profiles::ApplyEvent(resolved.event(), *profile);
+        profiles::ApplyEvent(resolved.event(), *profile, *options.computed_traits);
+        RETURN_IF_ERROR(profiles::StageEvent(state, resolved.profile_id(), resolved.event()));
+        activation->RecordEvent(resolved.event(), SystemClock().NowMillis(), *profile);
         continue;
       }
       v1::ProfileTransfer& transfer = *record.mutable_transfer();
@@ -180,16 +207,25 @@ absl::Status RunProfilesStage(const RunOptions& options, const std::atomic<bool>
         continue;
       }
       ASSIGN_OR_RETURN(v1::Profile * winner_profile, profiles.Get(winner, transfer.loser_state().workspace()));
-      profiles::AbsorbProfile(transfer.loser_state(), *winner_profile);  // no-op when replayed
+      ProfileBatch::Absorb(transfer.loser_state(), *winner_profile);  // no-op when replayed
     }
-    for (v1::ProfileUpdate& update : profiles.Finish(SystemClock().NowMillis())) {
-      out.push_back(OutputRecord{topics.profile_changes, sinks::ProfileKey(update.profile_id()),
-                                 update.SerializeAsString(), {}});
-    }
+    RETURN_IF_ERROR(finish(profiles, out));
     return out;
   };
+  ActivationDriver driver(store.get(), activation.get(), &SystemClock(), "profiles");
+  const StateTicker ticker = [&](KeyValueView* state, bool* more) -> absl::StatusOr<std::vector<OutputRecord>> {
+    profiles::ProfileStore profile_store(state);
+    ProfileBatch profiles(&profile_store, activation.get(), state);
+    const ActivationDriver::Hooks hooks{[&](uint64_t id) { return profiles.Reevaluate(id); },
+                                        [&]() -> absl::StatusOr<std::vector<OutputRecord>> {
+                                          std::vector<OutputRecord> out;
+                                          RETURN_IF_ERROR(finish(profiles, out));
+                                          return out;
+                                        }};
+    return driver.Tick(state, hooks, more);
+  };
   WorkerLoopOptions loop{"profiles", options.topic_prefix + "profiles", {topics.resolved}, store.get()};
-  return RunWorkerLoop(options, loop, handler, stop);
+  return RunWorkerLoopWithTicks(options, loop, handler, ticker, stop);
 }
 
 absl::Status RunSinksStage(const RunOptions& options, const std::atomic<bool>& stop) {

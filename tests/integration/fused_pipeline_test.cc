@@ -14,6 +14,7 @@
 #include "common/rocks_store.h"
 #include "sinks/profile_updates.h"
 #include "tests/fakes/bad_input.h"
+#include "tests/fakes/manual_clock.h"
 #include "tests/fakes/population.h"
 #include "tests/integration/profile_snapshot.h"
 
@@ -208,6 +209,224 @@ TEST(FusedPipelineTest, SamplesGiveTheProfilesTheQuickstartDocuments) {
   EXPECT_EQ(wichai.identifiers, (std::vector<std::string>{"email:wichai.r@hotmail.com", "facebook:wichai.rakthai",
                                                           "phone:+66865551234", "x:wichai_r"}));
   EXPECT_EQ(wichai.total_spend, (std::map<std::string, std::string>{{"THB", "185.00"}}));
+}
+
+// ---- Segments and time triggers through the fused pipeline over real RocksDB ----
+
+// A fused node's state across restarts: the store is closed and reopened and every batch builds a
+// new pipeline over it, as `tessera run` after a crash would. Time moves only by the manual clock.
+class ActivationNode {
+ public:
+  ActivationNode(const std::string& path, std::shared_ptr<const profiles::ActivationEngine> engine,
+                 const Clock* clock)
+      : path_(path), engine_(std::move(engine)), clock_(clock) {
+    Restart();
+  }
+
+  void Restart() {
+    store_.reset();
+    auto store = RocksStore::Open(path_, RocksStoreOptions{.sync_writes = false, .expiring_prefixes = {}});
+    ASSERT_TRUE(store.ok()) << store.status();
+    store_ = *std::move(store);
+  }
+
+  // One poll batch of raw records.
+  void Feed(const std::vector<std::pair<v1::Channel, std::string>>& records) {
+    StagedWrites staged(store_.get());
+    app::FusedPipeline pipeline(&staged, Options(), clock_);
+    for (const auto& [channel, payload] : records) {
+      app::RawRecord raw;
+      raw.channel = channel;
+      raw.payload = payload;
+      raw.source.set_topic(std::string(app::RawTopicSuffix(channel)));
+      raw.source.set_offset(offset_++);
+      raw.received_at_ms = clock_->NowMillis();
+      ASSERT_TRUE(pipeline.Apply(raw).ok());
+    }
+    Finish(pipeline, staged);
+  }
+
+  // What the runner does every second: the due timers, in a batch of their own.
+  void Tick() {
+    StagedWrites staged(store_.get());
+    app::FusedPipeline pipeline(&staged, Options(), clock_);
+    auto due = profiles::DueTimers(
+        [&](std::string_view prefix, const std::function<bool(std::string_view, std::string_view)>& visit) {
+          return store_->ScanPrefix(prefix, visit);
+        },
+        absl::FromUnixMillis(clock_->NowMillis()), 1000);
+    ASSERT_TRUE(due.ok()) << due.status();
+    ASSERT_TRUE(pipeline.FireTimers(*due).ok());
+    Finish(pipeline, staged);
+  }
+
+  std::vector<std::string> changes;   // "segment entered|exited", in publish order
+  std::vector<std::string> triggers;  // occurrence keys, in publish order
+  std::vector<uint64_t> change_versions;
+
+ private:
+  app::FusedPipelineOptions Options() const {
+    app::FusedPipelineOptions options;
+    options.activation = engine_;
+    return options;
+  }
+  void Finish(app::FusedPipeline& pipeline, StagedWrites& staged) {
+    auto outputs = pipeline.FinishBatch();
+    ASSERT_TRUE(outputs.ok()) << outputs.status();
+    for (const auto& u : outputs->updates) {
+      if (u.merged_into() == 0) published_version_[u.profile_id()] = u.version();
+    }
+    for (const auto& c : outputs->segment_changes) {
+      changes.push_back(c.segment + (c.entered ? " entered" : " exited"));
+      change_versions.push_back(c.version);
+      // A change names the version of the profile it was evaluated on: the one published with it
+      // (an event changed the profile) or the last one published (time passed). Tombstones differ.
+      if (c.reason != "merged") {
+        EXPECT_EQ(c.version, published_version_[c.profile_id]) << c.segment;
+      }
+    }
+    for (const auto& t : outputs->triggers) triggers.push_back(t.occurrence);
+    ASSERT_TRUE(staged.Commit().ok());
+  }
+
+  std::string path_;
+  std::shared_ptr<const profiles::ActivationEngine> engine_;
+  const Clock* clock_;
+  std::unique_ptr<RocksStore> store_;
+  int64_t offset_ = 0;
+  std::map<uint64_t, uint64_t> published_version_;
+};
+
+int64_t Bangkok(int y, int m, int d) {
+  return absl::ToUnixMillis(absl::FromCivil(absl::CivilDay(y, m, d), *profiles::LoadZone("Asia/Bangkok")));
+}
+int64_t Utc(int y, int m, int d, int hh = 0) {
+  return absl::ToUnixMillis(absl::FromCivil(absl::CivilHour(y, m, d, hh), absl::UTCTimeZone()));
+}
+
+TEST(FusedPipelineActivation, WindowsSlideBirthdaysArrivePointsExpireOnceEachAcrossRestarts) {
+  auto config = profiles::ParseActivationConfig(R"(
+profiles:
+  segments:
+    - name: coffee_regulars
+      condition: {event: purchase.order, where: {category: coffee}, count_gte: 2, within_days: 7}
+    - name: thirties
+      condition: {trait: birthday, age_between: [30, 39]}
+  triggers:
+    default_time_zone: Asia/Bangkok
+    birthday: {days_before: 3}
+    points_expiry: {days_before: 7}
+)");
+  ASSERT_TRUE(config.ok()) << config.status();
+  auto engine = std::make_shared<const profiles::ActivationEngine>(*std::move(config));
+  TempDir dir;
+  testing::ManualClock clock(Utc(2026, 11, 2, 9));
+  ActivationNode node(dir.path() + "/store", engine, &clock);
+
+  const std::string order = R"({"order_id":"%s","timestamp":"2026-11-02T%s:00:00Z","channel":"store","currency":"THB",)"
+                            R"("customer":{"email":"nok@example.com"},"items":[{"sku":"L","name":"Latte",)"
+                            R"("category":"Coffee","quantity":1,"unit_price":"80.00"}],"total":"80.00","status":"completed"})";
+  auto order_json = [&](const char* id, const char* hour) {
+    std::string out = order;
+    out.replace(out.find("%s"), 2, id);
+    out.replace(out.find("%s"), 2, hour);
+    return out;
+  };
+  node.Feed({{v1::CHANNEL_WEB,
+              R"({"type":"identify","messageId":"m-1","userId":"u-1","timestamp":"2026-11-02T08:00:00Z",)"
+              R"("traits":{"email":"nok@example.com","birthday":"1996-11-10","points_expire_at":"2026-11-20"}})"},
+             {v1::CHANNEL_PURCHASE, order_json("A-1", "08")}});
+  EXPECT_TRUE(node.changes.empty());
+  node.Feed({{v1::CHANNEL_PURCHASE, order_json("A-2", "08")}});
+  EXPECT_EQ(node.changes, std::vector<std::string>{"coffee_regulars entered"});
+
+  // Nothing is due on the 6th; a tick every "second" of it publishes nothing.
+  clock.Set(Utc(2026, 11, 6, 12));
+  node.Tick();
+  node.Tick();
+  EXPECT_TRUE(node.triggers.empty());
+
+  // A restart, then the birthday notice comes due (3 days before, Bangkok midnight).
+  node.Restart();
+  clock.Set(Bangkok(2026, 11, 7));
+  node.Tick();
+  EXPECT_EQ(node.triggers, std::vector<std::string>{"birthday:2026"});
+  node.Tick();
+  node.Restart();
+  node.Tick();
+  EXPECT_EQ(node.triggers.size(), 1u);
+
+  // Both coffees were bought on the 2nd (UTC): they leave the 7-day window at the start of the 9th.
+  clock.Set(Utc(2026, 11, 8, 23));
+  node.Tick();
+  EXPECT_EQ(node.changes.size(), 1u);
+  clock.Set(Utc(2026, 11, 9));
+  node.Tick();
+  node.Tick();
+  EXPECT_EQ(node.changes, (std::vector<std::string>{"coffee_regulars entered", "coffee_regulars exited"}));
+
+  // 30 on the 10th, Bangkok time.
+  clock.Set(Bangkok(2026, 11, 10));
+  node.Tick();
+  EXPECT_EQ(node.changes.back(), "thirties entered");
+
+  // Points last through the 20th; the notice is due 7 days before their end.
+  node.Restart();
+  clock.Set(Bangkok(2026, 11, 21) - 7 * profiles::kMillisPerDay - 1);
+  node.Tick();
+  EXPECT_EQ(node.triggers.size(), 1u);
+  clock.Advance(1);
+  node.Tick();
+  node.Restart();
+  node.Tick();
+  clock.Set(Utc(2027, 1, 1));
+  node.Tick();
+  EXPECT_EQ(node.triggers, (std::vector<std::string>{"birthday:2026", "points_expiring:2026-11-20"}));
+  EXPECT_EQ(node.changes,
+            (std::vector<std::string>{"coffee_regulars entered", "coffee_regulars exited", "thirties entered"}));
+  // Versions never go back; time-driven changes leave the version alone.
+  EXPECT_TRUE(std::is_sorted(node.change_versions.begin(), node.change_versions.end()));
+  EXPECT_EQ(node.change_versions.back(), node.change_versions.front());
+}
+
+// A merge: the loser's memberships exit, and the winner (which absorbed the loser's window counts)
+// is evaluated on its own account.
+TEST(FusedPipelineActivation, AMergedProfileLeavesItsSegmentsAndTheWinnerEnters) {
+  auto config = profiles::ParseActivationConfig(R"(
+profiles:
+  segments:
+    - {name: pages3, condition: {event: web.page, count_gte: 3, within_days: 30}}
+)");
+  ASSERT_TRUE(config.ok()) << config.status();
+  auto engine = std::make_shared<const profiles::ActivationEngine>(*std::move(config));
+  TempDir dir;
+  testing::ManualClock clock(Utc(2026, 11, 2, 9));
+  ActivationNode node(dir.path() + "/store", engine, &clock);
+  auto page = [](const char* id, const char* anon) {
+    return std::make_pair(v1::CHANNEL_WEB, absl::StrCat(R"({"type":"page","name":"Home","messageId":")", id,
+                                                        R"(","anonymousId":")", anon,
+                                                        R"(","timestamp":"2026-11-02T08:00:00Z"})"));
+  };
+  node.Feed({page("p1", "anon-a"), page("p2", "anon-a"), page("p3", "anon-a")});
+  node.Feed({page("p4", "anon-b"), page("p5", "anon-b"), page("p6", "anon-b")});
+  EXPECT_EQ(node.changes, (std::vector<std::string>{"pages3 entered", "pages3 entered"}));
+  auto identify = [](const char* id, const char* anon, const char* user) {
+    return std::make_pair(v1::CHANNEL_WEB, absl::StrCat(R"({"type":"identify","messageId":")", id, R"(","anonymousId":")",
+                                                        anon, R"(","userId":")", user,
+                                                        R"(","timestamp":"2026-11-02T08:01:00Z"})"));
+  };
+  // Both members merge: the winner stays, the loser exits (reason "merged").
+  node.Feed({identify("i1", "anon-b", "u-9")});
+  node.Feed({identify("i2", "anon-a", "u-9")});
+  EXPECT_EQ(node.changes, (std::vector<std::string>{"pages3 entered", "pages3 entered", "pages3 exited"}));
+  // Two non-members whose pages add up to three: the merged profile enters, once.
+  node.Feed({page("p7", "anon-c"), page("p8", "anon-c"), page("p9", "anon-d")});
+  EXPECT_EQ(node.changes.size(), 3u);
+  node.Feed({identify("i3", "anon-c", "u-8")});
+  node.Feed({identify("i4", "anon-d", "u-8")});
+  node.Feed({identify("i5", "anon-d", "u-8")});
+  EXPECT_EQ(node.changes,
+            (std::vector<std::string>{"pages3 entered", "pages3 entered", "pages3 exited", "pages3 entered"}));
 }
 
 }  // namespace
