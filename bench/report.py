@@ -178,6 +178,19 @@ def main():
         for f in plots:
             a(f"![{f}]({f})")
         a("")
+    stages_path = os.path.join(os.path.dirname(os.path.abspath(__file__)), "results", "stages.json")
+    if os.path.exists(stages_path):
+        with open(stages_path) as f:
+            stages = json.load(f)
+        a("## Stage benchmarks")
+        a("")
+        a(stages["note"] + " Source: `bench/results/stages.json`.")
+        a("")
+        a("| stage | figure | measured | target | met | command |")
+        a("|---|---|---|---|---|---|")
+        for s in stages["figures"]:
+            a(f"| {s['stage']} | {s['figure']} | {s['value']} | {s['target']} | {'yes' if s['met'] else '**no**'} | `{s['command']}` |")
+        a("")
     a("## Not measured yet")
     a("")
     a("- Scenario 1 at 1M and 10M profiles, and \"no growing lag for 2 (5) minutes\" at a fixed offered load (this "
