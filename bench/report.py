@@ -166,7 +166,7 @@ def main():
         a("")
         a("Reading: the time is spread over ingest, identity (one RocksDB read per identifier, through the staged "
           "view), profile JSON (escaping strings: to find the changed fields and to publish the update), and the commit "
-          "(memtable inserts: every event also writes a `dd/` dedup key and identity its `ix/` keys). The brief's "
+          "(memtable inserts: every event also writes a `dd/` dedup key, its copy in the `ev/` event store, and identity its `ix/` keys). The brief's "
           "remedies not built yet: an in-memory identifier index in front of RocksDB, cheaper change detection "
           "than re-encoding JSON, and fewer keys per event.")
         a("")
