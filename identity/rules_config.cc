@@ -1,59 +1,24 @@
 #include "identity/rules_config.h"
 
-#include <fstream>
-#include <sstream>
-
 #include "absl/strings/str_cat.h"
 #include "common/absl_compat.h"
+#include "common/yaml_config.h"
 #include "yaml-cpp/yaml.h"
 
 namespace tessera::identity {
 namespace {
 
-absl::Status Bad(std::string_view path, std::string_view what) {
-  return absl::InvalidArgumentError(absl::StrCat("identity config: ", AbslView(path), ": ", AbslView(what)));
-}
+const YamlSection kYaml("identity config");
 
-template <typename T>
-absl::StatusOr<T> Scalar(const YAML::Node& node, std::string_view path) {
-  if (!node.IsScalar()) return Bad(path, "expected a single value");
-  try {
-    return node.as<T>();
-  } catch (const YAML::Exception& e) {
-    return Bad(path, absl::StrCat("cannot read '", node.Scalar(), "'"));
-  }
-}
-
-absl::StatusOr<std::vector<std::string>> StringList(const YAML::Node& node, std::string_view path) {
-  if (!node.IsSequence()) return Bad(path, "expected a list");
-  std::vector<std::string> out;
-  for (size_t i = 0; i < node.size(); ++i) {
-    absl::StatusOr<std::string> item = Scalar<std::string>(node[i], absl::StrCat(AbslView(path), "[", i, "]"));
-    if (!item.ok()) return item.status();
-    out.push_back(*std::move(item));
-  }
-  return out;
-}
-
-absl::Status AddLists(const YAML::Node& node, std::string_view path,
-                      std::map<std::string, std::vector<std::string>>& into) {
-  if (!node.IsMap()) return Bad(path, "expected a map of identifier type to a list");
-  for (const auto& kv : node) {
-    const std::string type = kv.first.as<std::string>();
-    absl::StatusOr<std::vector<std::string>> list = StringList(kv.second, absl::StrCat(AbslView(path), ".", type));
-    if (!list.ok()) return list.status();
-    into[type].insert(into[type].end(), list->begin(), list->end());
-  }
-  return absl::OkStatus();
-}
+constexpr std::string_view kNotAMapOfLists = "expected a map of identifier type to a list";
 
 // Applies the keys present in `node` on top of `rules`. `allow_workspaces` only at the top level.
 absl::Status ApplyRules(const YAML::Node& node, std::string_view path, IdentityRules& rules,
                         YAML::Node* workspaces) {
-  if (!node.IsMap()) return Bad(path, "expected a map");
+  if (!node.IsMap()) return kYaml.Bad(path, "expected a map");
   // The blocklist switch first, so lists given beside it add to what it leaves.
   if (const YAML::Node use_defaults = node["use_default_blocklist"]; use_defaults) {
-    absl::StatusOr<bool> on = Scalar<bool>(use_defaults, absl::StrCat(AbslView(path), ".use_default_blocklist"));
+    absl::StatusOr<bool> on = kYaml.Scalar<bool>(use_defaults, absl::StrCat(AbslView(path), ".use_default_blocklist"));
     if (!on.ok()) return on.status();
     if (!*on) {
       rules.blocked_values.clear();
@@ -66,62 +31,62 @@ absl::Status ApplyRules(const YAML::Node& node, std::string_view path, IdentityR
     const std::string here = absl::StrCat(AbslView(path), ".", key);
     if (key == "use_default_blocklist") continue;
     if (key == "value_limits") {
-      if (!value.IsMap()) return Bad(here, "expected a map of identifier type to a number or \"unlimited\"");
+      if (!value.IsMap()) return kYaml.Bad(here, "expected a map of identifier type to a number or \"unlimited\"");
       for (const auto& limit : value) {
         const std::string type = limit.first.as<std::string>();
         if (limit.second.IsScalar() && limit.second.Scalar() == "unlimited") {
           rules.value_limits.erase(type);
           continue;
         }
-        absl::StatusOr<int> n = Scalar<int>(limit.second, absl::StrCat(here, ".", type));
+        absl::StatusOr<int> n = kYaml.Scalar<int>(limit.second, absl::StrCat(here, ".", type));
         if (!n.ok()) return n.status();
-        if (*n < 1) return Bad(absl::StrCat(here, ".", type), "a limit is at least 1 (or \"unlimited\")");
+        if (*n < 1) return kYaml.Bad(absl::StrCat(here, ".", type), "a limit is at least 1 (or \"unlimited\")");
         rules.value_limits[type] = *n;
       }
     } else if (key == "shared_device") {
-      if (!value.IsMap()) return Bad(here, "expected {enabled: BOOL, max_user_ids: N}");
+      if (!value.IsMap()) return kYaml.Bad(here, "expected {enabled: BOOL, max_user_ids: N}");
       for (const auto& setting : value) {
         const std::string name = setting.first.as<std::string>();
         if (name == "enabled") {
-          absl::StatusOr<bool> on = Scalar<bool>(setting.second, absl::StrCat(here, ".enabled"));
+          absl::StatusOr<bool> on = kYaml.Scalar<bool>(setting.second, absl::StrCat(here, ".enabled"));
           if (!on.ok()) return on.status();
           rules.shared_device_rule = *on;
         } else if (name == "max_user_ids") {
-          absl::StatusOr<int> n = Scalar<int>(setting.second, absl::StrCat(here, ".max_user_ids"));
+          absl::StatusOr<int> n = kYaml.Scalar<int>(setting.second, absl::StrCat(here, ".max_user_ids"));
           if (!n.ok()) return n.status();
-          if (*n < 1) return Bad(absl::StrCat(here, ".max_user_ids"), "must be at least 1");
+          if (*n < 1) return kYaml.Bad(absl::StrCat(here, ".max_user_ids"), "must be at least 1");
           rules.shared_device_max_user_ids = *n;
         } else {
-          return Bad(absl::StrCat(here, ".", name), "unknown key (enabled, max_user_ids)");
+          return kYaml.Bad(absl::StrCat(here, ".", name), "unknown key (enabled, max_user_ids)");
         }
       }
     } else if (key == "blocked_values") {
-      if (absl::Status s = AddLists(value, here, rules.blocked_values); !s.ok()) return s;
+      if (absl::Status s = kYaml.AddStringLists(value, here, kNotAMapOfLists, rules.blocked_values); !s.ok()) return s;
     } else if (key == "blocked_patterns") {
-      if (absl::Status s = AddLists(value, here, rules.blocked_patterns); !s.ok()) return s;
+      if (absl::Status s = kYaml.AddStringLists(value, here, kNotAMapOfLists, rules.blocked_patterns); !s.ok()) return s;
     } else if (key == "weak_quiet_days") {
-      absl::StatusOr<int> n = Scalar<int>(value, here);
+      absl::StatusOr<int> n = kYaml.Scalar<int>(value, here);
       if (!n.ok()) return n.status();
-      if (*n < 0) return Bad(here, "must not be negative");
+      if (*n < 0) return kYaml.Bad(here, "must not be negative");
       rules.weak_quiet_days = *n;
     } else if (key == "max_identifiers_per_profile" || key == "max_merges_per_profile") {
-      absl::StatusOr<int> n = Scalar<int>(value, here);
+      absl::StatusOr<int> n = kYaml.Scalar<int>(value, here);
       if (!n.ok()) return n.status();
-      if (*n < 0) return Bad(here, "must not be negative (0: no cap)");
+      if (*n < 0) return kYaml.Bad(here, "must not be negative (0: no cap)");
       (key == "max_identifiers_per_profile" ? rules.max_identifiers_per_profile : rules.max_merges_per_profile) = *n;
     } else if (key == "weak_types") {
-      absl::StatusOr<std::vector<std::string>> list = StringList(value, here);
+      absl::StatusOr<std::vector<std::string>> list = kYaml.StringList(value, here);
       if (!list.ok()) return list.status();
       rules.weak_types = *std::move(list);
     } else if (key == "priority") {
-      absl::StatusOr<std::vector<std::string>> list = StringList(value, here);
+      absl::StatusOr<std::vector<std::string>> list = kYaml.StringList(value, here);
       if (!list.ok()) return list.status();
       rules.priority = *std::move(list);
     } else if (key == "workspaces" && workspaces != nullptr) {
-      if (!value.IsMap()) return Bad(here, "expected a map of workspace name to rules");
+      if (!value.IsMap()) return kYaml.Bad(here, "expected a map of workspace name to rules");
       *workspaces = value;  // a handle to the same node
     } else {
-      return Bad(here, "unknown key");
+      return kYaml.Bad(here, "unknown key");
     }
   }
   return absl::OkStatus();
@@ -134,7 +99,7 @@ absl::StatusOr<RulesConfig> ParseRulesConfig(std::string_view yaml) {
     const YAML::Node root = YAML::Load(std::string(yaml));
     RulesConfig config;
     if (!root || root.IsNull()) return config;
-    if (!root.IsMap()) return Bad("(top)", "expected a map with an `identity:` key");
+    if (!root.IsMap()) return kYaml.Bad("(top)", "expected a map with an `identity:` key");
     const YAML::Node identity = root["identity"];
     if (!identity || identity.IsNull()) return config;
     YAML::Node workspaces;
@@ -156,11 +121,9 @@ absl::StatusOr<RulesConfig> ParseRulesConfig(std::string_view yaml) {
 }
 
 absl::StatusOr<RulesConfig> LoadRulesConfig(const std::string& path) {
-  std::ifstream in(path);
-  if (!in) return absl::NotFoundError(absl::StrCat("cannot read the config file ", path));
-  std::stringstream text;
-  text << in.rdbuf();
-  return ParseRulesConfig(text.str());
+  absl::StatusOr<std::string> text = ReadConfigFile(path, "cannot read the config file ");
+  if (!text.ok()) return text.status();
+  return ParseRulesConfig(*text);
 }
 
 absl::StatusOr<RulesByWorkspace> CompileRulesConfig(const RulesConfig& config) {

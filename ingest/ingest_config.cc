@@ -1,58 +1,29 @@
 #include "ingest/ingest_config.h"
 
-#include <fstream>
-#include <sstream>
 #include <utility>
 #include <vector>
 
 #include "absl/strings/str_cat.h"
 #include "common/absl_compat.h"
+#include "common/yaml_config.h"
 #include "ingest/blocklist.h"
 #include "yaml-cpp/yaml.h"
 
 namespace tessera::ingest {
 namespace {
 
-absl::Status Bad(std::string_view path, std::string_view what) {
-  return absl::InvalidArgumentError(absl::StrCat("ingest config: ", AbslView(path), ": ", AbslView(what)));
-}
+const YamlSection kYaml("ingest config");
 
-absl::StatusOr<std::string> Text(const YAML::Node& node, std::string_view path) {
-  if (!node.IsScalar()) return Bad(path, "expected a single value");
-  return node.Scalar();
-}
-
-absl::StatusOr<std::vector<std::string>> StringList(const YAML::Node& node, std::string_view path) {
-  if (!node.IsSequence()) return Bad(path, "expected a list");
-  std::vector<std::string> out;
-  for (size_t i = 0; i < node.size(); ++i) {
-    absl::StatusOr<std::string> item = Text(node[i], absl::StrCat(AbslView(path), "[", i, "]"));
-    if (!item.ok()) return item.status();
-    out.push_back(*std::move(item));
-  }
-  return out;
-}
-
-absl::Status AddLists(const YAML::Node& node, std::string_view path,
-                      std::map<std::string, std::vector<std::string>>& into) {
-  if (!node.IsMap()) return Bad(path, "expected a map of identifier type (or \"*\") to a list");
-  for (const auto& kv : node) {
-    const std::string type = kv.first.as<std::string>();
-    absl::StatusOr<std::vector<std::string>> list = StringList(kv.second, absl::StrCat(AbslView(path), ".", type));
-    if (!list.ok()) return list.status();
-    into[type].insert(into[type].end(), list->begin(), list->end());
-  }
-  return absl::OkStatus();
-}
+constexpr std::string_view kNotAMapOfLists = "expected a map of identifier type (or \"*\") to a list";
 
 absl::Status ApplyBlocklist(const YAML::Node& node, std::string_view path, BlocklistRules& rules) {
-  if (!node.IsMap()) return Bad(path, "expected a map (use_defaults, values, patterns)");
+  if (!node.IsMap()) return kYaml.Bad(path, "expected a map (use_defaults, values, patterns)");
   if (const YAML::Node use_defaults = node["use_defaults"]; use_defaults) {
     bool on = true;
     try {
       on = use_defaults.as<bool>();
     } catch (const YAML::Exception&) {
-      return Bad(absl::StrCat(AbslView(path), ".use_defaults"), "expected true or false");
+      return kYaml.Bad(absl::StrCat(AbslView(path), ".use_defaults"), "expected true or false");
     }
     if (!on) rules = BlocklistRules();
   }
@@ -61,11 +32,11 @@ absl::Status ApplyBlocklist(const YAML::Node& node, std::string_view path, Block
     const std::string here = absl::StrCat(AbslView(path), ".", key);
     if (key == "use_defaults") continue;
     if (key == "values") {
-      if (absl::Status s = AddLists(kv.second, here, rules.values); !s.ok()) return s;
+      if (absl::Status s = kYaml.AddStringLists(kv.second, here, kNotAMapOfLists, rules.values); !s.ok()) return s;
     } else if (key == "patterns") {
-      if (absl::Status s = AddLists(kv.second, here, rules.patterns); !s.ok()) return s;
+      if (absl::Status s = kYaml.AddStringLists(kv.second, here, kNotAMapOfLists, rules.patterns); !s.ok()) return s;
     } else {
-      return Bad(here, "unknown key (use_defaults, values, patterns)");
+      return kYaml.Bad(here, "unknown key (use_defaults, values, patterns)");
     }
   }
   return absl::OkStatus();
@@ -74,51 +45,51 @@ absl::Status ApplyBlocklist(const YAML::Node& node, std::string_view path, Block
 absl::StatusOr<EventPlan> ParseEventPlan(const YAML::Node& node, std::string_view path) {
   EventPlan plan;
   if (!node || node.IsNull()) return plan;
-  if (!node.IsMap()) return Bad(path, "expected a map (properties, required)");
+  if (!node.IsMap()) return kYaml.Bad(path, "expected a map (properties, required)");
   for (const auto& kv : node) {
     const std::string key = kv.first.as<std::string>();
     const std::string here = absl::StrCat(AbslView(path), ".", key);
     if (key == "properties") {
-      if (!kv.second.IsMap()) return Bad(here, "expected a map of property name to type");
+      if (!kv.second.IsMap()) return kYaml.Bad(here, "expected a map of property name to type");
       plan.check_properties = true;
       for (const auto& property : kv.second) {
         const std::string name = property.first.as<std::string>();
-        absl::StatusOr<std::string> type_name = Text(property.second, absl::StrCat(here, ".", name));
+        absl::StatusOr<std::string> type_name = kYaml.Scalar<std::string>(property.second, absl::StrCat(here, ".", name));
         if (!type_name.ok()) return type_name.status();
         std::optional<PropertyType> type = PropertyTypeFromName(*type_name);
         if (!type.has_value()) {
-          return Bad(absl::StrCat(here, ".", name),
+          return kYaml.Bad(absl::StrCat(here, ".", name),
                      absl::StrCat("unknown type '", *type_name, "' (string, number, integer, boolean, object, array, any)"));
         }
         plan.properties[name] = *type;
       }
     } else if (key == "required") {
-      absl::StatusOr<std::vector<std::string>> list = StringList(kv.second, here);
+      absl::StatusOr<std::vector<std::string>> list = kYaml.StringList(kv.second, here);
       if (!list.ok()) return list.status();
       plan.required = *std::move(list);
     } else {
-      return Bad(here, "unknown key (properties, required)");
+      return kYaml.Bad(here, "unknown key (properties, required)");
     }
   }
   return plan;
 }
 
 absl::StatusOr<TrackingPlan> ParsePlan(const YAML::Node& node, std::string_view path) {
-  if (!node.IsMap()) return Bad(path, "expected a map (mode, events, traits)");
+  if (!node.IsMap()) return kYaml.Bad(path, "expected a map (mode, events, traits)");
   TrackingPlan plan;
   bool has_mode = false;
   for (const auto& kv : node) {
     const std::string key = kv.first.as<std::string>();
     const std::string here = absl::StrCat(AbslView(path), ".", key);
     if (key == "mode") {
-      absl::StatusOr<std::string> mode_name = Text(kv.second, here);
+      absl::StatusOr<std::string> mode_name = kYaml.Scalar<std::string>(kv.second, here);
       if (!mode_name.ok()) return mode_name.status();
       std::optional<PlanMode> mode = PlanModeFromName(*mode_name);
-      if (!mode.has_value()) return Bad(here, absl::StrCat("unknown mode '", *mode_name, "' (reject, strip, flag)"));
+      if (!mode.has_value()) return kYaml.Bad(here, absl::StrCat("unknown mode '", *mode_name, "' (reject, strip, flag)"));
       plan.mode = *mode;
       has_mode = true;
     } else if (key == "events") {
-      if (!kv.second.IsMap()) return Bad(here, "expected a map of event name to its plan");
+      if (!kv.second.IsMap()) return kYaml.Bad(here, "expected a map of event name to its plan");
       plan.check_events = true;
       for (const auto& event : kv.second) {
         const std::string name = event.first.as<std::string>();
@@ -127,21 +98,21 @@ absl::StatusOr<TrackingPlan> ParsePlan(const YAML::Node& node, std::string_view 
         plan.events[name] = *std::move(event_plan);
       }
     } else if (key == "traits") {
-      absl::StatusOr<std::vector<std::string>> list = StringList(kv.second, here);
+      absl::StatusOr<std::vector<std::string>> list = kYaml.StringList(kv.second, here);
       if (!list.ok()) return list.status();
       plan.check_traits = true;
       plan.traits.insert(list->begin(), list->end());
     } else {
-      return Bad(here, "unknown key (mode, events, traits)");
+      return kYaml.Bad(here, "unknown key (mode, events, traits)");
     }
   }
-  if (!has_mode) return Bad(path, "mode is required (reject, strip, flag)");
+  if (!has_mode) return kYaml.Bad(path, "mode is required (reject, strip, flag)");
   return plan;
 }
 
 absl::Status ApplyPlans(const YAML::Node& node, std::string_view path,
                         std::map<std::string, TrackingPlan, std::less<>>& plans) {
-  if (!node.IsMap()) return Bad(path, "expected a map of source name to its tracking plan");
+  if (!node.IsMap()) return kYaml.Bad(path, "expected a map of source name to its tracking plan");
   for (const auto& kv : node) {
     const std::string source = kv.first.as<std::string>();
     absl::StatusOr<TrackingPlan> plan = ParsePlan(kv.second, absl::StrCat(AbslView(path), ".", source));
@@ -154,7 +125,7 @@ absl::Status ApplyPlans(const YAML::Node& node, std::string_view path,
 // One level of settings (the top, or a workspace) applied on top of `blocklist` and `plans`.
 absl::Status ApplyLevel(const YAML::Node& node, std::string_view path, BlocklistRules& blocklist,
                         std::map<std::string, TrackingPlan, std::less<>>& plans, YAML::Node* workspaces) {
-  if (!node.IsMap()) return Bad(path, "expected a map");
+  if (!node.IsMap()) return kYaml.Bad(path, "expected a map");
   for (const auto& kv : node) {
     const std::string key = kv.first.as<std::string>();
     const std::string here = absl::StrCat(AbslView(path), ".", key);
@@ -163,10 +134,10 @@ absl::Status ApplyLevel(const YAML::Node& node, std::string_view path, Blocklist
     } else if (key == "tracking_plans") {
       if (absl::Status s = ApplyPlans(kv.second, here, plans); !s.ok()) return s;
     } else if (key == "workspaces" && workspaces != nullptr) {
-      if (!kv.second.IsMap()) return Bad(here, "expected a map of workspace name to settings");
+      if (!kv.second.IsMap()) return kYaml.Bad(here, "expected a map of workspace name to settings");
       *workspaces = kv.second;
     } else {
-      return Bad(here, workspaces != nullptr ? "unknown key (blocklist, tracking_plans, workspaces)"
+      return kYaml.Bad(here, workspaces != nullptr ? "unknown key (blocklist, tracking_plans, workspaces)"
                                              : "unknown key (blocklist, tracking_plans)");
     }
   }
@@ -177,7 +148,7 @@ absl::StatusOr<WorkspaceCleaning> Compile(const BlocklistRules& blocklist,
                                           std::map<std::string, TrackingPlan, std::less<>> plans,
                                           std::string_view where) {
   absl::StatusOr<std::shared_ptr<const identity::CompiledRules>> compiled = CompileBlocklist(blocklist);
-  if (!compiled.ok()) return Bad(where, StdView(compiled.status().message()));
+  if (!compiled.ok()) return kYaml.Bad(where, StdView(compiled.status().message()));
   WorkspaceCleaning out;
   out.blocklist = *std::move(compiled);
   out.tracking_plans = std::move(plans);
@@ -191,7 +162,7 @@ absl::StatusOr<std::shared_ptr<const CleaningConfig>> ParseIngestConfig(std::str
     auto config = std::make_shared<CleaningConfig>();
     const YAML::Node root = YAML::Load(std::string(yaml));
     const bool empty = !root || root.IsNull();
-    if (!empty && !root.IsMap()) return Bad("(top)", "expected a map with an `ingest:` key");
+    if (!empty && !root.IsMap()) return kYaml.Bad("(top)", "expected a map with an `ingest:` key");
     const YAML::Node ingest = empty ? YAML::Node() : root["ingest"];
     BlocklistRules blocklist = IngestBlocklistDefaults();
     std::map<std::string, TrackingPlan, std::less<>> plans;
@@ -224,11 +195,9 @@ absl::StatusOr<std::shared_ptr<const CleaningConfig>> ParseIngestConfig(std::str
 }
 
 absl::StatusOr<std::shared_ptr<const CleaningConfig>> LoadIngestConfig(const std::string& path) {
-  std::ifstream in(path);
-  if (!in) return absl::NotFoundError(absl::StrCat("cannot read the config file ", path));
-  std::stringstream text;
-  text << in.rdbuf();
-  return ParseIngestConfig(text.str());
+  absl::StatusOr<std::string> text = ReadConfigFile(path, "cannot read the config file ");
+  if (!text.ok()) return text.status();
+  return ParseIngestConfig(*text);
 }
 
 }  // namespace tessera::ingest

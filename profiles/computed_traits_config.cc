@@ -13,12 +13,11 @@
 //       monetary: {THB: [1000, 3000, 10000, 30000]}
 //     computed_traits:
 //       - {name: coffee_spend_30d, event: "Order Completed", property: revenue, aggregate: sum, window_days: 30}
-#include <fstream>
 #include <set>
-#include <sstream>
 
 #include "absl/strings/str_cat.h"
 #include "common/absl_compat.h"
+#include "common/yaml_config.h"
 #include "common/currency.h"
 #include "profiles/computed_traits.h"
 #include "yaml-cpp/yaml.h"
@@ -26,36 +25,24 @@
 namespace tessera::profiles {
 namespace {
 
-absl::Status Bad(std::string_view path, std::string_view what) {
-  return absl::InvalidArgumentError(absl::StrCat("profiles config: ", AbslView(path), ": ", AbslView(what)));
-}
-
-template <typename T>
-absl::StatusOr<T> Scalar(const YAML::Node& node, std::string_view path) {
-  if (!node.IsScalar()) return Bad(path, "expected a single value");
-  try {
-    return node.as<T>();
-  } catch (const YAML::Exception& e) {
-    return Bad(path, absl::StrCat("cannot read '", node.Scalar(), "'"));
-  }
-}
+const YamlSection kYaml("profiles config");
 
 // Exactly four ascending thresholds: the scores run 1..5 and the tier grid assumes it.
 template <typename T>
 absl::StatusOr<std::vector<T>> Thresholds(const YAML::Node& node, std::string_view path) {
-  if (!node.IsSequence() || node.size() != 4) return Bad(path, "expected a list of four ascending thresholds");
+  if (!node.IsSequence() || node.size() != 4) return kYaml.Bad(path, "expected a list of four ascending thresholds");
   std::vector<T> out;
   for (size_t i = 0; i < node.size(); ++i) {
-    absl::StatusOr<T> value = Scalar<T>(node[i], absl::StrCat(AbslView(path), "[", i, "]"));
+    absl::StatusOr<T> value = kYaml.Scalar<T>(node[i], absl::StrCat(AbslView(path), "[", i, "]"));
     if (!value.ok()) return value.status();
-    if (!out.empty() && !(out.back() < *value)) return Bad(path, "thresholds must be strictly ascending");
+    if (!out.empty() && !(out.back() < *value)) return kYaml.Bad(path, "thresholds must be strictly ascending");
     out.push_back(*value);
   }
   return out;
 }
 
 absl::Status ParseRfm(const YAML::Node& node, RfmThresholds& rfm) {
-  if (!node.IsMap()) return Bad("profiles.rfm", "expected a map (recency_days, frequency, monetary)");
+  if (!node.IsMap()) return kYaml.Bad("profiles.rfm", "expected a map (recency_days, frequency, monetary)");
   for (const auto& kv : node) {
     const std::string key = kv.first.as<std::string>();
     const std::string here = absl::StrCat("profiles.rfm.", key);
@@ -68,17 +55,17 @@ absl::Status ParseRfm(const YAML::Node& node, RfmThresholds& rfm) {
       if (!counts.ok()) return counts.status();
       rfm.frequency = *std::move(counts);
     } else if (key == "monetary") {
-      if (!kv.second.IsMap()) return Bad(here, "expected a map of currency to four thresholds");
+      if (!kv.second.IsMap()) return kYaml.Bad(here, "expected a map of currency to four thresholds");
       rfm.monetary.clear();
       for (const auto& currency : kv.second) {
         const std::string code = currency.first.as<std::string>();
-        if (!CurrencyExponent(code).has_value()) return Bad(absl::StrCat(here, ".", code), "not an ISO 4217 currency");
+        if (!CurrencyExponent(code).has_value()) return kYaml.Bad(absl::StrCat(here, ".", code), "not an ISO 4217 currency");
         absl::StatusOr<std::vector<double>> amounts = Thresholds<double>(currency.second, absl::StrCat(here, ".", code));
         if (!amounts.ok()) return amounts.status();
         rfm.monetary[code] = *std::move(amounts);
       }
     } else {
-      return Bad(here, "unknown key (recency_days, frequency, monetary)");
+      return kYaml.Bad(here, "unknown key (recency_days, frequency, monetary)");
     }
   }
   return absl::OkStatus();
@@ -91,13 +78,13 @@ absl::StatusOr<Aggregate> ParseAggregate(const std::string& text, std::string_vi
       {"most_frequent", Aggregate::kMostFrequent}, {"unique_list", Aggregate::kUniqueList}};
   auto it = kNames.find(text);
   if (it == kNames.end()) {
-    return Bad(path, absl::StrCat("unknown aggregate '", text, "' (count, sum, min, max, first, last, most_frequent, unique_list)"));
+    return kYaml.Bad(path, absl::StrCat("unknown aggregate '", text, "' (count, sum, min, max, first, last, most_frequent, unique_list)"));
   }
   return it->second;
 }
 
 absl::Status ParseCustomTraits(const YAML::Node& node, ComputedTraitsConfig& config) {
-  if (!node.IsSequence()) return Bad("profiles.computed_traits", "expected a list");
+  if (!node.IsSequence()) return kYaml.Bad("profiles.computed_traits", "expected a list");
   // Names the built-in computed fields use: a user-defined trait may not shadow one.
   std::set<std::string> taken;
   const ComputedTraits builtin = ComputeTraits(v1::Profile(), absl::UnixEpoch(), DefaultComputedTraitsConfig());
@@ -105,18 +92,18 @@ absl::Status ParseCustomTraits(const YAML::Node& node, ComputedTraitsConfig& con
   for (size_t i = 0; i < node.size(); ++i) {
     const std::string path = absl::StrCat("profiles.computed_traits[", i, "]");
     const YAML::Node& entry = node[i];
-    if (!entry.IsMap()) return Bad(path, "expected {name, event, property, aggregate, window_days}");
+    if (!entry.IsMap()) return kYaml.Bad(path, "expected {name, event, property, aggregate, window_days}");
     CustomTraitDefinition definition;
     bool has_aggregate = false;
     for (const auto& kv : entry) {
       const std::string key = kv.first.as<std::string>();
       const std::string here = absl::StrCat(path, ".", key);
       if (key == "name" || key == "event" || key == "property") {
-        absl::StatusOr<std::string> text = Scalar<std::string>(kv.second, here);
+        absl::StatusOr<std::string> text = kYaml.Scalar<std::string>(kv.second, here);
         if (!text.ok()) return text.status();
         (key == "name" ? definition.name : key == "event" ? definition.event : definition.property) = *text;
       } else if (key == "aggregate") {
-        absl::StatusOr<std::string> text = Scalar<std::string>(kv.second, here);
+        absl::StatusOr<std::string> text = kYaml.Scalar<std::string>(kv.second, here);
         if (!text.ok()) return text.status();
         absl::StatusOr<Aggregate> aggregate = ParseAggregate(*text, here);
         if (!aggregate.ok()) return aggregate.status();
@@ -127,23 +114,23 @@ absl::Status ParseCustomTraits(const YAML::Node& node, ComputedTraitsConfig& con
           definition.window_days = 0;
           continue;
         }
-        absl::StatusOr<int> days = Scalar<int>(kv.second, here);
+        absl::StatusOr<int> days = kYaml.Scalar<int>(kv.second, here);
         if (!days.ok()) return days.status();
-        if (*days < 1 || *days > 3660) return Bad(here, "expected 1..3660 days or \"all\"");
+        if (*days < 1 || *days > 3660) return kYaml.Bad(here, "expected 1..3660 days or \"all\"");
         definition.window_days = *days;
       } else {
-        return Bad(here, "unknown key (name, event, property, aggregate, window_days)");
+        return kYaml.Bad(here, "unknown key (name, event, property, aggregate, window_days)");
       }
     }
-    if (definition.name.empty()) return Bad(path, "a name is required");
-    if (definition.event.empty()) return Bad(path, "an event is required");
-    if (!has_aggregate) return Bad(path, "an aggregate is required");
+    if (definition.name.empty()) return kYaml.Bad(path, "a name is required");
+    if (definition.event.empty()) return kYaml.Bad(path, "an event is required");
+    if (!has_aggregate) return kYaml.Bad(path, "an aggregate is required");
     if (definition.property.empty() && definition.aggregate != Aggregate::kCount &&
         definition.aggregate != Aggregate::kFirst && definition.aggregate != Aggregate::kLast) {
-      return Bad(path, "this aggregate needs a property");
+      return kYaml.Bad(path, "this aggregate needs a property");
     }
     if (!taken.insert(definition.name).second) {
-      return Bad(path, absl::StrCat("the name '", definition.name, "' is already taken (a built-in or an earlier trait)"));
+      return kYaml.Bad(path, absl::StrCat("the name '", definition.name, "' is already taken (a built-in or an earlier trait)"));
     }
     config.custom_traits.push_back(std::move(definition));
   }
@@ -151,7 +138,7 @@ absl::Status ParseCustomTraits(const YAML::Node& node, ComputedTraitsConfig& con
 }
 
 absl::Status ParseProfiles(const YAML::Node& node, ComputedTraitsConfig& config) {
-  if (!node.IsMap()) return Bad("profiles", "expected a map");
+  if (!node.IsMap()) return kYaml.Bad("profiles", "expected a map");
   for (const auto& kv : node) {
     const std::string key = kv.first.as<std::string>();
     const std::string here = absl::StrCat("profiles.", key);
@@ -162,28 +149,28 @@ absl::Status ParseProfiles(const YAML::Node& node, ComputedTraitsConfig& config)
     } else if (key == "computed_traits") {
       if (absl::Status s = ParseCustomTraits(value, config); !s.ok()) return s;
     } else if (key == "reporting_currency") {
-      absl::StatusOr<std::string> code = Scalar<std::string>(value, here);
+      absl::StatusOr<std::string> code = kYaml.Scalar<std::string>(value, here);
       if (!code.ok()) return code.status();
-      if (!CurrencyExponent(*code).has_value()) return Bad(here, "not an ISO 4217 currency (upper case)");
+      if (!CurrencyExponent(*code).has_value()) return kYaml.Bad(here, "not an ISO 4217 currency (upper case)");
       config.reporting_currency = *code;
     } else if (key == "default_time_zone") {
-      absl::StatusOr<std::string> name = Scalar<std::string>(value, here);
+      absl::StatusOr<std::string> name = kYaml.Scalar<std::string>(value, here);
       if (!name.ok()) return name.status();
       absl::TimeZone zone;
-      if (!absl::LoadTimeZone(*name, &zone)) return Bad(here, absl::StrCat("unknown time zone '", *name, "'"));
+      if (!absl::LoadTimeZone(*name, &zone)) return kYaml.Bad(here, absl::StrCat("unknown time zone '", *name, "'"));
       config.default_time_zone = *name;
     } else if (key == "cart_abandon_after_minutes") {
-      absl::StatusOr<int> minutes = Scalar<int>(value, here);
+      absl::StatusOr<int> minutes = kYaml.Scalar<int>(value, here);
       if (!minutes.ok()) return minutes.status();
-      if (*minutes < 1) return Bad(here, "must be at least 1");
+      if (*minutes < 1) return kYaml.Bad(here, "must be at least 1");
       config.cart_abandon_after = absl::Minutes(*minutes);
     } else if (key == "favourites") {
-      absl::StatusOr<int> n = Scalar<int>(value, here);
+      absl::StatusOr<int> n = kYaml.Scalar<int>(value, here);
       if (!n.ok()) return n.status();
-      if (*n < 1 || *n > 100) return Bad(here, "expected 1..100");
+      if (*n < 1 || *n > 100) return kYaml.Bad(here, "expected 1..100");
       config.favourites = *n;
     } else {
-      return Bad(here,
+      return kYaml.Bad(here,
                  "unknown key (rfm, computed_traits, reporting_currency, default_time_zone, "
                  "cart_abandon_after_minutes, favourites, segments, triggers)");
     }
@@ -203,7 +190,7 @@ absl::StatusOr<ComputedTraitsConfig> ParseComputedTraitsConfig(std::string_view 
         if (absl::Status s = ParseProfiles(profiles, config); !s.ok()) return s;
       }
     } else if (root && !root.IsNull()) {
-      return Bad("(top)", "expected a map");
+      return kYaml.Bad("(top)", "expected a map");
     }
     config.Index();
     return config;
@@ -213,11 +200,9 @@ absl::StatusOr<ComputedTraitsConfig> ParseComputedTraitsConfig(std::string_view 
 }
 
 absl::StatusOr<ComputedTraitsConfig> LoadComputedTraitsConfig(const std::string& path) {
-  std::ifstream in(path);
-  if (!in) return absl::NotFoundError(absl::StrCat("cannot read the config file ", path));
-  std::stringstream text;
-  text << in.rdbuf();
-  return ParseComputedTraitsConfig(text.str());
+  absl::StatusOr<std::string> text = ReadConfigFile(path, "cannot read the config file ");
+  if (!text.ok()) return text.status();
+  return ParseComputedTraitsConfig(*text);
 }
 
 }  // namespace tessera::profiles

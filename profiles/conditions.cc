@@ -9,6 +9,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "common/absl_compat.h"
+#include "common/yaml_config.h"
 #include "simdjson.h"
 #include "yaml-cpp/yaml.h"
 
@@ -36,21 +37,14 @@ simdjson::dom::parser& Parser() {
 
 // ---- parsing ----
 
-absl::Status Bad(std::string_view path, std::string_view what) {
-  return absl::InvalidArgumentError(absl::StrCat(AbslView(path), ": ", AbslView(what)));
-}
-
-absl::StatusOr<std::string> ScalarOf(const YAML::Node& node, std::string_view path) {
-  if (!node.IsScalar()) return Bad(path, "expected a single value");
-  return node.Scalar();
-}
+const YamlSection kYaml("");
 
 absl::StatusOr<int64_t> IntOf(const YAML::Node& node, std::string_view path) {
-  absl::StatusOr<std::string> text = ScalarOf(node, path);
+  absl::StatusOr<std::string> text = kYaml.Scalar<std::string>(node, path);
   if (!text.ok()) return text.status();
   int64_t value = 0;
   if (!absl::SimpleAtoi(*text, &value) || value < 0) {
-    return Bad(path, absl::StrCat("expected a whole number >= 0, got '", *text, "'"));
+    return kYaml.Bad(path, absl::StrCat("expected a whole number >= 0, got '", *text, "'"));
   }
   return value;
 }
@@ -81,7 +75,7 @@ absl::StatusOr<Condition> Combinator(Condition::Kind kind, const YAML::Node& nod
     c.children.push_back(*std::move(child));
     return c;
   }
-  if (!node.IsSequence() || node.size() == 0) return Bad(path, "expected a non-empty list of conditions");
+  if (!node.IsSequence() || node.size() == 0) return kYaml.Bad(path, "expected a non-empty list of conditions");
   for (size_t i = 0; i < node.size(); ++i) {
     absl::StatusOr<Condition> child = FromYaml(node[i], absl::StrCat(path, "[", i, "]"));
     if (!child.ok()) return child.status();
@@ -94,9 +88,9 @@ absl::StatusOr<Condition> FactLeaf(Condition::Kind kind, const YAML::Node& node,
   Condition c;
   c.kind = kind;
   const char* key = kind == Condition::Kind::kTrait ? "trait" : "computed";
-  absl::StatusOr<std::string> name = ScalarOf(node[key], absl::StrCat(path, ".", key));
+  absl::StatusOr<std::string> name = kYaml.Scalar<std::string>(node[key], absl::StrCat(path, ".", key));
   if (!name.ok()) return name.status();
-  if (name->empty()) return Bad(path, absl::StrCat(key, " needs a name"));
+  if (name->empty()) return kYaml.Bad(path, absl::StrCat(key, " needs a name"));
   c.name = *std::move(name);
   int ops = 0;
   for (const auto& entry : node) {
@@ -104,7 +98,7 @@ absl::StatusOr<Condition> FactLeaf(Condition::Kind kind, const YAML::Node& node,
     if (k == key) continue;
     auto op = OpNames().find(k);
     if (op == OpNames().end()) {
-      return Bad(path, absl::StrCat("unknown key '", k, "' (operators: exists, eq, ne, in, contains, gt, gte, lt, lte, "
+      return kYaml.Bad(path, absl::StrCat("unknown key '", k, "' (operators: exists, eq, ne, in, contains, gt, gte, lt, lte, "
                                     "age_between)"));
     }
     ++ops;
@@ -113,40 +107,40 @@ absl::StatusOr<Condition> FactLeaf(Condition::Kind kind, const YAML::Node& node,
     const YAML::Node& operand = entry.second;
     switch (c.op) {
       case Condition::Op::kExists: {
-        absl::StatusOr<std::string> text = ScalarOf(operand, op_path);
+        absl::StatusOr<std::string> text = kYaml.Scalar<std::string>(operand, op_path);
         if (!text.ok()) return text.status();
-        if (*text != "true" && *text != "false") return Bad(op_path, "expected true or false");
+        if (*text != "true" && *text != "false") return kYaml.Bad(op_path, "expected true or false");
         c.exists = *text == "true";
         break;
       }
       case Condition::Op::kIn:
       case Condition::Op::kAgeBetween: {
-        if (!operand.IsSequence() || operand.size() == 0) return Bad(op_path, "expected a non-empty list");
+        if (!operand.IsSequence() || operand.size() == 0) return kYaml.Bad(op_path, "expected a non-empty list");
         for (size_t i = 0; i < operand.size(); ++i) {
-          absl::StatusOr<std::string> text = ScalarOf(operand[i], absl::StrCat(op_path, "[", i, "]"));
+          absl::StatusOr<std::string> text = kYaml.Scalar<std::string>(operand[i], absl::StrCat(op_path, "[", i, "]"));
           if (!text.ok()) return text.status();
           AddOperand(c, *std::move(text));
         }
         if (c.op == Condition::Op::kAgeBetween &&
             (c.operands.size() != 2 || !c.numbers[0].has_value() || !c.numbers[1].has_value() ||
              *c.numbers[0] > *c.numbers[1])) {
-          return Bad(op_path, "expected [MIN, MAX] in years, MIN <= MAX");
+          return kYaml.Bad(op_path, "expected [MIN, MAX] in years, MIN <= MAX");
         }
         break;
       }
       default: {
-        absl::StatusOr<std::string> text = ScalarOf(operand, op_path);
+        absl::StatusOr<std::string> text = kYaml.Scalar<std::string>(operand, op_path);
         if (!text.ok()) return text.status();
         AddOperand(c, *std::move(text));
         if ((c.op == Condition::Op::kGt || c.op == Condition::Op::kGte || c.op == Condition::Op::kLt ||
              c.op == Condition::Op::kLte) &&
             c.operands[0].empty()) {
-          return Bad(op_path, "expected a number or a date");
+          return kYaml.Bad(op_path, "expected a number or a date");
         }
       }
     }
   }
-  if (ops != 1) return Bad(path, absl::StrCat("a ", key, " condition needs exactly one operator"));
+  if (ops != 1) return kYaml.Bad(path, absl::StrCat("a ", key, " condition needs exactly one operator"));
   return c;
 }
 
@@ -154,9 +148,9 @@ absl::StatusOr<Condition> EventLeaf(bool negated, const YAML::Node& node, const 
   Condition c;
   c.kind = Condition::Kind::kEvent;
   const char* key = negated ? "no_event" : "event";
-  absl::StatusOr<std::string> name = ScalarOf(node[key], absl::StrCat(path, ".", key));
+  absl::StatusOr<std::string> name = kYaml.Scalar<std::string>(node[key], absl::StrCat(path, ".", key));
   if (!name.ok()) return name.status();
-  if (name->empty()) return Bad(path, absl::StrCat(key, " needs an event name"));
+  if (name->empty()) return kYaml.Bad(path, absl::StrCat(key, " needs an event name"));
   c.selector.event = *std::move(name);
   if (negated) {
     c.count_gte = 0;
@@ -167,10 +161,10 @@ absl::StatusOr<Condition> EventLeaf(bool negated, const YAML::Node& node, const 
     const std::string k_path = absl::StrCat(path, ".", k);
     if (k == key) continue;
     if (k == "where") {
-      if (!entry.second.IsMap()) return Bad(k_path, "expected a map of property to value");
+      if (!entry.second.IsMap()) return kYaml.Bad(k_path, "expected a map of property to value");
       for (const auto& prop : entry.second) {
         const std::string property = prop.first.as<std::string>();
-        absl::StatusOr<std::string> value = ScalarOf(prop.second, absl::StrCat(k_path, ".", property));
+        absl::StatusOr<std::string> value = kYaml.Scalar<std::string>(prop.second, absl::StrCat(k_path, ".", property));
         if (!value.ok()) return value.status();
         c.selector.where.emplace_back(property, *std::move(value));
       }
@@ -178,7 +172,7 @@ absl::StatusOr<Condition> EventLeaf(bool negated, const YAML::Node& node, const 
     } else if (k == "within_days") {
       absl::StatusOr<int64_t> days = IntOf(entry.second, k_path);
       if (!days.ok()) return days.status();
-      if (*days > 3660) return Bad(k_path, "at most 3660 days");
+      if (*days > 3660) return kYaml.Bad(k_path, "at most 3660 days");
       c.within_days = static_cast<int32_t>(*days);
     } else if (k == "count_gte" && !negated) {
       absl::StatusOr<int64_t> n = IntOf(entry.second, k_path);
@@ -189,7 +183,7 @@ absl::StatusOr<Condition> EventLeaf(bool negated, const YAML::Node& node, const 
       if (!n.ok()) return n.status();
       c.count_lte = *n;
     } else {
-      return Bad(path, absl::StrCat("unknown key '", k, "' (", key, " takes where, within_days",
+      return kYaml.Bad(path, absl::StrCat("unknown key '", k, "' (", key, " takes where, within_days",
                                     negated ? "" : ", count_gte, count_lte", ")"));
     }
   }
@@ -197,7 +191,7 @@ absl::StatusOr<Condition> EventLeaf(bool negated, const YAML::Node& node, const 
 }
 
 absl::StatusOr<Condition> FromYaml(const YAML::Node& node, const std::string& path) {
-  if (!node.IsMap() || node.size() == 0) return Bad(path, "expected a condition (a map such as {trait: gender, eq: female})");
+  if (!node.IsMap() || node.size() == 0) return kYaml.Bad(path, "expected a condition (a map such as {trait: gender, eq: female})");
   if (node.size() == 1) {
     const std::string key = node.begin()->first.as<std::string>();
     if (key == "all") return Combinator(Condition::Kind::kAll, node["all"], path + ".all");
@@ -208,7 +202,7 @@ absl::StatusOr<Condition> FromYaml(const YAML::Node& node, const std::string& pa
   if (node["computed"]) return FactLeaf(Condition::Kind::kComputed, node, path);
   if (node["event"]) return EventLeaf(false, node, path);
   if (node["no_event"]) return EventLeaf(true, node, path);
-  return Bad(path, "expected one of all, any, not, trait, computed, event, no_event");
+  return kYaml.Bad(path, "expected one of all, any, not, trait, computed, event, no_event");
 }
 
 // ---- evaluation ----
@@ -401,7 +395,7 @@ absl::StatusOr<Condition> ConditionFromYaml(const YAML::Node& node, std::string_
   try {
     return FromYaml(node, std::string(path));
   } catch (const YAML::Exception& e) {
-    return Bad(path, e.what());
+    return kYaml.Bad(path, e.what());
   }
 }
 

@@ -1,15 +1,14 @@
 #include "profiles/triggers.h"
 
 #include <algorithm>
-#include <fstream>
 #include <set>
-#include <sstream>
 
 #include "absl/container/flat_hash_set.h"
 #include "absl/strings/ascii.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "common/absl_compat.h"
+#include "common/yaml_config.h"
 #include "common/bytes.h"
 #include "common/json_writer.h"
 #include "simdjson.h"
@@ -165,24 +164,22 @@ std::vector<Planner> Planners(const TriggerConfig& config, const v1::Profile& pr
 
 // ---- config ----
 
-absl::Status Bad(std::string_view path, std::string_view what) {
-  return absl::InvalidArgumentError(absl::StrCat("profiles config: ", AbslView(path), ": ", AbslView(what)));
-}
+const YamlSection kYaml("profiles config");
 
 absl::StatusOr<int32_t> Days(const YAML::Node& node, std::string_view path) {
-  if (!node.IsScalar()) return Bad(path, "expected a number of days");
+  if (!node.IsScalar()) return kYaml.Bad(path, "expected a number of days");
   int32_t days = 0;
   if (!absl::SimpleAtoi(node.Scalar(), &days) || days < 0 || days > 3660) {
-    return Bad(path, absl::StrCat("expected a number of days in 0..3660, got '", node.Scalar(), "'"));
+    return kYaml.Bad(path, absl::StrCat("expected a number of days in 0..3660, got '", node.Scalar(), "'"));
   }
   return days;
 }
 
 absl::Status OnlyKeys(const YAML::Node& node, std::string_view path, std::initializer_list<std::string_view> keys) {
-  if (!node.IsMap()) return Bad(path, "expected a map");
+  if (!node.IsMap()) return kYaml.Bad(path, "expected a map");
   for (const auto& entry : node) {
     const std::string key = entry.first.as<std::string>();
-    if (std::find(keys.begin(), keys.end(), key) == keys.end()) return Bad(path, absl::StrCat("unknown key '", key, "'"));
+    if (std::find(keys.begin(), keys.end(), key) == keys.end()) return kYaml.Bad(path, absl::StrCat("unknown key '", key, "'"));
   }
   return absl::OkStatus();
 }
@@ -196,7 +193,7 @@ absl::Status ParseTriggers(const YAML::Node& node, TriggerConfig& config) {
   }
   if (const YAML::Node zone = node["default_time_zone"]) {
     if (!zone.IsScalar() || !LoadZone(zone.Scalar()).has_value()) {
-      return Bad("profiles.triggers.default_time_zone", "expected an IANA time zone such as Asia/Bangkok");
+      return kYaml.Bad("profiles.triggers.default_time_zone", "expected an IANA time zone such as Asia/Bangkok");
     }
     config.default_time_zone = zone.Scalar();
   }
@@ -249,10 +246,10 @@ absl::Status ParseTriggers(const YAML::Node& node, TriggerConfig& config) {
         config.inactivity_days.push_back(*n);
       }
     } else {
-      return Bad("profiles.triggers.inactivity.days", "expected a number of days or a list of them");
+      return kYaml.Bad("profiles.triggers.inactivity.days", "expected a number of days or a list of them");
     }
     for (int32_t n : config.inactivity_days) {
-      if (n == 0) return Bad("profiles.triggers.inactivity.days", "must be at least 1");
+      if (n == 0) return kYaml.Bad("profiles.triggers.inactivity.days", "must be at least 1");
     }
   }
   return absl::OkStatus();
@@ -263,9 +260,9 @@ absl::StatusOr<ActivationConfig> ParseConfigNode(const YAML::Node& root) {
   if (!root.IsMap()) return config;  // an empty file
   const YAML::Node profiles = root["profiles"];
   if (!profiles) return config;
-  if (!profiles.IsMap()) return Bad("profiles", "expected a map");
+  if (!profiles.IsMap()) return kYaml.Bad("profiles", "expected a map");
   if (const YAML::Node segments = profiles["segments"]) {
-    if (!segments.IsSequence()) return Bad("profiles.segments", "expected a list of {name, description, condition}");
+    if (!segments.IsSequence()) return kYaml.Bad("profiles.segments", "expected a list of {name, description, condition}");
     absl::flat_hash_set<std::string> names;
     for (size_t i = 0; i < segments.size(); ++i) {
       const std::string path = absl::StrCat("profiles.segments[", i, "]");
@@ -273,19 +270,19 @@ absl::StatusOr<ActivationConfig> ParseConfigNode(const YAML::Node& root) {
       if (absl::Status s = OnlyKeys(segment, path, {"name", "description", "condition"}); !s.ok()) return s;
       SegmentDefinition definition;
       if (!segment["name"] || !segment["name"].IsScalar() || segment["name"].Scalar().empty()) {
-        return Bad(path, "needs a name");
+        return kYaml.Bad(path, "needs a name");
       }
       definition.name = segment["name"].Scalar();
       for (char c : definition.name) {
         if (!absl::ascii_isalnum(static_cast<unsigned char>(c)) && c != '_' && c != '-' && c != '.') {
-          return Bad(path, absl::StrCat("name '", definition.name, "' may hold only letters, digits, _ - ."));
+          return kYaml.Bad(path, absl::StrCat("name '", definition.name, "' may hold only letters, digits, _ - ."));
         }
       }
       if (!names.insert(definition.name).second) {
-        return Bad(path, absl::StrCat("segment '", definition.name, "' is defined twice"));
+        return kYaml.Bad(path, absl::StrCat("segment '", definition.name, "' is defined twice"));
       }
       if (segment["description"]) definition.description = segment["description"].as<std::string>();
-      if (!segment["condition"]) return Bad(path, "needs a condition");
+      if (!segment["condition"]) return kYaml.Bad(path, "needs a condition");
       absl::StatusOr<Condition> condition = ConditionFromYaml(segment["condition"], absl::StrCat(path, ".condition"));
       if (!condition.ok()) return absl::InvalidArgumentError(absl::StrCat("profiles config: ", condition.status().message()));
       definition.condition = *std::move(condition);
@@ -325,11 +322,9 @@ absl::StatusOr<ActivationConfig> ParseActivationConfig(std::string_view yaml) {
 }
 
 absl::StatusOr<ActivationConfig> LoadActivationConfig(const std::string& path) {
-  std::ifstream in(path);
-  if (!in) return absl::NotFoundError(absl::StrCat("cannot read ", path));
-  std::stringstream text;
-  text << in.rdbuf();
-  return ParseActivationConfig(text.str());
+  absl::StatusOr<std::string> text = ReadConfigFile(path, "cannot read ");
+  if (!text.ok()) return text.status();
+  return ParseActivationConfig(*text);
 }
 
 std::string TimerKey(int64_t due_ms, uint64_t profile_id, std::string_view name) {

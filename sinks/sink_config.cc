@@ -2,31 +2,28 @@
 
 #include <cctype>
 #include <cstdlib>
-#include <fstream>
 #include <set>
-#include <sstream>
 
 #include "absl/strings/str_cat.h"
 #include "common/absl_compat.h"
+#include "common/yaml_config.h"
 #include "common/status_macros.h"
 #include "yaml-cpp/yaml.h"
 
 namespace tessera::sinks {
 namespace {
 
-absl::Status Bad(std::string_view path, std::string_view what) {
-  return absl::InvalidArgumentError(absl::StrCat("sinks config: ", AbslView(path), ": ", AbslView(what)));
-}
+const YamlSection kYaml("sinks config");
 
 template <typename T>
 absl::Status Read(const YAML::Node& parent, const char* key, std::string_view path, T& out) {
   const YAML::Node node = parent[key];
   if (!node) return absl::OkStatus();
-  if (!node.IsScalar()) return Bad(absl::StrCat(AbslView(path), ".", key), "expected a single value");
+  if (!node.IsScalar()) return kYaml.Bad(absl::StrCat(AbslView(path), ".", key), "expected a single value");
   try {
     out = node.as<T>();
   } catch (const YAML::Exception&) {
-    return Bad(absl::StrCat(AbslView(path), ".", key), absl::StrCat("cannot read '", node.Scalar(), "'"));
+    return kYaml.Bad(absl::StrCat(AbslView(path), ".", key), absl::StrCat("cannot read '", node.Scalar(), "'"));
   }
   return absl::OkStatus();
 }
@@ -34,10 +31,10 @@ absl::Status Read(const YAML::Node& parent, const char* key, std::string_view pa
 absl::Status ReadList(const YAML::Node& parent, const char* key, std::string_view path, std::vector<std::string>& out) {
   const YAML::Node node = parent[key];
   if (!node) return absl::OkStatus();
-  if (!node.IsSequence()) return Bad(absl::StrCat(AbslView(path), ".", key), "expected a list");
+  if (!node.IsSequence()) return kYaml.Bad(absl::StrCat(AbslView(path), ".", key), "expected a list");
   out.clear();
   for (const YAML::Node& item : node) {
-    if (!item.IsScalar()) return Bad(absl::StrCat(AbslView(path), ".", key), "expected a list of names");
+    if (!item.IsScalar()) return kYaml.Bad(absl::StrCat(AbslView(path), ".", key), "expected a list of names");
     out.push_back(item.Scalar());
   }
   return absl::OkStatus();
@@ -45,7 +42,7 @@ absl::Status ReadList(const YAML::Node& parent, const char* key, std::string_vie
 
 absl::Status ReadEvents(const YAML::Node& node, std::string_view path, DestinationConfig& d) {
   if (!node) return absl::OkStatus();
-  if (!node.IsSequence()) return Bad(path, "expected a list");
+  if (!node.IsSequence()) return kYaml.Bad(path, "expected a list");
   d.profile_updates = false;
   for (const YAML::Node& item : node) {
     std::string kind;
@@ -56,7 +53,7 @@ absl::Status ReadEvents(const YAML::Node& node, std::string_view path, Destinati
       kind = item.begin()->first.as<std::string>();
       options = item.begin()->second;
     } else {
-      return Bad(path, "each event is a name or {name: {options}}");
+      return kYaml.Bad(path, "each event is a name or {name: {options}}");
     }
     if (kind == "profile_updates") {
       d.profile_updates = true;
@@ -66,7 +63,7 @@ absl::Status ReadEvents(const YAML::Node& node, std::string_view path, Destinati
     } else if (kind == "triggers") {
       d.triggers = true;
     } else {
-      return Bad(path, absl::StrCat("unknown event kind '", kind, "' (profile_updates, segment_changes, triggers)"));
+      return kYaml.Bad(path, absl::StrCat("unknown event kind '", kind, "' (profile_updates, segment_changes, triggers)"));
     }
   }
   return absl::OkStatus();
@@ -79,39 +76,39 @@ absl::StatusOr<std::vector<DestinationConfig>> ParseSinksConfig(std::string_view
   try {
     root = YAML::Load(std::string(yaml_text));
   } catch (const YAML::Exception& e) {
-    return Bad("document", e.what());
+    return kYaml.Bad("document", e.what());
   }
   std::vector<DestinationConfig> out;
   if (!root || !root.IsMap() || !root["sinks"]) return out;
   const YAML::Node destinations = root["sinks"]["destinations"];
   if (!destinations) return out;
-  if (!destinations.IsSequence()) return Bad("sinks.destinations", "expected a list");
+  if (!destinations.IsSequence()) return kYaml.Bad("sinks.destinations", "expected a list");
   std::set<std::string> names;
   for (size_t i = 0; i < destinations.size(); ++i) {
     const YAML::Node node = destinations[i];
     const std::string path = absl::StrCat("sinks.destinations[", i, "]");
-    if (!node.IsMap()) return Bad(path, "expected a map");
+    if (!node.IsMap()) return kYaml.Bad(path, "expected a map");
     DestinationConfig d;
     RETURN_IF_ERROR(Read(node, "name", path, d.name));
-    if (d.name.empty()) return Bad(path, "name is required");
+    if (d.name.empty()) return kYaml.Bad(path, "name is required");
     for (char c : d.name) {
       if (!(std::isalnum(static_cast<unsigned char>(c)) || c == '-' || c == '_')) {
-        return Bad(path, "name may only hold letters, digits, '-' and '_' (it names topics and directories)");
+        return kYaml.Bad(path, "name may only hold letters, digits, '-' and '_' (it names topics and directories)");
       }
     }
-    if (!names.insert(d.name).second) return Bad(path, absl::StrCat("duplicate name '", d.name, "'"));
+    if (!names.insert(d.name).second) return kYaml.Bad(path, absl::StrCat("duplicate name '", d.name, "'"));
     std::string type = "webhook";
     RETURN_IF_ERROR(Read(node, "type", path, type));
     if (type == "webhook") {
       d.type = DestinationType::kWebhook;
       RETURN_IF_ERROR(Read(node, "url", path, d.url));
-      if (d.url.empty()) return Bad(path, "a webhook needs a url");
+      if (d.url.empty()) return kYaml.Bad(path, "a webhook needs a url");
     } else if (type == "kafka") {
       d.type = DestinationType::kKafka;
       RETURN_IF_ERROR(Read(node, "topic", path, d.topic));
-      if (d.topic.empty()) return Bad(path, "a kafka destination needs a topic");
+      if (d.topic.empty()) return kYaml.Bad(path, "a kafka destination needs a topic");
     } else {
-      return Bad(path, absl::StrCat("unknown type '", type, "' (webhook, kafka)"));
+      return kYaml.Bad(path, absl::StrCat("unknown type '", type, "' (webhook, kafka)"));
     }
     RETURN_IF_ERROR(ReadEvents(node["events"], path + ".events", d));
     RETURN_IF_ERROR(ReadList(node, "topics", path, d.input_topics));
@@ -138,15 +135,15 @@ absl::StatusOr<std::vector<DestinationConfig>> ParseSinksConfig(std::string_view
     RETURN_IF_ERROR(Read(node, "secret_env", path, secret_env));
     if (!secret_env.empty()) {
       const char* value = std::getenv(secret_env.c_str());
-      if (value == nullptr) return Bad(path, absl::StrCat("environment variable ", secret_env, " is not set"));
+      if (value == nullptr) return kYaml.Bad(path, absl::StrCat("environment variable ", secret_env, " is not set"));
       d.secret = value;
     }
     if (d.type == DestinationType::kWebhook && d.secret.empty()) {
-      return Bad(path, "a webhook needs a secret (secret or secret_env): every request is signed");
+      return kYaml.Bad(path, "a webhook needs a secret (secret or secret_env): every request is signed");
     }
     if (d.batch_max_size == 0 || d.max_in_flight == 0 || d.max_pending == 0 || d.timeout_ms <= 0 ||
         d.retry.base_ms <= 0 || d.retry.max_ms < d.retry.base_ms) {
-      return Bad(path, "batch.max_size, max_in_flight, max_pending, timeout_ms, retry.base_ms must be positive and "
+      return kYaml.Bad(path, "batch.max_size, max_in_flight, max_pending, timeout_ms, retry.base_ms must be positive and "
                        "retry.max_ms >= retry.base_ms");
     }
     out.push_back(std::move(d));
@@ -155,11 +152,9 @@ absl::StatusOr<std::vector<DestinationConfig>> ParseSinksConfig(std::string_view
 }
 
 absl::StatusOr<std::vector<DestinationConfig>> LoadSinksConfig(const std::string& path) {
-  std::ifstream in(path);
-  if (!in) return absl::NotFoundError(absl::StrCat("sinks config: cannot read ", path));
-  std::stringstream text;
-  text << in.rdbuf();
-  return ParseSinksConfig(text.str());
+  absl::StatusOr<std::string> text = ReadConfigFile(path, "sinks config: cannot read ");
+  if (!text.ok()) return text.status();
+  return ParseSinksConfig(*text);
 }
 
 std::vector<std::string> InputTopics(const DestinationConfig& d, std::string_view prefix) {

@@ -14,6 +14,7 @@
 #include "absl/strings/str_cat.h"
 #include "common/absl_compat.h"
 #include "common/json_writer.h"
+#include "common/yaml_config.h"
 #include "simdjson.h"
 
 namespace tessera::collector {
@@ -84,11 +85,9 @@ absl::StatusOr<CollectorConfig> ParseCollectorConfig(std::string_view yaml_text)
 }
 
 absl::StatusOr<CollectorConfig> LoadCollectorConfig(const std::string& path) {
-  std::ifstream in(path);
-  if (!in) return absl::NotFoundError(absl::StrCat("cannot read collector config ", path));
-  std::stringstream text;
-  text << in.rdbuf();
-  absl::StatusOr<CollectorConfig> config = ParseCollectorConfig(text.str());
+  absl::StatusOr<std::string> text = ReadConfigFile(path, "cannot read collector config ");
+  if (!text.ok()) return text.status();
+  absl::StatusOr<CollectorConfig> config = ParseCollectorConfig(*text);
   if (!config.ok()) return absl::InvalidArgumentError(absl::StrCat(path, ": ", config.status().message()));
   return config;
 }
