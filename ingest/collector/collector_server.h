@@ -47,6 +47,12 @@ struct CollectorServerOptions {
 // Splits "HOST:PORT" ("127.0.0.1:8088", "[::1]:8088", ":8088" = all interfaces).
 absl::Status ParseHostPort(const std::string& text, std::string* host, int* port);
 
+// A non-blocking listening socket on HOST:PORT with SO_REUSEPORT, so several event loops can each
+// listen on the same port and the kernel spreads connections (the collector and the query API).
+absl::StatusOr<int> ListenSocket(const std::string& host, int port);
+// The port a listening socket is bound to (for port 0: the ephemeral one); 0 on error.
+int BoundPort(int fd);
+
 class CollectorServer {
  public:
   static absl::StatusOr<std::unique_ptr<CollectorServer>> Start(CollectorServerOptions options,

@@ -16,6 +16,7 @@
 #include <mutex>
 
 #include "absl/strings/str_cat.h"
+#include "ingest/collector/collector_server.h"
 
 namespace tessera::query {
 
@@ -38,42 +39,6 @@ std::string_view MethodName(evhttp_cmd_type method) {
     case EVHTTP_REQ_PATCH: return "PATCH";
     default: return "OTHER";
   }
-}
-
-absl::StatusOr<int> ListenSocket(const std::string& host, int port) {
-  addrinfo hints{};
-  hints.ai_family = AF_UNSPEC;
-  hints.ai_socktype = SOCK_STREAM;
-  hints.ai_flags = AI_PASSIVE | AI_NUMERICSERV;
-  addrinfo* found = nullptr;
-  const std::string service = std::to_string(port);
-  if (int rc = getaddrinfo(host.empty() ? nullptr : host.c_str(), service.c_str(), &hints, &found); rc != 0) {
-    return absl::InvalidArgumentError(absl::StrCat("--http ", host, ":", port, ": ", gai_strerror(rc)));
-  }
-  std::string last_error = "no address";
-  for (addrinfo* a = found; a != nullptr; a = a->ai_next) {
-    int fd = ::socket(a->ai_family, a->ai_socktype | SOCK_NONBLOCK | SOCK_CLOEXEC, a->ai_protocol);
-    if (fd < 0) continue;
-    int one = 1;
-    setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
-    setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof(one));
-    if (::bind(fd, a->ai_addr, a->ai_addrlen) == 0 && ::listen(fd, 1024) == 0) {
-      freeaddrinfo(found);
-      return fd;
-    }
-    last_error = std::strerror(errno);
-    ::close(fd);
-  }
-  freeaddrinfo(found);
-  return absl::UnavailableError(absl::StrCat("cannot listen on ", host, ":", port, ": ", last_error));
-}
-
-int BoundPort(int fd) {
-  sockaddr_storage addr{};
-  socklen_t len = sizeof(addr);
-  if (getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len) != 0) return 0;
-  if (addr.ss_family == AF_INET6) return ntohs(reinterpret_cast<sockaddr_in6*>(&addr)->sin6_port);
-  return ntohs(reinterpret_cast<sockaddr_in*>(&addr)->sin_port);
 }
 
 void OnRequest(evhttp_request* request, void* arg) {
@@ -111,9 +76,9 @@ absl::StatusOr<std::unique_ptr<QueryServer>> QueryServer::Start(QueryServerOptio
   std::unique_ptr<QueryServer> server(new QueryServer(api));
   int port = options.port;
   for (int i = 0; i < std::max(1, options.io_threads); ++i) {
-    absl::StatusOr<int> fd = ListenSocket(options.host, port);
+    absl::StatusOr<int> fd = collector::ListenSocket(options.host, port);
     if (!fd.ok()) return fd.status();
-    if (i == 0) port = BoundPort(*fd);  // the others share the (possibly ephemeral) port
+    if (i == 0) port = collector::BoundPort(*fd);  // the others share the (possibly ephemeral) port
     auto loop = std::make_unique<Loop>();
     loop->api = api;
     loop->base = event_base_new();
