@@ -21,14 +21,20 @@ FusedPipeline::FusedPipeline(KeyValueView* kv, FusedPipelineOptions options, con
       parser_(options.ingest),
       duplicates_(kv, options.dedup_window_ms),
       dedup_(options.dedup_window_ms > 0),
-      resolver_(kv, options.id_prefix, clock, options.identity_rules),
+      identity_index_(options.identity_rules.fingerprint_index_entries()),
+      resolver_(kv, options.id_prefix, clock, options.identity_rules, &identity_index_),
       profiles_(kv),
       activation_(std::move(options.activation)),
       computed_traits_(std::move(options.computed_traits)),
       batch_(&profiles_, activation_.get(), kv) {}
 
 absl::Status FusedPipeline::Apply(const RawRecord& record) {
-  ingest::ParseOutcome outcome = parser_.Parse(record.channel, record.payload, record.source, record.received_at_ms);
+  if (batch_finished_) {
+    identity_index_.MarkCommitted();
+    batch_finished_ = false;
+  }
+  ingest::ParseOutcome outcome =
+      parser_.Parse(record.channel, record.payload, record.source, record.received_at_ms, record.origin);
   if (auto* rejection = std::get_if<ingest::Rejection>(&outcome)) {
     outputs_.dead_letters.push_back(
         ingest::MakeDeadLetter(record.payload, record.source, *rejection, clock_->NowMillis()));
@@ -77,6 +83,7 @@ absl::StatusOr<BatchOutputs> FusedPipeline::FinishBatch() {
   ASSIGN_OR_RETURN(outputs_.updates, batch_.Finish(clock_->NowMillis(), &activation));
   outputs_.segment_changes = std::move(activation.segment_changes);
   outputs_.triggers = std::move(activation.triggers);
+  batch_finished_ = true;
   BatchOutputs done = std::move(outputs_);
   outputs_ = BatchOutputs{};
   return done;

@@ -38,6 +38,9 @@ struct RawRecord {
   std::string_view payload;
   v1::SourcePosition source;
   int64_t received_at_ms = 0;
+  // The workspace and source its producer named (the collector's Kafka headers; views into the
+  // record's headers); empty: the pipeline's workspace and the channel as source.
+  ingest::RecordOrigin origin;
 };
 
 struct BatchOutputs {
@@ -86,6 +89,11 @@ class FusedPipeline {
   ingest::EventParser parser_;
   ingest::DuplicateFilter duplicates_;
   bool dedup_;
+  // Identity's fingerprint index, across batches. A failed batch ends the pipeline (as the worker
+  // loop does) and the index with it (fingerprint_index.h, condition 1); a batch is committed by
+  // the time Apply is called after its FinishBatch, which is when its journal is let go.
+  identity::FingerprintIndex identity_index_;
+  bool batch_finished_ = false;
   identity::IdentityResolver resolver_;
   profiles::ProfileStore profiles_;
   std::shared_ptr<const profiles::ActivationEngine> activation_;

@@ -8,6 +8,7 @@
 #include <filesystem>
 
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
 #include "app/activation_driver.h"
 #include "app/offsets.h"
 #include "app/outputs.h"
@@ -62,13 +63,37 @@ absl::StatusOr<Message> ParseProto(const KafkaMessage& m) {
   return message;
 }
 
+// The ingest stage's store holds only its quality counters (qc/): one per worker, so workers that
+// share a consumer group (and a data dir) each have theirs. DIR/ingest, DIR/ingest-<instance id>,
+// or DIR/ingest-p0-1 for a worker that owns partitions 0 and 1; `tessera quality` adds up every
+// DIR/ingest*.
+std::string IngestStorePath(const RunOptions& options) {
+  if (!options.owned_partitions.empty()) {
+    return absl::StrCat(options.data_dir, "/ingest-p", absl::StrJoin(options.owned_partitions, "-"));
+  }
+  if (!options.instance_id.empty()) return absl::StrCat(options.data_dir, "/ingest-", options.instance_id);
+  return options.data_dir + "/ingest";
+}
+
 }  // namespace
 
 absl::Status RunIngestStage(const RunOptions& options, const std::atomic<bool>& stop) {
+  ASSIGN_OR_RETURN(std::unique_ptr<RocksStore> store, OpenStageStore(IngestStorePath(options), options));
   const Topics topics(options.topic_prefix);
   ingest::EventParser parser(options.ingest);
+  // A batch's counts are committed once its events are in Kafka: when the loop hands over the next
+  // batch (it only does after a successful flush), or when it stops between batches. The stage's
+  // offsets stay in Kafka (it scales by consumer group), so a crash or a rebalance between this
+  // commit and the offset commit counts that batch again: at least once (docs/data-quality.md).
+  const auto commit_counts = [&]() -> absl::Status {
+    if (parser.quality().empty()) return absl::OkStatus();
+    StagedWrites staged(store.get());
+    RETURN_IF_ERROR(parser.quality().StageInto(&staged));
+    return staged.Commit();
+  };
   const BatchHandler handler = [&](const std::vector<KafkaMessage>& batch,
                                    KeyValueView*) -> absl::StatusOr<std::vector<OutputRecord>> {
+    RETURN_IF_ERROR(commit_counts());
     std::vector<OutputRecord> out;
     out.reserve(batch.size());
     const int64_t now = SystemClock().NowMillis();
@@ -77,7 +102,8 @@ absl::Status RunIngestStage(const RunOptions& options, const std::atomic<bool>& 
       source.set_topic(m.topic);
       source.set_partition(m.partition);
       source.set_offset(m.offset);
-      ingest::ParseOutcome outcome = parser.Parse(topics.ChannelOf(m.topic), m.payload, source, now);
+      ingest::ParseOutcome outcome =
+          parser.Parse(topics.ChannelOf(m.topic), m.payload, source, now, ingest::OriginFromHeaders(m));
       if (auto* rejection = std::get_if<ingest::Rejection>(&outcome)) {
         out.push_back(DeadLetterOutput(topics, ingest::MakeDeadLetter(m.payload, source, *rejection, now)));
         continue;
@@ -90,14 +116,19 @@ absl::Status RunIngestStage(const RunOptions& options, const std::atomic<bool>& 
   };
   WorkerLoopOptions loop{"ingest", options.topic_prefix + "ingest",
                          {topics.raw_web, topics.raw_social, topics.raw_purchase}, nullptr};
-  return RunWorkerLoop(options, loop, handler, stop);
+  RETURN_IF_ERROR(RunWorkerLoop(options, loop, handler, stop));
+  return commit_counts();  // the last batch was flushed before the loop stopped
 }
 
 absl::Status RunIdentityStage(const RunOptions& options, const std::atomic<bool>& stop) {
   ASSIGN_OR_RETURN(std::unique_ptr<RocksStore> store, OpenStageStore(IdentityStorePath(options.data_dir), options));
   const Topics topics(options.topic_prefix);
+  // One fingerprint index for the store, across batches: the handler is called again only after
+  // the previous batch committed (a failure ends the loop, and the index with it).
+  identity::FingerprintIndex index(options.identity_rules.fingerprint_index_entries());
   const BatchHandler handler = [&](const std::vector<KafkaMessage>& batch,
                                    KeyValueView* state) -> absl::StatusOr<std::vector<OutputRecord>> {
+    index.MarkCommitted();
     // Profile ids carry the events partition in their top bits, so writers never collide.
     std::vector<OutputRecord> out;
     ingest::QualityCounters quality;  // duplicates counted here, where they are found
@@ -117,7 +148,7 @@ absl::Status RunIdentityStage(const RunOptions& options, const std::atomic<bool>
         }
       }
       identity::IdentityResolver resolver(state, static_cast<uint16_t>(m.partition), &SystemClock(),
-                                          options.identity_rules);
+                                          options.identity_rules, &index);
       ASSIGN_OR_RETURN(identity::Resolution resolution, resolver.Resolve(event));
       identity::DropUnlinkedIdentifiers(resolution, event);
       for (const v1::MergeRecord& merge : resolution.merges) {

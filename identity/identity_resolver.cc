@@ -167,8 +167,9 @@ std::string MergeKeyPrefix(uint64_t winner) { return absl::StrCat("mg/", BigEndi
 IdentityResolver::IdentityResolver(KeyValueView* kv, uint16_t id_prefix, const Clock* clock)
     : IdentityResolver(kv, id_prefix, clock, RulesByWorkspace()) {}
 
-IdentityResolver::IdentityResolver(KeyValueView* kv, uint16_t id_prefix, const Clock* clock, RulesByWorkspace rules)
-    : kv_(kv), id_prefix_(id_prefix), clock_(clock), rules_(std::move(rules)) {}
+IdentityResolver::IdentityResolver(KeyValueView* kv, uint16_t id_prefix, const Clock* clock, RulesByWorkspace rules,
+                                   FingerprintIndex* index)
+    : kv_(kv), id_prefix_(id_prefix), clock_(clock), rules_(std::move(rules)), index_(index) {}
 
 absl::StatusOr<std::optional<uint64_t>> IdentityResolver::Lookup(std::string_view workspace,
                                                                  const v1::Identifier& id) {
@@ -189,6 +190,19 @@ absl::StatusOr<uint64_t> IdentityResolver::AllocateId() {
 }
 
 absl::StatusOr<Resolution> IdentityResolver::Resolve(const v1::Event& event) {
+  if (index_ != nullptr) {
+    // Seen before, together, by an earlier event, with nothing changed since: resolving it from the
+    // store would write nothing and give this root (fingerprint_index.h says why).
+    if (std::optional<uint64_t> root = index_->ResolveKnownEvent(event); root.has_value()) {
+      Resolution known;
+      known.profile_id = *root;
+      return known;
+    }
+  }
+  return ResolveFromStore(event);
+}
+
+absl::StatusOr<Resolution> IdentityResolver::ResolveFromStore(const v1::Event& event) {
   const CompiledRules& rules = rules_.For(event.workspace());
   const Claim claim{event.timestamp_ms(), event.message_id()};
 
@@ -200,6 +214,7 @@ absl::StatusOr<Resolution> IdentityResolver::Resolve(const v1::Event& event) {
     std::optional<uint64_t> stored;  // what the index held (a merged-away id before compression)
     std::optional<uint64_t> root;    // nullopt: never seen before (or unlinked)
     bool linked = false;             // part of the profile the event resolves to
+    Fingerprint fingerprint = {};    // its key in the fingerprint index (with an index)
   };
   std::vector<Entry> entries;
   entries.reserve(event.identifiers_size());
@@ -209,7 +224,9 @@ absl::StatusOr<Resolution> IdentityResolver::Resolve(const v1::Event& event) {
     std::string formatted = FormatIdentifier(identifier);
     if (!distinct.insert(formatted).second) continue;
     std::string index_key = IndexKey(event.workspace(), formatted);
-    entries.push_back({&identifier, std::move(formatted), std::move(index_key), std::nullopt, std::nullopt, false});
+    entries.push_back({&identifier, std::move(formatted), std::move(index_key), std::nullopt, std::nullopt, false,
+                       index_ != nullptr ? IdentifierFingerprint(event.workspace(), identifier.type(), identifier.value())
+                                         : Fingerprint{}});
   }
   if (entries.empty()) {
     return absl::InvalidArgumentError(
@@ -243,11 +260,24 @@ absl::StatusOr<Resolution> IdentityResolver::Resolve(const v1::Event& event) {
     candidates.push_back(&entry);
   }
   for (Entry* entry : candidates) {
+    if (index_ != nullptr) {
+      // The index only holds identifiers whose "ix/" entry points straight at a root.
+      if (std::optional<uint64_t> root = index_->LookupIdentifier(entry->fingerprint); root.has_value()) {
+        entry->stored = root;
+        entry->root = root;
+        continue;
+      }
+    }
     ASSIGN_OR_RETURN(entry->stored, ReadId(*kv_, entry->index_key));
     if (!entry->stored.has_value()) continue;
     ASSIGN_OR_RETURN(uint64_t root, FindRootCompressing(*kv_, *entry->stored));
     entry->root = root;
   }
+
+  // Roots an identifier was taken from (a device moved or shared, an email demoted) and identifiers
+  // unlinked that are not this event's: what the fingerprint index must forget.
+  std::vector<uint64_t> taken_from;
+  std::vector<std::string> demoted;
 
   // Identity records of the roots involved, loaded once; `dirty` ones are written at the end.
   absl::flat_hash_map<uint64_t, ProfileIdentity> records;
@@ -302,6 +332,7 @@ absl::StatusOr<Resolution> IdentityResolver::Resolve(const v1::Event& event) {
         uint64_t held_by = 0;
         if (entry->root.has_value()) {
           held_by = *entry->root;
+          taken_from.push_back(held_by);
           ASSIGN_OR_RETURN(ProfileIdentity * held, record_of(held_by));
           RemoveHeld(*held, entry->formatted);
           dirty.insert(held_by);
@@ -345,11 +376,11 @@ absl::StatusOr<Resolution> IdentityResolver::Resolve(const v1::Event& event) {
   const int max_merges = rules.rules().max_merges_per_profile;
   std::vector<uint64_t> group_roots;  // existing roots joined, in joining order
   ProfileIdentity group;              // what the resolved profile will hold
-  // The best (lowest) rank among the identifiers of the existing profiles joined so far: whether
-  // the group is an established customer for the weak-identifier rule. New identifiers of this
-  // event do not count: a new email may join through a phone.
-  // Also the span of event times over which they were first seen (their claims): a recycled number
-  // passes to a customer whose history starts after the old owner's.
+  // The best (lowest) rank among the identifiers joined so far (of existing profiles, and new ones
+  // of this event, whose history begins with it): whether the group is a customer with a stronger
+  // identifier, for the weak-identifier rule. Also the span of event times over which they were
+  // first seen (their claims): a recycled number passes to a customer whose history starts after
+  // the old owner's.
   struct History {
     int best_rank = std::numeric_limits<int>::max();
     int64_t first_ms = std::numeric_limits<int64_t>::max();
@@ -397,6 +428,7 @@ absl::StatusOr<Resolution> IdentityResolver::Resolve(const v1::Event& event) {
           }
           RemoveHeld(*other, entry->formatted);
           dirty.insert(root);
+          taken_from.push_back(root);
           group.identifiers.push_back({entry->formatted, std::move(earliest)});
           group_changed = true;
           entry->linked = true;
@@ -481,14 +513,15 @@ absl::StatusOr<Resolution> IdentityResolver::Resolve(const v1::Event& event) {
                   absl::StrCat("the profile holds ", limit, " ", AbslView(type), " values seen earlier"));
           continue;
         }
-        const std::string demoted = latest->identifier;
-        violate(kRuleValueLimitDemoted, demoted, group_roots.empty() ? 0 : group_roots.front(),
+        const std::string demoted_identifier = latest->identifier;
+        violate(kRuleValueLimitDemoted, demoted_identifier, group_roots.empty() ? 0 : group_roots.front(),
                 absl::StrCat("unlinked: ", entry->formatted, " was seen earlier (limit ", limit, " ", AbslView(type), ")"));
-        kv_->Delete(IndexKey(event.workspace(), demoted));
-        RemoveHeld(group, demoted);
+        kv_->Delete(IndexKey(event.workspace(), demoted_identifier));
+        RemoveHeld(group, demoted_identifier);
         for (Entry& other : entries) {
-          if (other.formatted == demoted) other.linked = false;
+          if (other.formatted == demoted_identifier) other.linked = false;
         }
+        demoted.push_back(demoted_identifier);
       }
       if (!anchor && max_identifiers > 0 && group.identifiers.size() + 1 > static_cast<size_t>(max_identifiers)) {
         violate(kRuleMaxIdentifiers, entry->formatted, 0,
@@ -498,6 +531,13 @@ absl::StatusOr<Resolution> IdentityResolver::Resolve(const v1::Event& event) {
       group.identifiers.push_back({entry->formatted, claim});
       group_changed = true;
       entry->linked = true;
+      // A brand-new identifier is a history that begins with this event: a new owner's email first
+      // seen on the order that carries a recycled number must not ride that number into the old
+      // owner's profile (the weak-identifier rule below; docs/identity.md, "Measured accuracy").
+      History begins;
+      begins.best_rank = rules.Rank(type);
+      begins.first_ms = begins.last_ms = claim.time_ms;
+      group_history.Add(begins);
     }
     // The earliest event that asserted an identifier is its claim.
     if (ProfileIdentity::Held* held = FindHeld(group, entry->formatted); held != nullptr && claim < held->claim) {
@@ -593,6 +633,33 @@ absl::StatusOr<Resolution> IdentityResolver::Resolve(const v1::Event& event) {
     for (const Entry& entry : entries) link.identifiers.push_back(entry.formatted);
     link.resolved_to = winner;
     kv_->Put(LinkKey(event.workspace(), claim), EncodeLinkRecord(link));
+  }
+  if (index_ != nullptr) {
+    // What the store now says, for the next events (condition 2 of fingerprint_index.h: roots that
+    // lost a merge or an identifier are forgotten, so every entry naming them is a miss).
+    for (const v1::MergeRecord& merge : resolution.merges) index_->ForgetRoot(merge.loser());
+    for (uint64_t root : taken_from) index_->ForgetRoot(root);
+    if (!demoted.empty()) index_->ForgetRoot(winner);
+    for (const std::string& formatted : demoted) {
+      const size_t colon = formatted.find(':');
+      index_->ForgetIdentifier(IdentifierFingerprint(event.workspace(), std::string_view(formatted).substr(0, colon),
+                                                     std::string_view(formatted).substr(colon + 1)));
+    }
+    index_->RecordRoot(winner);
+    std::vector<Fingerprint> linked;
+    linked.reserve(entries.size());
+    for (const Entry& entry : entries) {
+      if (entry.linked) {
+        index_->RecordIdentifier(entry.fingerprint, winner);
+        linked.push_back(entry.fingerprint);
+      } else {
+        index_->ForgetIdentifier(entry.fingerprint);
+      }
+    }
+    // Every identifier linked and no rule broken: the same event again would write nothing.
+    if (resolution.unlinked.empty() && resolution.violations.empty()) {
+      index_->RecordEventSet(SetFingerprint(linked), winner, event.timestamp_ms());
+    }
   }
   return resolution;
 }

@@ -32,6 +32,10 @@
 //                                           (ip/) is the key of the event that linked it, so the log
 //                                           survives merges without being rewritten
 //
+// With a FingerprintIndex (fingerprint_index.h), an event whose identifiers were all resolved together
+// before, and which nothing has changed since, is answered from memory without reading the store;
+// the index is told about every resolution. The result is the same with or without it.
+//
 // Thread-safety: not thread-safe. One resolver per identity writer (per workspace partition).
 #pragma once
 
@@ -44,6 +48,7 @@
 #include "absl/status/statusor.h"
 #include "common/clock.h"
 #include "common/kv.h"
+#include "identity/fingerprint_index.h"
 #include "identity/identity_records.h"
 #include "identity/identity_rules.h"
 #include "proto/tessera/v1/tessera.pb.h"
@@ -67,7 +72,10 @@ class IdentityResolver {
   // different partitions never allocate the same id. Ids start at 1 within a prefix.
   // With IdentityRules::Defaults() for every workspace.
   IdentityResolver(KeyValueView* kv, uint16_t id_prefix, const Clock* clock);
-  IdentityResolver(KeyValueView* kv, uint16_t id_prefix, const Clock* clock, RulesByWorkspace rules);
+  // `index` (not owned; may be null) must describe this view's store: one index per store, shared
+  // by every resolver writing it, told by the caller when a batch commits or is discarded.
+  IdentityResolver(KeyValueView* kv, uint16_t id_prefix, const Clock* clock, RulesByWorkspace rules,
+                   FingerprintIndex* index = nullptr);
 
   // Resolves (and records) the event's identifiers. InvalidArgument for an event with none.
   absl::StatusOr<Resolution> Resolve(const v1::Event& event);
@@ -80,11 +88,13 @@ class IdentityResolver {
 
  private:
   absl::StatusOr<uint64_t> AllocateId();
+  absl::StatusOr<Resolution> ResolveFromStore(const v1::Event& event);
 
   KeyValueView* kv_;
   uint64_t id_prefix_;
   const Clock* clock_;
   RulesByWorkspace rules_;
+  FingerprintIndex* index_;
 };
 
 // The key prefix of a workspace's violations ("iv/" <workspace> '\0'), in event-time order.

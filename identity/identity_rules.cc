@@ -27,6 +27,9 @@ IdentityRules IdentityRules::Defaults() {
   // E.164 numbers made of one repeated digit or a run like 123456789 after the country code.
   rules.blocked_patterns["phone"] = {R"(\+\d{1,3}(\d)\1{6,})", R"(\+\d{0,3}0*123456789\d?)"};
   rules.priority = {"user_id", "email", "phone", "loyalty_id", "*", "anonymous_id"};
+  // Recycled numbers: a phone alone never joins two customers a quiet week apart (docs/identity.md).
+  rules.weak_types = {"phone"};
+  rules.weak_quiet_days = 7;
   return rules;
 }
 

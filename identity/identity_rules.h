@@ -57,17 +57,18 @@ struct IdentityRules {
   // list wins. "*" stands for every type not listed.
   std::vector<std::string> priority;
   // Types whose values pass from one person to another (phone numbers are recycled by carriers).
-  // Off by default (empty): measured, it buys little precision for its recall (docs/identity.md).
-  // A weak identifier links new identifiers to its profile, but it is never on its own enough to
-  // merge two profiles that each hold an identifier of a type ranked before it in `priority` (two
-  // customers established by their email or user id, the one holding the number quiet for
-  // `weak_quiet_days` before the other's history began): that merge is refused as kRuleWeakLink.
+  // Defaults() makes phone weak (docs/identity.md, "Measured accuracy", says what it costs). A
+  // weak identifier is never on its own enough to join identifiers of a type ranked before it in
+  // `priority` (an email or user id, whether of an existing profile or brand-new on the event,
+  // whose history then begins with it) to a profile holding such identifiers whose history ended
+  // `weak_quiet_days` before: that link is refused as kRuleWeakLink. It still links identifiers of
+  // lower rank.
   std::vector<std::string> weak_types;
   // How long the holder of a weak identifier must have been quiet (no new claim) before the other
   // customer's history began, for the merge to count as a passed-on number. 0: any gap. Carriers
   // quarantine a number for weeks before reassigning it, so a workspace may demand a longer gap
   // (fewer refusals of one customer's two profiles, more recycled numbers let through).
-  int weak_quiet_days = 0;
+  int weak_quiet_days = 0;  // Defaults(): 7
 
   // The Segment-like defaults above, with the default blocklist.
   static IdentityRules Defaults();
@@ -99,7 +100,11 @@ class CompiledRules {
   std::map<std::string, std::vector<std::regex>, std::less<>> patterns_;
 };
 
-// Rules per workspace: a default and overrides. Immutable once handed to a resolver.
+// Entries per table of an identity store's fingerprint index (fingerprint_index.h) unless configured.
+inline constexpr size_t kDefaultFingerprintIndexEntries = size_t{1} << 21;
+
+// Rules per workspace: a default and overrides. Immutable once handed to a resolver. Also carries
+// the one identity setting that is per store, not per workspace: the fingerprint index's size.
 class RulesByWorkspace {
  public:
   // IdentityRules::Defaults() for every workspace.
@@ -110,9 +115,14 @@ class RulesByWorkspace {
 
   const CompiledRules& For(std::string_view workspace) const;
 
+  // Most entries per table of the fingerprint index in front of the store; 0 turns it off.
+  size_t fingerprint_index_entries() const { return fingerprint_index_entries_; }
+  void set_fingerprint_index_entries(size_t entries) { fingerprint_index_entries_ = entries; }
+
  private:
   std::shared_ptr<const CompiledRules> defaults_;
   std::map<std::string, std::shared_ptr<const CompiledRules>, std::less<>> workspaces_;
+  size_t fingerprint_index_entries_ = kDefaultFingerprintIndexEntries;
 };
 
 }  // namespace tessera::identity

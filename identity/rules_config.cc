@@ -14,7 +14,7 @@ constexpr std::string_view kNotAMapOfLists = "expected a map of identifier type 
 
 // Applies the keys present in `node` on top of `rules`. `allow_workspaces` only at the top level.
 absl::Status ApplyRules(const YAML::Node& node, std::string_view path, IdentityRules& rules,
-                        YAML::Node* workspaces) {
+                        YAML::Node* workspaces, size_t* index_entries) {
   if (!node.IsMap()) return kYaml.Bad(path, "expected a map");
   // The blocklist switch first, so lists given beside it add to what it leaves.
   if (const YAML::Node use_defaults = node["use_default_blocklist"]; use_defaults) {
@@ -82,6 +82,16 @@ absl::Status ApplyRules(const YAML::Node& node, std::string_view path, IdentityR
       absl::StatusOr<std::vector<std::string>> list = kYaml.StringList(value, here);
       if (!list.ok()) return list.status();
       rules.priority = *std::move(list);
+    } else if (key == "fingerprint_index" && index_entries != nullptr) {
+      if (!value.IsMap()) return kYaml.Bad(here, "expected {max_entries: N}");
+      for (const auto& setting : value) {
+        const std::string name = setting.first.as<std::string>();
+        if (name != "max_entries") return kYaml.Bad(absl::StrCat(here, ".", name), "unknown key (max_entries)");
+        absl::StatusOr<int64_t> n = kYaml.Scalar<int64_t>(setting.second, absl::StrCat(here, ".max_entries"));
+        if (!n.ok()) return n.status();
+        if (*n < 0) return kYaml.Bad(absl::StrCat(here, ".max_entries"), "must not be negative (0: off)");
+        *index_entries = static_cast<size_t>(*n);
+      }
     } else if (key == "workspaces" && workspaces != nullptr) {
       if (!value.IsMap()) return kYaml.Bad(here, "expected a map of workspace name to rules");
       *workspaces = value;  // a handle to the same node
@@ -103,12 +113,12 @@ absl::StatusOr<RulesConfig> ParseRulesConfig(std::string_view yaml) {
     const YAML::Node identity = root["identity"];
     if (!identity || identity.IsNull()) return config;
     YAML::Node workspaces;
-    if (absl::Status s = ApplyRules(identity, "identity", config.defaults, &workspaces); !s.ok()) return s;
+    if (absl::Status s = ApplyRules(identity, "identity", config.defaults, &workspaces, &config.fingerprint_index_entries); !s.ok()) return s;
     if (workspaces.IsMap()) {
       for (const auto& kv : workspaces) {
         const std::string name = kv.first.as<std::string>();
         IdentityRules rules = config.defaults;
-        if (absl::Status s = ApplyRules(kv.second, absl::StrCat("identity.workspaces.", name), rules, nullptr); !s.ok()) {
+        if (absl::Status s = ApplyRules(kv.second, absl::StrCat("identity.workspaces.", name), rules, nullptr, nullptr); !s.ok()) {
           return s;
         }
         config.workspaces[name] = std::move(rules);
@@ -127,7 +137,9 @@ absl::StatusOr<RulesConfig> LoadRulesConfig(const std::string& path) {
 }
 
 absl::StatusOr<RulesByWorkspace> CompileRulesConfig(const RulesConfig& config) {
-  return RulesByWorkspace::Make(config.defaults, config.workspaces);
+  absl::StatusOr<RulesByWorkspace> rules = RulesByWorkspace::Make(config.defaults, config.workspaces);
+  if (rules.ok()) rules->set_fingerprint_index_entries(config.fingerprint_index_entries);
+  return rules;
 }
 
 }  // namespace tessera::identity

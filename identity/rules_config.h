@@ -10,8 +10,9 @@
 //     max_identifiers_per_profile: 500                   # 0: no cap
 //     max_merges_per_profile: 100
 //     priority: [user_id, email, phone, loyalty_id, "*", anonymous_id]
-//     weak_types: [phone]                                # recyclable: never alone merge two customers
-//     weak_quiet_days: 0                                 # gap that makes a number look passed on
+//     weak_types: [phone]                                # recyclable: never alone join two customers ([]: off)
+//     weak_quiet_days: 7                                 # gap that makes a number look passed on
+//     fingerprint_index: {max_entries: 2097152}          # per table, per store (0: off); top level only
 //     workspaces:
 //       shop-b:                                          # starts from the rules above
 //         value_limits: {email: 10}
@@ -32,6 +33,7 @@ namespace tessera::identity {
 struct RulesConfig {
   IdentityRules defaults = IdentityRules::Defaults();
   std::map<std::string, IdentityRules> workspaces;
+  size_t fingerprint_index_entries = kDefaultFingerprintIndexEntries;
 };
 
 // InvalidArgument for YAML that does not parse or does not describe rules (with the key path).

@@ -7,6 +7,8 @@
 
 #include <cstdint>
 #include <string>
+#include <utility>
+#include <vector>
 
 #include "absl/status/statusor.h"
 #include "identity/identity_rules.h"
@@ -20,7 +22,19 @@ struct AccuracyRun {
   int64_t violations = 0;
   int64_t merges = 0;
   double seconds = 0;  // resolving and committing, without generating
+  absl::flat_hash_map<std::string, uint64_t> profile_of;  // every owned identifier -> its root (0: none)
 };
+
+// A profile that holds identifiers of two or more people, and what it holds: what the rules missed.
+struct WrongProfile {
+  uint64_t profile = 0;
+  int64_t wrong_pairs = 0;  // its predicted pairs that join two people
+  // Every identifier resolving to it ("type:value") with its owner (kSharedIdentifier: several).
+  std::vector<std::pair<std::string, int>> identifiers;
+};
+
+// The profiles of `run` that join people, most wrong pairs first.
+std::vector<WrongProfile> WrongProfiles(const IdentityPopulation& population, const AccuracyRun& run);
 
 // `store_dir` must not exist yet (or be empty); it is left behind for inspection.
 absl::StatusOr<AccuracyRun> RunAccuracy(const IdentityPopulation& population, const IdentityRules& rules,

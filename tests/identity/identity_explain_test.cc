@@ -12,18 +12,15 @@
 #include "identity/identity_rules.h"
 #include "identity/identity_simulate.h"
 #include "tests/fakes/memory_kv.h"
+#include "tests/identity/identity_test_events.h"
 
 namespace tessera::identity {
 namespace {
 
 using ::tessera::testing::MemoryKv;
 
-class FixedClock final : public Clock {
- public:
-  int64_t NowMillis() const override { return 1'790'000'000'000; }
-};
-
-constexpr int64_t kBaseMs = 1'789'000'000'000;  // 2026-09-10 00:26:40 UTC
+using ::tessera::identity::testing::FixedClock;
+using ::tessera::identity::testing::kBaseMs;
 
 v1::Event MakeEvent(const std::string& message_id, int64_t minute, const std::vector<std::string>& identifiers) {
   v1::Event event;

@@ -340,7 +340,8 @@ TEST(IdentityResolverPropertyTest, ThePartitionOfIdentifiersIsTheSameInEveryArri
       std::shuffle(order.begin(), order.end(), rng);
       MemoryKv kv;
       FixedClock clock(kNowMs);
-      IdentityResolver resolver(&kv, /*id_prefix=*/1, &clock, Unrestricted());
+      FingerprintIndex index(round % 2 == 0 ? FingerprintIndex::kDefaultMaxEntries : 0);  // on, off
+      IdentityResolver resolver(&kv, /*id_prefix=*/1, &clock, Unrestricted(), &index);
       size_t created = 0, merges = 0;
       for (size_t index : order) {
         auto r = resolver.Resolve(events[index]);

@@ -29,6 +29,7 @@ identity:
   priority: [email, user_id, "*", anonymous_id]
   weak_types: [phone, loyalty_id]
   weak_quiet_days: 30
+  fingerprint_index: {max_entries: 4096}
   workspaces:
     shop-b:
       use_default_blocklist: false
@@ -60,6 +61,10 @@ identity:
   EXPECT_EQ(compiled->For("shop-b").ValueLimit("email"), 10);
   EXPECT_EQ(compiled->For("baankafe").Rank("email"), 0);
   EXPECT_EQ(compiled->For("baankafe").Rank("instagram"), 2);
+  EXPECT_EQ(compiled->fingerprint_index_entries(), 4096u);
+  auto defaults = CompileRulesConfig(*ParseRulesConfig(""));
+  ASSERT_TRUE(defaults.ok());
+  EXPECT_EQ(defaults->fingerprint_index_entries(), kDefaultFingerprintIndexEntries);
 }
 
 TEST(RulesConfigTest, MistakesAreInvalidArgumentsNamingTheKey) {
@@ -75,6 +80,10 @@ TEST(RulesConfigTest, MistakesAreInvalidArgumentsNamingTheKey) {
            {"identity:\n  priority: user_id\n", "identity.priority"},
            {"identity:\n  workspaces:\n    b:\n      workspaces: {}\n", "identity.workspaces.b.workspaces"},
            {"identity: [1, 2\n", "not valid YAML"},
+           {"identity:\n  fingerprint_index: {max_entries: -1}\n", "identity.fingerprint_index.max_entries"},
+           {"identity:\n  fingerprint_index: {size: 1}\n", "identity.fingerprint_index.size"},
+           {"identity:\n  workspaces:\n    b:\n      fingerprint_index: {max_entries: 1}\n",
+            "identity.workspaces.b.fingerprint_index"},
            {"- a\n- b\n", "identity"},
        }) {
     auto config = ParseRulesConfig(c.yaml);
