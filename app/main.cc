@@ -3,6 +3,7 @@
 #include <string>
 #include <vector>
 
+#include "app/activation_driver.h"
 #include "app/collector_command.h"
 #include "app/commands.h"
 #include "app/identity_commands.h"
@@ -36,10 +37,17 @@ constexpr char kUsage[] = R"(usage: tessera COMMAND [options]
   profile history ID|TYPE:VALUE [--json]                    the merges that made a profile
   query [--data-dir DIR] [--http 127.0.0.1:8089] [--config FILE]
                                                             the analysts' HTTP JSON API (docs/query-api.md)
-  export --all --format ndjson|csv [--out FILE] [--data-dir DIR]   every profile, for DuckDB / pandas / a warehouse
+  export (--all | --segment NAME | --filter EXPR) --format ndjson|csv [--out FILE] [--data-dir DIR] [--config FILE]
+                                                            profiles, for DuckDB / pandas / a warehouse
+  search EXPR [--limit N] [--cursor C] [--json] [--config FILE]   profiles matching a segment condition, with a count
+  segment members NAME [--limit N] [--cursor C] [--json]    a segment's members, by profile id
   quality [--data-dir DIR] [--since 24h] [--until T] [--workspace W] [--json]
                                                             accepted, rejected, duplicates, cleaned values per source
   profile explain TYPE:VALUE [--data-dir DIR] [--json]      why a profile's identifiers are one customer
+  segment backfill NAME --config FILE --brokers HOST:PORT [--data-dir DIR] [--restart]
+                                                            re-evaluate one segment over stored profiles (store not in use)
+  profile split (--link A--B | --identifier T:V | --event ID | --source TOPIC[:P]) [--dry-run] (--brokers B | --no-publish)
+                                                            undo a wrong merge while run is stopped (docs/identity.md)
   topics create --brokers HOST:PORT [--partitions N]        create Tessera's topics
 
 common options: --config FILE (YAML: identity merge rules, collector sources), --topic-prefix P (default "tessera."), --phone-region TH, --time-zone UTC,
@@ -64,6 +72,7 @@ int main(int argc, char** argv) {
     return IdentityCommand(args);
   }
   if (command == "profile" && !args.empty() && args[0] == "explain") return ProfileExplainCommand(args);
+  if (command == "profile" && !args.empty() && args[0] == "split") return ProfileSplitCommand(args);
   if (command == "sinks" && IsSinksSubcommand(args)) return SinksCommand(args);
   if (command == "ingest" || command == "identity" || command == "profiles" || command == "sinks") {
     return StageCommand(command, args);
@@ -73,9 +82,12 @@ int main(int argc, char** argv) {
   if (command == "profile" && IsQueryProfileCommand(args)) return QueryProfileCommand(args);
   if (command == "query") return QueryCommand(args);
   if (command == "export") return ExportCommand(args);
+  if (command == "search") return SearchCommand(args);
+  if (command == "segment" && !args.empty() && args[0] == "members") return SegmentMembersCommand(args);
   if (command == "profile") return ProfileCommand(args);
   if (command == "topics") return TopicsCommand(args);
   if (command == "quality") return QualityCommand(args);
+  if (command == "segment") return SegmentCommand(args);
   std::fprintf(stderr, "tessera: unknown command '%s'\n\n%s", command.c_str(), kUsage);
   return 2;
 }
