@@ -20,12 +20,17 @@
 #include "app/runner.h"
 #include "common/absl_compat.h"
 #include "common/clock.h"
+#include "common/json_writer.h"
 #include "common/log.h"
 #include "common/rocks_store.h"
 #include "ingest/collector/collector_config.h"
+#include "profiles/computed_facts.h"
+#include "profiles/computed_traits.h"
 #include "profiles/query/export.h"
+#include "profiles/query/profile_search.h"
 #include "profiles/query/query_server.h"
 #include "profiles/query/store_readers.h"
+#include "profiles/triggers.h"
 #include "simdjson.h"
 
 namespace tessera::app {
@@ -157,6 +162,31 @@ absl::StatusOr<query::QueryConfig> ConfigFrom(const QueryApiOptions& options) {
   return config;
 }
 
+// Segments and computed traits from the `profiles:` section of `config_path` ("" = none), the
+// default time zone from it or else `time_zone`.
+absl::StatusOr<query::SearchContext> SearchContextFrom(const std::string& config_path, const std::string& time_zone) {
+  query::SearchContext context;
+  std::string zone_name = time_zone;
+  if (!config_path.empty()) {
+    absl::StatusOr<profiles::ComputedTraitsConfig> computed = profiles::LoadComputedTraitsConfig(config_path);
+    if (!computed.ok()) return computed.status();
+    absl::StatusOr<profiles::ActivationConfig> activation = profiles::LoadActivationConfig(config_path);
+    if (!activation.ok()) return activation.status();
+    if (computed->default_time_zone_configured) {
+      zone_name = computed->default_time_zone;
+    } else {
+      computed->default_time_zone = zone_name;
+    }
+    profiles::AddRfmTierSegments(*computed, *activation);
+    context.segments = std::move(activation->segments);
+    context.computed_traits = std::make_shared<const profiles::ComputedTraitsConfig>(*std::move(computed));
+  }
+  std::optional<absl::TimeZone> zone = profiles::LoadZone(zone_name);
+  if (!zone.has_value()) return absl::InvalidArgumentError(absl::StrCat("unknown time zone '", zone_name, "'"));
+  context.default_zone = *zone;
+  return context;
+}
+
 }  // namespace
 
 RunningQueryApi::~RunningQueryApi() {
@@ -167,12 +197,15 @@ RunningQueryApi::~RunningQueryApi() {
 absl::StatusOr<std::unique_ptr<RunningQueryApi>> StartQueryApi(const QueryApiOptions& options) {
   absl::StatusOr<query::QueryConfig> config = ConfigFrom(options);
   if (!config.ok()) return config.status();
+  absl::StatusOr<query::SearchContext> search = SearchContextFrom(options.config_path, options.time_zone);
+  if (!search.ok()) return search.status();
   std::unique_ptr<RunningQueryApi> running(new RunningQueryApi());
   running->stores_ = std::make_unique<QueryStores>(options.data_dir);
   if (absl::Status s = running->stores_->Refresh(); !s.ok()) {
     LogWarning(absl::StrCat("query: ", s.message(), "; retrying every ", options.catch_up_interval_ms, " ms"));
   }
   running->api_ = std::make_unique<query::QueryApi>(running->stores_.get(), *std::move(config), &SystemClock());
+  running->api_->set_search_context(*std::move(search));
   const int interval_ms = std::max(10, options.catch_up_interval_ms);
   running->catch_up_ = std::thread([raw = running.get(), interval_ms] {
     absl::Status last = absl::OkStatus();
@@ -188,15 +221,17 @@ absl::StatusOr<std::unique_ptr<RunningQueryApi>> StartQueryApi(const QueryApiOpt
 
 int QueryCommand(const std::vector<std::string>& raw_args) {
   absl::StatusOr<CliArgs> args =
-      CliArgs::Parse(raw_args, {"data-dir", "http", "config", "io-threads", "catch-up-ms", "port-file"}, {});
+      CliArgs::Parse(raw_args, {"data-dir", "http", "config", "io-threads", "catch-up-ms", "port-file", "time-zone"}, {});
   if (!args.ok()) return Fail("query", args.status());
   if (!args->positionals().empty()) {
     return Fail("query", absl::InvalidArgumentError(
-                             "usage: tessera query [--data-dir DIR] [--http 127.0.0.1:8089] [--config FILE] [--io-threads N]"));
+                             "usage: tessera query [--data-dir DIR] [--http 127.0.0.1:8089] [--config FILE] [--io-threads N] "
+                             "[--time-zone Asia/Bangkok]"));
   }
   QueryApiOptions options;
   options.data_dir = args->GetOr("data-dir", options.data_dir);
   options.config_path = args->GetOr("config", "");
+  options.time_zone = args->GetOr("time-zone", options.time_zone);
   query::QueryServerOptions server_options;
   if (auto http = args->Get("http")) {
     const size_t colon = http->rfind(':');
@@ -232,18 +267,26 @@ int QueryCommand(const std::vector<std::string>& raw_args) {
 
 int ExportCommand(const std::vector<std::string>& raw_args) {
   absl::StatusOr<CliArgs> args = CliArgs::Parse(
-      raw_args, {"segment", "filter", "format", "out", "data-dir", "workspace", "currencies"}, {"all", "mask-pii"});
+      raw_args, {"segment", "filter", "format", "out", "data-dir", "workspace", "currencies", "config", "time-zone"},
+      {"all", "mask-pii"});
   if (!args.ok()) return Fail("export", args.status());
   const int selectors = args->Has("segment") + args->Has("filter") + args->Has("all");
   if (selectors != 1 || !args->positionals().empty()) {
     return Fail("export", absl::InvalidArgumentError(
                               "usage: tessera export (--all | --segment NAME | --filter EXPR) --format ndjson|csv "
-                              "[--out FILE] [--data-dir DIR] [--workspace W] [--currencies THB,USD] [--mask-pii]"));
+                              "[--out FILE] [--data-dir DIR] [--workspace W] [--currencies THB,USD] [--mask-pii] "
+                              "[--config FILE] [--time-zone Z]"));
   }
-  if (!args->Has("all")) {
-    return Fail("export", absl::UnimplementedError(
-                              "--segment and --filter are not available yet: they arrive with segments (issue 5); "
-                              "use --all"));
+  // The filter's computed traits and time zone come from the config, as in the pipeline.
+  absl::StatusOr<query::SearchContext> search =
+      SearchContextFrom(args->GetOr("config", ""), args->GetOr("time-zone", "UTC"));
+  if (!search.ok()) return Fail("export", search.status());
+  query::ProfilePredicate filter;
+  if (auto segment = args->Get("segment")) filter = query::SegmentPredicate(*segment);
+  if (auto expression = args->Get("filter")) {
+    absl::StatusOr<profiles::Condition> condition = profiles::ParseCondition(*expression);
+    if (!condition.ok()) return Fail("export", absl::InvalidArgumentError(absl::StrCat("--filter: ", condition.status().message())));
+    filter = query::FilterPredicate(*std::move(condition), *search, absl::Now());
   }
   absl::StatusOr<query::ExportFormat> format = query::ExportFormatFromName(args->GetOr("format", "ndjson"));
   if (!format.ok()) return Fail("export", format.status());
@@ -254,6 +297,7 @@ int ExportCommand(const std::vector<std::string>& raw_args) {
   if (auto currencies = args->Get("currencies")) {
     for (absl::string_view c : absl::StrSplit(*currencies, ',', absl::SkipEmpty())) options.currencies.emplace_back(c);
   }
+  options.filter = filter;
   QueryStores stores(args->GetOr("data-dir", "tessera-data"));
   if (absl::Status s = stores.Refresh(); !s.ok()) return Fail("export", s);
 
@@ -264,15 +308,17 @@ int ExportCommand(const std::vector<std::string>& raw_args) {
     if (!file) return Fail("export", absl::FailedPreconditionError(absl::StrCat("cannot write ", out_path)));
   }
   std::ostream& out = out_path == "-" ? std::cout : file;
-  // A progress bar needs the total: a count of the profile keys (a fast scan) when a person watches.
+  // A progress bar needs the total: a count of what will be exported (a scan that decodes only what
+  // the selection reads) when a person watches.
   const bool tty = isatty(STDERR_FILENO) != 0;
   int64_t total = 0;
   if (tty) {
-    absl::Status counted = stores.Scan("pf/", "", [&](std::string_view, std::string_view) {
-      ++total;
-      return true;
-    });
-    counted.IgnoreError();  // without a total the bar shows a count only
+    query::MatchQuery count_only;
+    count_only.limit = 0;
+    count_only.count = true;
+    count_only.workspace = options.workspace;
+    absl::StatusOr<query::MatchPage> counted = query::FindProfiles(stores, filter, count_only);
+    if (counted.ok()) total = counted->count.value_or(0);  // without a total the bar shows a count only
   }
   const absl::Time started = absl::Now();
   auto progress = [&](int64_t done) {
@@ -304,6 +350,12 @@ std::string JsonString(simdjson::dom::element element, const char* pointer) {
   return element.at_pointer(pointer).get(value) == simdjson::SUCCESS ? std::string(value) : std::string();
 }
 
+// The cursor of the next page, if there is one.
+void PrintMoreHint(simdjson::dom::element body) {
+  const std::string cursor = JsonString(body, "/next_cursor");
+  if (!cursor.empty()) std::printf("(more: --cursor %s)\n", cursor.c_str());
+}
+
 void PrintEventsTable(simdjson::dom::element body) {
   std::printf("%-24s  %-18s  %-24s  %-20s  %s\n", "TIME", "EVENT", "NAME", "PROFILE", "MESSAGE ID");
   simdjson::dom::array events;
@@ -313,8 +365,7 @@ void PrintEventsTable(simdjson::dom::element body) {
     std::printf("%-24s  %-18s  %-24s  %-20s  %s\n", JsonString(e, "/timestamp").c_str(), kind.c_str(),
                 JsonString(e, "/name").c_str(), JsonString(e, "/profile_id").c_str(), JsonString(e, "/message_id").c_str());
   }
-  const std::string cursor = JsonString(body, "/next_cursor");
-  if (!cursor.empty()) std::printf("(more: --cursor %s)\n", cursor.c_str());
+  PrintMoreHint(body);
 }
 
 void PrintHistoryTable(simdjson::dom::element body) {
@@ -349,6 +400,90 @@ std::string Escape(const std::string& text) {
     }
   }
   return out;
+}
+
+// The API in this process over a data directory's stores, for the CLI: it reads the store
+// directly, so it holds every scope.
+class LocalApi {
+ public:
+  // --data-dir, --workspace (the default for TYPE:VALUE), and with `search` --config and
+  // --time-zone (segments and computed traits).
+  static absl::StatusOr<std::unique_ptr<LocalApi>> Open(const CliArgs& args, bool search) {
+    auto local = std::unique_ptr<LocalApi>(new LocalApi(args.GetOr("data-dir", "tessera-data")));
+    if (absl::Status s = local->stores_.Refresh(); !s.ok()) return s;
+    query::QueryConfig config;
+    config.WithAllScopes(kCliToken);
+    if (auto workspace = args.Get("workspace")) config.default_workspace = *workspace;
+    local->api_ = std::make_unique<query::QueryApi>(&local->stores_, std::move(config), &SystemClock());
+    if (search) {
+      absl::StatusOr<query::SearchContext> context = SearchContextFrom(args.GetOr("config", ""), args.GetOr("time-zone", "UTC"));
+      if (!context.ok()) return context.status();
+      local->api_->set_search_context(*std::move(context));
+    }
+    return local;
+  }
+
+  // The answer to one request; a merged-away id's redirect is followed.
+  query::QueryResponse Call(std::string_view method, std::string target, std::string_view body = "") const {
+    const std::string authorization = absl::StrCat("Bearer ", kCliToken);
+    query::QueryResponse response = api_->Handle(query::QueryRequest{method, target, authorization, body});
+    for (int hops = 0; response.status == 308 && hops < 8; ++hops) {
+      for (const auto& [name, value] : response.headers) {
+        if (name == "Location") target = value;
+      }
+      response = api_->Handle(query::QueryRequest{method, target, authorization, body});
+    }
+    return response;
+  }
+
+ private:
+  explicit LocalApi(std::string data_dir) : stores_(std::move(data_dir)) {}
+  QueryStores stores_;
+  std::unique_ptr<query::QueryApi> api_;
+};
+
+// Prints an API error's message; exit code 2 for a bad request, 1 otherwise.
+int FailWith(const std::string& command, const query::QueryResponse& response, const simdjson::dom::element* body) {
+  const std::string message = body != nullptr ? JsonString(*body, "/error/message") : response.body;
+  std::fprintf(stderr, "tessera %s: %s\n", command.c_str(), message.c_str());
+  return response.status == 400 ? 2 : 1;
+}
+
+std::string IdentifierList(simdjson::dom::element identifiers) {
+  std::string out;
+  simdjson::dom::array list;
+  if (identifiers.get(list) != simdjson::SUCCESS) return out;
+  for (simdjson::dom::element id : list) {
+    std::string_view text;
+    if (id.get(text) == simdjson::SUCCESS) absl::StrAppend(&out, out.empty() ? "" : " ", AbslView(text));
+  }
+  return out;
+}
+
+void PrintMembersTable(simdjson::dom::element body) {
+  std::printf("%-20s  %-12s  %-24s  %s\n", "PROFILE", "WORKSPACE", "ENTERED", "IDENTIFIERS");
+  simdjson::dom::array members;
+  if (body["members"].get(members) != simdjson::SUCCESS) return;
+  for (simdjson::dom::element m : members) {
+    std::printf("%-20s  %-12s  %-24s  %s\n", JsonString(m, "/profile_id").c_str(), JsonString(m, "/workspace").c_str(),
+                JsonString(m, "/entered_at").c_str(), IdentifierList(m["identifiers"]).c_str());
+  }
+  PrintMoreHint(body);
+}
+
+void PrintSearchTable(simdjson::dom::element body) {
+  int64_t count = 0;
+  if (body["count"].get(count) == simdjson::SUCCESS) {
+    std::printf("%lld profile%s match\n", static_cast<long long>(count), count == 1 ? "" : "s");
+  }
+  std::printf("%-20s  %-12s  %-24s  %s\n", "PROFILE", "WORKSPACE", "LAST SEEN", "IDENTIFIERS");
+  simdjson::dom::array profiles;
+  if (body["profiles"].get(profiles) != simdjson::SUCCESS) return;
+  for (simdjson::dom::element p : profiles) {
+    std::printf("%-20s  %-12s  %-24s  %s\n", JsonString(p, "/id").c_str(), JsonString(p, "/workspace").c_str(),
+                JsonString(p, "/last_seen").c_str(), IdentifierList(p["identifiers"]).c_str());
+  }
+  PrintMoreHint(body);
 }
 
 }  // namespace
@@ -393,33 +528,86 @@ int QueryProfileCommand(const std::vector<std::string>& raw_args) {
   if (sub == "get") param("as-of", "as_of");
   if (!params.empty()) absl::StrAppend(&target, "?", absl::StrJoin(params, "&"));
 
-  QueryStores stores(args->GetOr("data-dir", "tessera-data"));
-  if (absl::Status s = stores.Refresh(); !s.ok()) return Fail("profile", s);
-  query::QueryConfig config;
-  config.WithAllScopes(kCliToken);
-  if (auto workspace = args->Get("workspace")) config.default_workspace = *workspace;
-  const query::QueryApi api(&stores, std::move(config), &SystemClock());
-  query::QueryResponse response = api.Handle(query::QueryRequest{"GET", target, absl::StrCat("Bearer ", kCliToken)});
-  for (int hops = 0; response.status == 308 && hops < 8; ++hops) {  // a merged-away id: follow it
-    for (const auto& [name, value] : response.headers) {
-      if (name == "Location") target = value;
-    }
-    response = api.Handle(query::QueryRequest{"GET", target, absl::StrCat("Bearer ", kCliToken)});
-  }
+  absl::StatusOr<std::unique_ptr<LocalApi>> api = LocalApi::Open(*args, false);
+  if (!api.ok()) return Fail("profile", api.status());
+  const query::QueryResponse response = (*api)->Call("GET", target);
   simdjson::dom::parser parser;
   simdjson::dom::element body;
   const bool parsed = parser.parse(response.body).get(body) == simdjson::SUCCESS;
-  if (response.status != 200) {
-    const std::string message = parsed ? JsonString(body, "/error/message") : response.body;
-    std::fprintf(stderr, "tessera profile %s: %s\n", sub.c_str(), message.c_str());
-    return response.status == 400 ? 2 : 1;
-  }
+  if (response.status != 200) return FailWith(absl::StrCat("profile ", sub), response, parsed ? &body : nullptr);
   if (args->Has("json") || sub == "get" || !parsed) {
     std::printf("%s\n", response.body.c_str());
   } else if (sub == "events") {
     PrintEventsTable(body);
   } else {
     PrintHistoryTable(body);
+  }
+  return 0;
+}
+
+int SearchCommand(const std::vector<std::string>& raw_args) {
+  absl::StatusOr<CliArgs> args = CliArgs::Parse(
+      raw_args, {"data-dir", "workspace", "limit", "cursor", "config", "time-zone"}, {"json", "no-count"});
+  if (!args.ok()) return Fail("search", args.status());
+  if (args->positionals().size() != 1) {
+    return Fail("search", absl::InvalidArgumentError(
+                              "usage: tessera search EXPR [--limit N] [--cursor C] [--workspace W] [--no-count] [--json] "
+                              "[--data-dir DIR] [--config FILE] [--time-zone Z]\n"
+                              "  EXPR: a segment condition, e.g. '{all: [{trait: city, eq: Bangkok}, {computed: orders_count, gte: 3}]}'"));
+  }
+  JsonWriter request;
+  request.BeginObject().Key("filter").String(args->positionals()[0]);
+  if (auto limit = args->Get("limit")) {
+    int64_t n = 0;
+    if (!absl::SimpleAtoi(*limit, &n)) return Fail("search", absl::InvalidArgumentError("--limit needs a whole number"));
+    request.Key("limit").Int(n);
+  }
+  if (auto cursor = args->Get("cursor")) request.Key("cursor").String(*cursor);
+  if (auto workspace = args->Get("workspace")) request.Key("workspace").String(*workspace);
+  if (args->Has("no-count")) request.Key("count").Bool(false);
+  request.EndObject();
+  absl::StatusOr<std::unique_ptr<LocalApi>> api = LocalApi::Open(*args, true);
+  if (!api.ok()) return Fail("search", api.status());
+  const query::QueryResponse response = (*api)->Call("POST", "/v1/profiles/search", std::move(request).Take());
+  simdjson::dom::parser parser;
+  simdjson::dom::element body;
+  const bool parsed = parser.parse(response.body).get(body) == simdjson::SUCCESS;
+  if (response.status != 200) return FailWith("search", response, parsed ? &body : nullptr);
+  if (args->Has("json") || !parsed) {
+    std::printf("%s\n", response.body.c_str());
+  } else {
+    PrintSearchTable(body);
+  }
+  return 0;
+}
+
+int SegmentMembersCommand(const std::vector<std::string>& raw_args) {
+  absl::StatusOr<CliArgs> args =
+      CliArgs::Parse(raw_args, {"data-dir", "workspace", "limit", "cursor", "config", "time-zone"}, {"json"});
+  if (!args.ok()) return Fail("segment", args.status());
+  const auto& pos = args->positionals();
+  if (pos.size() != 2 || pos[0] != "members") {
+    return Fail("segment", absl::InvalidArgumentError(
+                               "usage: tessera segment members NAME [--limit N] [--cursor C] [--workspace W] [--json] "
+                               "[--data-dir DIR] [--config FILE]"));
+  }
+  std::vector<std::string> params;
+  for (const char* name : {"limit", "cursor", "workspace"}) {
+    if (auto v = args->Get(name)) params.push_back(absl::StrCat(name, "=", Escape(*v)));
+  }
+  std::string target = absl::StrCat("/v1/segments/", Escape(pos[1]), "/members");
+  if (!params.empty()) absl::StrAppend(&target, "?", absl::StrJoin(params, "&"));
+  absl::StatusOr<std::unique_ptr<LocalApi>> api = LocalApi::Open(*args, true);
+  if (!api.ok()) return Fail("segment", api.status());
+  const query::QueryResponse response = (*api)->Call("GET", target);
+  simdjson::dom::parser parser;
+  simdjson::dom::element body;
+  const bool parsed = parser.parse(response.body).get(body) == simdjson::SUCCESS;
+  if (response.status != 200) return FailWith("segment members", response, parsed ? &body : nullptr);
+  if (args->Has("json") || !parsed) {
+    std::printf("%s\n", response.body.c_str());
+  } else {
+    PrintMembersTable(body);
   }
   return 0;
 }

@@ -1,9 +1,10 @@
-// query-bench: the query API's profile lookup by identifier, over HTTP on loopback, from a separate
-// process; and the export of every profile to NDJSON.
+// query-bench: the query API's profile lookup by identifier, search and segment reads, over HTTP on
+// loopback, from a separate process; and the export of every profile to NDJSON and CSV.
 //
 // Method:
 //   1. Load (once per --dir): N synthetic profiles written the way the pipeline stores them:
-//      "pf/" <be64 id> -> Profile (3 identifiers, 4 traits, event counts, 2 orders, ~400 bytes) and
+//      "pf/" <be64 id> -> Profile (3 identifiers, 5 traits, event counts, 2 orders, ~400 bytes; every
+//      100th has the trait tier=platinum and is a member of the segment "platinum") and
 //      "ix/" bench '\0' email:user<i>@example.com / phone / anonymous_id -> be64 id, committed in
 //      WriteBatches of 10,000 (WAL not synced), then a full compaction by reopening is not forced:
 //      the store is what a pipeline leaves behind.
@@ -12,16 +13,25 @@
 //      opens it as a primary with the pipeline's 256 MiB block cache instead: the secondary's
 //      64 MiB cache has 1 MiB shards, too small for the filter block of a large SST, which is then
 //      re-read and re-checksummed on every Get -- 36x slower at 1M profiles; see the report.)
+//      The server's CPU-seconds are read from /proc/<pid>/stat around each phase.
 //   3. Load: this process opens --connections keep-alive connections, spread over --client-threads
 //      threads, each sending GET /v1/profiles/email:user<random i>@example.com (uniform over N,
 //      with a read_profiles token, so answers are masked: the slower path) one request at a time
 //      per connection, for --warmup-s, then --seconds measured. Reported: requests/s, latency
 //      p50/p99/p99.9 (wall clock per request), non-200 answers. Both processes share the 2 cores.
-//   4. Export: ExportProfiles of every profile to DIR/export.ndjson from a secondary instance,
-//      timed, with its size.
+//   3b. Search: on one connection, one request at a time, --search-runs times each: a search for the
+//      1% (tier=platinum) without the count, its page from a cursor in the middle of the store, the
+//      same first page with the count (a scan of every profile), the first 100 members of the 1%
+//      segment, and GET /v1/segments (its member counts are a full scan, then cached a minute).
+//      Reported: first, median and max wall time, and the server's CPU-seconds per request.
+//   4. Export: ExportProfiles of every profile to DIR/export.ndjson, then DIR/export.csv, from a
+//      secondary instance: wall time, this process's CPU-seconds (the export renders on helper
+//      threads), size. The load average is printed beside every phase: on the shared machine wall
+//      time stretches with it, CPU-seconds much less.
 //
 //   query-bench --dir /tmp/qb --profiles 1000000 [--seconds 10] [--connections 16]
-//               [--client-threads 1] [--server-threads 2] [--skip-export] [--skip-http] [--primary]
+//               [--client-threads 1] [--server-threads 2] [--skip-export] [--skip-http]
+//               [--skip-search] [--search-runs 5] [--primary]
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
@@ -43,6 +53,8 @@
 
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_split.h"
+#include "common/absl_compat.h"
 #include "common/bytes.h"
 #include "common/clock.h"
 #include "common/rocks_store.h"
@@ -50,6 +62,7 @@
 #include "profiles/query/query_api.h"
 #include "profiles/query/query_server.h"
 #include "profiles/query/store_readers.h"
+#include "profiles/segments.h"
 
 namespace tessera {
 namespace {
@@ -68,6 +81,8 @@ struct Flags {
   int server_threads = 2;
   bool skip_export = false;
   bool skip_http = false;
+  bool skip_search = false;
+  int search_runs = 5;
   bool primary = false;  // serve from a primary instance (256 MiB block cache) instead of a secondary
 };
 
@@ -88,6 +103,9 @@ v1::Profile MakeProfile(int64_t i) {
   trait("email", absl::StrCat("\"user", i, "@example.com\""));
   trait("city", "\"Bangkok\"");
   trait("plan", i % 3 == 0 ? "\"gold\"" : "\"basic\"");
+  // 1% of profiles: what the search and the segment reads look for.
+  trait("tier", i % 100 == 0 ? "\"platinum\"" : "\"member\"");
+  if (i % 100 == 0) (*p.mutable_segments())["platinum"] = 1'795'575'845'000;
   p.set_first_seen_ms(1'795'575'845'000 - i * 1000);
   p.set_last_seen_ms(1'795'575'845'000);
   (*p.mutable_event_counts())["web"] = 5 + i % 7;
@@ -108,7 +126,7 @@ v1::Profile MakeProfile(int64_t i) {
 }
 
 absl::Status Load(const Flags& flags) {
-  const std::string marker = flags.dir + "/loaded-" + std::to_string(flags.profiles);
+  const std::string marker = flags.dir + "/loaded-v2-" + std::to_string(flags.profiles);
   if (std::filesystem::exists(marker)) {
     std::fprintf(stderr, "load: reusing %s\n", flags.dir.c_str());
     return absl::OkStatus();
@@ -160,11 +178,15 @@ class Connection {
   }
   bool ok() const { return fd_ >= 0; }
 
-  bool Send(const std::string& target) {
-    const std::string request = absl::StrCat("GET ", target, " HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Bearer ",
-                                             kToken, "\r\n\r\n");
+  bool Send(const std::string& target) { return Send("GET", target, ""); }
+  bool Send(std::string_view method, const std::string& target, const std::string& body) {
+    std::string request = absl::StrCat(AbslView(method), " ", target, " HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Bearer ", kToken,
+                           "\r\n");
+    if (!body.empty()) absl::StrAppend(&request, "Content-Type: application/json\r\nContent-Length: ", body.size(), "\r\n");
+    absl::StrAppend(&request, "\r\n", body);
     return ::send(fd_, request.data(), request.size(), MSG_NOSIGNAL) == static_cast<ssize_t>(request.size());
   }
+  const std::string& answer() const { return buffer_; }
 
   // The status code of the answer to the request sent, or 0 on a broken connection.
   int Receive() {
@@ -207,6 +229,10 @@ class Connection {
   config.default_workspace = "bench";
   config.scopes_by_token[kToken] = query::kScopeReadProfiles;
   query::QueryApi api(&reader, std::move(config), &SystemClock());
+  query::SearchContext search;
+  search.segments.push_back(
+      profiles::SegmentDefinition{"platinum", "1% of profiles", profiles::ParseCondition("{trait: tier, eq: platinum}").value()});
+  api.set_search_context(std::move(search));
   absl::StatusOr<std::unique_ptr<query::QueryServer>> server =
       query::QueryServer::Start(query::QueryServerOptions{"127.0.0.1", 0, flags.server_threads}, &api);
   if (!server.ok()) {
@@ -218,20 +244,55 @@ class Connection {
   while (true) pause();  // until the parent kills it
 }
 
-void RunHttp(const Flags& flags) {
+// CPU seconds a process has used (user + system), from /proc.
+double ProcessCpuSeconds(pid_t pid) {
+  std::ifstream stat(absl::StrCat("/proc/", pid, "/stat"));
+  std::string text((std::istreambuf_iterator<char>(stat)), std::istreambuf_iterator<char>());
+  const size_t close = text.rfind(')');
+  if (close == std::string::npos) return 0;
+  std::vector<std::string> fields = absl::StrSplit(text.substr(close + 2), ' ');
+  if (fields.size() < 13) return 0;
+  // Fields 14 and 15 of stat (utime, stime) are the 12th and 13th after the command name.
+  return (std::stod(fields[11]) + std::stod(fields[12])) / static_cast<double>(sysconf(_SC_CLK_TCK));
+}
+
+std::string LoadAverage() {
+  std::ifstream in("/proc/loadavg");
+  std::string one, five, fifteen;
+  in >> one >> five >> fifteen;
+  return absl::StrCat(one, " ", five, " ", fifteen);
+}
+
+struct Server {
+  pid_t pid = 0;
+  int port = 0;
+};
+
+// Forks the serving process (Serve); pid 0 if it did not start.
+Server StartServer(const Flags& flags) {
   int fds[2];
-  if (pipe(fds) != 0) return;
+  if (pipe(fds) != 0) return {};
   const pid_t child = fork();
   if (child == 0) {
     ::close(fds[0]);
     Serve(flags, fds[1]);
   }
   ::close(fds[1]);
-  int port = 0;
-  if (::read(fds[0], &port, sizeof(port)) != sizeof(port)) {
+  Server server;
+  if (::read(fds[0], &server.port, sizeof(server.port)) != sizeof(server.port)) {
     std::fprintf(stderr, "the server did not start\n");
-    return;
+    kill(child, SIGKILL);
+    waitpid(child, nullptr, 0);
+    return {};
   }
+  ::close(fds[0]);
+  server.pid = child;
+  return server;
+}
+
+void RunHttp(const Flags& flags, const Server& server) {
+  const int port = server.port;
+  const double server_cpu_before = ProcessCpuSeconds(server.pid);
   std::atomic<bool> measuring{false};
   std::atomic<bool> stop{false};
   std::vector<std::vector<double>> latencies(flags.client_threads);
@@ -278,8 +339,7 @@ void RunHttp(const Flags& flags) {
   const double elapsed = std::chrono::duration<double>(Clock::now() - started).count();
   stop.store(true);
   for (auto& thread : threads) thread.join();
-  kill(child, SIGKILL);
-  waitpid(child, nullptr, 0);
+  const double server_cpu = ProcessCpuSeconds(server.pid) - server_cpu_before;
   std::vector<double> all;
   int64_t error_count = 0;
   for (int t = 0; t < flags.client_threads; ++t) {
@@ -289,9 +349,57 @@ void RunHttp(const Flags& flags) {
   std::sort(all.begin(), all.end());
   auto pct = [&](double q) { return all.empty() ? 0.0 : all[std::min(all.size() - 1, static_cast<size_t>(q * all.size()))]; };
   std::printf("lookup: %lld profiles, %d server threads, %d connections over %d client threads: %.0f requests/s, "
-              "p50 %.3f ms, p99 %.3f ms, p99.9 %.3f ms, %lld non-200 of %zu\n",
+              "p50 %.3f ms, p99 %.3f ms, p99.9 %.3f ms, %lld non-200 of %zu; server %.1f CPU-s over warm-up and "
+              "measurement (%.0f requests per server CPU-s); load average %s\n",
               static_cast<long long>(flags.profiles), flags.server_threads, flags.connections, flags.client_threads,
-              all.size() / elapsed, pct(0.5), pct(0.99), pct(0.999), static_cast<long long>(error_count), all.size());
+              all.size() / elapsed, pct(0.5), pct(0.99), pct(0.999), static_cast<long long>(error_count), all.size(),
+              server_cpu, all.size() / std::max(1e-9, server_cpu) * elapsed / (elapsed + flags.warmup_s),
+              LoadAverage().c_str());
+}
+
+// Search and segment reads, one request at a time on one connection, each --search-runs times:
+// the wall time from sending the request to the end of its answer, and the server's CPU.
+void RunSearch(const Flags& flags, const Server& server) {
+  Connection connection(server.port);
+  if (!connection.ok()) return;
+  struct Call {
+    const char* what;
+    const char* method;
+    std::string target;
+    std::string body;
+  };
+  const std::string filter = R"({"filter": {"trait": "tier", "eq": "platinum"}, "limit": 50)";
+  // A cursor into the middle of the store, to time a page that starts with a seek.
+  const std::string mid_cursor = absl::StrCat("p", absl::Hex(kIdBase + static_cast<uint64_t>(flags.profiles / 2), absl::kZeroPad16));
+  const std::vector<Call> calls = {
+      {"search 1%, first page, no count", "POST", "/v1/profiles/search", filter + R"(, "count": false})"},
+      {"search 1%, a page from mid-store", "POST", "/v1/profiles/search", filter + R"(, "cursor": ")" + mid_cursor + "\"}"},
+      {"search 1%, first page with count", "POST", "/v1/profiles/search", filter + "}"},
+      {"segment members (1%), first page of 100", "GET", "/v1/segments/platinum/members?limit=100", ""},
+      {"segments with member counts (cached after the first)", "GET", "/v1/segments", ""},
+  };
+  for (const Call& call : calls) {
+    std::vector<double> ms;
+    double cpu = 0;
+    int status = 0;
+    for (int run = 0; run < flags.search_runs; ++run) {
+      const double cpu_before = ProcessCpuSeconds(server.pid);
+      const auto started = Clock::now();
+      status = connection.Send(call.method, call.target, call.body) ? connection.Receive() : 0;
+      ms.push_back(std::chrono::duration<double, std::milli>(Clock::now() - started).count());
+      cpu += ProcessCpuSeconds(server.pid) - cpu_before;
+      if (status != 200) break;
+    }
+    std::vector<double> sorted = ms;
+    std::sort(sorted.begin(), sorted.end());
+    const std::string& answer = connection.answer();
+    const size_t count_at = answer.find("\"count\":");
+    std::printf("%s: HTTP %d, first %.1f ms, median %.1f ms, max %.1f ms over %zu runs, server %.2f CPU-s per run%s%s\n",
+                call.what, status, ms.front(), sorted[sorted.size() / 2], sorted.back(), ms.size(), cpu / ms.size(),
+                count_at == std::string::npos ? "" : ", ",
+                count_at == std::string::npos ? "" : answer.substr(count_at, answer.find_first_of(",}", count_at) - count_at).c_str());
+  }
+  std::printf("load average %s\n", LoadAverage().c_str());
 }
 
 void RunExport(const Flags& flags) {
@@ -308,17 +416,19 @@ void RunExport(const Flags& flags) {
     std::ofstream out(path, std::ios::trunc | std::ios::binary);
     query::ExportOptions options;
     options.format = format;
+    const double cpu_before = ProcessCpuSeconds(getpid());
     const auto started = Clock::now();
     absl::StatusOr<int64_t> written = query::ExportProfiles(reader, options, out);
     out.close();
     const double seconds = std::chrono::duration<double>(Clock::now() - started).count();
+    const double cpu = ProcessCpuSeconds(getpid()) - cpu_before;
     if (!written.ok()) {
       std::fprintf(stderr, "export: %s\n", written.status().ToString().c_str());
       return;
     }
-    std::printf("export %s: %lld profiles in %.2f s (%.0f profiles/s), %.1f MB\n",
+    std::printf("export %s: %lld profiles in %.2f s (%.0f profiles/s), %.1f CPU-s, %.1f MB; load average %s\n",
                 format == query::ExportFormat::kNdjson ? "ndjson" : "csv", static_cast<long long>(*written), seconds,
-                *written / seconds, std::filesystem::file_size(path) / 1e6);
+                *written / seconds, cpu, std::filesystem::file_size(path) / 1e6, LoadAverage().c_str());
     std::filesystem::remove(path);
   }
 }
@@ -346,10 +456,13 @@ int main(int argc, char** argv) {
     else if (arg == "--server-threads") number(flags.server_threads);
     else if (arg == "--skip-export") flags.skip_export = true;
     else if (arg == "--skip-http") flags.skip_http = true;
+    else if (arg == "--skip-search") flags.skip_search = true;
+    else if (arg == "--search-runs") number(flags.search_runs);
     else if (arg == "--primary") flags.primary = true;
     else {
       std::fprintf(stderr, "usage: query-bench --dir DIR --profiles N [--seconds S] [--connections C] "
-                           "[--client-threads T] [--server-threads T] [--skip-export] [--skip-http]\n");
+                           "[--client-threads T] [--server-threads T] [--skip-export] [--skip-http] [--skip-search] "
+                           "[--search-runs N] [--primary]\n");
       return 2;
     }
   }
@@ -357,7 +470,15 @@ int main(int argc, char** argv) {
     std::fprintf(stderr, "load: %s\n", s.ToString().c_str());
     return 1;
   }
-  if (!flags.skip_http) tessera::RunHttp(flags);
+  std::printf("load average before: %s\n", tessera::LoadAverage().c_str());
+  if (!flags.skip_http || !flags.skip_search) {
+    const tessera::Server server = tessera::StartServer(flags);
+    if (server.pid == 0) return 1;
+    if (!flags.skip_http) tessera::RunHttp(flags, server);
+    if (!flags.skip_search) tessera::RunSearch(flags, server);
+    kill(server.pid, SIGKILL);
+    waitpid(server.pid, nullptr, 0);
+  }
   if (!flags.skip_export) tessera::RunExport(flags);
   return 0;
 }

@@ -124,6 +124,19 @@ absl::Status RocksStore::ScanPrefix(std::string_view prefix,
   return FromRocks(it->status(), "scan");
 }
 
+absl::Status RocksStore::ScanFrom(std::string_view prefix, std::string_view start,
+                                  const std::function<bool(std::string_view, std::string_view)>& visit) const {
+  std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(rocksdb::ReadOptions()));
+  for (it->Seek(ToSlice(start > prefix ? start : prefix)); it->Valid(); it->Next()) {
+    const rocksdb::Slice key = it->key();
+    if (!key.starts_with(ToSlice(prefix))) break;
+    if (!visit(std::string_view(key.data(), key.size()), std::string_view(it->value().data(), it->value().size()))) {
+      break;
+    }
+  }
+  return FromRocks(it->status(), "scan");
+}
+
 absl::StatusOr<std::optional<std::string>> StagedWrites::Get(std::string_view key) {
   if (auto it = staged_.find(AbslView(key)); it != staged_.end()) return it->second;
   return store_->Get(key);

@@ -61,6 +61,10 @@ class RocksStore {
   // Visits every key starting with `prefix` in order; stops early when `visit` returns false.
   absl::Status ScanPrefix(std::string_view prefix,
                           const std::function<bool(std::string_view key, std::string_view value)>& visit) const;
+  // The same from the first key >= `start` (a start before `prefix` means all of them): one seek,
+  // so a cursor deep into a large prefix costs no more than its first page.
+  absl::Status ScanFrom(std::string_view prefix, std::string_view start,
+                        const std::function<bool(std::string_view key, std::string_view value)>& visit) const;
 
   rocksdb::DB* db() { return db_.get(); }
   bool sync_writes() const { return options_.sync_writes; }

@@ -1,6 +1,8 @@
 #include "profiles/query/export.h"
 
 #include <algorithm>
+#include <deque>
+#include <future>
 #include <map>
 #include <memory>
 #include <set>
@@ -17,6 +19,8 @@ namespace tessera::query {
 namespace {
 
 constexpr size_t kCurrencySample = 1000;
+constexpr size_t kBatch = 2000;           // profiles rendered per task
+constexpr size_t kBatchesInFlight = 4;    // bounds memory: about 4 x 2,000 profiles' JSON
 const char* const kIdentifierColumns[] = {"user_id", "anonymous_id", "email", "phone", "loyalty_id"};
 const char* const kTraitColumns[] = {"name", "first_name", "last_name", "city"};
 
@@ -117,13 +121,12 @@ std::string FormatSpend(const std::string& currency, int64_t minor_units) {
   return exponent.has_value() ? FormatMinorUnits(minor_units, *exponent) : std::to_string(minor_units);
 }
 
-class CsvWriter {
+// CSV lines for a fixed set of spend currencies. Immutable: rows are rendered on several threads.
+class CsvFormat {
  public:
-  CsvWriter(std::ostream& out, std::vector<std::string> currencies) : out_(out), currencies_(std::move(currencies)) {}
+  explicit CsvFormat(std::vector<std::string> currencies) : currencies_(std::move(currencies)) {}
 
-  bool header_written() const { return header_written_; }
-
-  void WriteHeader() {
+  std::string Header() const {
     std::string line = "id,workspace";
     for (const char* column : kIdentifierColumns) absl::StrAppend(&line, ",", column);
     line += ",other_identifiers";
@@ -131,11 +134,10 @@ class CsvWriter {
     line += ",first_seen,last_seen,events_web,events_social,events_purchase,orders_count,refunds_count,cancelled_count";
     for (const std::string& currency : currencies_) absl::StrAppend(&line, ",spend_", currency);
     line += ",total_spend,merged_from_count\n";
-    out_ << line;
-    header_written_ = true;
+    return line;
   }
 
-  void Write(const v1::Profile& profile) {
+  void AppendRow(const v1::Profile& profile, std::string& out) const {
     std::string line = absl::StrCat(profile.id(), ",");
     AppendCsvCell(profile.workspace(), line);
     std::map<std::string, std::vector<std::string>> by_type;
@@ -189,13 +191,11 @@ class CsvWriter {
     line.push_back(',');
     AppendCsvCell(total, line);
     absl::StrAppend(&line, ",", profile.merged_from_size(), "\n");
-    out_ << line;
+    out.append(line);
   }
 
  private:
-  std::ostream& out_;
-  std::vector<std::string> currencies_;
-  bool header_written_ = false;
+  const std::vector<std::string> currencies_;
 };
 
 }  // namespace
@@ -208,53 +208,73 @@ absl::StatusOr<ExportFormat> ExportFormatFromName(std::string_view name) {
 
 absl::StatusOr<int64_t> ExportProfiles(const profiles::KeyRangeReader& reader, const ExportOptions& options,
                                        std::ostream& out, const std::function<void(int64_t)>& progress) {
-  int64_t written = 0;
-  absl::Status error;
-  std::vector<v1::Profile> sample;  // CSV without given currencies: held until the header is known
-  std::unique_ptr<CsvWriter> csv;
+  // This thread scans and selects; batches of serialized profiles are decoded and rendered on
+  // other threads (the bulk of the work), and written here in scan order.
+  std::shared_ptr<const CsvFormat> csv;
   if (options.format == ExportFormat::kCsv && !options.currencies.empty()) {
-    csv = std::make_unique<CsvWriter>(out, options.currencies);
-    csv->WriteHeader();
+    csv = std::make_shared<const CsvFormat>(options.currencies);
+    out << csv->Header();
   }
-  auto flush_sample = [&] {
-    std::set<std::string> currencies;
-    for (const v1::Profile& p : sample) {
-      for (const auto& [currency, minor] : SpendByCurrency(p)) currencies.insert(currency);
+  std::vector<std::string> batch;
+  std::deque<std::future<absl::StatusOr<std::string>>> rendering;
+  absl::Status error;
+  auto write_oldest = [&] {
+    absl::StatusOr<std::string> chunk = rendering.front().get();
+    rendering.pop_front();
+    if (!chunk.ok()) {
+      if (error.ok()) error = chunk.status();
+      return;
     }
-    csv = std::make_unique<CsvWriter>(out, std::vector<std::string>(currencies.begin(), currencies.end()));
-    csv->WriteHeader();
-    for (const v1::Profile& p : sample) csv->Write(p);
-    sample.clear();
+    out.write(chunk->data(), static_cast<std::streamsize>(chunk->size()));
+    if (!out && error.ok()) error = absl::UnavailableError("the output stream failed (disk full?)");
   };
-  absl::Status scan = reader.Scan("pf/", "", [&](std::string_view key, std::string_view value) {
-    v1::Profile profile;
-    if (!profile.ParseFromArray(value.data(), static_cast<int>(value.size()))) {
-      error = absl::DataLossError(absl::StrCat("undecodable profile under key of ", key.size(), " bytes"));
-      return false;
+  auto submit = [&] {
+    if (batch.empty()) return;
+    if (options.format == ExportFormat::kCsv && csv == nullptr) {
+      // The spend columns are the currencies of the first profiles.
+      std::set<std::string> currencies;
+      v1::Profile profile;
+      for (const std::string& value : batch) {
+        if (!profile.ParseFromString(value)) continue;  // reported when the batch is rendered
+        for (const auto& [currency, minor] : SpendByCurrency(profile)) currencies.insert(currency);
+      }
+      csv = std::make_shared<const CsvFormat>(std::vector<std::string>(currencies.begin(), currencies.end()));
+      out << csv->Header();
     }
-    if (!options.workspace.empty() && profile.workspace() != options.workspace) return true;
-    if (options.mask_pii) MaskProfile(profile);
-    if (options.format == ExportFormat::kNdjson) {
-      std::string line = profiles::ProfileToJson(profile);
-      line.push_back('\n');
-      out.write(line.data(), static_cast<std::streamsize>(line.size()));
-    } else if (csv != nullptr) {
-      csv->Write(profile);
-    } else {
-      sample.push_back(std::move(profile));
-      if (sample.size() == kCurrencySample) flush_sample();
-    }
+    rendering.push_back(std::async(std::launch::async, [values = std::move(batch), csv, &options]()
+                                                           -> absl::StatusOr<std::string> {
+      std::string chunk;
+      v1::Profile profile;
+      for (const std::string& value : values) {
+        profile.Clear();
+        if (!profile.ParseFromString(value)) return absl::DataLossError("an undecodable profile");
+        if (options.mask_pii) MaskProfile(profile);
+        if (csv != nullptr) {
+          csv->AppendRow(profile, chunk);
+        } else {
+          chunk += profiles::ProfileToJson(profile);
+          chunk.push_back('\n');
+        }
+      }
+      return chunk;
+    }));
+    batch = std::vector<std::string>();
+    batch.reserve(kBatch);
+    if (rendering.size() >= kBatchesInFlight) write_oldest();
+  };
+  int64_t written = 0;
+  absl::Status scan = ForEachMatch(reader, options.filter, options.workspace, [&](std::string_view, std::string_view value) {
+    batch.emplace_back(value);
     ++written;
+    if (batch.size() == (csv == nullptr && options.format == ExportFormat::kCsv ? kCurrencySample : kBatch)) submit();
     if (progress && written % 10'000 == 0) progress(written);
-    if (!out) {
-      error = absl::UnavailableError("the output stream failed (disk full?)");
-      return false;
-    }
-    return true;
+    return error.ok();
   });
+  submit();
+  while (!rendering.empty()) write_oldest();
   if (!scan.ok()) return scan;
   if (!error.ok()) return error;
-  if (options.format == ExportFormat::kCsv && csv == nullptr) flush_sample();
+  if (options.format == ExportFormat::kCsv && csv == nullptr) out << CsvFormat({}).Header();  // nothing to export
   out.flush();
   if (!out) return absl::UnavailableError("the output stream failed (disk full?)");
   if (progress) progress(written);

@@ -11,7 +11,8 @@
 // currencies of the first 1,000 profiles exported), and total_spend keeps every currency as JSON.
 // Output is RFC 4180 CSV (quoted where needed, UTF-8), which DuckDB and pandas read unmodified.
 //
-// Thread-safety: a plain function over the caller's reader and stream.
+// Thread-safety: a plain function over the caller's reader and stream, both used only from the
+// calling thread; it decodes and renders profiles on helper threads it joins before returning.
 #pragma once
 
 #include <cstdint>
@@ -22,6 +23,7 @@
 
 #include "absl/status/statusor.h"
 #include "profiles/event_store.h"
+#include "profiles/query/profile_search.h"
 
 namespace tessera::query {
 
@@ -32,10 +34,11 @@ struct ExportOptions {
   std::string workspace;                // "" exports every workspace
   std::vector<std::string> currencies;  // CSV spend columns; empty: from the first profiles
   bool mask_pii = false;                // mask as the API does without read_pii (masking.h)
+  ProfilePredicate filter;              // which profiles (a segment's members, a --filter); empty: all
 };
 
-// Streams every stored profile to `out`; calls `progress` with the count so far every 10,000
-// profiles. Returns how many were written. DataLoss for an undecodable profile; Unavailable if the
+// Streams every stored profile that options.filter matches to `out`; calls `progress` with the
+// count so far every 10,000 profiles. Returns how many were written. DataLoss for an undecodable profile; Unavailable if the
 // stream fails.
 absl::StatusOr<int64_t> ExportProfiles(const profiles::KeyRangeReader& reader, const ExportOptions& options,
                                        std::ostream& out, const std::function<void(int64_t)>& progress = {});

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <map>
+#include <set>
 
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
@@ -17,6 +18,7 @@
 #include "profiles/profile_state.h"
 #include "profiles/profile_store.h"
 #include "profiles/query/masking.h"
+#include "simdjson.h"
 
 namespace tessera::query {
 namespace {
@@ -227,6 +229,17 @@ void WriteMerge(const v1::MergeRecord& m, JsonWriter& w) {
   w.EndObject();
 }
 
+// The page size of ?limit= (absent: the default).
+absl::StatusOr<size_t> LimitParam(const std::map<std::string, std::string>& params) {
+  auto it = params.find("limit");
+  if (it == params.end()) return kDefaultLimit;
+  size_t limit = 0;
+  if (!absl::SimpleAtoi(AbslView(it->second), &limit) || limit < 1 || limit > kMaxLimit) {
+    return absl::InvalidArgumentError(absl::StrCat("limit: a whole number from 1 to ", kMaxLimit, ", got '", it->second, "'"));
+  }
+  return limit;
+}
+
 // What a {key} path segment names, once resolved.
 struct Resolved {
   uint64_t id = 0;                   // the live profile
@@ -236,8 +249,15 @@ struct Resolved {
 
 class Handler {
  public:
-  Handler(const profiles::KeyRangeReader* reader, const QueryConfig& config, uint32_t scopes, Target target)
-      : reader_(reader), view_(reader), config_(config), scopes_(scopes), target_(std::move(target)) {}
+  Handler(const profiles::KeyRangeReader* reader, const QueryConfig& config, const SearchContext& search,
+          int64_t now_ms, uint32_t scopes, Target target)
+      : reader_(reader),
+        view_(reader),
+        config_(config),
+        search_(search),
+        now_ms_(now_ms),
+        scopes_(scopes),
+        target_(std::move(target)) {}
 
   QueryResponse Profiles() {
     const std::vector<std::string>& s = target_.segments;  // "v1", "profiles", key, [sub]
@@ -341,8 +361,23 @@ class Handler {
       if (!past.ok()) return FromStatus(past.status());
       profile = *std::move(past);
     }
+    // Computed traits (as the pipeline's config computes them, at as_of or now) and segment
+    // memberships (a past profile has none: they are not in the event store).
+    const std::map<std::string, int64_t> segments(profile.segments().begin(), profile.segments().end());
     if (!pii()) MaskProfile(profile);
-    return QueryResponse{200, profiles::ProfileToJson(profile), {}};
+    std::string json = search_.computed_traits == nullptr
+                           ? profiles::ProfileToJson(profile)
+                           : profiles::ProfileToJson(profile, absl::FromUnixMillis(as_of->value_or(now_ms_)),
+                                                     *search_.computed_traits);
+    if (!segments.empty() && json.size() > 1 && json.back() == '}') {
+      JsonWriter w;
+      w.BeginObject();
+      for (const auto& [name, entered_at] : segments) w.Key(name).String(FormatTime(entered_at));
+      w.EndObject();
+      json.pop_back();
+      absl::StrAppend(&json, ",\"segments\":", std::move(w).Take(), "}");
+    }
+    return QueryResponse{200, std::move(json), {}};
   }
 
   QueryResponse Events(const Resolved& resolved) {
@@ -359,12 +394,9 @@ class Handler {
     query.until_ms = *until;
     if (auto it = target_.params.find("type"); it != target_.params.end()) query.type = it->second;
     if (auto it = target_.params.find("cursor"); it != target_.params.end()) query.cursor = it->second;
-    query.limit = kDefaultLimit;
-    if (auto it = target_.params.find("limit"); it != target_.params.end()) {
-      if (!absl::SimpleAtoi(AbslView(it->second), &query.limit) || query.limit < 1 || query.limit > kMaxLimit) {
-        return Error(400, "bad_request", absl::StrCat("limit: a whole number from 1 to ", kMaxLimit, ", got '", it->second, "'"));
-      }
-    }
+    absl::StatusOr<size_t> limit = LimitParam(target_.params);
+    if (!limit.ok()) return FromStatus(limit.status());
+    query.limit = *limit;
     absl::StatusOr<profiles::TimelinePage> page = profiles::ReadTimeline(*reader_, query);
     if (!page.ok()) return FromStatus(page.status());
     JsonWriter w;
@@ -410,6 +442,8 @@ class Handler {
   const profiles::KeyRangeReader* reader_;
   ReaderView view_;
   const QueryConfig& config_;
+  const SearchContext& search_;
+  const int64_t now_ms_;
   const uint32_t scopes_;
   const Target target_;
 };
@@ -475,6 +509,82 @@ std::string CountKeys(const profiles::KeyRangeReader& reader) {
   return std::move(w).Take();
 }
 
+// The first PII trait (masking.h) a condition reads, or "".
+std::string PiiTraitIn(const profiles::Condition& condition) {
+  if (condition.kind == profiles::Condition::Kind::kTrait && IsPiiTrait(condition.name)) return condition.name;
+  for (const profiles::Condition& child : condition.children) {
+    std::string found = PiiTraitIn(child);
+    if (!found.empty()) return found;
+  }
+  return "";
+}
+
+void WriteCursor(const std::string& cursor, JsonWriter& w) {
+  if (cursor.empty()) {
+    w.Null();
+  } else {
+    w.String(cursor);
+  }
+}
+
+// The body of POST /v1/profiles/search.
+struct SearchBody {
+  profiles::Condition filter;
+  MatchQuery query;
+};
+
+constexpr std::string_view kSearchUsage =
+    R"(the body is a JSON object: {"filter": {"trait": "city", "eq": "Bangkok"}, "limit": 50, "cursor": "...", "count": true, "workspace": "..."})";
+
+absl::StatusOr<SearchBody> ParseSearchBody(std::string_view text) {
+  simdjson::dom::parser parser;
+  simdjson::dom::object body;
+  if (parser.parse(text.data(), text.size()).get(body) != simdjson::SUCCESS) {
+    return absl::InvalidArgumentError(AbslView(kSearchUsage));
+  }
+  SearchBody out;
+  bool has_filter = false;
+  std::optional<bool> count;
+  for (auto [key, value] : body) {
+    if (key == "filter") {
+      // The condition language is YAML or JSON: a string holds its text, an object is its JSON.
+      std::string_view condition_text;
+      std::string minified;
+      if (value.get(condition_text) != simdjson::SUCCESS) {
+        if (!value.is_object()) return absl::InvalidArgumentError("filter: a condition object or its text");
+        minified = simdjson::minify(value);
+        condition_text = minified;
+      }
+      absl::StatusOr<profiles::Condition> parsed = profiles::ParseCondition(condition_text);
+      if (!parsed.ok()) return absl::InvalidArgumentError(absl::StrCat("filter: ", parsed.status().message()));
+      out.filter = *std::move(parsed);
+      has_filter = true;
+    } else if (key == "limit") {
+      int64_t limit = 0;
+      if (value.get(limit) != simdjson::SUCCESS || limit < 1 || limit > static_cast<int64_t>(kMaxLimit)) {
+        return absl::InvalidArgumentError(absl::StrCat("limit: a whole number from 1 to ", kMaxLimit));
+      }
+      out.query.limit = static_cast<size_t>(limit);
+    } else if (key == "cursor" || key == "workspace") {
+      std::string_view text_value;
+      if (value.get(text_value) != simdjson::SUCCESS) {
+        return absl::InvalidArgumentError(absl::StrCat(AbslView(key), ": a string"));
+      }
+      (key == "cursor" ? out.query.cursor : out.query.workspace) = std::string(text_value);
+    } else if (key == "count") {
+      bool flag = false;
+      if (value.get(flag) != simdjson::SUCCESS) return absl::InvalidArgumentError("count: true or false");
+      count = flag;
+    } else {
+      return absl::InvalidArgumentError(absl::StrCat("unknown key '", AbslView(key), "'; ", AbslView(kSearchUsage)));
+    }
+  }
+  if (!has_filter) return absl::InvalidArgumentError(absl::StrCat("filter is missing; ", AbslView(kSearchUsage)));
+  // The first page carries the count unless told otherwise; later pages need not repeat it.
+  out.query.count = count.value_or(out.query.cursor.empty());
+  return out;
+}
+
 }  // namespace
 
 bool IsQueryPath(std::string_view target) {
@@ -516,12 +626,13 @@ QueryResponse QueryApi::Handle(const QueryRequest& request) const {
   const bool get = request.method == "GET" || request.method == "HEAD";
   if (s[1] == "profiles" && s.size() == 3 && s[2] == "search") {
     if (request.method != "POST") return Error(405, "method_not_allowed", "search takes POST");
-    return Error(501, "not_implemented", "profile search arrives with segments (issue 5)");
+    if (auto denied = require(kScopeReadProfiles, "read_profiles")) return *denied;
+    return Search(request, scopes);
   }
   if (!get) return Error(405, "method_not_allowed", "this endpoint takes GET");
   if (s[1] == "profiles") {
     if (auto denied = require(kScopeReadProfiles, "read_profiles")) return *denied;
-    return Handler(reader_, config_, scopes, *std::move(target)).Profiles();
+    return Handler(reader_, config_, search_, clock_->NowMillis(), scopes, *std::move(target)).Profiles();
   }
   if (s[1] == "stats" && s.size() == 2) {
     if (auto denied = require(kScopeReadProfiles, "read_profiles")) return *denied;
@@ -529,7 +640,7 @@ QueryResponse QueryApi::Handle(const QueryRequest& request) const {
   }
   if (s[1] == "segments") {
     if (auto denied = require(kScopeReadProfiles, "read_profiles")) return *denied;
-    return Error(501, "not_implemented", "segments are not served yet (issue 5)");
+    return Segments(s, target->params, scopes);
   }
   if (s[1] == "export") {
     if (auto denied = require(kScopeExport, "export")) return *denied;
@@ -558,6 +669,116 @@ QueryResponse QueryApi::Stats() const {
   w.Key("events").Int(events);
   w.Key("counts").Raw(counts);
   w.Key("counted_at").String(FormatTime(counted_at));
+  w.EndObject();
+  return QueryResponse{200, std::move(w).Take(), {}};
+}
+
+QueryResponse QueryApi::Search(const QueryRequest& request, uint32_t scopes) const {
+  absl::StatusOr<SearchBody> body = ParseSearchBody(request.body);
+  if (!body.ok()) return FromStatus(body.status());
+  const bool pii = (scopes & kScopeReadPii) != 0;
+  // A filter is an oracle: without read_pii, `email gt "s"` would reveal a masked value by halves.
+  if (const std::string trait = PiiTraitIn(body->filter); !pii && !trait.empty()) {
+    return Error(403, "forbidden", absl::StrCat("filtering on the PII trait '", trait, "' needs the read_pii scope"));
+  }
+  const ProfilePredicate predicate =
+      FilterPredicate(std::move(body->filter), search_, absl::FromUnixMillis(clock_->NowMillis()));
+  absl::StatusOr<MatchPage> page = FindProfiles(*reader_, predicate, body->query);
+  if (!page.ok()) return FromStatus(page.status());
+  JsonWriter w;
+  w.BeginObject().Key("count");
+  if (page->count.has_value()) {
+    w.Int(*page->count);
+  } else {
+    w.Null();
+  }
+  w.Key("profiles").BeginArray();
+  for (v1::Profile& profile : page->profiles) {
+    if (!pii) MaskProfile(profile);
+    w.Raw(profiles::ProfileToJson(profile));
+  }
+  w.EndArray().Key("next_cursor");
+  WriteCursor(page->next_cursor, w);
+  w.EndObject();
+  return QueryResponse{200, std::move(w).Take(), {}};
+}
+
+absl::StatusOr<std::pair<std::map<std::string, int64_t>, int64_t>> QueryApi::SegmentMembers() const {
+  const int64_t now = clock_->NowMillis();
+  absl::MutexLock lock(&stats_mu_);
+  if (segments_counted_at_ms_ < 0 || now - segments_counted_at_ms_ >= stats_max_age_ms_) {
+    absl::StatusOr<std::map<std::string, int64_t>> counted = CountSegmentMembers(*reader_, "");
+    if (!counted.ok()) return counted.status();
+    segment_members_ = *std::move(counted);
+    segments_counted_at_ms_ = now;
+  }
+  return std::make_pair(segment_members_, segments_counted_at_ms_);
+}
+
+QueryResponse QueryApi::Segments(const std::vector<std::string>& path, const std::map<std::string, std::string>& params,
+                                 uint32_t scopes) const {
+  if (path.size() != 2 && (path.size() != 4 || path[3] != "members")) {
+    return Error(404, "not_found", "no such endpoint (GET /v1/segments or /v1/segments/{name}/members)");
+  }
+  if (path.size() == 2) {
+    absl::StatusOr<std::pair<std::map<std::string, int64_t>, int64_t>> counts = SegmentMembers();
+    if (!counts.ok()) return FromStatus(counts.status());
+    const std::map<std::string, int64_t>& members = counts->first;
+    auto members_of = [&](const std::string& name) {
+      auto it = members.find(name);
+      return it == members.end() ? int64_t{0} : it->second;
+    };
+    JsonWriter w;
+    w.BeginObject().Key("segments").BeginArray();
+    std::set<std::string> listed;
+    for (const profiles::SegmentDefinition& segment : search_.segments) {
+      listed.insert(segment.name);
+      w.BeginObject().Key("name").String(segment.name).Key("description").String(segment.description);
+      w.Key("condition").Raw(ConditionToJson(segment.condition)).Key("configured").Bool(true);
+      w.Key("members").Int(members_of(segment.name)).EndObject();
+    }
+    // Memberships of a segment no longer configured stay until each profile is evaluated again.
+    for (const auto& [name, count] : members) {
+      if (listed.contains(name)) continue;
+      w.BeginObject().Key("name").String(name).Key("configured").Bool(false).Key("members").Int(count).EndObject();
+    }
+    w.EndArray().Key("counted_at").String(FormatTime(counts->second)).EndObject();
+    return QueryResponse{200, std::move(w).Take(), {}};
+  }
+
+  const std::string& name = path[2];
+  const bool configured = std::any_of(search_.segments.begin(), search_.segments.end(),
+                                      [&](const profiles::SegmentDefinition& segment) { return segment.name == name; });
+  MatchQuery query;
+  auto param = [&](const char* key) {
+    auto it = params.find(key);
+    return it == params.end() ? std::string() : it->second;
+  };
+  absl::StatusOr<size_t> limit = LimitParam(params);
+  if (!limit.ok()) return FromStatus(limit.status());
+  query.limit = *limit;
+  query.cursor = param("cursor");
+  query.workspace = param("workspace");
+  absl::StatusOr<MatchPage> page = FindProfiles(*reader_, SegmentPredicate(name), query);
+  if (!page.ok()) return FromStatus(page.status());
+  // A name neither configured nor held by anyone (the first page scanned every profile to know).
+  if (!configured && query.cursor.empty() && page->profiles.empty()) {
+    return Error(404, "not_found", absl::StrCat("no segment '", name, "'"));
+  }
+  const bool pii = (scopes & kScopeReadPii) != 0;
+  JsonWriter w;
+  w.BeginObject().Key("segment").String(name).Key("members").BeginArray();
+  for (v1::Profile& profile : page->profiles) {
+    if (!pii) MaskProfile(profile);
+    w.BeginObject().Key("profile_id").String(std::to_string(profile.id()));
+    w.Key("workspace").String(profile.workspace());
+    w.Key("entered_at").String(FormatTime(profile.segments().at(name)));
+    w.Key("identifiers").BeginArray();
+    for (const std::string& identifier : profile.identifiers()) w.String(identifier);
+    w.EndArray().EndObject();
+  }
+  w.EndArray().Key("next_cursor");
+  WriteCursor(page->next_cursor, w);
   w.EndObject();
   return QueryResponse{200, std::move(w).Take(), {}};
 }

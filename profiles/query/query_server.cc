@@ -49,8 +49,12 @@ void OnRequest(evhttp_request* request, void* arg) {
 
 void AnswerQueryRequest(const QueryApi& api, evhttp_request* request) {
   const char* authorization = evhttp_find_header(evhttp_request_get_input_headers(request), "Authorization");
+  // The body (a search's filter) is bounded by evhttp_set_max_body_size.
+  evbuffer* input = evhttp_request_get_input_buffer(request);
+  std::string request_body(evbuffer_get_length(input), '\0');
+  if (!request_body.empty()) evbuffer_copyout(input, request_body.data(), request_body.size());
   const QueryRequest query{MethodName(evhttp_request_get_command(request)), evhttp_request_get_uri(request),
-                           authorization == nullptr ? std::string_view() : std::string_view(authorization)};
+                           authorization == nullptr ? std::string_view() : std::string_view(authorization), request_body};
   const QueryResponse response = api.Handle(query);
   evkeyvalq* out = evhttp_request_get_output_headers(request);
   evhttp_add_header(out, "Content-Type", "application/json");

@@ -6,6 +6,8 @@
 // outlive them.
 #pragma once
 
+#include <string>
+#include <utility>
 #include <vector>
 
 #include "common/rocks_store.h"
@@ -17,18 +19,16 @@ class RocksRangeReader final : public profiles::KeyRangeReader {
  public:
   explicit RocksRangeReader(const RocksStore* store) : store_(store) {}
   absl::StatusOr<std::optional<std::string>> Get(std::string_view key) const override;
-  // RocksStore offers prefix scans only, so keys between the prefix and `start` are stepped over
-  // (cheap for one profile's timeline; a RocksStore::ScanFrom would seek instead).
+  // Seeks to `start` (RocksStore::ScanFrom): a cursor deep into "pf/" costs one seek.
   absl::Status Scan(std::string_view prefix, std::string_view start, const Visitor& visit) const override;
 
  private:
   const RocksStore* store_;
 };
 
-// Several stores read as one: Get answers from the first store holding the key; Scan visits each
-// store's matching keys in turn. That is key order for the scans Tessera makes (one profile's
-// timeline, one profile's merges), whose keys live in one store; a scan spanning stores (every
-// profile) sees each store's keys in order, one store after the other.
+// Several stores read as one: Get answers from the first store holding the key; Scan merges the
+// stores' keys into one key order (each store read a chunk at a time), so a cursor into "pf/" taken
+// from one store's key resumes correctly in all of them. A key held by two stores is visited twice.
 class StoreSetReader final : public profiles::KeyRangeReader {
  public:
   explicit StoreSetReader(std::vector<const profiles::KeyRangeReader*> readers) : readers_(std::move(readers)) {}

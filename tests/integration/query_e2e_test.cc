@@ -1,10 +1,13 @@
 // The query API end to end: `tessera run --embedded` loads deploy/samples, `tessera query` serves
 // the store beside it (a RocksDB secondary that catches up), and the API, the CLI mirrors and the
 // export answer from what the pipeline wrote: the profile, its whole timeline across merges
-// (paged by cursor), its merge history, point-in-time reads, stats, auth and masking.
+// (paged by cursor), its merge history, point-in-time reads, stats, auth and masking; and, with a
+// config that defines a segment and scoped tokens, the segment endpoints, search, their CLI mirrors
+// and the export of a segment or a filter.
 #include <gtest/gtest.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <chrono>
 #include <csignal>
 #include <filesystem>
@@ -21,6 +24,7 @@ namespace {
 
 using testing::ChildProcess;
 using testing::HttpGet;
+using testing::HttpRequest;
 using testing::RunAndCapture;
 
 std::string ReadFile(const std::string& path) {
@@ -48,7 +52,17 @@ TEST(QueryEndToEndTest, SamplesAreServedWhileRunHoldsTheStore) {
   const std::string dir = (std::filesystem::temp_directory_path() / absl::StrCat("tessera-query-e2e-", getpid())).string();
   std::filesystem::remove_all(dir);
   std::filesystem::create_directories(dir);
-  ChildProcess run({TESSERA_BIN, "run", "--embedded", "--data-dir", dir}, dir + "/run.log");
+  // Somchai and Emma have two completed orders or more (deploy/samples/README.md).
+  std::ofstream(dir + "/tessera.yaml") << R"(query:
+  tokens:
+    - {token: qt_reader, scopes: [read_profiles]}
+    - {token: qt_all, scopes: [read_profiles, read_pii, export]}
+profiles:
+  segments:
+    - {name: repeat_buyers, description: two orders or more, condition: {computed: orders_count, gte: 2}}
+)";
+  ChildProcess run({TESSERA_BIN, "run", "--embedded", "--data-dir", dir, "--config", dir + "/tessera.yaml"},
+                   dir + "/run.log");
   const std::string brokers = WaitForLine(dir + "/brokers");
   ASSERT_FALSE(brokers.empty()) << ReadFile(dir + "/run.log");
   int exit_code = -1;
@@ -152,9 +166,106 @@ TEST(QueryEndToEndTest, SamplesAreServedWhileRunHoldsTheStore) {
   EXPECT_EQ(exit_code, 0);
   const std::string exported = ReadFile(dir + "/profiles.ndjson");
   EXPECT_EQ(static_cast<int64_t>(std::count(exported.begin(), exported.end(), '\n')), profiles);
-  RunAndCapture({TESSERA_BIN, "export", "--segment", "vip", "--format", "csv", "--data-dir", dir}, &exit_code);
-  EXPECT_NE(exit_code, 0) << "segments are not available yet";
 
+  // Segments and search, from a query server that reads the same config (its tokens, the segment).
+  ChildProcess configured({TESSERA_BIN, "query", "--data-dir", dir, "--config", dir + "/tessera.yaml", "--http",
+                           "127.0.0.1:0", "--port-file", dir + "/configured_port", "--catch-up-ms", "200"},
+                          dir + "/configured.log");
+  const std::string configured_port = WaitForLine(dir + "/configured_port");
+  ASSERT_FALSE(configured_port.empty()) << ReadFile(dir + "/configured.log");
+  const int port2 = std::stoi(configured_port);
+  const std::string filter = R"({"filter": {"computed": "orders_count", "gte": 2}, "limit": 1})";
+  std::vector<std::string> members;
+  std::vector<std::string> found;
+  int64_t count = -1;
+  for (int attempt = 0; attempt < 100; ++attempt) {  // until the pipeline has evaluated every profile
+    members.clear();
+    found.clear();
+    answer = HttpGet(port2, "/v1/segments/repeat_buyers/members?limit=1", "qt_reader");
+    std::string next;
+    for (int page = 0; page < 20 && answer.status == 200; ++page) {
+      simdjson::dom::element body;
+      ASSERT_EQ(parser.parse(answer.body).get(body), simdjson::SUCCESS);
+      for (simdjson::dom::element m : body["members"].get_array()) members.emplace_back(m["profile_id"].get_string().value());
+      if (body["next_cursor"].is_null()) break;
+      next = std::string(body["next_cursor"].get_string().value());
+      answer = HttpGet(port2, "/v1/segments/repeat_buyers/members?limit=1&cursor=" + next, "qt_reader");
+    }
+    answer = HttpRequest(port2, "POST", "/v1/profiles/search", "qt_all", filter);
+    for (int page = 0; page < 20 && answer.status == 200; ++page) {
+      simdjson::dom::element body;
+      ASSERT_EQ(parser.parse(answer.body).get(body), simdjson::SUCCESS);
+      if (page == 0) count = Int(body, "/count");
+      for (simdjson::dom::element p : body["profiles"].get_array()) found.emplace_back(p["id"].get_string().value());
+      if (body["next_cursor"].is_null()) break;
+      const std::string more = absl::StrCat(R"({"filter": {"computed": "orders_count", "gte": 2}, "limit": 1, "cursor": ")",
+                                            std::string(body["next_cursor"].get_string().value()), "\"}");
+      answer = HttpRequest(port2, "POST", "/v1/profiles/search", "qt_all", more);
+    }
+    if (members.size() == 2 && members == found) break;
+    std::this_thread::sleep_for(std::chrono::milliseconds(200));
+  }
+  // The pipeline's memberships and a search evaluated now agree, page by page.
+  EXPECT_EQ(members.size(), 2u) << ReadFile(dir + "/run.log");
+  EXPECT_EQ(members, found);
+  EXPECT_EQ(count, 2);
+  EXPECT_NE(std::find(members.begin(), members.end(), id), members.end()) << "Somchai is a repeat buyer";
+
+  answer = HttpGet(port2, "/v1/segments", "qt_reader");
+  ASSERT_EQ(answer.status, 200) << answer.body;
+  simdjson::dom::element segments;
+  ASSERT_EQ(parser.parse(answer.body).get(segments), simdjson::SUCCESS);
+  EXPECT_EQ(std::string(segments.at_pointer("/segments/0/name").get_string().value()), "repeat_buyers");
+  EXPECT_EQ(Int(segments, "/segments/0/members"), 2);
+  EXPECT_EQ(Int(segments, "/segments/0/condition/gte"), 2);
+
+  // Masking and scopes: a read_profiles token sees masked identifiers and may not filter on PII.
+  answer = HttpGet(port2, "/v1/segments/repeat_buyers/members", "qt_reader");
+  EXPECT_EQ(answer.body.find("somchai.j@"), std::string::npos) << answer.body;
+  EXPECT_NE(answer.body.find("email:s*****@example.com"), std::string::npos) << answer.body;
+  EXPECT_NE(HttpGet(port2, "/v1/segments/repeat_buyers/members", "qt_all").body.find("email:somchai.j@example.com"),
+            std::string::npos);
+  answer = HttpRequest(port2, "POST", "/v1/profiles/search", "qt_reader", filter);
+  EXPECT_EQ(answer.status, 200);
+  EXPECT_EQ(answer.body.find("somchai.j@"), std::string::npos);
+  EXPECT_EQ(HttpRequest(port2, "POST", "/v1/profiles/search", "qt_reader",
+                        R"({"filter": {"trait": "email", "eq": "somchai.j@example.com"}})").status,
+            403);
+  answer = HttpRequest(port2, "POST", "/v1/profiles/search", "qt_all", R"({"filter": {"computed": "orders_count", "gte": "x"}})");
+  EXPECT_EQ(answer.status, 200) << "a text operand compares as text: " << answer.body;
+  answer = HttpRequest(port2, "POST", "/v1/profiles/search", "qt_all", R"({"filter": {"computed": "orders_count"}})");
+  EXPECT_EQ(answer.status, 400);
+  EXPECT_NE(answer.body.find("exactly one operator"), std::string::npos) << answer.body;
+  EXPECT_EQ(HttpGet(port2, "/v1/segments/nosuch/members", "qt_reader").status, 404);
+  EXPECT_EQ(HttpGet(port2, "/v1/segments", token).status, 401) << "configured tokens replace the generated one";
+
+  // The CLI mirrors, and the export of a segment and of a filter.
+  out = RunAndCapture({TESSERA_BIN, "segment", "members", "repeat_buyers", "--data-dir", dir}, &exit_code);
+  EXPECT_EQ(exit_code, 0) << out;
+  EXPECT_NE(out.find(id), std::string::npos) << out;
+  EXPECT_NE(out.find("ENTERED"), std::string::npos) << out;
+  out = RunAndCapture({TESSERA_BIN, "search", "{computed: orders_count, gte: 2}", "--data-dir", dir}, &exit_code);
+  EXPECT_EQ(exit_code, 0) << out;
+  EXPECT_NE(out.find("2 profiles match"), std::string::npos) << out;
+  out = RunAndCapture({TESSERA_BIN, "search", "{computed: orders_count, gte: 2}", "--data-dir", dir, "--json"}, &exit_code);
+  EXPECT_NE(out.find("\"count\":2"), std::string::npos) << out;
+  out = RunAndCapture({TESSERA_BIN, "search", "{trait: city, eqq: x}", "--data-dir", dir}, &exit_code);
+  EXPECT_EQ(exit_code, 2) << out;
+  RunAndCapture({TESSERA_BIN, "export", "--segment", "repeat_buyers", "--format", "csv", "--out", dir + "/repeat.csv",
+                 "--data-dir", dir},
+                &exit_code);
+  EXPECT_EQ(exit_code, 0);
+  const std::string csv = ReadFile(dir + "/repeat.csv");
+  EXPECT_EQ(std::count(csv.begin(), csv.end(), '\n'), 3) << csv;  // the header and two rows
+  RunAndCapture({TESSERA_BIN, "export", "--filter", "{computed: orders_count, gte: 2}", "--format", "ndjson", "--out",
+                 dir + "/repeat.ndjson", "--data-dir", dir},
+                &exit_code);
+  EXPECT_EQ(exit_code, 0);
+  const std::string ndjson = ReadFile(dir + "/repeat.ndjson");
+  EXPECT_EQ(std::count(ndjson.begin(), ndjson.end(), '\n'), 2) << ndjson;
+
+  configured.Signal(SIGTERM);
+  EXPECT_EQ(configured.Wait(), 0);
   query.Signal(SIGTERM);
   EXPECT_EQ(query.Wait(), 0);
   run.Signal(SIGTERM);

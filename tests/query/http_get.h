@@ -26,7 +26,7 @@ struct HttpAnswer {
 };
 
 inline HttpAnswer HttpRequest(int port, const std::string& method, const std::string& target,
-                              const std::string& token = "") {
+                              const std::string& token = "", const std::string& body = "{}") {
   HttpAnswer answer;
   const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
   if (fd < 0) return answer;
@@ -40,7 +40,7 @@ inline HttpAnswer HttpRequest(int port, const std::string& method, const std::st
   }
   std::string request = method + " " + target + " HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n";
   if (!token.empty()) request += "Authorization: Bearer " + token + "\r\n";
-  request += method == "POST" ? "Content-Length: 2\r\n\r\n{}" : "\r\n";
+  request += method == "POST" ? "Content-Length: " + std::to_string(body.size()) + "\r\n\r\n" + body : "\r\n";
   for (size_t sent = 0; sent < request.size();) {
     const ssize_t n = ::send(fd, request.data() + sent, request.size() - sent, MSG_NOSIGNAL);
     if (n <= 0) break;

@@ -5,11 +5,14 @@
 #include "profiles/query/query_api.h"
 
 #include <filesystem>
+#include <functional>
 #include <memory>
 #include <string>
 
+#include "absl/time/time.h"
 #include "gtest/gtest.h"
 #include "ingest/collector/collector_server.h"
+#include "profiles/computed_traits.h"
 #include "profiles/query/query_server.h"
 #include "profiles/query/store_readers.h"
 #include "simdjson.h"
@@ -271,16 +274,248 @@ TEST_F(QueryApiTest, StatsCountProfilesIdentifiersEventsAndMerges) {
   EXPECT_EQ(value, 3);
 }
 
-TEST_F(QueryApiTest, MethodsAndEndpointsStillToCome) {
-  EXPECT_EQ(api_->Handle(QueryRequest{"POST", "/v1/profiles/search", "Bearer t-all"}).status, 501);
+TEST_F(QueryApiTest, MethodsAndPaths) {
   EXPECT_EQ(api_->Handle(QueryRequest{"GET", "/v1/profiles/search", "Bearer t-all"}).status, 405);
   EXPECT_EQ(api_->Handle(QueryRequest{"DELETE", "/v1/profiles/1", "Bearer t-all"}).status, 405);
-  EXPECT_EQ(Get("/v1/segments").status, 501);
-  EXPECT_EQ(Get("/v1/segments/vip/members?cursor=x").status, 501);
+  EXPECT_EQ(api_->Handle(QueryRequest{"POST", "/v1/segments", "Bearer t-all"}).status, 405);
+  EXPECT_EQ(Get("/v1/segments/vip").status, 404);
+  EXPECT_EQ(Get("/v1/segments/vip/members/x").status, 404);
   EXPECT_TRUE(IsQueryPath("/v1/profiles/1?x=1"));
   EXPECT_TRUE(IsQueryPath("/v1/stats"));
+  EXPECT_TRUE(IsQueryPath("/v1/segments/vip/members?cursor=x"));
   EXPECT_FALSE(IsQueryPath("/v1/track"));
   EXPECT_FALSE(IsQueryPath("/v1/profilesx"));
+}
+
+// Search and segments: a shop of 40 customers beside Somchai and Nok, a third of them in
+// Chiang Mai, every fifth in the "vip" segment, every seventh in "lapsed" (no longer configured).
+class SearchApiTest : public QueryApiTest {
+ protected:
+  SearchApiTest() {
+    profiles::ProfileStore store(&pipeline_.kv());
+    for (int i = 0; i < 40; ++i) {
+      v1::Event identify = MakeEvent("c-" + std::to_string(i), kT0 + (30 + i) * kMinute, "identify",
+                                     {"email:customer" + std::to_string(i) + "@example.com"});
+      (*identify.mutable_traits())["city"] = i % 3 == 0 ? "\"Chiang Mai\"" : "\"Bangkok\"";
+      (*identify.mutable_traits())["points"] = std::to_string(i * 10);
+      (*identify.mutable_traits())["name"] = "\"Customer " + std::to_string(i) + "\"";
+      const uint64_t id = pipeline_.Apply(identify);
+      v1::Profile profile = pipeline_.Profile(id);
+      if (i % 5 == 0) (*profile.mutable_segments())["vip"] = kT0 + i * kMinute;
+      if (i % 7 == 0) (*profile.mutable_segments())["lapsed"] = kT0;
+      store.Save(profile);
+      ids_.push_back(id);
+    }
+    SearchContext context;
+    context.segments.push_back(profiles::SegmentDefinition{
+        "vip", "big spenders", profiles::ParseCondition("{computed: orders_count, gte: 3}").value()});
+    context.segments.push_back(profiles::SegmentDefinition{
+        "chiang_mai", "", profiles::ParseCondition("{trait: city, eq: Chiang Mai}").value()});
+    context.computed_traits =
+        std::make_shared<const profiles::ComputedTraitsConfig>(profiles::DefaultComputedTraitsConfig());
+    api_->set_search_context(std::move(context));
+  }
+
+  QueryResponse Post(const std::string& body, const std::string& token = "t-all") const {
+    return api_->Handle(QueryRequest{"POST", "/v1/profiles/search", "Bearer " + token, body});
+  }
+
+  // Every page of a search, its profile ids in order, and the count of the first page.
+  std::vector<std::string> SearchAll(const std::string& filter, int limit, int64_t* count = nullptr) {
+    std::vector<std::string> ids;
+    std::string cursor;
+    for (int page = 0; page < 100; ++page) {
+      const std::string body = "{\"filter\": " + filter + ", \"limit\": " + std::to_string(limit) +
+                               (cursor.empty() ? "" : ", \"cursor\": \"" + cursor + "\"") + "}";
+      const QueryResponse response = Post(body);
+      EXPECT_EQ(response.status, 200) << body << " " << response.body;
+      if (response.status != 200) break;
+      simdjson::dom::element answer = Parse(parser_, response.body);
+      if (page == 0 && count != nullptr) {
+        EXPECT_EQ(answer["count"].get(*count), simdjson::SUCCESS);
+      }
+      if (page > 0) {
+        EXPECT_TRUE(answer["count"].is_null()) << "later pages do not repeat the count";
+      }
+      for (simdjson::dom::element profile : answer["profiles"].get_array()) {
+        ids.push_back(std::string(profile["id"].get_string().value()));
+      }
+      if (answer["next_cursor"].is_null()) break;
+      cursor = std::string(answer["next_cursor"].get_string().value());
+    }
+    return ids;
+  }
+
+  // The expected answer, straight from the stored profiles.
+  std::vector<std::string> IdsWhere(const std::function<bool(const v1::Profile&)>& test) {
+    std::vector<std::string> ids;
+    for (const auto& [key, value] : pipeline_.kv().data()) {
+      if (key.rfind("pf/", 0) != 0) continue;
+      v1::Profile profile;
+      EXPECT_TRUE(profile.ParseFromString(value));
+      if (test(profile)) ids.push_back(std::to_string(profile.id()));
+    }
+    return ids;
+  }
+
+  static std::string City(const v1::Profile& profile) {
+    auto it = profile.traits().find("city");
+    return it == profile.traits().end() ? "" : it->second.json();
+  }
+
+  std::vector<uint64_t> ids_;
+};
+
+TEST_F(SearchApiTest, SearchPagesThroughEveryMatchInIdOrderWithTheCount) {
+  const std::vector<std::string> expected =
+      IdsWhere([](const v1::Profile& p) { return City(p) == "\"Chiang Mai\""; });
+  ASSERT_EQ(expected.size(), 14u);  // 14 customers; Somchai's city is now Bangkok
+  for (int limit : {1, 3, 5, 14, 50}) {
+    int64_t count = -1;
+    EXPECT_EQ(SearchAll(R"({"trait": "city", "eq": "Chiang Mai"})", limit, &count), expected) << "limit " << limit;
+    EXPECT_EQ(count, 14) << "limit " << limit;
+  }
+  // The condition language's text form, numbers and combinators work as in segments.
+  EXPECT_EQ(SearchAll(R"("{all: [{trait: city, eq: Bangkok}, {trait: points, gte: 300}]}")", 4),
+            IdsWhere([](const v1::Profile& p) {
+              auto points = p.traits().find("points");
+              return City(p) == "\"Bangkok\"" && points != p.traits().end() && std::stoi(points->second.json()) >= 300;
+            }));
+  int64_t none = -1;
+  EXPECT_TRUE(SearchAll(R"({"trait": "city", "eq": "Phuket"})", 10, &none).empty());
+  EXPECT_EQ(none, 0);
+  // count: false skips the count; a later page may ask for it.
+  simdjson::dom::element answer = Parse(parser_, Post(R"({"filter": {"trait": "city", "exists": true}, "count": false})").body);
+  EXPECT_TRUE(answer["count"].is_null());
+  EXPECT_EQ(answer["profiles"].get_array().size(), 41u);  // everyone but Nok
+}
+
+TEST_F(SearchApiTest, SearchMasksWithoutReadPiiAndRefusesFiltersOnPii) {
+  QueryResponse response = Post(R"({"filter": {"trait": "city", "eq": "Chiang Mai"}, "limit": 100})", "t-read");
+  ASSERT_EQ(response.status, 200) << response.body;
+  EXPECT_EQ(response.body.find("customer"), std::string::npos) << "identifiers masked";
+  EXPECT_NE(response.body.find("c*****@example.com"), std::string::npos);
+  EXPECT_EQ(response.body.find("Customer 3"), std::string::npos) << "names masked";
+  EXPECT_NE(Post(R"({"filter": {"trait": "city", "eq": "Chiang Mai"}, "limit": 100})").body.find("customer3@example.com"),
+            std::string::npos);
+
+  // A filter on a PII trait would reveal a masked value by bisection: it needs read_pii.
+  response = Post(R"({"filter": {"any": [{"trait": "city", "eq": "x"}, {"trait": "email", "gt": "s"}]}})", "t-read");
+  EXPECT_EQ(response.status, 403);
+  EXPECT_EQ(ErrorCode(response), "forbidden");
+  EXPECT_NE(response.body.find("email"), std::string::npos);
+  EXPECT_EQ(Post(R"({"filter": {"trait": "email", "gt": "s"}})").status, 200);
+
+  EXPECT_EQ(Post(R"({"filter": {"trait": "city", "eq": "x"}})", "t-export").status, 403);
+  EXPECT_EQ(Post(R"({"filter": {"trait": "city", "eq": "x"}})", "t-nobody").status, 401);
+  EXPECT_EQ(api_->Handle(QueryRequest{"POST", "/v1/profiles/search", "", R"({"filter": {}})"}).status, 401);
+}
+
+TEST_F(SearchApiTest, ABadSearchAnswers400WithWhatIsWrong) {
+  struct Case {
+    std::string body;
+    std::string says;
+  };
+  for (const Case& c : std::vector<Case>{
+           {"", "the body is a JSON object"},
+           {"[1, 2]", "the body is a JSON object"},
+           {R"({"limit": 5})", "filter is missing"},
+           {R"({"filter": {"trait": "city", "eqq": "x"}})", "unknown key 'eqq'"},
+           {R"({"filter": {"all": []}})", "non-empty list"},
+           {R"({"filter": 42})", "filter: a condition"},
+           {R"({"filter": "{trait: city"})", "filter:"},
+           {R"({"filter": {"trait": "city", "exists": true}, "limit": 0})", "limit"},
+           {R"({"filter": {"trait": "city", "exists": true}, "limit": 1001})", "limit"},
+           {R"({"filter": {"trait": "city", "exists": true}, "cursor": "!!"})", "cursor"},
+           {R"({"filter": {"trait": "city", "exists": true}, "cursor": 7})", "cursor: a string"},
+           {R"({"filter": {"trait": "city", "exists": true}, "count": "yes"})", "count: true or false"},
+           {R"({"filter": {"trait": "city", "exists": true}, "sort": "id"})", "unknown key 'sort'"},
+       }) {
+    const QueryResponse response = Post(c.body);
+    EXPECT_EQ(response.status, 400) << c.body << " " << response.body;
+    EXPECT_EQ(ErrorCode(response), "bad_request") << c.body;
+    EXPECT_NE(Str(Parse(parser_, response.body), "/error/message").find(c.says), std::string::npos)
+        << c.body << " -> " << response.body;
+  }
+}
+
+TEST_F(SearchApiTest, AProfileShowsItsSegmentsAndComputedTraits) {
+  QueryResponse response = Get("/v1/profiles/email:customer35@example.com", "t-read");
+  ASSERT_EQ(response.status, 200) << response.body;
+  simdjson::dom::element profile = Parse(parser_, response.body);
+  EXPECT_EQ(Str(profile, "/segments/vip"), "2026-11-25T03:39:05.000Z");
+  EXPECT_EQ(Str(profile, "/segments/lapsed"), "2026-11-25T03:04:05.000Z");
+  simdjson::dom::object computed;
+  EXPECT_EQ(profile["computed"].get(computed), simdjson::SUCCESS) << "with a computed-traits config";
+  EXPECT_EQ(Str(profile, "/traits/name"), "C*****");
+  // Nobody else's memberships, and none for a profile in no segment.
+  response = Get("/v1/profiles/email:customer1@example.com");
+  EXPECT_EQ(response.body.find("\"segments\""), std::string::npos) << response.body;
+  EXPECT_NE(response.body.find("\"computed\":{"), std::string::npos);
+}
+
+TEST_F(SearchApiTest, SegmentsListDefinitionsAndMemberCounts) {
+  const QueryResponse response = Get("/v1/segments", "t-read");
+  ASSERT_EQ(response.status, 200) << response.body;
+  simdjson::dom::element body = Parse(parser_, response.body);
+  EXPECT_EQ(Str(body, "/segments/0/name"), "vip");
+  EXPECT_EQ(Str(body, "/segments/0/description"), "big spenders");
+  int64_t members = 0;
+  ASSERT_EQ(body.at_pointer("/segments/0/members").get(members), simdjson::SUCCESS);
+  EXPECT_EQ(members, 8);
+  EXPECT_EQ(Str(body, "/segments/0/condition/computed"), "orders_count");
+  ASSERT_EQ(body.at_pointer("/segments/0/condition/gte").get(members), simdjson::SUCCESS);
+  EXPECT_EQ(members, 3);
+  EXPECT_EQ(Str(body, "/segments/1/name"), "chiang_mai");
+  ASSERT_EQ(body.at_pointer("/segments/1/members").get(members), simdjson::SUCCESS);
+  EXPECT_EQ(members, 0) << "nobody was evaluated into it";
+  // Memberships of a segment no longer configured are listed until profiles are re-evaluated.
+  EXPECT_EQ(Str(body, "/segments/2/name"), "lapsed");
+  bool configured = true;
+  ASSERT_EQ(body.at_pointer("/segments/2/configured").get(configured), simdjson::SUCCESS);
+  EXPECT_FALSE(configured);
+  ASSERT_EQ(body.at_pointer("/segments/2/members").get(members), simdjson::SUCCESS);
+  EXPECT_EQ(members, 6);
+  EXPECT_EQ(body["segments"].get_array().size(), 3u);
+  EXPECT_EQ(Get("/v1/segments", "t-export").status, 403);
+  EXPECT_EQ(Get("/v1/segments", "").status, 401);
+}
+
+TEST_F(SearchApiTest, SegmentMembersPageByCursorWithWhenTheyEntered) {
+  const std::vector<std::string> expected =
+      IdsWhere([](const v1::Profile& p) { return p.segments().contains("vip"); });
+  ASSERT_EQ(expected.size(), 8u);
+  for (int limit : {1, 3, 8, 1000}) {
+    std::vector<std::string> seen;
+    std::string cursor;
+    for (int page = 0; page < 20; ++page) {
+      const QueryResponse response = Get("/v1/segments/vip/members?limit=" + std::to_string(limit) +
+                                         (cursor.empty() ? "" : "&cursor=" + cursor), "t-read");
+      ASSERT_EQ(response.status, 200) << response.body;
+      simdjson::dom::element body = Parse(parser_, response.body);
+      for (simdjson::dom::element member : body["members"].get_array()) {
+        const std::string id = std::string(member["profile_id"].get_string().value());
+        seen.push_back(id);
+        const v1::Profile profile = pipeline_.Profile(std::stoull(id));
+        EXPECT_EQ(std::string(member["entered_at"].get_string().value()),
+                  absl::FormatTime("%Y-%m-%dT%H:%M:%E3SZ", absl::FromUnixMillis(profile.segments().at("vip")),
+                                   absl::UTCTimeZone()));
+        EXPECT_EQ(Str(member, "/identifiers/0").find("c*****@example.com"), 6u) << "masked without read_pii";
+      }
+      if (body["next_cursor"].is_null()) break;
+      cursor = std::string(body["next_cursor"].get_string().value());
+    }
+    EXPECT_EQ(seen, expected) << "limit " << limit;
+  }
+  EXPECT_NE(Get("/v1/segments/vip/members").body.find("customer0@example.com"), std::string::npos);
+  EXPECT_EQ(Parse(parser_, Get("/v1/segments/vip/members?workspace=elsewhere").body)["members"].get_array().size(), 0u);
+  // A configured segment nobody is in is empty, an unknown one is not found.
+  EXPECT_EQ(Parse(parser_, Get("/v1/segments/chiang_mai/members").body)["members"].get_array().size(), 0u);
+  EXPECT_EQ(Get("/v1/segments/nosuch/members").status, 404);
+  EXPECT_EQ(ErrorCode(Get("/v1/segments/nosuch/members")), "not_found");
+  EXPECT_EQ(Get("/v1/segments/vip/members?limit=0").status, 400);
+  EXPECT_EQ(Get("/v1/segments/vip/members?cursor=zz").status, 400);
+  EXPECT_EQ(Get("/v1/segments/vip/members", "t-export").status, 403);
 }
 
 // The same answers over HTTP, from a real RocksDB written the way the pipeline writes it.
@@ -335,7 +570,19 @@ TEST(QueryServerTest, ServesTheApiOverHttpFromRocksDb) {
   EXPECT_EQ(testing::HttpGet(port, "/v1/stats", "t-export").status, 403);
   EXPECT_EQ(testing::HttpGet(port, "/v1/profiles/email:nobody@example.com", "t-read").status, 404);
   EXPECT_EQ(testing::HttpGet(port, "/v1/profiles/x/y/z/w", "t-read").status, 404);
-  EXPECT_EQ(testing::HttpRequest(port, "POST", "/v1/profiles/search", "t-read").status, 501);
+  // Search over HTTP: the body travels, the answer is masked for a read_profiles token.
+  answer = testing::HttpRequest(port, "POST", "/v1/profiles/search", "t-read",
+                                R"({"filter": {"trait": "city", "eq": "Bangkok"}, "limit": 1})");
+  ASSERT_EQ(answer.status, 200) << answer.body;
+  simdjson::dom::element found = Parse(parser, answer.body);
+  int64_t count = 0;
+  ASSERT_EQ(found["count"].get(count), simdjson::SUCCESS);
+  EXPECT_EQ(count, 1);
+  EXPECT_EQ(Str(found, "/profiles/0/id"), std::to_string(somchai));
+  EXPECT_EQ(answer.body.find("somchai.j"), std::string::npos);
+  EXPECT_EQ(testing::HttpRequest(port, "POST", "/v1/profiles/search", "t-read", R"({"filter": {"trait": "city"}})").status,
+            400);
+  EXPECT_EQ(testing::HttpGet(port, "/v1/segments", "t-read").status, 200);
   server->Stop();
   store.reset();
   std::filesystem::remove_all(dir);
