@@ -32,6 +32,18 @@ rd_kafka_topic_partition_list_t* ToList(const std::map<TopicPartition, int64_t>&
   return list;
 }
 
+// Copies a consumed record's headers (none when it has none).
+void CopyHeaders(rd_kafka_message_t* m, std::vector<KafkaHeader>& out) {
+  rd_kafka_headers_t* hdrs = nullptr;
+  if (rd_kafka_message_headers(m, &hdrs) != RD_KAFKA_RESP_ERR_NO_ERROR || hdrs == nullptr) return;
+  const char* name = nullptr;
+  const void* value = nullptr;
+  size_t size = 0;
+  for (size_t i = 0; rd_kafka_header_get_all(hdrs, i, &name, &value, &size) == RD_KAFKA_RESP_ERR_NO_ERROR; ++i) {
+    out.push_back(KafkaHeader{name, value != nullptr ? std::string(static_cast<const char*>(value), size) : ""});
+  }
+}
+
 }  // namespace
 
 namespace kafka_internal {
@@ -82,20 +94,26 @@ struct KafkaProducer::DeliveryState {
   std::atomic<int64_t> failed{0};
   absl::Mutex mu;
   std::string first_error ABSL_GUARDED_BY(mu);
+  std::vector<KafkaProducer::DeliveryReport> reports ABSL_GUARDED_BY(mu);  // of tracked records
 };
 
 static void OnDelivery(rd_kafka_t*, const rd_kafka_message_t* message, void* opaque) {
   auto* state = static_cast<KafkaProducer::DeliveryState*>(opaque);
+  const uint64_t ticket = reinterpret_cast<uintptr_t>(message->_private);  // 0: untracked
   if (message->err == RD_KAFKA_RESP_ERR_NO_ERROR) {
     state->delivered.fetch_add(1, std::memory_order_relaxed);
+    if (ticket != 0) {
+      absl::MutexLock lock(&state->mu);
+      state->reports.push_back({ticket, true, {}});
+    }
     return;
   }
   state->failed.fetch_add(1, std::memory_order_relaxed);
+  std::string error =
+      absl::StrCat("delivery to ", rd_kafka_topic_name(message->rkt), " failed: ", rd_kafka_err2str(message->err));
   absl::MutexLock lock(&state->mu);
-  if (state->first_error.empty()) {
-    state->first_error = absl::StrCat("delivery to ", rd_kafka_topic_name(message->rkt), " failed: ",
-                                      rd_kafka_err2str(message->err));
-  }
+  if (ticket != 0) state->reports.push_back({ticket, false, error});
+  if (state->first_error.empty()) state->first_error = std::move(error);
 }
 
 KafkaProducer::KafkaProducer(rd_kafka_t* rk, std::unique_ptr<DeliveryState> state) : rk_(rk), state_(std::move(state)) {}
@@ -121,21 +139,23 @@ absl::StatusOr<std::unique_ptr<KafkaProducer>> KafkaProducer::Create(const std::
   return std::unique_ptr<KafkaProducer>(new KafkaProducer(rk, std::move(state)));
 }
 
-absl::Status KafkaProducer::Produce(std::string_view topic, std::string_view key, std::string_view value,
-                                    const std::vector<KafkaHeader>& headers, std::optional<int32_t> partition,
-                                    absl::Duration queue_wait) {
+// Produce's body; `opaque` comes back in the delivery callback (non-null: a tracked record). A
+// tracked producer's caller serves reports in TakeDeliveryReports, so it skips the per-record poll.
+static absl::Status ProduceWithOpaque(rd_kafka_t* rk, void* opaque, std::string_view topic, std::string_view key,
+                                      std::string_view value, const std::vector<KafkaHeader>& headers,
+                                      std::optional<int32_t> partition, absl::Duration queue_wait) {
   const absl::Time deadline = absl::Now() + queue_wait;
   const std::string topic_name(topic);
   while (true) {
     rd_kafka_headers_t* hdrs = kafka_internal::MakeHeaders(headers);
     rd_kafka_resp_err_t err = rd_kafka_producev(
-        rk_, RD_KAFKA_V_TOPIC(topic_name.c_str()), RD_KAFKA_V_PARTITION(partition.value_or(RD_KAFKA_PARTITION_UA)),
-        RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
+        rk, RD_KAFKA_V_TOPIC(topic_name.c_str()), RD_KAFKA_V_PARTITION(partition.value_or(RD_KAFKA_PARTITION_UA)),
+        RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY), RD_KAFKA_V_OPAQUE(opaque),
         RD_KAFKA_V_KEY(const_cast<char*>(key.data()), key.size()),
         RD_KAFKA_V_VALUE(const_cast<char*>(value.data()), value.size()),
         RD_KAFKA_V_HEADERS(hdrs), RD_KAFKA_V_END);
     if (err == RD_KAFKA_RESP_ERR_NO_ERROR) {
-      rd_kafka_poll(rk_, 0);  // serve delivery reports as we go
+      if (opaque == nullptr) rd_kafka_poll(rk, 0);  // serve delivery reports as we go
       return absl::OkStatus();
     }
     if (hdrs != nullptr) rd_kafka_headers_destroy(hdrs);  // not owned by librdkafka on failure
@@ -145,8 +165,39 @@ absl::Status KafkaProducer::Produce(std::string_view topic, std::string_view key
     if (absl::Now() >= deadline) {
       return absl::UnavailableError(absl::StrCat("produce to ", topic_name, ": local queue full"));
     }
-    rd_kafka_poll(rk_, 50);
+    rd_kafka_poll(rk, 50);
   }
+}
+
+absl::Status KafkaProducer::Produce(std::string_view topic, std::string_view key, std::string_view value,
+                                    const std::vector<KafkaHeader>& headers, std::optional<int32_t> partition,
+                                    absl::Duration queue_wait) {
+  return ProduceWithOpaque(rk_, nullptr, topic, key, value, headers, partition, queue_wait);
+}
+
+absl::Status KafkaProducer::ProduceTracked(uint64_t ticket, std::string_view topic, std::string_view key,
+                                           std::string_view value, const std::vector<KafkaHeader>& headers,
+                                           absl::Duration queue_wait) {
+  if (ticket == 0) return absl::InvalidArgumentError("ProduceTracked: ticket 0 means untracked");
+  return ProduceWithOpaque(rk_, reinterpret_cast<void*>(static_cast<uintptr_t>(ticket)), topic, key, value, headers,
+                           std::nullopt, queue_wait);
+}
+
+std::vector<KafkaProducer::DeliveryReport> KafkaProducer::TakeDeliveryReports(absl::Duration max_wait) {
+  std::vector<DeliveryReport> out;
+  {
+    absl::MutexLock lock(&state_->mu);
+    out.swap(state_->reports);
+  }
+  if (!out.empty()) {
+    rd_kafka_poll(rk_, 0);
+  } else {
+    rd_kafka_poll(rk_, TimeoutMillis(max_wait));  // returns after the first callback it serves
+  }
+  absl::MutexLock lock(&state_->mu);
+  for (DeliveryReport& report : state_->reports) out.push_back(std::move(report));
+  state_->reports.clear();
+  return out;
 }
 
 absl::Status KafkaProducer::Flush(absl::Duration timeout) {
@@ -289,6 +340,7 @@ absl::StatusOr<std::vector<KafkaMessage>> KafkaConsumer::PollBatch(size_t max_me
     out.offset = m->offset;
     if (m->key != nullptr) out.key.assign(static_cast<const char*>(m->key), m->key_len);
     if (m->payload != nullptr) out.payload.assign(static_cast<const char*>(m->payload), m->len);
+    CopyHeaders(m, out.headers);
     rd_kafka_timestamp_type_t ts_type;
     out.timestamp_ms = rd_kafka_message_timestamp(m, &ts_type);
     rd_kafka_message_destroy(m);
@@ -503,6 +555,7 @@ absl::StatusOr<std::vector<KafkaMessage>> ReadTopicToEnd(const std::string& brok
       msg.offset = m->offset;
       if (m->key != nullptr) msg.key.assign(static_cast<const char*>(m->key), m->key_len);
       if (m->payload != nullptr) msg.payload.assign(static_cast<const char*>(m->payload), m->len);
+      CopyHeaders(m, msg.headers);
       next[m->partition] = m->offset + 1;
       if (m->offset < ends[m->partition]) out.push_back(std::move(msg));
     }

@@ -46,6 +46,17 @@ struct KafkaMessage {
   std::string key;
   std::string payload;
   int64_t timestamp_ms = 0;  // the record's timestamp (producer create time)
+  // The record's headers in their order (a name may repeat). Added for the collector's
+  // tessera-workspace / tessera-source headers (issue 3).
+  std::vector<KafkaHeader> headers;
+
+  // The value of the last header named `name`, or nullptr.
+  const std::string* FindHeader(std::string_view name) const {
+    for (auto it = headers.rbegin(); it != headers.rend(); ++it) {
+      if (it->name == name) return &it->value;
+    }
+    return nullptr;
+  }
 };
 
 // (topic, partition)
@@ -70,6 +81,22 @@ class KafkaProducer {
 
   int64_t delivered_count() const;
   int64_t failed_count() const;
+
+  // Per-record delivery reports (added for the sinks' Kafka destinations, issue 7), for a caller
+  // that keeps producing while earlier records are unacknowledged instead of flushing per batch
+  // (rd_kafka_flush sends at once, ignoring linger.ms). ProduceTracked is Produce with a
+  // caller-chosen non-zero `ticket`; TakeDeliveryReports serves delivery callbacks for up to
+  // `max_wait` (returning early once there is one) and hands back the reports of tracked records
+  // that arrived since the previous call. Untracked records still only count in the totals above.
+  struct DeliveryReport {
+    uint64_t ticket = 0;
+    bool delivered = false;
+    std::string error;  // when not delivered
+  };
+  absl::Status ProduceTracked(uint64_t ticket, std::string_view topic, std::string_view key, std::string_view value,
+                              const std::vector<KafkaHeader>& headers = {},
+                              absl::Duration queue_wait = absl::Seconds(30));
+  std::vector<DeliveryReport> TakeDeliveryReports(absl::Duration max_wait);
 
   struct DeliveryState;
 

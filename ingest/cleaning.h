@@ -21,6 +21,17 @@ struct WorkspaceCleaning {
   std::shared_ptr<const identity::CompiledRules> blocklist;
   // Source name -> its plan. Sources without one accept everything.
   std::map<std::string, TrackingPlan, std::less<>> tracking_plans;
+  // Source name (or "*" for every other source) -> the region its phone numbers without a country
+  // code are read in (ISO 3166 alpha-2). Sources without one use IngestOptions::default_phone_region.
+  std::map<std::string, std::string, std::less<>> phone_regions;
+
+  // The phone region of `source`, or `fallback`.
+  std::string_view PhoneRegionFor(std::string_view source, std::string_view fallback) const {
+    if (phone_regions.empty()) return fallback;
+    auto it = phone_regions.find(source);
+    if (it == phone_regions.end()) it = phone_regions.find("*");
+    return it == phone_regions.end() ? fallback : std::string_view(it->second);
+  }
 };
 
 struct CleaningConfig {

@@ -249,9 +249,9 @@ struct PendingItem {
 
 // Per-thread scratch, reused from message to message so steady-state parsing allocates little.
 struct Scratch {
-  explicit Scratch(const IngestOptions& options) : phones(options.default_phone_region) {}
-
-  CachedPhoneNormalizer phones;  // kept across messages
+  // The normalizer for the current record's source (EventParser::Impl::PhonesFor); owned by the
+  // parser, kept across messages.
+  CachedPhoneNormalizer* phones = nullptr;
   std::string arena;  // compact JSON of trait values
   TraitSet traits;
   TraitSet context_traits;
@@ -555,7 +555,7 @@ void MessageReader::AddEmailAndPhone(const std::optional<std::string_view>& emai
     if (std::optional<std::string> normalized = NormalizeEmail(*email)) AddIdentifier("email", *normalized);
   }
   if (phone.has_value()) {
-    if (const std::string* normalized = scratch_.phones.Normalize(*phone)) AddIdentifier("phone", *normalized);
+    if (const std::string* normalized = scratch_.phones->Normalize(*phone)) AddIdentifier("phone", *normalized);
   }
 }
 
@@ -899,7 +899,8 @@ bool MessageReader::ReadPurchase(od::object& root) {
 // ---- EventParser ----
 
 struct EventParser::Impl {
-  explicit Impl(IngestOptions options_in) : options(std::move(options_in)), scratch(options) {
+  explicit Impl(IngestOptions options_in)
+      : options(std::move(options_in)), default_phones(options.default_phone_region) {
     // A zone name the system does not know falls back to UTC: configuration should be checked with
     // LoadDefaultTimeZone before it gets here (a constructor cannot report it).
     absl::StatusOr<absl::TimeZone> tz = LoadDefaultTimeZone(options.default_time_zone);
@@ -914,8 +915,13 @@ struct EventParser::Impl {
   // Cleaning: tracking plan, trait normalization, blocklist. A rejection, or nullopt.
   std::optional<Rejection> Clean(v1::Event& event, std::string_view source_name);
   IdentifierBlocklist& BlocklistFor(std::string_view workspace);
+  // The phone normalizer for a source's region (docs/data-quality.md, "phone_regions").
+  CachedPhoneNormalizer* PhonesFor(std::string_view workspace, std::string_view source_name);
 
   IngestOptions options;
+  CachedPhoneNormalizer default_phones;  // --phone-region
+  // Other regions' normalizers, by region, made when a source configured with one first sends.
+  std::map<std::string, CachedPhoneNormalizer, std::less<>> phones_by_region;
   absl::TimeZone default_tz;
   od::parser parser;
   // The payload copied with simdjson's padding after it; grows to the largest message seen.
@@ -935,6 +941,16 @@ IdentifierBlocklist& EventParser::Impl::BlocklistFor(std::string_view workspace)
   return it->second;
 }
 
+CachedPhoneNormalizer* EventParser::Impl::PhonesFor(std::string_view workspace, std::string_view source_name) {
+  if (options.cleaning == nullptr) return &default_phones;
+  const std::string_view region =
+      options.cleaning->For(workspace).PhoneRegionFor(source_name, options.default_phone_region);
+  if (region == options.default_phone_region) return &default_phones;
+  auto it = phones_by_region.find(region);
+  if (it == phones_by_region.end()) it = phones_by_region.try_emplace(std::string(region), std::string(region)).first;
+  return &it->second;
+}
+
 std::optional<Rejection> EventParser::Impl::Clean(v1::Event& event, std::string_view source_name) {
   std::vector<std::string>& counters = scratch.counters;
   if (options.cleaning != nullptr) {
@@ -945,7 +961,7 @@ std::optional<Rejection> EventParser::Impl::Clean(v1::Event& event, std::string_
       }
     }
   }
-  NormalizeEventTraits(event, scratch.phones, &counters);
+  NormalizeEventTraits(event, *scratch.phones, &counters);
 
   IdentifierBlocklist& blocklist = BlocklistFor(event.workspace());
   auto& identifiers = *event.mutable_identifiers();
@@ -981,6 +997,7 @@ ParseOutcome EventParser::Impl::Parse(v1::Channel channel, std::string_view payl
   const std::string_view workspace = origin.workspace.empty() ? std::string_view(options.workspace) : origin.workspace;
   const std::string_view source_name = origin.source.empty() ? ChannelName(channel) : origin.source;
   scratch.counters.clear();
+  scratch.phones = PhonesFor(workspace, source_name);
   ParseOutcome outcome = Read(channel, payload, source, received_at_ms, workspace);
   if (v1::Event* event = std::get_if<v1::Event>(&outcome)) {
     if (!origin.source.empty()) event->set_source_name(std::string(origin.source));

@@ -44,6 +44,21 @@ struct RecordOrigin {
   std::string_view source;
 };
 
+// The Kafka headers the collector writes on every raw record (docs/collector.md).
+inline constexpr std::string_view kWorkspaceHeader = "tessera-workspace";
+inline constexpr std::string_view kSourceHeader = "tessera-source";
+
+// The origin a raw record's producer stated in its headers: any record type with
+// `const std::string* FindHeader(std::string_view) const` (tessera::KafkaMessage). The views point
+// into `record`, which must outlive the origin.
+template <typename Record>
+RecordOrigin OriginFromHeaders(const Record& record) {
+  RecordOrigin origin;
+  if (const std::string* workspace = record.FindHeader(kWorkspaceHeader)) origin.workspace = *workspace;
+  if (const std::string* source = record.FindHeader(kSourceHeader)) origin.source = *source;
+  return origin;
+}
+
 // Machine-readable rejection reasons (DeadLetter.reason). Stable: consumers match on them.
 inline constexpr std::string_view kInvalidJson = "invalid_json";
 inline constexpr std::string_view kTooLarge = "too_large";

@@ -7,6 +7,7 @@
 #include "common/absl_compat.h"
 #include "common/yaml_config.h"
 #include "ingest/blocklist.h"
+#include "ingest/normalize.h"
 #include "yaml-cpp/yaml.h"
 
 namespace tessera::ingest {
@@ -122,9 +123,29 @@ absl::Status ApplyPlans(const YAML::Node& node, std::string_view path,
   return absl::OkStatus();
 }
 
-// One level of settings (the top, or a workspace) applied on top of `blocklist` and `plans`.
+using PhoneRegions = std::map<std::string, std::string, std::less<>>;
+
+// `phone_regions: {line-oa: TH, uk-shop: GB, "*": TH}`: regions are checked against libphonenumber's.
+absl::Status ApplyPhoneRegions(const YAML::Node& node, std::string_view path, PhoneRegions& regions) {
+  if (!node.IsMap()) return kYaml.Bad(path, "expected a map of source name (or \"*\") to a region like TH");
+  for (const auto& kv : node) {
+    const std::string source = kv.first.as<std::string>();
+    const std::string here = absl::StrCat(AbslView(path), ".", source);
+    absl::StatusOr<std::string> region = kYaml.Scalar<std::string>(kv.second, here);
+    if (!region.ok()) return region.status();
+    if (!IsSupportedPhoneRegion(*region)) {
+      return kYaml.Bad(here, absl::StrCat("unknown phone region '", *region, "' (ISO 3166 alpha-2, upper case: TH, GB, US)"));
+    }
+    regions[source] = *std::move(region);
+  }
+  return absl::OkStatus();
+}
+
+// One level of settings (the top, or a workspace) applied on top of `blocklist`, `plans` and
+// `phone_regions`.
 absl::Status ApplyLevel(const YAML::Node& node, std::string_view path, BlocklistRules& blocklist,
-                        std::map<std::string, TrackingPlan, std::less<>>& plans, YAML::Node* workspaces) {
+                        std::map<std::string, TrackingPlan, std::less<>>& plans, PhoneRegions& phone_regions,
+                        YAML::Node* workspaces) {
   if (!node.IsMap()) return kYaml.Bad(path, "expected a map");
   for (const auto& kv : node) {
     const std::string key = kv.first.as<std::string>();
@@ -133,12 +154,14 @@ absl::Status ApplyLevel(const YAML::Node& node, std::string_view path, Blocklist
       if (absl::Status s = ApplyBlocklist(kv.second, here, blocklist); !s.ok()) return s;
     } else if (key == "tracking_plans") {
       if (absl::Status s = ApplyPlans(kv.second, here, plans); !s.ok()) return s;
+    } else if (key == "phone_regions") {
+      if (absl::Status s = ApplyPhoneRegions(kv.second, here, phone_regions); !s.ok()) return s;
     } else if (key == "workspaces" && workspaces != nullptr) {
       if (!kv.second.IsMap()) return kYaml.Bad(here, "expected a map of workspace name to settings");
       *workspaces = kv.second;
     } else {
-      return kYaml.Bad(here, workspaces != nullptr ? "unknown key (blocklist, tracking_plans, workspaces)"
-                                             : "unknown key (blocklist, tracking_plans)");
+      return kYaml.Bad(here, workspaces != nullptr ? "unknown key (blocklist, tracking_plans, phone_regions, workspaces)"
+                                             : "unknown key (blocklist, tracking_plans, phone_regions)");
     }
   }
   return absl::OkStatus();
@@ -146,12 +169,13 @@ absl::Status ApplyLevel(const YAML::Node& node, std::string_view path, Blocklist
 
 absl::StatusOr<WorkspaceCleaning> Compile(const BlocklistRules& blocklist,
                                           std::map<std::string, TrackingPlan, std::less<>> plans,
-                                          std::string_view where) {
+                                          PhoneRegions phone_regions, std::string_view where) {
   absl::StatusOr<std::shared_ptr<const identity::CompiledRules>> compiled = CompileBlocklist(blocklist);
   if (!compiled.ok()) return kYaml.Bad(where, StdView(compiled.status().message()));
   WorkspaceCleaning out;
   out.blocklist = *std::move(compiled);
   out.tracking_plans = std::move(plans);
+  out.phone_regions = std::move(phone_regions);
   return out;
 }
 
@@ -166,11 +190,12 @@ absl::StatusOr<std::shared_ptr<const CleaningConfig>> ParseIngestConfig(std::str
     const YAML::Node ingest = empty ? YAML::Node() : root["ingest"];
     BlocklistRules blocklist = IngestBlocklistDefaults();
     std::map<std::string, TrackingPlan, std::less<>> plans;
+    PhoneRegions phone_regions;
     YAML::Node workspaces;
     if (ingest && !ingest.IsNull()) {
-      if (absl::Status s = ApplyLevel(ingest, "ingest", blocklist, plans, &workspaces); !s.ok()) return s;
+      if (absl::Status s = ApplyLevel(ingest, "ingest", blocklist, plans, phone_regions, &workspaces); !s.ok()) return s;
     }
-    absl::StatusOr<WorkspaceCleaning> defaults = Compile(blocklist, plans, "ingest.blocklist");
+    absl::StatusOr<WorkspaceCleaning> defaults = Compile(blocklist, plans, phone_regions, "ingest.blocklist");
     if (!defaults.ok()) return defaults.status();
     config->defaults = *std::move(defaults);
     if (workspaces.IsMap()) {
@@ -179,11 +204,13 @@ absl::StatusOr<std::shared_ptr<const CleaningConfig>> ParseIngestConfig(std::str
         const std::string path = absl::StrCat("ingest.workspaces.", name);
         BlocklistRules workspace_blocklist = blocklist;
         std::map<std::string, TrackingPlan, std::less<>> workspace_plans = plans;
-        if (absl::Status s = ApplyLevel(kv.second, path, workspace_blocklist, workspace_plans, nullptr); !s.ok()) {
+        PhoneRegions workspace_regions = phone_regions;
+        if (absl::Status s = ApplyLevel(kv.second, path, workspace_blocklist, workspace_plans, workspace_regions, nullptr);
+            !s.ok()) {
           return s;
         }
-        absl::StatusOr<WorkspaceCleaning> compiled =
-            Compile(workspace_blocklist, std::move(workspace_plans), absl::StrCat(path, ".blocklist"));
+        absl::StatusOr<WorkspaceCleaning> compiled = Compile(workspace_blocklist, std::move(workspace_plans),
+                                                             std::move(workspace_regions), absl::StrCat(path, ".blocklist"));
         if (!compiled.ok()) return compiled.status();
         config->workspaces[name] = *std::move(compiled);
       }

@@ -17,10 +17,12 @@
 //             required: [order_id]
 //           "Product Viewed": {}
 //         traits: [email, phone, name]        # absent: any traits
+//     phone_regions: {line-oa: TH, uk-shop: GB, "*": TH}   # by source; else --phone-region
 //     workspaces:
 //       shop-b:                               # starts from everything above
 //         blocklist: {values: {email: ["shop@shop-b.co.th"]}}   # added to the inherited list
 //         tracking_plans: {social: {mode: flag, traits: [email]}}  # replaces that source's plan
+//         phone_regions: {web: GB}            # added to (and overriding) the inherited regions
 //
 // A file without an `ingest:` key gives the defaults; unknown keys are an error. Plain functions;
 // safe from any thread.

@@ -1,6 +1,7 @@
 #include "ingest/normalize.h"
 
 #include <algorithm>
+#include <set>
 #include <string>
 #include <utility>
 
@@ -198,6 +199,15 @@ std::optional<std::string> NormalizePhone(std::string_view raw, std::string_view
   std::string e164;
   util.Format(number, PhoneNumberUtil::E164, &e164);
   return e164;
+}
+
+bool IsSupportedPhoneRegion(std::string_view region) {
+  static const std::set<std::string>* const kRegions = [] {
+    auto* regions = new std::set<std::string>();
+    i18n::phonenumbers::PhoneNumberUtil::GetInstance()->GetSupportedRegions(regions);
+    return regions;
+  }();
+  return kRegions->contains(std::string(region));
 }
 
 CachedPhoneNormalizer::CachedPhoneNormalizer(std::string default_region, size_t max_entries)

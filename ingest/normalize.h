@@ -46,6 +46,10 @@ std::optional<std::string> NormalizeEmail(std::string_view raw);
 // nullopt for anything libphonenumber cannot parse or does not consider a valid number.
 std::optional<std::string> NormalizePhone(std::string_view raw, std::string_view default_region);
 
+// True for a region libphonenumber knows ("TH", "GB", "US"; upper case), i.e. one NormalizePhone
+// can read national numbers in.
+bool IsSupportedPhoneRegion(std::string_view region);
+
 // NormalizePhone for one default region, remembering its answers. libphonenumber spends ~8 us
 // per number in ICU regular expressions, which alone would cap a thread near 100k events/s; a
 // customer's phone recurs across their events, so most calls become a hash lookup. The answers are

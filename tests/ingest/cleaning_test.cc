@@ -263,6 +263,97 @@ INSTANTIATE_TEST_SUITE_P(
         PhoneCase{"TH", R"("+65 6123 4567")", "+6561234567"}, PhoneCase{"TH", R"("+81 3-1234-5678")", "+81312345678"},
         PhoneCase{"TH", R"("+49 30 123456")", "+4930123456"}, PhoneCase{"TH", R"("+856 20 5555 1234")", "+8562055551234"}));
 
+// ---------------------------------------------------------------- phone region per source
+
+// One parser, several sources: each reads national numbers in its own configured region
+// (`ingest.phone_regions`), whatever the parser's --phone-region; "*" covers the other sources of
+// its level, and a workspace's regions override the top level's per source.
+constexpr char kPhoneRegionsYaml[] = R"(
+ingest:
+  phone_regions: {line-oa: TH, uk-shop: GB, social: TH}
+  workspaces:
+    acme-us:
+      phone_regions: {"*": US, uk-shop: GB}
+)";
+
+struct SourcePhoneCase {
+  std::string workspace;  // "" = the parser's (acme)
+  std::string source;     // "" = the channel's (web)
+  v1::Channel channel;
+  std::string raw;   // the phone as JSON
+  std::string e164;  // "" = invalid
+};
+
+void PrintTo(const SourcePhoneCase& c, std::ostream* os) { *os << c.workspace << "/" << c.source << " " << c.raw; }
+
+class SourcePhoneRegionTest : public ::testing::TestWithParam<SourcePhoneCase> {};
+
+TEST_P(SourcePhoneRegionTest, NationalNumbersAreReadInTheSourcesRegion) {
+  const SourcePhoneCase& c = GetParam();
+  IngestOptions options;
+  options.workspace = "acme";
+  options.default_phone_region = "US";  // the parser's default: only sources without a region use it
+  options.cleaning = ParseIngestConfig(kPhoneRegionsYaml).value();
+  EventParser parser(options);
+  const std::string payload =
+      c.channel == v1::CHANNEL_SOCIAL
+          ? R"({"platform":"line","action":"message","handle":"U1","phone":)" + c.raw + R"(,"timestamp":"2024-03-01T10:00:00Z"})"
+          : R"({"type":"identify","userId":"u-1","traits":{"phone":)" + c.raw + "}}";
+  // Twice: the second parse answers from the region's cache, which must not leak between regions.
+  for (int round = 0; round < 2; ++round) {
+    ParseOutcome outcome = parser.Parse(c.channel, payload, v1::SourcePosition(), kReceivedAt,
+                                        RecordOrigin{c.workspace, c.source});
+    ASSERT_TRUE(std::holds_alternative<v1::Event>(outcome)) << std::get<Rejection>(outcome).detail;
+    const v1::Event& event = std::get<v1::Event>(outcome);
+    if (c.e164.empty()) {
+      EXPECT_FALSE(event.traits().contains("phone")) << event.traits().at("phone");
+      EXPECT_EQ(event.traits().at("phone_invalid"), c.raw);
+    } else {
+      EXPECT_EQ(event.traits().at("phone"), "\"" + c.e164 + "\"");
+      const std::vector<std::string> ids = Identifiers(event);
+      EXPECT_NE(std::find(ids.begin(), ids.end(), "phone:" + c.e164), ids.end());
+    }
+  }
+}
+
+INSTANTIATE_TEST_SUITE_P(
+    Configured, SourcePhoneRegionTest,
+    ::testing::Values(
+        // A Thai shop's LINE source: 081-234-5678 is +66812345678, as it would be written with +66.
+        SourcePhoneCase{"", "line-oa", v1::CHANNEL_WEB, R"("081-234-5678")", "+66812345678"},
+        SourcePhoneCase{"", "line-oa", v1::CHANNEL_WEB, R"("+66812345678")", "+66812345678"},
+        SourcePhoneCase{"", "line-oa", v1::CHANNEL_WEB, R"("02 123 4567")", "+6621234567"},
+        SourcePhoneCase{"", "line-oa", v1::CHANNEL_WEB, R"("(415) 555-2671")", ""},  // not a Thai number
+        SourcePhoneCase{"", "line-oa", v1::CHANNEL_WEB, R"("+1 415-555-2671")", "+14155552671"},
+        // The social channel, named by its channel (no collector header).
+        SourcePhoneCase{"", "", v1::CHANNEL_SOCIAL, R"("0812345678")", "+66812345678"},
+        // A UK source in the same workspace.
+        SourcePhoneCase{"", "uk-shop", v1::CHANNEL_WEB, R"("07911 123456")", "+447911123456"},
+        SourcePhoneCase{"", "uk-shop", v1::CHANNEL_WEB, R"("020 7946 0958")", "+442079460958"},
+        SourcePhoneCase{"", "uk-shop", v1::CHANNEL_WEB, R"("081-234-5678")", ""},
+        // A source without a region: the parser's default (US).
+        SourcePhoneCase{"", "", v1::CHANNEL_WEB, R"("(415) 555-2671")", "+14155552671"},
+        SourcePhoneCase{"", "", v1::CHANNEL_WEB, R"("081-234-5678")", ""},
+        // Workspace acme-us: "*" is US for its other sources; uk-shop stays GB; line-oa inherits TH.
+        SourcePhoneCase{"acme-us", "web", v1::CHANNEL_WEB, R"("415.555.2671")", "+14155552671"},
+        SourcePhoneCase{"acme-us", "uk-shop", v1::CHANNEL_WEB, R"("07911 123456")", "+447911123456"},
+        SourcePhoneCase{"acme-us", "line-oa", v1::CHANNEL_WEB, R"("081 234 5678")", "+66812345678"}));
+
+TEST(PhoneRegionConfigTest, UnknownRegionsAndShapesNameTheirKey) {
+  const std::vector<std::pair<std::string, std::string>> cases = {
+      {"ingest: {phone_regions: {web: XX}}", "ingest.phone_regions.web"},
+      {"ingest: {phone_regions: {web: th}}", "unknown phone region 'th'"},
+      {"ingest: {phone_regions: [TH]}", "ingest.phone_regions"},
+      {"ingest: {workspaces: {a: {phone_regions: {web: Thailand}}}}", "ingest.workspaces.a.phone_regions.web"},
+  };
+  for (const auto& [yaml, expected] : cases) {
+    absl::StatusOr<std::shared_ptr<const CleaningConfig>> config = ParseIngestConfig(yaml);
+    ASSERT_FALSE(config.ok()) << yaml;
+    EXPECT_NE(std::string(config.status().message()).find(expected), std::string::npos)
+        << yaml << " -> " << config.status().message();
+  }
+}
+
 // ---------------------------------------------------------------- consent
 
 TEST_F(CleaningTest, ConsentFromSegmentContextAndFromIdentifyTraits) {

@@ -16,3 +16,12 @@ tessera_test(collector_node_e2e_test
 target_compile_definitions(collector_node_e2e_test PRIVATE TESSERA_BIN="$<TARGET_FILE:tessera>"
                                                              TESSERA_SOURCE_DIR="${CMAKE_SOURCE_DIR}")
 add_dependencies(collector_node_e2e_test tessera)
+
+# Write key -> workspace and source through the whole pipeline (Kafka headers), fused and
+# distributed, and `tessera quality` over a live run's stores; librdkafka's mock cluster, in process.
+tessera_test(collector_origin_test
+  SOURCES collector_origin_test.cc child_process.cc
+  LIBS tessera_app tessera_collector tessera_ingest_config simdjson::simdjson absl::strings
+  PROPERTIES LABELS integration TIMEOUT 180)
+target_compile_definitions(collector_origin_test PRIVATE TESSERA_BIN="$<TARGET_FILE:tessera>")
+add_dependencies(collector_origin_test tessera)

@@ -101,6 +101,18 @@ TEST(SegmentApiTest, TrackIsEnrichedAndKeyedByUser) {
   EXPECT_EQ(r.headers[0].value, "shop");
 }
 
+TEST(SegmentApiTest, StringsWithEscapesAndJsonPunctuationPassThroughExactly) {
+  SegmentApi api(TestConfig());
+  // Escaped backslashes right before a closing quote, an escaped quote after them, and white space
+  // and brackets inside strings: only the white space between tokens may go.
+  PreparedRequest out = Send(api, {.body = R"({"userId":"u","event":"E","properties":{ "a" : "x\\" ,)"
+                                           R"( "b" : " \" , } ] { " , "c":"\\\"" , "d" : [ "\\" , 1 ] }})"});
+  ASSERT_EQ(out.records.size(), 1u) << out.reply.body;
+  EXPECT_NE(out.records[0].value.find(R"("properties":{"a":"x\\","b":" \" , } ] { ","c":"\\\"","d":["\\",1]})"),
+            std::string::npos)
+      << out.records[0].value;
+}
+
 TEST(SegmentApiTest, TimestampIsCorrectedForTheClientClock) {
   SegmentApi api(TestConfig());
   // The client clock is 1 h fast: the call happened 5 s before it was sent.
