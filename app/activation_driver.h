@@ -16,7 +16,9 @@
 #include <atomic>
 #include <cstdint>
 #include <functional>
+#include <memory>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "absl/status/statusor.h"
@@ -25,6 +27,7 @@
 #include "common/clock.h"
 #include "common/kv.h"
 #include "common/rocks_store.h"
+#include "profiles/computed_traits.h"
 #include "profiles/triggers.h"
 
 namespace tessera::app {
@@ -33,6 +36,25 @@ namespace tessera::app {
 // *more when it has more to do at once (the loop polls one batch, then calls again without waiting
 // a second, so a long backfill never starves the consumer past max.poll.interval.ms).
 using StateTicker = std::function<absl::StatusOr<std::vector<OutputRecord>>(KeyValueView* state, bool* more)>;
+
+// The `profiles:` section of --config as the profile stage runs it: computed traits, segments and
+// triggers joined, with one default time zone (the config's, else `fallback_time_zone`, i.e.
+// --time-zone), the built-in RFM tier segments (profiles/computed_facts.h), `computed:` conditions
+// and the cart trigger reading the computed traits. Used by `tessera run`/`profiles` and
+// `tessera segment backfill`, so they evaluate alike.
+struct ActivationSetup {
+  std::shared_ptr<const profiles::ComputedTraitsConfig> computed;
+  std::shared_ptr<const profiles::ActivationEngine> activation;
+};
+absl::StatusOr<ActivationSetup> LoadActivationSetup(const std::string& config_path, std::string_view fallback_time_zone);
+absl::StatusOr<ActivationSetup> ParseActivationSetup(std::string_view yaml, std::string_view fallback_time_zone);
+
+// tessera segment backfill NAME --config FILE --brokers HOST:PORT [--data-dir DIR] [--time-zone Z]
+//   [--topic-prefix P] [--restart]: re-evaluates the one segment NAME over every stored profile of
+// the fused store (else the profiles stage's), publishing its enters and exits to segment-changes
+// (flushed before each chunk commits) and showing progress; resumable ("sg/manual/NAME" holds the
+// last profile id done; --restart starts over). The store must not be open in another process.
+int SegmentCommand(const std::vector<std::string>& args);
 
 // RunWorkerLoop (worker_loop.h) plus a ticker called about once a second, between batches.
 absl::Status RunWorkerLoopWithTicks(const RunOptions& run, const WorkerLoopOptions& loop, const BatchHandler& handler,

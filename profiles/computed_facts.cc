@@ -5,6 +5,7 @@
 #include <string>
 
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
 #include "common/absl_compat.h"
 #include "common/currency.h"
 
@@ -56,7 +57,10 @@ std::optional<FactValue> DefaultSourceFact(const v1::Profile& profile, std::stri
 std::optional<FactValue> ComputedTraitsFacts::Get(const v1::Profile& profile, std::string_view name,
                                                   absl::Time now) const {
   if (std::optional<FactValue> fact = DefaultSourceFact(profile, name, now)) return fact;
-  const ComputedTraits traits = ComputeTraits(profile, now, *config_);
+  // A money field per currency ("lifetime_spend.THB") lives in the part of its prefix.
+  std::string_view field = name.substr(0, name.find('.'));
+  if (field == "total_spend") field = "lifetime_spend";  // the default source's name for it
+  const ComputedTraits traits = ComputeTraitsFor(profile, field, now, *config_);
   if (std::optional<FactValue> money = MoneyField(traits, name)) return money;
   std::optional<std::string> json = ComputedTraitJson(traits, name);
   if (!json.has_value() || *json == "null") return std::nullopt;
@@ -72,6 +76,28 @@ std::optional<absl::Time> ComputedTraitsFacts::ChangesAt(const v1::Profile& prof
   return ComputedTraitChangesAt(profile, name, now, *config_);
 }
 
+void AddRfmTierSegments(const ComputedTraitsConfig& computed, ActivationConfig& activation) {
+  if (!computed.rfm_tier_segments) return;
+  for (std::string_view tier : kRfmTiers) {
+    SegmentDefinition segment;
+    segment.name = absl::StrCat(AbslView(kRfmTierSegmentPrefix), AbslView(tier));
+    segment.description = absl::StrCat("built in: RFM tier ", AbslView(tier), " (docs/computed-traits.md)");
+    segment.condition.kind = Condition::Kind::kComputed;
+    segment.condition.name = "rfm_tier";
+    segment.condition.op = Condition::Op::kEq;
+    segment.condition.operands = {std::string(tier)};
+    segment.condition.numbers = {std::nullopt};
+    activation.segments.push_back(std::move(segment));
+  }
+  const RfmThresholds& rfm = computed.rfm;
+  absl::StrAppend(&activation.fingerprint, "rfm_tier_segments: recency ", absl::StrJoin(rfm.recency_days, ","),
+                  " frequency ", absl::StrJoin(rfm.frequency, ","), " monetary");
+  for (const auto& [currency, thresholds] : rfm.monetary) {
+    absl::StrAppend(&activation.fingerprint, " ", currency, " ", absl::StrJoin(thresholds, ","));
+  }
+  activation.fingerprint.push_back('\n');
+}
+
 std::optional<CartAbandonment> CartAbandonmentOf(const v1::Profile& profile, const ComputedTraitsConfig& config) {
   const std::optional<absl::Time> at = CartAbandonedAt(profile, config);
   if (!at.has_value()) return std::nullopt;
@@ -80,7 +106,7 @@ std::optional<CartAbandonment> CartAbandonmentOf(const v1::Profile& profile, con
   const int64_t activity_ms = absl::ToUnixMillis(*at - config.cart_abandon_after);
   cart.occurrence = absl::StrCat("cart:", activity_ms);
   // The products as of the abandonment (any instant at or after it gives the same list).
-  const ComputedTraits traits = ComputeTraits(profile, *at, config);
+  const ComputedTraits traits = ComputeTraitsFor(profile, "cart_products", *at, config);
   cart.detail_json = ComputedTraitJson(traits, "cart_products").value_or("[]");
   return cart;
 }

@@ -29,7 +29,8 @@ class ComputedTraitsFacts final : public ComputedTraitSource {
   // currency in major units ("lifetime_spend.THB", "average_order_value.JPY"). The names the
   // default source answers stay available: orders_count, refunds_count, cancelled_count,
   // total_spend.<CUR>, event_type_counts.<channel.type>, track_events.<name>, days_since_last_seen.
-  // Each call computes the profile's traits afresh (about 10 µs).
+  // Each call computes only the part of the traits that holds the field (ComputeTraitsFor); a
+  // ProfileFactsView caches the answer per name for one evaluation.
   std::optional<FactValue> Get(const v1::Profile& profile, std::string_view name, absl::Time now) const override;
   std::optional<absl::Time> ChangesAt(const v1::Profile& profile, std::string_view name,
                                       absl::Time now) const override;
@@ -37,6 +38,20 @@ class ComputedTraitsFacts final : public ComputedTraitSource {
  private:
   const ComputedTraitsConfig* config_;
 };
+
+// RFM tier changes downstream: one built-in segment per tier, "rfm_tier:<tier>" =
+// {computed: rfm_tier, eq: <tier>}. A tier change is then an exit from the old tier's segment and an
+// enter into the new one on segment-changes, exactly once each, with everything segments already
+// do: the timer index wakes the profile when recency moves its tier with no event
+// (ComputedTraitChangesAt), a merge retires the loser's tier, a backfill gives stored buyers their
+// tier. A profile without a completed order has no tier and is in none of them. User segment names
+// cannot hold ':', so the prefix cannot collide.
+inline constexpr std::string_view kRfmTierSegmentPrefix = "rfm_tier:";
+inline constexpr std::string_view kRfmTiers[] = {"champions", "loyal",       "potential_loyalist", "new",
+                                                 "at_risk",   "hibernating", "lost"};
+// Appends the seven tier segments to `activation` (unless computed.rfm_tier_segments is false) and
+// the RFM thresholds to its fingerprint, so changed thresholds re-evaluate stored profiles.
+void AddRfmTierSegments(const ComputedTraitsConfig& computed, ActivationConfig& activation);
 
 // The profile's open cart as a trigger occurrence: due when CartAbandonedAt says, one occurrence
 // per cart ("cart:<ms of the activity that started the timeout>", so a new add re-arms it and an

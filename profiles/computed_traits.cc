@@ -623,16 +623,15 @@ void AbsorbComputedState(const v1::Profile& loser, v1::Profile& winner) {
   PruneWindows(winner);
 }
 
-ComputedTraits ComputeTraits(const v1::Profile& profile, absl::Time now, const ComputedTraitsConfig& config) {
-  ComputedTraits out;
-  const auto [zone_name, zone] = ProfileTimeZone(profile, config);
-  out.time_zone = zone_name;
+namespace {
 
-  std::map<std::string, int64_t> orders_by_currency, categories_by_count, categories_by_spend, products_by_count,
-      products_by_spend, channels;
-  std::array<int64_t, 7> weekdays{};
-  std::array<int64_t, 24> hours{};
-  int64_t with_coupon = 0;
+// The parts of ComputeTraits, so a caller that needs one field (a segment condition) computes
+// only the part that holds it (ComputeTraitsFor).
+
+// Value and RFM: completed orders, spend, first/last order, days since, the scores and tier.
+void ComputeValue(const v1::Profile& profile, absl::Time now, const ComputedTraitsConfig& config,
+                  ComputedTraits& out) {
+  std::map<std::string, int64_t> orders_by_currency;
   std::optional<int64_t> first_ms, last_ms;
   for (const auto& [order_id, order] : profile.orders()) {
     if (order.status() != v1::ORDER_STATUS_COMPLETED) continue;
@@ -642,13 +641,52 @@ ComputedTraits ComputeTraits(const v1::Profile& profile, absl::Time now, const C
     ++orders_by_currency[currency];
     if (!first_ms.has_value() || order.timestamp_ms() < *first_ms) first_ms = order.timestamp_ms();
     if (!last_ms.has_value() || order.timestamp_ms() > *last_ms) last_ms = order.timestamp_ms();
+  }
+  for (const auto& [currency, spend] : out.lifetime_spend) {
+    const int64_t n = orders_by_currency[currency];
+    out.average_order_value[currency] = (spend + n / 2) / n;
+  }
+  if (!first_ms.has_value()) return;
+  out.first_order_at = absl::FromUnixMillis(*first_ms);
+  out.last_order_at = absl::FromUnixMillis(*last_ms);
+  out.days_since_last_order = std::max<int64_t>(0, absl::ToInt64Hours(now - *out.last_order_at) / 24);
+
+  RfmScore rfm;
+  const int recency_steps = static_cast<int>(config.rfm.recency_days.size());
+  rfm.recency = recency_steps + 1;
+  for (int days : config.rfm.recency_days) rfm.recency -= *out.days_since_last_order > days ? 1 : 0;
+  rfm.frequency = 1;
+  for (int64_t threshold : config.rfm.frequency) rfm.frequency += out.orders >= threshold ? 1 : 0;
+  rfm.monetary = 1;
+  for (const auto& [currency, thresholds] : config.rfm.monetary) {
+    auto spend = out.lifetime_spend.find(currency);
+    if (spend == out.lifetime_spend.end()) continue;
+    const double major = static_cast<double>(spend->second) / std::pow(10.0, CurrencyExponent(currency).value_or(0));
+    rfm.monetary = std::max(rfm.monetary, ScoreAtLeast(major, thresholds));
+  }
+  rfm.tier = TierOf(rfm.recency, rfm.frequency, rfm.monetary);
+  out.rfm = std::move(rfm);
+}
+
+// Preferences: favourites, usual weekday and hour in the profile's zone, coupon share, channel.
+void ComputePreferences(const v1::Profile& profile, const ComputedTraitsConfig& config, ComputedTraits& out) {
+  const auto [zone_name, zone] = ProfileTimeZone(profile, config);
+  out.time_zone = zone_name;
+  std::map<std::string, int64_t> categories_by_count, categories_by_spend, products_by_count, products_by_spend,
+      channels;
+  std::array<int64_t, 7> weekdays{};
+  std::array<int64_t, 24> hours{};
+  int64_t orders = 0, with_coupon = 0;
+  for (const auto& [order_id, order] : profile.orders()) {
+    if (order.status() != v1::ORDER_STATUS_COMPLETED) continue;
+    ++orders;
     if (!order.coupon().empty()) ++with_coupon;
     if (!order.channel().empty()) ++channels[order.channel()];
     const absl::CivilHour local = absl::ToCivilHour(absl::FromUnixMillis(order.timestamp_ms()), zone);
     ++weekdays[static_cast<int>(absl::GetWeekday(local))];
     ++hours[local.hour()];
     for (const auto& [category, quantity] : order.category_quantities()) categories_by_count[category] += quantity;
-    const bool reporting = currency == config.reporting_currency;
+    const bool reporting = order.total().currency() == config.reporting_currency;
     for (const auto& [sku, line] : order.lines()) {
       products_by_count[sku] += line.quantity();
       if (!reporting) continue;
@@ -656,33 +694,7 @@ ComputedTraits ComputeTraits(const v1::Profile& profile, absl::Time now, const C
       categories_by_spend[line.category()] += line.spend_minor();
     }
   }
-  for (const auto& [currency, spend] : out.lifetime_spend) {
-    const int64_t n = orders_by_currency[currency];
-    out.average_order_value[currency] = (spend + n / 2) / n;
-  }
-  if (first_ms.has_value()) {
-    out.first_order_at = absl::FromUnixMillis(*first_ms);
-    out.last_order_at = absl::FromUnixMillis(*last_ms);
-    out.days_since_last_order = std::max<int64_t>(0, absl::ToInt64Hours(now - *out.last_order_at) / 24);
-    out.coupon_share = static_cast<double>(with_coupon) / static_cast<double>(out.orders);
-
-    RfmScore rfm;
-    const int recency_steps = static_cast<int>(config.rfm.recency_days.size());
-    rfm.recency = recency_steps + 1;
-    for (int days : config.rfm.recency_days) rfm.recency -= *out.days_since_last_order > days ? 1 : 0;
-    rfm.frequency = 1;
-    for (int64_t threshold : config.rfm.frequency) rfm.frequency += out.orders >= threshold ? 1 : 0;
-    rfm.monetary = 1;
-    for (const auto& [currency, thresholds] : config.rfm.monetary) {
-      auto spend = out.lifetime_spend.find(currency);
-      if (spend == out.lifetime_spend.end()) continue;
-      const double major =
-          static_cast<double>(spend->second) / std::pow(10.0, CurrencyExponent(currency).value_or(0));
-      rfm.monetary = std::max(rfm.monetary, ScoreAtLeast(major, thresholds));
-    }
-    rfm.tier = TierOf(rfm.recency, rfm.frequency, rfm.monetary);
-    out.rfm = std::move(rfm);
-  }
+  if (orders > 0) out.coupon_share = static_cast<double>(with_coupon) / static_cast<double>(orders);
   out.favourite_categories_by_spend = Top(categories_by_spend, config.favourites);
   out.favourite_categories_by_count = Top(categories_by_count, config.favourites);
   out.favourite_products_by_spend = Top(products_by_spend, config.favourites);
@@ -690,7 +702,10 @@ ComputedTraits ComputeTraits(const v1::Profile& profile, absl::Time now, const C
   out.usual_purchase_weekday = Mode(weekdays);
   out.usual_purchase_hour = Mode(hours);
   if (std::vector<std::string> best = Top(channels, 1); !best.empty()) out.preferred_channel = best.front();
+}
 
+// Engagement: Segment's email spec counts, sessions and page views by window.
+void ComputeEngagement(const v1::Profile& profile, absl::Time now, ComputedTraits& out) {
   const auto tracked = [&profile](const char* name) -> int64_t {
     auto it = profile.track_event_counts().find(name);
     return it == profile.track_event_counts().end() ? 0 : it->second;
@@ -712,44 +727,106 @@ ComputedTraits ComputeTraits(const v1::Profile& profile, absl::Time now, const C
     out.sessions[window] = sessions;
     out.page_views[window] = page_views;
   }
+}
 
+void ComputeCart(const v1::Profile& profile, absl::Time now, const ComputedTraitsConfig& config,
+                 ComputedTraits& out) {
   out.cart_abandoned_at = CartAbandonedAt(profile, config);
   out.cart_abandoned = out.cart_abandoned_at.has_value() && *out.cart_abandoned_at <= now;
-  if (out.cart_abandoned_at.has_value()) {
-    for (const auto& [key, line] : profile.cart().lines()) {
-      if (!line.in_cart() || ClosedByOrder(profile.cart(), line.timestamp_ms())) continue;
-      out.cart_products.push_back(CartProduct{line.product_id(), line.sku(), line.name(), line.category(),
-                                              line.quantity(), line.price_json(),
-                                              absl::FromUnixMillis(line.timestamp_ms())});
-    }
-    std::sort(out.cart_products.begin(), out.cart_products.end(), [](const CartProduct& a, const CartProduct& b) {
-      return std::tie(b.added_at, a.product_id, a.sku, a.name) < std::tie(a.added_at, b.product_id, b.sku, b.name);
-    });
+  if (!out.cart_abandoned_at.has_value()) return;
+  for (const auto& [key, line] : profile.cart().lines()) {
+    if (!line.in_cart() || ClosedByOrder(profile.cart(), line.timestamp_ms())) continue;
+    out.cart_products.push_back(CartProduct{line.product_id(), line.sku(), line.name(), line.category(),
+                                            line.quantity(), line.price_json(),
+                                            absl::FromUnixMillis(line.timestamp_ms())});
   }
+  std::sort(out.cart_products.begin(), out.cart_products.end(), [](const CartProduct& a, const CartProduct& b) {
+    return std::tie(b.added_at, a.product_id, a.sku, a.name) < std::tie(a.added_at, b.product_id, b.sku, b.name);
+  });
+}
 
-  for (const CustomTraitDefinition& definition : config.custom_traits) {
-    auto it = profile.custom_traits().find(definition.name);
-    v1::CustomAggregate aggregate;
-    if (it != profile.custom_traits().end()) {
-      if (definition.window_days == 0) {
-        aggregate = it->second.all_time();
-      } else {
-        for (const auto& [day, bucket] : it->second.days()) {
-          if (day >= today - definition.window_days + 1) MergeAggregate(bucket, aggregate);
-        }
+void ComputeCustom(const CustomTraitDefinition& definition, const v1::Profile& profile, absl::Time now,
+                   ComputedTraits& out) {
+  const int32_t today = UtcDayNumber(absl::ToUnixMillis(now));
+  auto it = profile.custom_traits().find(definition.name);
+  v1::CustomAggregate aggregate;
+  if (it != profile.custom_traits().end()) {
+    if (definition.window_days == 0) {
+      aggregate = it->second.all_time();
+    } else {
+      for (const auto& [day, bucket] : it->second.days()) {
+        if (day >= today - definition.window_days + 1) MergeAggregate(bucket, aggregate);
       }
     }
-    out.custom[definition.name] = CustomValueJson(definition.aggregate, aggregate);
+  }
+  out.custom[definition.name] = CustomValueJson(definition.aggregate, aggregate);
+}
+
+// Which part of ComputeTraits holds the field `name` of the computed object.
+enum class Part { kValue, kPreferences, kEngagement, kCart, kCustom, kUnknown };
+Part PartOf(std::string_view name, const ComputedTraitsConfig& config, const CustomTraitDefinition** custom) {
+  static constexpr std::string_view kValueFields[] = {
+      "lifetime_spend", "orders", "average_order_value", "first_order_at", "last_order_at", "days_since_last_order",
+      "rfm_recency", "rfm_frequency", "rfm_monetary", "rfm_tier"};
+  static constexpr std::string_view kPreferenceFields[] = {
+      "favourite_categories_by_spend", "favourite_categories_by_count", "favourite_products_by_spend",
+      "favourite_products_by_count", "time_zone", "usual_purchase_weekday", "usual_purchase_hour", "coupon_share",
+      "preferred_channel"};
+  const auto among = [name](const auto& fields) { return std::find(std::begin(fields), std::end(fields), name) != std::end(fields); };
+  if (among(kValueFields)) return Part::kValue;
+  if (among(kPreferenceFields)) return Part::kPreferences;
+  if (name.starts_with("email_") || name.starts_with("sessions_") || name.starts_with("page_views_")) {
+    return Part::kEngagement;
+  }
+  if (name.starts_with("cart_")) return Part::kCart;
+  for (const CustomTraitDefinition& definition : config.custom_traits) {
+    if (definition.name == name) {
+      *custom = &definition;
+      return Part::kCustom;
+    }
+  }
+  return Part::kUnknown;
+}
+
+}  // namespace
+
+ComputedTraits ComputeTraits(const v1::Profile& profile, absl::Time now, const ComputedTraitsConfig& config) {
+  ComputedTraits out;
+  ComputeValue(profile, now, config, out);
+  ComputePreferences(profile, config, out);
+  ComputeEngagement(profile, now, out);
+  ComputeCart(profile, now, config, out);
+  for (const CustomTraitDefinition& definition : config.custom_traits) ComputeCustom(definition, profile, now, out);
+  return out;
+}
+
+ComputedTraits ComputeTraitsFor(const v1::Profile& profile, std::string_view field, absl::Time now,
+                                const ComputedTraitsConfig& config) {
+  ComputedTraits out;
+  const CustomTraitDefinition* custom = nullptr;
+  switch (PartOf(field, config, &custom)) {
+    case Part::kValue: ComputeValue(profile, now, config, out); break;
+    case Part::kPreferences: ComputePreferences(profile, config, out); break;
+    case Part::kEngagement: ComputeEngagement(profile, now, out); break;
+    case Part::kCart: ComputeCart(profile, now, config, out); break;
+    case Part::kCustom: ComputeCustom(*custom, profile, now, out); break;
+    case Part::kUnknown: return ComputeTraits(profile, now, config);
   }
   return out;
 }
 
-std::vector<std::pair<std::string, std::string>> ComputedTraitFields(const ComputedTraits& traits) {
+namespace {
+
+// Every field of the computed object in output order, or (`only` non-empty) just that one: the
+// JSON text of a field is rendered only when it is wanted.
+std::vector<std::pair<std::string, std::string>> RenderFields(const ComputedTraits& traits, std::string_view only) {
   static constexpr const char* kWeekdays[] = {"monday", "tuesday", "wednesday", "thursday",
                                               "friday", "saturday", "sunday"};
   std::vector<std::pair<std::string, std::string>> fields;
-  fields.reserve(40 + traits.custom.size());
-  const auto add = [&fields](std::string name, std::string json) { fields.emplace_back(std::move(name), std::move(json)); };
+  fields.reserve(only.empty() ? 40 + traits.custom.size() : 1);
+  const auto add = [&fields, only](std::string_view name, const auto& render) {
+    if (only.empty() || only == name) fields.emplace_back(std::string(name), std::string(render()));
+  };
   const auto optional_time = [](const std::optional<absl::Time>& time) {
     return time.has_value() ? TimeJson(*time) : std::string("null");
   };
@@ -757,36 +834,35 @@ std::vector<std::pair<std::string, std::string>> ComputedTraitFields(const Compu
     return value.has_value() ? absl::StrCat(*value) : std::string("null");
   };
 
-  add("lifetime_spend", MoneyJson(traits.lifetime_spend));
-  add("orders", absl::StrCat(traits.orders));
-  add("average_order_value", MoneyJson(traits.average_order_value));
-  add("first_order_at", optional_time(traits.first_order_at));
-  add("last_order_at", optional_time(traits.last_order_at));
-  add("days_since_last_order", optional_int(traits.days_since_last_order));
-  add("rfm_recency", traits.rfm.has_value() ? absl::StrCat(traits.rfm->recency) : "null");
-  add("rfm_frequency", traits.rfm.has_value() ? absl::StrCat(traits.rfm->frequency) : "null");
-  add("rfm_monetary", traits.rfm.has_value() ? absl::StrCat(traits.rfm->monetary) : "null");
-  add("rfm_tier", traits.rfm.has_value() ? StringJson(traits.rfm->tier) : "null");
-  add("favourite_categories_by_spend", ListJson(traits.favourite_categories_by_spend));
-  add("favourite_categories_by_count", ListJson(traits.favourite_categories_by_count));
-  add("favourite_products_by_spend", ListJson(traits.favourite_products_by_spend));
-  add("favourite_products_by_count", ListJson(traits.favourite_products_by_count));
-  add("time_zone", StringJson(traits.time_zone));
-  add("usual_purchase_weekday",
-      traits.usual_purchase_weekday.has_value() ? StringJson(kWeekdays[*traits.usual_purchase_weekday]) : "null");
-  add("usual_purchase_hour", optional_int(traits.usual_purchase_hour));
-  add("coupon_share", traits.coupon_share.has_value() ? NumberJson(*traits.coupon_share) : "null");
-  add("preferred_channel", traits.preferred_channel.empty() ? "null" : StringJson(traits.preferred_channel));
-  add("email_delivered", absl::StrCat(traits.email_delivered));
-  add("email_opened", absl::StrCat(traits.email_opened));
-  add("email_clicked", absl::StrCat(traits.email_clicked));
-  add("email_bounced", absl::StrCat(traits.email_bounced));
-  add("email_unsubscribed", absl::StrCat(traits.email_unsubscribed));
-  for (const auto& [window, count] : traits.sessions) add(absl::StrCat("sessions_", window, "d"), absl::StrCat(count));
-  for (const auto& [window, count] : traits.page_views) add(absl::StrCat("page_views_", window, "d"), absl::StrCat(count));
-  add("cart_abandoned", traits.cart_abandoned ? "true" : "false");
-  add("cart_abandoned_at", optional_time(traits.cart_abandoned_at));
-  {
+  add("lifetime_spend", [&] { return MoneyJson(traits.lifetime_spend); });
+  add("orders", [&] { return absl::StrCat(traits.orders); });
+  add("average_order_value", [&] { return MoneyJson(traits.average_order_value); });
+  add("first_order_at", [&] { return optional_time(traits.first_order_at); });
+  add("last_order_at", [&] { return optional_time(traits.last_order_at); });
+  add("days_since_last_order", [&] { return optional_int(traits.days_since_last_order); });
+  add("rfm_recency", [&] { return traits.rfm.has_value() ? absl::StrCat(traits.rfm->recency) : "null"; });
+  add("rfm_frequency", [&] { return traits.rfm.has_value() ? absl::StrCat(traits.rfm->frequency) : "null"; });
+  add("rfm_monetary", [&] { return traits.rfm.has_value() ? absl::StrCat(traits.rfm->monetary) : "null"; });
+  add("rfm_tier", [&] { return traits.rfm.has_value() ? StringJson(traits.rfm->tier) : "null"; });
+  add("favourite_categories_by_spend", [&] { return ListJson(traits.favourite_categories_by_spend); });
+  add("favourite_categories_by_count", [&] { return ListJson(traits.favourite_categories_by_count); });
+  add("favourite_products_by_spend", [&] { return ListJson(traits.favourite_products_by_spend); });
+  add("favourite_products_by_count", [&] { return ListJson(traits.favourite_products_by_count); });
+  add("time_zone", [&] { return StringJson(traits.time_zone); });
+  add("usual_purchase_weekday", [&] { return traits.usual_purchase_weekday.has_value() ? StringJson(kWeekdays[*traits.usual_purchase_weekday]) : "null"; });
+  add("usual_purchase_hour", [&] { return optional_int(traits.usual_purchase_hour); });
+  add("coupon_share", [&] { return traits.coupon_share.has_value() ? NumberJson(*traits.coupon_share) : "null"; });
+  add("preferred_channel", [&] { return traits.preferred_channel.empty() ? "null" : StringJson(traits.preferred_channel); });
+  add("email_delivered", [&] { return absl::StrCat(traits.email_delivered); });
+  add("email_opened", [&] { return absl::StrCat(traits.email_opened); });
+  add("email_clicked", [&] { return absl::StrCat(traits.email_clicked); });
+  add("email_bounced", [&] { return absl::StrCat(traits.email_bounced); });
+  add("email_unsubscribed", [&] { return absl::StrCat(traits.email_unsubscribed); });
+  for (const auto& [window, count] : traits.sessions) add(absl::StrCat("sessions_", window, "d"), [&] { return absl::StrCat(count); });
+  for (const auto& [window, count] : traits.page_views) add(absl::StrCat("page_views_", window, "d"), [&] { return absl::StrCat(count); });
+  add("cart_abandoned", [&] { return traits.cart_abandoned ? "true" : "false"; });
+  add("cart_abandoned_at", [&] { return optional_time(traits.cart_abandoned_at); });
+  if (only.empty() || only == "cart_products") {
     JsonWriter w;
     w.BeginArray();
     for (const CartProduct& product : traits.cart_products) {
@@ -806,10 +882,16 @@ std::vector<std::pair<std::string, std::string>> ComputedTraitFields(const Compu
       w.EndObject();
     }
     w.EndArray();
-    add("cart_products", std::move(w).Take());
+    add("cart_products", [&] { return std::move(w).Take(); });
   }
-  for (const auto& [name, json] : traits.custom) add(name, json);
+  for (const auto& [name, json] : traits.custom) add(name, [&] { return json; });
   return fields;
+}
+
+}  // namespace
+
+std::vector<std::pair<std::string, std::string>> ComputedTraitFields(const ComputedTraits& traits) {
+  return RenderFields(traits, {});
 }
 
 std::string ComputedTraitsToJson(const ComputedTraits& traits) {
@@ -821,10 +903,10 @@ std::string ComputedTraitsToJson(const ComputedTraits& traits) {
 }
 
 std::optional<std::string> ComputedTraitJson(const ComputedTraits& traits, std::string_view name) {
-  for (auto& [field, json] : ComputedTraitFields(traits)) {
-    if (field == name) return std::move(json);
-  }
-  return std::nullopt;
+  if (name.empty()) return std::nullopt;
+  std::vector<std::pair<std::string, std::string>> field = RenderFields(traits, name);
+  if (field.empty()) return std::nullopt;
+  return std::move(field.front().second);
 }
 
 namespace {
@@ -858,9 +940,11 @@ std::optional<absl::Time> ComputedTraitChangesAt(const v1::Profile& profile, std
     if (at.has_value() && *at > now) return at;
     return std::nullopt;
   }
-  for (int window : kEngagementWindows) {
-    if (name == absl::StrCat("sessions_", window, "d") || name == absl::StrCat("page_views_", window, "d")) {
-      return OldestDayLeaves(profile.engagement_days(), window, now);
+  if (name.starts_with("sessions_") || name.starts_with("page_views_")) {
+    for (int window : kEngagementWindows) {
+      if (name == absl::StrCat("sessions_", window, "d") || name == absl::StrCat("page_views_", window, "d")) {
+        return OldestDayLeaves(profile.engagement_days(), window, now);
+      }
     }
   }
   for (const CustomTraitDefinition& definition : config.custom_traits) {

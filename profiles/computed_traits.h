@@ -62,7 +62,15 @@ struct RfmThresholds {
 struct ComputedTraitsConfig {
   RfmThresholds rfm;
   std::string reporting_currency = "THB";  // favourites "by spend" rank spend in this currency
-  std::string default_time_zone = "UTC";   // when the profile has no `timezone` trait
+  // When the profile has no `timezone` trait: the one default zone of computed traits, segments
+  // and triggers (`profiles.default_time_zone`; `profiles.triggers.default_time_zone` is a
+  // deprecated alias read into the same field).
+  std::string default_time_zone = "UTC";
+  // Whether default_time_zone came from the config; when not, the runner puts --time-zone there.
+  bool default_time_zone_configured = false;
+  // Publish RFM tier changes downstream as built-in segments "rfm_tier:<tier>"
+  // (`profiles.rfm.tier_segments`, default true; computed_facts.h AddRfmTierSegments).
+  bool rfm_tier_segments = true;
   absl::Duration cart_abandon_after = absl::Hours(1);
   int favourites = 3;  // how many categories / products each favourites list holds
   std::vector<CustomTraitDefinition> custom_traits;
@@ -147,6 +155,13 @@ struct ComputedTraits {
 };
 
 ComputedTraits ComputeTraits(const v1::Profile& profile, absl::Time now, const ComputedTraitsConfig& config);
+
+// ComputeTraits limited to the part that holds the field `field` of the computed object (value and
+// RFM, preferences, engagement, cart, or the one user-defined trait; everything for an unknown
+// name): what a segment condition on one computed trait needs, at a fraction of the cost. The
+// fields of that part are exactly those ComputeTraits gives; the others are left empty.
+ComputedTraits ComputeTraitsFor(const v1::Profile& profile, std::string_view field, absl::Time now,
+                                const ComputedTraitsConfig& config);
 
 // The `computed` object of the profile JSON, compact, keys in the documented order.
 std::string ComputedTraitsToJson(const ComputedTraits& traits);

@@ -11,12 +11,14 @@
 //       recency_days: [30, 60, 120, 240]
 //       frequency: [2, 3, 5, 10]
 //       monetary: {THB: [1000, 3000, 10000, 30000]}
+//       tier_segments: true        # publish tier changes as segments rfm_tier:<tier>
 //     computed_traits:
 //       - {name: coffee_spend_30d, event: "Order Completed", property: revenue, aggregate: sum, window_days: 30}
 #include <set>
 
 #include "absl/strings/str_cat.h"
 #include "common/absl_compat.h"
+#include "common/log.h"
 #include "common/yaml_config.h"
 #include "common/currency.h"
 #include "profiles/computed_traits.h"
@@ -41,8 +43,8 @@ absl::StatusOr<std::vector<T>> Thresholds(const YAML::Node& node, std::string_vi
   return out;
 }
 
-absl::Status ParseRfm(const YAML::Node& node, RfmThresholds& rfm) {
-  if (!node.IsMap()) return kYaml.Bad("profiles.rfm", "expected a map (recency_days, frequency, monetary)");
+absl::Status ParseRfm(const YAML::Node& node, RfmThresholds& rfm, bool& tier_segments) {
+  if (!node.IsMap()) return kYaml.Bad("profiles.rfm", "expected a map (recency_days, frequency, monetary, tier_segments)");
   for (const auto& kv : node) {
     const std::string key = kv.first.as<std::string>();
     const std::string here = absl::StrCat("profiles.rfm.", key);
@@ -64,8 +66,12 @@ absl::Status ParseRfm(const YAML::Node& node, RfmThresholds& rfm) {
         if (!amounts.ok()) return amounts.status();
         rfm.monetary[code] = *std::move(amounts);
       }
+    } else if (key == "tier_segments") {
+      absl::StatusOr<bool> on = kYaml.Scalar<bool>(kv.second, here);
+      if (!on.ok()) return on.status();
+      tier_segments = *on;
     } else {
-      return kYaml.Bad(here, "unknown key (recency_days, frequency, monetary)");
+      return kYaml.Bad(here, "unknown key (recency_days, frequency, monetary, tier_segments)");
     }
   }
   return absl::OkStatus();
@@ -137,6 +143,31 @@ absl::Status ParseCustomTraits(const YAML::Node& node, ComputedTraitsConfig& con
   return absl::OkStatus();
 }
 
+// `profiles.triggers.default_time_zone`, from when triggers had a zone of their own: one default
+// zone now serves computed traits, segments and triggers. The old key still works, with a warning;
+// both keys naming different zones is an error rather than a silent choice.
+absl::Status ReadTimeZoneAlias(const YAML::Node& profiles, ComputedTraitsConfig& config) {
+  const YAML::Node triggers = profiles["triggers"];
+  if (!triggers || !triggers.IsMap() || !triggers["default_time_zone"]) return absl::OkStatus();
+  constexpr char kAlias[] = "profiles.triggers.default_time_zone";
+  absl::StatusOr<std::string> name = kYaml.Scalar<std::string>(triggers["default_time_zone"], kAlias);
+  if (!name.ok()) return name.status();
+  absl::TimeZone zone;
+  if (!absl::LoadTimeZone(*name, &zone)) return kYaml.Bad(kAlias, absl::StrCat("unknown time zone '", *name, "'"));
+  if (config.default_time_zone_configured) {
+    if (*name != config.default_time_zone) {
+      return kYaml.Bad(kAlias, absl::StrCat("'", *name, "' differs from profiles.default_time_zone '",
+                                            config.default_time_zone, "': keep only profiles.default_time_zone"));
+    }
+    return absl::OkStatus();
+  }
+  LogWarning(absl::StrCat(kAlias, " is deprecated: write profiles.default_time_zone: ", *name,
+                          " (one default zone for computed traits, segments and triggers)"));
+  config.default_time_zone = *name;
+  config.default_time_zone_configured = true;
+  return absl::OkStatus();
+}
+
 absl::Status ParseProfiles(const YAML::Node& node, ComputedTraitsConfig& config) {
   if (!node.IsMap()) return kYaml.Bad("profiles", "expected a map");
   for (const auto& kv : node) {
@@ -145,7 +176,7 @@ absl::Status ParseProfiles(const YAML::Node& node, ComputedTraitsConfig& config)
     const YAML::Node& value = kv.second;
     if (key == "segments" || key == "triggers") continue;  // read by profiles/segments.h, triggers.h
     if (key == "rfm") {
-      if (absl::Status s = ParseRfm(value, config.rfm); !s.ok()) return s;
+      if (absl::Status s = ParseRfm(value, config.rfm, config.rfm_tier_segments); !s.ok()) return s;
     } else if (key == "computed_traits") {
       if (absl::Status s = ParseCustomTraits(value, config); !s.ok()) return s;
     } else if (key == "reporting_currency") {
@@ -159,6 +190,7 @@ absl::Status ParseProfiles(const YAML::Node& node, ComputedTraitsConfig& config)
       absl::TimeZone zone;
       if (!absl::LoadTimeZone(*name, &zone)) return kYaml.Bad(here, absl::StrCat("unknown time zone '", *name, "'"));
       config.default_time_zone = *name;
+      config.default_time_zone_configured = true;
     } else if (key == "cart_abandon_after_minutes") {
       absl::StatusOr<int> minutes = kYaml.Scalar<int>(value, here);
       if (!minutes.ok()) return minutes.status();
@@ -175,7 +207,7 @@ absl::Status ParseProfiles(const YAML::Node& node, ComputedTraitsConfig& config)
                  "cart_abandon_after_minutes, favourites, segments, triggers)");
     }
   }
-  return absl::OkStatus();
+  return ReadTimeZoneAlias(node, config);
 }
 
 }  // namespace

@@ -470,7 +470,7 @@ std::optional<FactValue> ProfileFactsView::Trait(std::string_view name) const {
 
 std::optional<FactValue> ProfileFactsView::Computed(std::string_view name) const {
   if (computed_ != nullptr) {
-    // Computing may be costly (a whole ComputeTraits): once per name per evaluation.
+    // Computing may be costly (a part of ComputeTraits): once per name per evaluation.
     for (const auto& [computed_name, value] : computed_values_) {
       if (computed_name == name) return value;
     }
@@ -539,7 +539,16 @@ std::optional<absl::Time> ProfileFactsView::NextWindowExit(const EventSelector& 
 }
 
 std::optional<absl::Time> ProfileFactsView::ComputedChangesAt(std::string_view name, absl::Time now) const {
-  if (computed_ != nullptr) return computed_->ChangesAt(*profile_, name, now);
+  if (computed_ != nullptr) {
+    if (now != now_) return computed_->ChangesAt(*profile_, name, now);
+    // Several segments often ask about the same trait (one per RFM tier): once per name.
+    for (const auto& [computed_name, at] : computed_changes_) {
+      if (computed_name == name) return at;
+    }
+    std::optional<absl::Time> at = computed_->ChangesAt(*profile_, name, now);
+    computed_changes_.emplace_back(std::string(name), at);
+    return at;
+  }
   if (name == "days_since_last_seen" && profile_->last_seen_ms() != 0) {
     const int64_t since = absl::ToUnixMillis(now) - profile_->last_seen_ms();
     return absl::FromUnixMillis(profile_->last_seen_ms() + (since / kMillisPerDay + 1) * kMillisPerDay);

@@ -157,6 +157,7 @@ class ProfileFactsView final : public ProfileFacts {
   // Traits already parsed from their JSON (a profile is evaluated against every segment at once).
   mutable std::vector<std::pair<std::string, std::optional<FactValue>>> parsed_traits_;
   mutable std::vector<std::pair<std::string, std::optional<FactValue>>> computed_values_;
+  mutable std::vector<std::pair<std::string, std::optional<absl::Time>>> computed_changes_;  // at now_
 };
 
 // Is `condition` true of `facts` at `now`?

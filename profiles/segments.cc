@@ -30,6 +30,7 @@ SegmentEngine::SegmentEngine(std::vector<SegmentDefinition> segments) : segments
 }
 
 void SegmentEngine::RecordEvent(const v1::Event& event, int64_t now_ms, v1::Profile& profile) const {
+  if (selectors_.empty()) return;  // no segment reads an event window
   const int32_t today = UtcDay(now_ms);
   const int32_t day = UtcDay(event.timestamp_ms());
   for (const SelectorUse& use : selectors_) {
@@ -65,23 +66,41 @@ void SegmentEngine::PruneWindows(int64_t now_ms, v1::Profile& profile) const {
   }
 }
 
+const SegmentDefinition* SegmentEngine::Find(std::string_view name) const {
+  for (const SegmentDefinition& segment : segments_) {
+    if (segment.name == name) return &segment;
+  }
+  return nullptr;
+}
+
+std::optional<absl::Time> SegmentEngine::EvaluateOne(const SegmentDefinition& segment, v1::Profile& profile,
+                                                     const ProfileFacts& facts, absl::Time now,
+                                                     std::vector<SegmentChange>& changes) {
+  auto& membership = *profile.mutable_segments();
+  const bool member = profiles::Evaluate(segment.condition, facts, now);
+  const bool was = membership.contains(segment.name);
+  if (member != was) {
+    const int64_t now_ms = absl::ToUnixMillis(now);
+    changes.push_back(SegmentChange{profile.id(), segment.name, member, now_ms, 0, ""});
+    if (member) {
+      membership[segment.name] = now_ms;
+    } else {
+      membership.erase(segment.name);
+    }
+  }
+  std::optional<absl::Time> at = NextChange(segment.condition, facts, now);
+  if (at.has_value() && *at <= now) return std::nullopt;
+  return at;
+}
+
 std::optional<absl::Time> SegmentEngine::Evaluate(v1::Profile& profile, const ProfileFacts& facts, absl::Time now,
                                                   std::vector<SegmentChange>& changes) const {
   const int64_t now_ms = absl::ToUnixMillis(now);
+  const size_t first_change = changes.size();
   std::optional<absl::Time> next;
   auto& membership = *profile.mutable_segments();
   for (const SegmentDefinition& segment : segments_) {
-    const bool member = profiles::Evaluate(segment.condition, facts, now);
-    const bool was = membership.contains(segment.name);
-    if (member != was) {
-      changes.push_back(SegmentChange{profile.id(), segment.name, member, now_ms, 0, ""});
-      if (member) {
-        membership[segment.name] = now_ms;
-      } else {
-        membership.erase(segment.name);
-      }
-    }
-    if (std::optional<absl::Time> at = NextChange(segment.condition, facts, now); at.has_value() && *at > now) {
+    if (std::optional<absl::Time> at = EvaluateOne(segment, profile, facts, now, changes)) {
       next = next.has_value() ? std::min(*next, *at) : *at;
     }
   }
@@ -96,6 +115,10 @@ std::optional<absl::Time> SegmentEngine::Evaluate(v1::Profile& profile, const Pr
     membership.erase(name);
     changes.push_back(SegmentChange{profile.id(), name, false, now_ms, 0, "removed"});
   }
+  // Exits before enters: a move between segments of one family (an RFM tier to the next) reads
+  // as leaving one, then joining the other.
+  std::stable_partition(changes.begin() + static_cast<std::ptrdiff_t>(first_change), changes.end(),
+                        [](const SegmentChange& change) { return !change.entered; });
   return next;
 }
 

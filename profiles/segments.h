@@ -16,6 +16,7 @@
 #include <cstdint>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <utility>
 #include <vector>
 
@@ -60,11 +61,21 @@ class SegmentEngine {
   void PruneWindows(int64_t now_ms, v1::Profile& profile) const;
 
   // Re-evaluates every segment for `profile` at `now`, updating profile.segments and appending one
-  // change per transition (version left 0 for the caller to fill in). Memberships of segments no
-  // longer configured exit with reason "removed". Returns the earliest time membership could
+  // change per transition (version left 0 for the caller to fill in), exits before enters, each
+  // group in configuration order. Memberships of segments no longer configured exit with reason
+  // "removed". Returns the earliest time membership could
   // change without an event (nullopt: only an event can change it).
   std::optional<absl::Time> Evaluate(v1::Profile& profile, const ProfileFacts& facts, absl::Time now,
                                      std::vector<SegmentChange>& changes) const;
+
+  // The configured segment named `name`, or nullptr.
+  const SegmentDefinition* Find(std::string_view name) const;
+
+  // Evaluate for one segment only (tessera segment backfill NAME): updates its membership, appends
+  // its transition if any, and returns when it could next change without an event.
+  static std::optional<absl::Time> EvaluateOne(const SegmentDefinition& segment, v1::Profile& profile,
+                                               const ProfileFacts& facts, absl::Time now,
+                                               std::vector<SegmentChange>& changes);
 
   // A profile merged away: it leaves every segment (reason "merged"); the winner is re-evaluated
   // with the absorbed state and enters on its own account.

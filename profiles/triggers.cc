@@ -294,6 +294,11 @@ absl::StatusOr<ActivationConfig> ParseConfigNode(const YAML::Node& root) {
     if (absl::Status s = ParseTriggers(triggers, config.triggers); !s.ok()) return s;
     absl::StrAppend(&config.fingerprint, "triggers:", YAML::Dump(triggers), "\n");
   }
+  // The one default zone (computed_traits.h): profiles.default_time_zone wins over the deprecated
+  // triggers.default_time_zone, which the computed-traits reader warns about and checks.
+  if (const YAML::Node zone = profiles["default_time_zone"]; zone && zone.IsScalar() && LoadZone(zone.Scalar())) {
+    config.triggers.default_time_zone = zone.Scalar();
+  }
   return config;
 }
 
@@ -373,6 +378,11 @@ bool ActivationEngine::enabled() const {
 
 absl::StatusOr<bool> ActivationEngine::Evaluate(v1::Profile& profile, KeyValueView& kv, absl::Time now,
                                                 ActivationOutputs& out) const {
+  // Nothing configured and nothing left over from an earlier configuration: nothing to do (the
+  // profile stage calls this for every touched profile, engine or not).
+  if (!enabled() && profile.segments().empty() && profile.timers().empty() && profile.event_windows().empty()) {
+    return false;
+  }
   const int64_t now_ms = absl::ToUnixMillis(now);
   const ProfileFactsView facts(&profile, default_zone_, computed_.get(), now);
   std::vector<v1::ScheduledTimer> wanted;
@@ -428,6 +438,33 @@ absl::StatusOr<bool> ActivationEngine::Evaluate(v1::Profile& profile, KeyValueVi
   profile.mutable_timers()->Clear();
   for (v1::ScheduledTimer& w : wanted) *profile.add_timers() = std::move(w);
   return membership_changed;
+}
+
+absl::StatusOr<bool> ActivationEngine::EvaluateSegment(v1::Profile& profile, std::string_view name, KeyValueView& kv,
+                                                       absl::Time now, ActivationOutputs& out) const {
+  const SegmentDefinition* segment = segments_.Find(name);
+  if (segment == nullptr) return absl::NotFoundError(absl::StrCat("no segment named '", AbslView(name), "' is configured"));
+  const ProfileFactsView facts(&profile, default_zone_, computed_.get(), now);
+  const size_t changes_before = out.segment_changes.size();
+  const std::optional<absl::Time> next = SegmentEngine::EvaluateOne(*segment, profile, facts, now, out.segment_changes);
+  if (next.has_value()) {
+    const int64_t next_ms = absl::ToUnixMillis(*next);
+    v1::ScheduledTimer* timer = nullptr;
+    for (v1::ScheduledTimer& t : *profile.mutable_timers()) {
+      if (t.name() == kSegmentsTimer) timer = &t;
+    }
+    if (timer == nullptr) {
+      timer = profile.add_timers();
+      timer->set_name(std::string(kSegmentsTimer));
+      timer->set_due_ms(next_ms);
+      kv.Put(TimerKey(next_ms, profile.id(), kSegmentsTimer), "");
+    } else if (next_ms < timer->due_ms()) {
+      kv.Delete(TimerKey(timer->due_ms(), profile.id(), kSegmentsTimer));
+      timer->set_due_ms(next_ms);
+      kv.Put(TimerKey(next_ms, profile.id(), kSegmentsTimer), "");
+    }
+  }
+  return out.segment_changes.size() != changes_before;
 }
 
 void ActivationEngine::Retire(const v1::Profile& loser, KeyValueView& kv, absl::Time now,

@@ -144,6 +144,13 @@ class ActivationEngine {
   absl::StatusOr<bool> Evaluate(v1::Profile& profile, KeyValueView& kv, absl::Time now,
                                 ActivationOutputs& out) const;
 
+  // Evaluate restricted to the segment `name` (tessera segment backfill NAME): its membership and
+  // transition only; triggers and other segments are left alone, and the profile's segment timer
+  // only moves earlier when this segment can change sooner. Returns whether the membership changed;
+  // NotFound when no segment has that name.
+  absl::StatusOr<bool> EvaluateSegment(v1::Profile& profile, std::string_view name, KeyValueView& kv, absl::Time now,
+                                       ActivationOutputs& out) const;
+
   // A profile merged away: exits from all its segments and deletes its timers.
   void Retire(const v1::Profile& loser, KeyValueView& kv, absl::Time now, ActivationOutputs& out) const;
 

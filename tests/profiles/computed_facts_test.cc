@@ -3,14 +3,17 @@
 // computed value ages, and an open cart becomes one trigger occurrence per cart.
 #include "profiles/computed_facts.h"
 
+#include "absl/strings/str_cat.h"
 #include "gtest/gtest.h"
 #include "profiles/profile_state.h"
+#include "tests/fakes/memory_kv.h"
 #include "tests/profiles/profile_events.h"
 
 namespace tessera::profiles {
 namespace {
 
 using namespace ::tessera::profiles::test_events;  // NOLINT: the event builders read as a table
+using ::tessera::testing::MemoryKv;
 
 v1::Profile Fold(const std::vector<v1::Event>& events, const ComputedTraitsConfig& config) {
   v1::Profile profile;
@@ -68,6 +71,60 @@ TEST(ComputedFactsTest, AnOpenCartIsOneOccurrenceUntilItIsTouchedAgain) {
 
   EXPECT_EQ(CartAbandonmentOf(Fold({added, Track("o", kT0 + kMinuteMs, "Order Completed")}, config), config),
             std::nullopt);
+}
+
+// An RFM tier change downstream: the built-in segments rfm_tier:<tier> exit the old tier and enter
+// the new one, once each, when recency alone moves the tier (the clock follows the profile's own
+// timers, as the timer index would) and when an event moves it.
+TEST(RfmTierSegmentsTest, ATierChangeIsOneExitAndOneEnterWhetherTimeOrAnEventMovesIt) {
+  const ComputedTraitsConfig& computed = DefaultComputedTraitsConfig();
+  ActivationConfig config;
+  AddRfmTierSegments(computed, config);
+  ASSERT_EQ(config.segments.size(), 7u);
+  EXPECT_NE(config.fingerprint.find("recency 30,60,120,240"), std::string::npos) << config.fingerprint;
+  const ActivationEngine engine(config, std::make_shared<const ComputedTraitsFacts>(&computed));
+  MemoryKv kv;
+  v1::Profile profile = Fold({Completed("o1", kT0, 150000)}, computed);  // one order, 1,500 THB
+  std::vector<std::string> seen;
+  const auto evaluate = [&](absl::Time now) {
+    ActivationOutputs out;
+    ASSERT_TRUE(engine.Evaluate(profile, kv, now, out).ok());
+    for (const SegmentChange& change : out.segment_changes) {
+      seen.push_back(absl::StrCat(change.entered ? "+" : "-", change.segment, "@day",
+                                  (absl::ToUnixMillis(now) - kT0) / kDayMs));
+    }
+    ActivationOutputs again;  // the same instant again: nothing new
+    ASSERT_TRUE(engine.Evaluate(profile, kv, now, again).ok());
+    EXPECT_TRUE(again.segment_changes.empty());
+  };
+  absl::Time now = absl::FromUnixMillis(kT0 + kHourMs);
+  evaluate(now);
+  for (int step = 0; step < 8 && !profile.timers().empty(); ++step) {
+    int64_t due = profile.timers(0).due_ms();
+    for (const v1::ScheduledTimer& timer : profile.timers()) due = std::min(due, timer.due_ms());
+    ASSERT_GT(due, absl::ToUnixMillis(now)) << "a timer in the past would spin";
+    now = absl::FromUnixMillis(due);
+    evaluate(now);
+  }
+  EXPECT_TRUE(profile.timers().empty()) << "lost is the last tier time alone reaches";
+  EXPECT_EQ(seen, (std::vector<std::string>{"+rfm_tier:new@day0", "-rfm_tier:new@day61",
+                                            "+rfm_tier:potential_loyalist@day61",
+                                            "-rfm_tier:potential_loyalist@day121", "+rfm_tier:hibernating@day121",
+                                            "-rfm_tier:hibernating@day241", "+rfm_tier:lost@day241"}));
+
+  // Four big orders today: lost -> champions in one evaluation.
+  seen.clear();
+  const int64_t today = absl::ToUnixMillis(now) + kHourMs;
+  for (int i = 2; i <= 5; ++i) ApplyEvent(Completed(absl::StrCat("o", i), today, 1'000'000), profile, computed);
+  evaluate(absl::FromUnixMillis(today + kMinuteMs));
+  EXPECT_EQ(seen, (std::vector<std::string>{"-rfm_tier:lost@day241", "+rfm_tier:champions@day241"}));
+
+  ActivationConfig off;
+  ComputedTraitsConfig without = computed;
+  without.rfm_tier_segments = false;
+  AddRfmTierSegments(without, off);
+  EXPECT_TRUE(off.segments.empty());
+  EXPECT_TRUE(off.fingerprint.empty());
 }
 
 }  // namespace

@@ -468,6 +468,38 @@ TEST(ComputedTraitsTest, UserDefinedTraitsEachAggregate) {
   EXPECT_EQ(empty.custom.at("viewed_categories"), "[]");
 }
 
+// A segment condition computes only the part of the traits holding its field (ComputeTraitsFor):
+// every field must read exactly as in the full computation, for a profile with something in every
+// part (orders with lines and a coupon, a refund, email and page events, an open cart, user traits).
+TEST(ComputedTraitsTest, OneFieldComputedAloneEqualsTheFullComputation) {
+  const ComputedTraitsConfig config = Config(kCustomYaml);
+  const int64_t d = (kT0 / kDayMs) * kDayMs + 12 * kHourMs;
+  const std::vector<v1::Event> events = {
+      Completed("o1", d - 40 * kDayMs, 125050, "THB", {.lines = {{"latte", "coffee", 2, 6500}}, .coupon = "NEW10"}),
+      Completed("o2", d - 2 * kDayMs, 10000, "JPY"),
+      OrderEvent("o1", d - 39 * kDayMs, v1::ORDER_STATUS_REFUNDED, 125050, "THB"),
+      Completed("o3", d - kDayMs, 99000),
+      Track("oc1", d - 5 * kDayMs, "Order Completed", R"({"revenue":200})"),
+      Track("e1", d - 3 * kDayMs, "Email Opened"),
+      Track("pv1", d - 2 * kDayMs, "Product Viewed", R"({"name":"Latte","category":"coffee","product":{"price":65}})"),
+      Track("add", d - kHourMs, "Product Added", Product("latte")),
+      Page("p1", d - 6 * kDayMs),
+      Page("p2", d - 20 * kDayMs),
+  };
+  const v1::Profile profile = Fold(events, config);
+  for (const int64_t later : {int64_t{0}, 2 * kHourMs, 45 * kDayMs}) {
+    const ComputedTraits full = ComputeTraits(profile, At(d + later), config);
+    const std::vector<std::pair<std::string, std::string>> fields = ComputedTraitFields(full);
+    ASSERT_GT(fields.size(), 40u);
+    for (const auto& [name, json] : fields) {
+      EXPECT_EQ(ComputedTraitJson(ComputeTraitsFor(profile, name, At(d + later), config), name), json)
+          << name << " at +" << later << " ms";
+    }
+  }
+  EXPECT_EQ(ComputedTraitJson(ComputeTraitsFor(profile, "no_such_field", At(d), config), "no_such_field"),
+            std::nullopt);
+}
+
 TEST(ComputedTraitsTest, AUniqueListKeepsTheEarliestValuesWhateverTheOrder) {
   const ComputedTraitsConfig config = Config(R"(
 profiles:
@@ -529,6 +561,25 @@ profiles:
   EXPECT_EQ(empty->rfm.recency_days, DefaultComputedTraitsConfig().rfm.recency_days);
 }
 
+// One default time zone for computed traits, segments and triggers: the old triggers key is read
+// into the same setting (with a warning), and whether the config set it at all is known, so the
+// runner's --time-zone fills in only when it did not.
+TEST(ComputedTraitsConfigTest, OneDefaultTimeZoneWithTheTriggersKeyAsAnAlias) {
+  const ComputedTraitsConfig none = Config("profiles: {favourites: 2}");
+  EXPECT_FALSE(none.default_time_zone_configured);
+  EXPECT_EQ(none.default_time_zone, "UTC");
+  EXPECT_TRUE(none.rfm_tier_segments);
+  const ComputedTraitsConfig utc = Config("profiles: {default_time_zone: UTC}");
+  EXPECT_TRUE(utc.default_time_zone_configured) << "an explicit UTC is not the absence of a zone";
+  const ComputedTraitsConfig alias = Config("profiles: {triggers: {default_time_zone: Asia/Bangkok}}");
+  EXPECT_TRUE(alias.default_time_zone_configured);
+  EXPECT_EQ(alias.default_time_zone, "Asia/Bangkok");
+  const ComputedTraitsConfig both =
+      Config("profiles: {default_time_zone: Asia/Tokyo, triggers: {default_time_zone: Asia/Tokyo}}");
+  EXPECT_EQ(both.default_time_zone, "Asia/Tokyo");
+  EXPECT_FALSE(Config("profiles: {rfm: {tier_segments: false}}").rfm_tier_segments);
+}
+
 TEST(ComputedTraitsConfigTest, MistakesAreInvalidArgumentWithTheKeyPath) {
   const std::vector<std::pair<std::string, std::string>> cases = {
       {"profiles: {colour: blue}", "profiles.colour: unknown key"},
@@ -543,6 +594,10 @@ TEST(ComputedTraitsConfigTest, MistakesAreInvalidArgumentWithTheKeyPath) {
        "already taken"},
       {"profiles: {computed_traits: [{name: x, event: e, aggregate: count, window_days: 0}]}", "window_days"},
       {"profiles: [", "not valid YAML"},
+      {"profiles: {rfm: {tier_segments: maybe}}", "profiles.rfm.tier_segments: cannot read"},
+      {"profiles: {default_time_zone: Asia/Bangkok, triggers: {default_time_zone: Asia/Tokyo}}",
+       "profiles.triggers.default_time_zone: 'Asia/Tokyo' differs from profiles.default_time_zone"},
+      {"profiles: {triggers: {default_time_zone: Mars/Olympus}}", "unknown time zone"},
   };
   for (const auto& [yaml, message] : cases) {
     const absl::StatusOr<ComputedTraitsConfig> config = ParseComputedTraitsConfig(yaml);

@@ -151,6 +151,34 @@ TEST(Segments, AWindowSlidesInAndOutOnceEach) {
   EXPECT_TRUE(p.event_windows().at("purchase.order?category=coffee").by_day().empty()) << "old days pruned";
 }
 
+// tessera segment backfill NAME evaluates one segment: its transition once, the profile's segment
+// timer only moved earlier, other segments untouched; an unknown name is NotFound.
+TEST(Segments, EvaluatingOneSegmentTouchesOnlyItAndItsTimer) {
+  const ActivationEngine engine = Engine(kCoffee);
+  const ActivationEngine none = Engine("");
+  MemoryKv kv;
+  v1::Profile p;
+  p.set_id(7);
+  const absl::Time wed = Day(2026, 11, 4, 9);
+  for (const char* id : {"1", "2", "3"}) Apply(engine, Order(id, "coffee", wed), wed, p);
+  (*p.mutable_segments())["some_other"] = 1;  // not configured: a full Evaluate would remove it
+  ActivationOutputs out;
+  ASSERT_TRUE(*engine.EvaluateSegment(p, "coffee_regulars", kv, wed, out));
+  EXPECT_EQ(Changes(out), std::vector<std::string>{"coffee_regulars entered"});
+  EXPECT_TRUE(p.segments().contains("some_other"));
+  ASSERT_EQ(p.timers_size(), 1);
+  EXPECT_EQ(p.timers(0).due_ms(), absl::ToUnixMillis(Day(2026, 11, 11)));
+  EXPECT_TRUE(kv.data().contains(TimerKey(p.timers(0).due_ms(), 7, "segments")));
+  out = {};
+  ASSERT_FALSE(*engine.EvaluateSegment(p, "coffee_regulars", kv, wed + absl::Hours(1), out));
+  EXPECT_TRUE(out.segment_changes.empty()) << "once per transition";
+  // A later timer is moved earlier, never later.
+  p.mutable_timers(0)->set_due_ms(absl::ToUnixMillis(Day(2026, 12, 1)));
+  ASSERT_FALSE(*engine.EvaluateSegment(p, "coffee_regulars", kv, wed, out));
+  EXPECT_EQ(p.timers(0).due_ms(), absl::ToUnixMillis(Day(2026, 11, 11)));
+  EXPECT_EQ(none.EvaluateSegment(p, "coffee_regulars", kv, wed, out).status().code(), absl::StatusCode::kNotFound);
+}
+
 TEST(Segments, NoEventEntersWhenTheLastVisitLeavesTheWindow) {
   const ActivationEngine engine = Engine(kCoffee);
   MemoryKv kv;
