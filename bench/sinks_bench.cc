@@ -7,7 +7,8 @@
 //   2. webhook: a C++ receiver in this process (libevent evhttp, one thread) verifies every
 //      request's HMAC-SHA256 signature and counts the items; one DestinationWorker delivers to it
 //      (batches of --batch items, up to 8 requests in flight).
-//      kafka: one DestinationWorker produces every item to a destination topic.
+//      kafka: one DestinationWorker produces every item to a destination topic (batches of
+//      --batch, up to 64 unacknowledged batches: a configured Kafka destination's default).
 //   3. The clock starts at the first delivered item (the consumer group has joined) and stops when
 //      all N are delivered; changes/s = N / that time. CPU-seconds of the whole process (worker,
 //      receiver, librdkafka threads) are reported beside it; the broker runs on the same 2 cores.
@@ -57,11 +58,17 @@ class Receiver {
     socklen_t length = sizeof(address);
     getsockname(evhttp_bound_socket_get_fd(socket), reinterpret_cast<sockaddr*>(&address), &length);
     port_ = ntohs(reinterpret_cast<sockaddr_in*>(&address)->sin_port);
+    // libevent is not set up for threads here, so a loopbreak from another thread would not wake
+    // epoll_wait: the loop polls a stop flag every 20 ms instead.
+    stop_check_ = event_new(base_, -1, EV_PERSIST, OnStopCheck, this);
+    const timeval period{0, 20000};
+    event_add(stop_check_, &period);
     thread_ = std::thread([this] { event_base_dispatch(base_); });
   }
   ~Receiver() {
-    event_base_loopbreak(base_);
+    stop_.store(true);
     thread_.join();
+    event_free(stop_check_);
     evhttp_free(http_);
     event_base_free(base_);
   }
@@ -70,6 +77,11 @@ class Receiver {
   int64_t bad_signatures() const { return bad_.load(); }
 
  private:
+  static void OnStopCheck(evutil_socket_t, short, void* opaque) {
+    auto* self = static_cast<Receiver*>(opaque);
+    if (self->stop_.load()) event_base_loopbreak(self->base_);
+  }
+
   static void OnRequest(evhttp_request* request, void* opaque) {
     auto* self = static_cast<Receiver*>(opaque);
     evbuffer* input = evhttp_request_get_input_buffer(request);
@@ -97,6 +109,8 @@ class Receiver {
   event_base* base_ = nullptr;
   evhttp* http_ = nullptr;
   int port_ = 0;
+  event* stop_check_ = nullptr;
+  std::atomic<bool> stop_{false};
   std::thread thread_;
   std::atomic<int64_t> items_{0};
   std::atomic<int64_t> bad_{0};
@@ -207,7 +221,8 @@ int Main(int argc, char** argv) {
     d.name = "bench-kafka";
     d.type = sinks::DestinationType::kKafka;
     d.topic = prefix + "bench.out";
-    d.batch_max_size = std::max<size_t>(batch, 5000);
+    d.batch_max_size = batch;
+    d.max_in_flight = sinks::kKafkaDefaultMaxInFlight;  // what a configured kafka destination gets
     (void)CreateTopics(brokers, sinks::SinkTopicSpecs({d}, prefix, 4));
     auto service = sinks::DeliveryService::Start({d}, options);
     if (!service.ok()) return std::fprintf(stderr, "%s\n", service.status().ToString().c_str()), 1;

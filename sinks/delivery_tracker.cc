@@ -14,19 +14,24 @@ void DeliveryTracker::Add(PendingRecord record) {
   auto [it, inserted] = slots_.try_emplace(key);
   KeySlot& slot = it->second;
   if (inserted) {
-    slot.records.push_back(std::move(record));
+    slot.head = std::move(record);
     MakeReady(key, slot);
     return;
   }
   // The newest waiting record may be replaced when both are full states; the in-flight head never.
-  const bool back_is_waiting = slot.records.size() > 1 || !slot.in_flight;
-  if (back_is_waiting && slot.records.back().coalescible && record.coalescible) {
-    FinishOffset(slot.records.back());
+  const bool back_is_waiting = slot.size() > 1 || !slot.in_flight;
+  if (back_is_waiting && slot.back().coalescible && record.coalescible) {
+    FinishOffset(slot.back());
     ++superseded_;
-    slot.records.back() = std::move(record);
+    slot.back() = std::move(record);
     return;
   }
-  slot.records.push_back(std::move(record));
+  slot.rest.push_back(std::move(record));
+}
+
+void DeliveryTracker::KeySlot::PopFront() {
+  head = std::move(rest.front());
+  rest.erase(rest.begin());
 }
 
 void DeliveryTracker::MakeReady(uint64_t key, KeySlot& slot) {
@@ -53,7 +58,7 @@ std::vector<DeliveryTicket> DeliveryTracker::TakeReady(size_t max, int64_t now_m
     KeySlot& slot = it->second;
     slot.in_flight = true;
     ++in_flight_;
-    out.push_back(DeliveryTicket{key, &slot.records.front(), slot.attempts, slot.first_failure_ms});
+    out.push_back(DeliveryTicket{key, &slot.head, slot.attempts, slot.first_failure_ms});
   }
   return out;
 }
@@ -64,13 +69,13 @@ void DeliveryTracker::Finish(uint64_t key) {
   KeySlot& slot = it->second;
   slot.in_flight = false;
   --in_flight_;
-  FinishOffset(slot.records.front());
-  slot.records.pop_front();
+  FinishOffset(slot.head);
   slot.attempts = 0;
   slot.first_failure_ms = -1;
-  if (slot.records.empty()) {
+  if (slot.rest.empty()) {
     slots_.erase(it);
   } else {
+    slot.PopFront();
     MakeReady(key, slot);
   }
 }
@@ -84,10 +89,10 @@ void DeliveryTracker::Retry(uint64_t key, int64_t retry_at_ms, int64_t now_ms) {
   ++slot.attempts;
   if (slot.first_failure_ms < 0) slot.first_failure_ms = now_ms;
   // A newer full state waiting behind a failed one makes the failed one pointless to resend.
-  if (slot.records.size() > 1 && slot.records[0].coalescible && slot.records[1].coalescible) {
-    FinishOffset(slot.records.front());
+  if (!slot.rest.empty() && slot.head.coalescible && slot.rest.front().coalescible) {
+    FinishOffset(slot.head);
     ++superseded_;
-    slot.records.pop_front();
+    slot.PopFront();
   }
   slot.waiting_retry = true;
   ++retrying_;
@@ -114,8 +119,8 @@ void DeliveryTracker::RetainPartitions(const std::set<TopicPartition>& assigned)
   for (auto it = slots_.begin(); it != slots_.end();) {
     KeySlot& slot = it->second;
     // A key lives in one partition (records are keyed by it), so its whole slot goes or stays.
-    if (!slot.records.empty() && !assigned.contains(slot.records.front().source)) {
-      pending_ -= slot.records.size();
+    if (!assigned.contains(slot.head.source)) {
+      pending_ -= slot.size();
       if (slot.in_flight) --in_flight_;
       if (slot.waiting_retry) --retrying_;
       slots_.erase(it++);

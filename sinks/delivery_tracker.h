@@ -24,7 +24,7 @@
 #include <string>
 #include <vector>
 
-#include "absl/container/flat_hash_map.h"
+#include "absl/container/node_hash_map.h"
 #include "common/kafka.h"
 
 namespace tessera::sinks {
@@ -81,8 +81,15 @@ class DeliveryTracker {
   int64_t NextRetryAt() const { return retry_heap_.empty() ? -1 : retry_heap_.top().first; }
 
  private:
+  // A key's records, oldest first. Most keys hold one record at a time, so the head lives in the
+  // slot itself (node_hash_map keeps its address stable for DeliveryTicket) and only a backlog
+  // allocates.
   struct KeySlot {
-    std::deque<PendingRecord> records;  // front = head
+    PendingRecord head;
+    std::vector<PendingRecord> rest;
+    size_t size() const { return 1 + rest.size(); }
+    PendingRecord& back() { return rest.empty() ? head : rest.back(); }
+    void PopFront();
     bool in_flight = false;
     bool waiting_retry = false;
     uint64_t epoch = 0;  // tells stale queue entries from live ones
@@ -97,7 +104,7 @@ class DeliveryTracker {
   void FinishOffset(const PendingRecord& record);
   void MakeReady(uint64_t key, KeySlot& slot);
 
-  absl::flat_hash_map<uint64_t, KeySlot> slots_;
+  absl::node_hash_map<uint64_t, KeySlot> slots_;
   std::deque<std::pair<uint64_t, uint64_t>> ready_;  // (key, epoch)
   using RetryEntry = std::pair<int64_t, std::pair<uint64_t, uint64_t>>;  // (retry_at, (key, epoch))
   std::priority_queue<RetryEntry, std::vector<RetryEntry>, std::greater<>> retry_heap_;

@@ -10,6 +10,7 @@
 #include <sstream>
 #include <vector>
 
+#include "absl/container/flat_hash_set.h"
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
 #include "common/json_writer.h"
@@ -25,6 +26,7 @@ namespace tessera::sinks {
 namespace {
 
 constexpr char kHeldPrefix[] = "sk/h/";
+constexpr size_t kKnownHeldCap = 1 << 20;  // ~16-32 MiB of profile ids at most
 
 std::string HeldKey(uint64_t profile_id) {
   std::string key(kHeldPrefix);
@@ -45,15 +47,26 @@ bool ParseKey(const std::string& text, uint64_t& out) {
   return true;
 }
 
-// One item of a batch, with what is needed to act on its result.
-struct InFlightItem {
-  uint64_t key = 0;
+// What is needed to act on one item's result (the item itself is the OutgoingItem beside it).
+struct ItemState {
+  uint64_t key = 0;  // the tracker's key
+  uint64_t profile_id = 0;
   SinkAction action = SinkAction::kSendProfile;
-  OutgoingItem item;
   int attempts = 0;
   int64_t first_failure_ms = -1;
-  TopicPartition source;
+  const std::string* source_topic = nullptr;  // one of State::input_topics (stable for the worker's life)
+  int32_t source_partition = 0;
   int64_t offset = 0;
+};
+
+// A batch: the items exactly as handed to the transport (so sending copies nothing) and, at the
+// same index, their state.
+struct Batch {
+  std::vector<OutgoingItem> items;
+  std::vector<ItemState> states;
+  uint64_t rebalances_at_send = 0;  // State::rebalances when it was sent
+  size_t size() const { return items.size(); }
+  bool empty() const { return items.empty(); }
 };
 
 }  // namespace
@@ -113,6 +126,7 @@ struct DestinationWorker::State {
   DestinationConfig d;
   WorkerOptions options;
   std::string profile_updates_topic, segment_changes_topic, triggers_topic, dlq_topic;
+  std::vector<std::string> input_topics;  // never resized after Create: ItemState points into it
   std::string status_path;
   std::unique_ptr<KafkaConsumer> consumer;
   std::unique_ptr<Transport> transport;
@@ -128,22 +142,46 @@ struct DestinationWorker::State {
   mutable std::mutex snapshot_mutex;
   SinkCounters snapshot;  // guarded by snapshot_mutex
 
-  std::vector<InFlightItem> open_batch;
+  Batch open_batch;
   int64_t open_batch_since_ms = 0;
-  std::map<uint64_t, std::vector<InFlightItem>> in_flight;  // request id -> its items
+  std::map<uint64_t, Batch> in_flight;  // request id -> its items
   uint64_t next_request_id = 1;
   double rate_tokens = 0;
   int64_t rate_refilled_ms = 0;
   bool paused = false;
   bool dlq_unflushed = false;
   std::set<TopicPartition> assignment;
+  uint64_t rebalances = 0;  // assignment changes so far
+  // Profiles known to be held (their "sk/h/" key is committed or staged): a profile updated again
+  // and again then costs no RocksDB read or write. Only this worker writes its store, so the set
+  // never claims more than the store says; it is bounded, and forgotten at a rebalance.
+  absl::flat_hash_set<uint64_t> known_held;
   std::map<TopicPartition, int64_t> committed;
   int64_t last_commit_ms = 0;
   int64_t last_status_ms = 0;
 
+  // After a rebalance: items of partitions no longer ours leave the open batch.
+  void DropRevokedFromOpenBatch() {
+    Batch kept;
+    for (size_t i = 0; i < open_batch.size(); ++i) {
+      if (!tracker.HoldsInFlight(open_batch.states[i].key)) continue;
+      kept.items.push_back(std::move(open_batch.items[i]));
+      kept.states.push_back(open_batch.states[i]);
+    }
+    open_batch = std::move(kept);
+  }
+
   bool Holds(uint64_t profile_id) {
+    if (known_held.contains(profile_id)) return true;
     absl::StatusOr<std::optional<std::string>> value = staged->Get(HeldKey(profile_id));
-    return value.ok() && value->has_value();
+    const bool held = value.ok() && value->has_value();
+    if (held) RememberHeld(profile_id);
+    return held;
+  }
+
+  void RememberHeld(uint64_t profile_id) {
+    if (known_held.size() >= kKnownHeldCap) known_held.clear();
+    known_held.insert(profile_id);
   }
 
   bool CanSend(int64_t now) {
@@ -157,14 +195,21 @@ struct DestinationWorker::State {
 
   void SendOpenBatch() {
     if (d.rate_limit_per_s > 0) rate_tokens -= 1.0;
-    std::vector<OutgoingItem> items;
-    items.reserve(open_batch.size());
-    for (const InFlightItem& entry : open_batch) items.push_back(entry.item);
     const uint64_t id = next_request_id++;
-    transport->Send(id, items);
+    open_batch.rebalances_at_send = rebalances;
+    transport->Send(id, open_batch.items);
     in_flight.emplace(id, std::move(open_batch));
-    open_batch.clear();
+    open_batch = Batch();
+    open_batch.items.reserve(d.batch_max_size);
+    open_batch.states.reserve(d.batch_max_size);
     ++counters.requests;
+  }
+
+  const std::string* InputTopic(const std::string& topic) const {
+    for (const std::string& t : input_topics) {
+      if (t == topic) return &t;
+    }
+    return &profile_updates_topic;  // unreachable: the consumer reads only input_topics
   }
 
   // Takes ready records into the open batch and sends batches while the destination has room.
@@ -201,44 +246,52 @@ struct DestinationWorker::State {
       tracker.Finish(ticket.key);
       return;
     }
-    const SinkAction action = sinks::Decide(d, *parsed, Holds(parsed->profile_id));
+    // A consented profile is sent whatever the destination held, so only the other cases pay
+    // for the RocksDB read.
+    const bool holds = DecisionNeedsHeldState(d, *parsed) && Holds(parsed->profile_id);
+    const SinkAction action = sinks::Decide(d, *parsed, holds);
     if (action == SinkAction::kSkipConsent || action == SinkAction::kSkipOther) {
       if (action == SinkAction::kSkipConsent) ++counters.skipped_consent;
       tracker.Finish(ticket.key);
       return;
     }
-    const std::string event_key = absl::StrCat(record.source.first, ":", record.source.second, ":", record.offset);
-    InFlightItem entry;
-    entry.key = ticket.key;
-    entry.action = action;
-    entry.item.profile_key = absl::StrCat(parsed->profile_id);
-    entry.item.idempotency_key = IdempotencyKey(*parsed, event_key);
-    entry.item.json = RenderItem(d, *parsed, action, entry.item.idempotency_key);
-    entry.attempts = ticket.attempts;
-    entry.first_failure_ms = ticket.first_failure_ms;
-    entry.source = record.source;
-    entry.offset = record.offset;
-    if (open_batch.empty()) open_batch_since_ms = now;
-    open_batch.push_back(std::move(entry));
+    OutgoingItem& item = open_batch.items.emplace_back();
+    item.profile_key = absl::StrCat(parsed->profile_id);
+    item.idempotency_key =
+        parsed->kind == SinkRecord::Kind::kProfile || parsed->kind == SinkRecord::Kind::kMergedAway
+            ? IdempotencyKey(*parsed, "")
+            : IdempotencyKey(*parsed, absl::StrCat(record.source.first, ":", record.source.second, ":", record.offset));
+    item.json = RenderItem(d, *parsed, action, item.idempotency_key);
+    ItemState& state = open_batch.states.emplace_back();
+    state.key = ticket.key;
+    state.profile_id = parsed->profile_id;
+    state.action = action;
+    state.attempts = ticket.attempts;
+    state.first_failure_ms = ticket.first_failure_ms;
+    state.source_topic = InputTopic(record.source.first);
+    state.source_partition = record.source.second;
+    state.offset = record.offset;
+    if (open_batch.size() == 1) open_batch_since_ms = now;
   }
 
-  void DeadLetter(const InFlightItem& entry, const std::string& error, int attempts, int64_t now) {
+  void DeadLetter(const OutgoingItem& item, const ItemState& state, const std::string& error, int attempts,
+                  int64_t now) {
     JsonWriter w;
     w.BeginObject();
     w.Key("destination").String(d.name);
-    w.Key("idempotency_key").String(entry.item.idempotency_key);
+    w.Key("idempotency_key").String(item.idempotency_key);
     w.Key("error").String(error);
     w.Key("attempts").Int(attempts);
-    w.Key("first_failure_at_ms").Int(entry.first_failure_ms < 0 ? now : entry.first_failure_ms);
+    w.Key("first_failure_at_ms").Int(state.first_failure_ms < 0 ? now : state.first_failure_ms);
     w.Key("dead_lettered_at_ms").Int(now);
     w.Key("source").BeginObject();
-    w.Key("topic").String(entry.source.first).Key("partition").Int(entry.source.second);
-    w.Key("offset").Int(entry.offset).EndObject();
-    w.Key("item").Raw(entry.item.json);
+    w.Key("topic").String(*state.source_topic).Key("partition").Int(state.source_partition);
+    w.Key("offset").Int(state.offset).EndObject();
+    w.Key("item").Raw(item.json);
     w.EndObject();
     // Produce waits (serving delivery reports) while the local queue is full; the commit path
     // flushes before any offset past this record is committed.
-    absl::Status status = dlq->Produce(dlq_topic, entry.item.profile_key, w.str(), {{"content-type", "application/json"}});
+    absl::Status status = dlq->Produce(dlq_topic, item.profile_key, w.str(), {{"content-type", "application/json"}});
     if (!status.ok()) LogError(absl::StrCat("sink ", d.name, ": dead-letter produce: ", status.ToString()));
     dlq_unflushed = true;
     ++counters.dead_lettered;
@@ -249,36 +302,41 @@ struct DestinationWorker::State {
       auto node = in_flight.extract(result.request_id);
       if (node.empty()) continue;
       if (result.outcome != SendResult::Outcome::kDelivered) ++counters.failed_requests;
-      for (InFlightItem& entry : node.mapped()) {
-        if (!tracker.HoldsInFlight(entry.key)) continue;  // its partition was revoked meanwhile
+      const Batch& batch = node.mapped();
+      const bool rebalanced = batch.rebalances_at_send != rebalances;
+      for (size_t i = 0; i < batch.size(); ++i) {
+        const ItemState& state = batch.states[i];
+        if (rebalanced && !tracker.HoldsInFlight(state.key)) continue;  // its partition was revoked meanwhile
         switch (result.outcome) {
           case SendResult::Outcome::kDelivered: {
             ++counters.delivered;
-            uint64_t profile_id = 0;
-            ParseKey(entry.item.profile_key, profile_id);
-            if (entry.action == SinkAction::kSendProfile) {
-              staged->Put(HeldKey(profile_id), "");
-            } else if (entry.action == SinkAction::kSendDeletion) {
+            if (state.action == SinkAction::kSendProfile) {
+              if (!known_held.contains(state.profile_id)) {
+                staged->Put(HeldKey(state.profile_id), "");
+                RememberHeld(state.profile_id);
+              }
+            } else if (state.action == SinkAction::kSendDeletion) {
               ++counters.deletions;
-              staged->Delete(HeldKey(profile_id));
+              staged->Delete(HeldKey(state.profile_id));
+              known_held.erase(state.profile_id);
             }
-            tracker.Finish(entry.key);
+            tracker.Finish(state.key);
             break;
           }
           case SendResult::Outcome::kRetry: {
-            const int attempts = entry.attempts + 1;
-            const int64_t first_failure = entry.first_failure_ms < 0 ? now : entry.first_failure_ms;
+            const int attempts = state.attempts + 1;
+            const int64_t first_failure = state.first_failure_ms < 0 ? now : state.first_failure_ms;
             if (now - first_failure >= d.retry.max_window_ms) {
-              DeadLetter(entry, result.error, attempts, now);
-              tracker.Finish(entry.key);
+              DeadLetter(batch.items[i], state, result.error, attempts, now);
+              tracker.Finish(state.key);
             } else {
-              tracker.Retry(entry.key, now + RetryDelayMs(d.retry, attempts, result.retry_after_ms, random()), now);
+              tracker.Retry(state.key, now + RetryDelayMs(d.retry, attempts, result.retry_after_ms, random()), now);
             }
             break;
           }
           case SendResult::Outcome::kPermanent:
-            DeadLetter(entry, result.error, entry.attempts + 1, now);
-            tracker.Finish(entry.key);
+            DeadLetter(batch.items[i], state, result.error, state.attempts + 1, now);
+            tracker.Finish(state.key);
             break;
         }
       }
@@ -343,6 +401,7 @@ absl::StatusOr<std::unique_ptr<DestinationWorker>> DestinationWorker::Create(Des
   s.segment_changes_topic = prefix + "segment-changes";
   s.triggers_topic = prefix + "triggers";
   s.dlq_topic = DeadLetterTopic(s.d, prefix);
+  s.input_topics = InputTopics(s.d, prefix);
 
   const std::string dir = absl::StrCat(s.options.data_dir, "/sinks/", s.d.name);
   std::error_code ec;
@@ -370,7 +429,7 @@ absl::StatusOr<std::unique_ptr<DestinationWorker>> DestinationWorker::Create(Des
   KafkaConsumer::Options consumer_options;
   consumer_options.brokers = s.options.brokers;
   consumer_options.group_id = ConsumerGroup(s.d, prefix);
-  consumer_options.topics = InputTopics(s.d, prefix);
+  consumer_options.topics = s.input_topics;
   // librdkafka's prefetch is the other memory a dead destination could grow: keep it small.
   consumer_options.extra = {{"queued.max.messages.kbytes", "8192"}};
   for (const auto& [k, v] : s.options.consumer_extra) consumer_options.extra[k] = v;
@@ -415,15 +474,17 @@ absl::Status DestinationWorker::Run() {
     if (assigned != s.assignment) {
       s.tracker.RetainPartitions(assigned);
       std::erase_if(s.committed, [&](const auto& entry) { return !assigned.contains(entry.first); });
-      std::erase_if(s.open_batch, [&](const InFlightItem& entry) { return !s.tracker.HoldsInFlight(entry.key); });
+      s.DropRevokedFromOpenBatch();
       s.assignment = std::move(assigned);
+      ++s.rebalances;
+      s.known_held.clear();
       if (s.paused) (void)s.consumer->Pause();  // newly assigned partitions start unpaused
     }
     for (KafkaMessage& message : *polled) {
       PendingRecord record;
-      record.source = {message.topic, message.partition};
+      record.source = {std::move(message.topic), message.partition};
       record.offset = message.offset;
-      record.coalescible = message.topic == s.profile_updates_topic;
+      record.coalescible = record.source.first == s.profile_updates_topic;
       if (!ParseKey(message.key, record.key)) record.key = 0;  // parsed (and rejected) when its turn comes
       record.payload = std::move(message.payload);
       s.tracker.Add(std::move(record));

@@ -11,13 +11,17 @@
 namespace tessera::sinks {
 
 struct RecordParser::Impl {
-  simdjson::dom::parser parser;
+  simdjson::dom::parser dom;              // events: small, minified whole
+  simdjson::ondemand::parser ondemand;    // profile updates: sliced without re-serializing
+  simdjson::ondemand::parser consent;     // the consent member, re-read from its slice
 };
 
 RecordParser::RecordParser() : impl_(std::make_unique<Impl>()) {}
 RecordParser::~RecordParser() = default;
 
 namespace {
+
+using simdjson::ondemand::json_type;
 
 absl::Status BadRecord(std::string_view what) {
   return absl::InvalidArgumentError(absl::StrCat("sink record: ", AbslView(what)));
@@ -27,49 +31,123 @@ bool ParseId(std::string_view text, uint64_t& out) {
   return !text.empty() && std::from_chars(text.data(), text.data() + text.size(), out).ec == std::errc();
 }
 
+// A key exactly as the document spells it (between its quotes, escapes kept): Tessera's field
+// names need no escaping, so this is the name, and it stays valid as long as the document text.
+std::string_view RawKey(simdjson::ondemand::raw_json_string key) {
+  const char* begin = key.raw();
+  const char* end = begin;
+  while (*end != '"') end += (*end == '\\') ? 2 : 1;
+  return std::string_view(begin, static_cast<size_t>(end - begin));
+}
+
+// A value's JSON text as the document has it (scalars without trailing whitespace).
+simdjson::error_code RawValue(simdjson::ondemand::value value, std::string_view& out) {
+  json_type type;
+  if (auto error = value.type().get(type)) return error;
+  if (type == json_type::object) {
+    simdjson::ondemand::object object;
+    if (auto error = value.get_object().get(object)) return error;
+    return object.raw_json().get(out);
+  }
+  if (type == json_type::array) {
+    simdjson::ondemand::array array;
+    if (auto error = value.get_array().get(array)) return error;
+    return array.raw_json().get(out);
+  }
+  out = value.raw_json_token();
+  while (!out.empty() && (out.back() == ' ' || out.back() == '\n' || out.back() == '\r' || out.back() == '\t')) {
+    out.remove_suffix(1);
+  }
+  return simdjson::SUCCESS;
+}
+
 }  // namespace
 
 absl::StatusOr<SinkRecord> RecordParser::ParseProfileUpdate(std::string_view payload) {
-  simdjson::dom::element doc;
-  if (impl_->parser.parse(payload.data(), payload.size()).get(doc)) return BadRecord("not JSON");
   SinkRecord record;
-  std::string_view id_text;
-  if (doc["profile_id"].get(id_text) || !ParseId(id_text, record.profile_id)) return BadRecord("no profile_id");
-  if (doc["version"].get(record.version)) return BadRecord("no version");
-  std::string_view merged_into;
-  if (!doc["merged_into"].get(merged_into)) {
-    if (!ParseId(merged_into, record.merged_into)) return BadRecord("bad merged_into");
-    record.kind = SinkRecord::Kind::kMergedAway;
-    return record;
+  // simdjson reads up to SIMDJSON_PADDING bytes past the end; the capacity (> 15) also keeps the
+  // buffer on the heap, so moving the record leaves the slices valid.
+  record.source.reserve(payload.size() + simdjson::SIMDJSON_PADDING);
+  record.source.assign(payload);
+  const char* base = record.source.data();
+  const size_t capacity = record.source.capacity();
+  simdjson::ondemand::document doc;
+  simdjson::ondemand::object root;
+  if (impl_->ondemand.iterate(base, record.source.size(), capacity).get(doc) || doc.get_object().get(root)) {
+    return BadRecord("not JSON");
   }
-  record.kind = SinkRecord::Kind::kProfile;
-  simdjson::dom::array changed;
-  if (!doc["changed"].get(changed)) {
-    for (simdjson::dom::element field : changed) {
-      std::string_view name;
-      if (!field.get(name)) record.changed.emplace_back(name);
-    }
-  }
-  simdjson::dom::object profile;
-  if (doc["profile"].get(profile)) return BadRecord("no profile");
-  for (auto [key, value] : profile) {
-    record.profile_fields.emplace_back(std::string(key), simdjson::minify(value));
-    if (key == "consent") {
-      simdjson::dom::object consent;
-      if (value.get(consent)) continue;
-      for (auto [purpose, state] : consent) {
-        bool granted = false;
-        if (!state["granted"].get(granted)) record.consent[std::string(purpose)] = granted;
+  bool have_id = false, have_version = false, have_profile = false;
+  for (auto member : root) {
+    simdjson::ondemand::field field;
+    if (std::move(member).get(field)) return BadRecord("not JSON");
+    const std::string_view key = RawKey(field.key());
+    simdjson::ondemand::value value = field.value();
+    if (key == "profile_id") {
+      std::string_view id_text;
+      if (value.get_string().get(id_text) || !ParseId(id_text, record.profile_id)) return BadRecord("no profile_id");
+      have_id = true;
+    } else if (key == "version") {
+      if (value.get_uint64().get(record.version)) return BadRecord("no version");
+      have_version = true;
+    } else if (key == "merged_into") {
+      std::string_view merged_into;
+      if (value.get_string().get(merged_into) || !ParseId(merged_into, record.merged_into)) {
+        return BadRecord("bad merged_into");
+      }
+      record.kind = SinkRecord::Kind::kMergedAway;
+    } else if (key == "changed") {
+      simdjson::ondemand::array changed;
+      if (value.get_array().get(changed)) continue;
+      for (auto element : changed) {
+        std::string_view name;
+        if (!element.get_string().get(name)) record.changed.emplace_back(name);
+      }
+    } else if (key == "profile") {
+      simdjson::ondemand::object profile;
+      if (value.get_object().get(profile)) return BadRecord("no profile");
+      have_profile = true;
+      record.profile_fields.reserve(16);
+      for (auto profile_member : profile) {
+        simdjson::ondemand::field profile_field;
+        std::string_view text;
+        if (std::move(profile_member).get(profile_field)) return BadRecord("bad profile");
+        const std::string_view name = RawKey(profile_field.key());
+        if (RawValue(profile_field.value(), text)) return BadRecord("bad profile");
+        record.profile_fields.emplace_back(name, text);
+        if (name == "consent") ParseConsent(text, capacity - static_cast<size_t>(text.data() - base), record.consent);
       }
     }
   }
+  if (!have_id) return BadRecord("no profile_id");
+  if (!have_version) return BadRecord("no version");
+  if (record.kind == SinkRecord::Kind::kMergedAway) {
+    record.profile_fields.clear();
+    record.changed.clear();
+    return record;
+  }
+  if (!have_profile) return BadRecord("no profile");
   return record;
+}
+
+void RecordParser::ParseConsent(std::string_view text, size_t readable, std::map<std::string, bool>& out) {
+  simdjson::ondemand::document doc;
+  simdjson::ondemand::object consent;
+  if (impl_->consent.iterate(text.data(), text.size(), readable).get(doc) || doc.get_object().get(consent)) return;
+  for (auto member : consent) {
+    simdjson::ondemand::field field;
+    if (std::move(member).get(field)) return;
+    const std::string_view purpose = RawKey(field.key());
+    simdjson::ondemand::object state;
+    if (field.value().get_object().get(state)) continue;
+    bool granted = false;
+    if (!state["granted"].get_bool().get(granted)) out[std::string(purpose)] = granted;
+  }
 }
 
 absl::StatusOr<SinkRecord> RecordParser::ParseEvent(SinkRecord::Kind kind, uint64_t profile_id,
                                                     std::string_view payload) {
   simdjson::dom::element doc;
-  if (impl_->parser.parse(payload.data(), payload.size()).get(doc)) return BadRecord("not JSON");
+  if (impl_->dom.parse(payload.data(), payload.size()).get(doc)) return BadRecord("not JSON");
   SinkRecord record;
   record.kind = kind;
   record.profile_id = profile_id;
@@ -107,6 +185,10 @@ SinkAction Decide(const DestinationConfig& destination, const SinkRecord& record
   return SinkAction::kSkipOther;
 }
 
+bool DecisionNeedsHeldState(const DestinationConfig& destination, const SinkRecord& record) {
+  return record.kind != SinkRecord::Kind::kProfile || !ConsentGrantedForAll(destination.purposes, record.consent);
+}
+
 std::string IdempotencyKey(const SinkRecord& record, std::string_view event_key) {
   if (record.kind == SinkRecord::Kind::kProfile || record.kind == SinkRecord::Kind::kMergedAway) {
     return absl::StrCat(record.profile_id, ":", record.version);
@@ -120,46 +202,56 @@ std::string RenderItem(const DestinationConfig& destination, const SinkRecord& r
     return destination.fields.empty() ||
            std::find(destination.fields.begin(), destination.fields.end(), field) != destination.fields.end();
   };
-  JsonWriter w;
-  w.BeginObject();
+  // Appended by hand rather than through JsonWriter: this runs once per delivered change, and the
+  // profile's fields are already JSON (slices of the record), so only the few strings below are
+  // escaped. The layout is the one docs/sinks.md shows.
+  std::string out;
+  const auto type_and_key = [&](std::string_view type) {
+    out.append("{\"type\":\"").append(type).append("\",\"idempotency_key\":");
+    AppendJsonString(idempotency_key, out);
+    out.append(",\"profile_id\":\"").append(absl::StrCat(record.profile_id)).append("\"");
+  };
   switch (action) {
-    case SinkAction::kSendProfile:
-      w.Key("type").String("profile");
-      w.Key("idempotency_key").String(idempotency_key);
-      w.Key("profile_id").String(absl::StrCat(record.profile_id));
-      w.Key("version").Uint(record.version);
-      w.Key("changed").BeginArray();
+    case SinkAction::kSendProfile: {
+      size_t size = 160 + idempotency_key.size();
+      for (const auto& [field, json] : record.profile_fields) size += field.size() + json.size() + 4;
+      out.reserve(size);
+      type_and_key("profile");
+      out.append(",\"version\":").append(absl::StrCat(record.version)).append(",\"changed\":[");
+      bool first = true;
       for (const std::string& field : record.changed) {
-        if (allowed(field)) w.String(field);
+        if (!allowed(field)) continue;
+        if (!first) out.push_back(',');
+        first = false;
+        AppendJsonString(field, out);
       }
-      w.EndArray();
-      w.Key("profile").BeginObject();
+      out.append("],\"profile\":{");
+      first = true;
       for (const auto& [field, json] : record.profile_fields) {
-        if (allowed(field)) w.Key(field).Raw(json);
+        if (!allowed(field)) continue;
+        if (!first) out.push_back(',');
+        first = false;
+        out.push_back('"');
+        out.append(field).append("\":").append(json);  // field: the record's own spelling, escapes kept
       }
-      w.EndObject();
+      out.append("}}");
       break;
+    }
     case SinkAction::kSendDeletion:
-      w.Key("type").String("deletion");
-      w.Key("idempotency_key").String(idempotency_key);
-      w.Key("profile_id").String(absl::StrCat(record.profile_id));
-      w.Key("version").Uint(record.version);
+      type_and_key("deletion");
+      out.append(",\"version\":").append(absl::StrCat(record.version));
       if (record.kind == SinkRecord::Kind::kMergedAway) {
-        w.Key("reason").String("merged");
-        w.Key("merged_into").String(absl::StrCat(record.merged_into));
+        out.append(",\"reason\":\"merged\",\"merged_into\":\"").append(absl::StrCat(record.merged_into)).append("\"}");
       } else {
-        w.Key("reason").String("consent_withdrawn");
+        out.append(",\"reason\":\"consent_withdrawn\"}");
       }
       break;
     default:
-      w.Key("type").String(record.kind == SinkRecord::Kind::kTrigger ? "trigger" : "segment_change");
-      w.Key("idempotency_key").String(idempotency_key);
-      w.Key("profile_id").String(absl::StrCat(record.profile_id));
-      w.Key("data").Raw(record.event_json);
+      type_and_key(record.kind == SinkRecord::Kind::kTrigger ? "trigger" : "segment_change");
+      out.append(",\"data\":").append(record.event_json).append("}");
       break;
   }
-  w.EndObject();
-  return std::move(w).Take();
+  return out;
 }
 
 std::string RenderBatch(std::string_view destination_name, const std::vector<const std::string*>& items) {

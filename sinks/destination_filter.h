@@ -29,18 +29,27 @@
 
 namespace tessera::sinks {
 
+// Move-only: `profile_fields` view `source`, whose heap buffer a move keeps in place.
 struct SinkRecord {
   enum class Kind { kProfile, kMergedAway, kSegmentChange, kTrigger };
+  SinkRecord() = default;
+  SinkRecord(SinkRecord&&) = default;
+  SinkRecord& operator=(SinkRecord&&) = default;
+  SinkRecord(const SinkRecord&) = delete;
+  SinkRecord& operator=(const SinkRecord&) = delete;
+
   Kind kind = Kind::kProfile;
   uint64_t profile_id = 0;
   uint64_t version = 0;
   uint64_t merged_into = 0;
   std::map<std::string, bool> consent;  // purpose -> granted (profile updates)
-  // Top-level fields of the profile JSON, each as compact JSON text, in document order.
-  std::vector<std::pair<std::string, std::string>> profile_fields;
+  // Top-level fields of the profile JSON, (name, value as JSON text exactly as the record has
+  // it), in document order: slices of `source`, so rendering an item copies each field once.
+  std::vector<std::pair<std::string_view, std::string_view>> profile_fields;
   std::vector<std::string> changed;  // changed top-level fields
   std::string event_json;            // segment change / trigger: the record as compact JSON
   std::string segment;               // its "segment" (or "segment_id") member, if any
+  std::string source;                // a profile update's payload, padded for simdjson
 };
 
 enum class SinkAction {
@@ -61,6 +70,9 @@ class RecordParser {
   absl::StatusOr<SinkRecord> ParseEvent(SinkRecord::Kind kind, uint64_t profile_id, std::string_view payload);
 
  private:
+  // `text` is the consent object's slice of a padded buffer with `readable` bytes from its start.
+  void ParseConsent(std::string_view text, size_t readable, std::map<std::string, bool>& out);
+
   struct Impl;
   std::unique_ptr<Impl> impl_;
 };
@@ -68,6 +80,10 @@ class RecordParser {
 bool ConsentGrantedForAll(const std::vector<std::string>& purposes, const std::map<std::string, bool>& consent);
 
 SinkAction Decide(const DestinationConfig& destination, const SinkRecord& record, bool holds_profile);
+
+// Whether Decide's answer for `record` depends on `holds_profile` at all: a profile with consent
+// for every purpose is sent whatever the destination held, so the worker skips the lookup.
+bool DecisionNeedsHeldState(const DestinationConfig& destination, const SinkRecord& record);
 
 // "<profile id>:<version>" for profile records; `event_key` for segment changes and triggers.
 std::string IdempotencyKey(const SinkRecord& record, std::string_view event_key);

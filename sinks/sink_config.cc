@@ -120,6 +120,7 @@ absl::StatusOr<std::vector<DestinationConfig>> ParseSinksConfig(std::string_view
     }
     RETURN_IF_ERROR(Read(node, "timeout_ms", path, d.timeout_ms));
     RETURN_IF_ERROR(Read(node, "rate_limit_per_s", path, d.rate_limit_per_s));
+    if (d.type == DestinationType::kKafka) d.max_in_flight = kKafkaDefaultMaxInFlight;
     RETURN_IF_ERROR(Read(node, "max_in_flight", path, d.max_in_flight));
     RETURN_IF_ERROR(Read(node, "max_pending", path, d.max_pending));
     if (const YAML::Node retry = node["retry"]; retry) {

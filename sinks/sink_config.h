@@ -52,11 +52,15 @@ struct DestinationConfig {
   int64_t batch_max_wait_ms = 100;
   int64_t timeout_ms = 10'000;
   double rate_limit_per_s = 0;  // requests (webhook) or batches (kafka) per second; 0 = unlimited
-  size_t max_in_flight = 8;     // concurrent requests
+  size_t max_in_flight = 8;     // concurrent requests (kafka: batches not yet acknowledged)
   size_t max_pending = 20'000;  // records held in memory before the consumer pauses
   RetryPolicy retry;
   std::string secret;
 };
+
+// A Kafka destination keeps producing while earlier batches wait for their acknowledgements, so
+// its default allows many more batches in flight than a webhook's concurrent requests.
+inline constexpr size_t kKafkaDefaultMaxInFlight = 64;
 
 // Parses the `sinks:` section of a YAML document (absent: no destinations). InvalidArgument names
 // the offending key.

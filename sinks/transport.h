@@ -8,8 +8,9 @@
 //   batch, Idempotency-Key. 2xx = delivered; 408, 429 (Retry-After in seconds honoured), 5xx,
 //   timeouts and connection errors = retry; any other status = permanent (dead-lettered at once).
 // - KafkaTopicTransport: each item is a record of the destination's topic keyed by profile id,
-//   with content-type and idempotency-key headers; a batch is delivered when the producer's
-//   delivery reports say so (idempotent producer, acks=all).
+//   with content-type and idempotency-key headers; a batch is delivered when the delivery report
+//   of each of its records says so (idempotent producer, acks=all). Batches are never flushed one
+//   by one: the producer keeps batching (linger.ms) while up to max_in_flight batches wait.
 //
 // Thread-safety: a transport belongs to its destination's worker thread.
 #pragma once

@@ -16,8 +16,11 @@
 
 #include "absl/strings/str_cat.h"
 #include "common/kafka.h"
+#include "profiles/segments.h"
+#include "profiles/triggers.h"
 #include "simdjson.h"
 #include "sinks/delivery_service.h"
+#include "sinks/profile_updates.h"
 #include "sinks/replay.h"
 #include "tests/integration/webhook_harness.h"
 
@@ -250,6 +253,182 @@ TEST_F(WebhookDeliveryTest, ConsentNoneSendsNothingWithdrawnSendsDeletionGranted
   const auto counters = service->counters();
   EXPECT_EQ(counters[0].second.skipped_consent, 5);  // 1 twice, 3 once, 4 twice
   EXPECT_EQ(counters[0].second.deletions, 1);
+  ASSERT_TRUE(service->Stop().ok());
+}
+
+// A Kafka-topic destination keeps producing while earlier batches wait for acknowledgements (per-
+// record delivery reports): the topic ends with every consented profile's changes in version order
+// (coalescing may skip intermediate ones), each key once, keyed by profile id with the content-type
+// and idempotency-key headers, only the allowlisted fields, nothing for unconsented profiles, and
+// the group's offsets past everything.
+TEST_F(WebhookDeliveryTest, KafkaTopicDestinationCarriesEveryConsentedProfileInOrderOnce) {
+  sinks::DestinationConfig d;
+  d.name = "ads";
+  d.type = sinks::DestinationType::kKafka;
+  d.topic = "t.partner.ads";
+  d.purposes = {"advertising"};
+  d.fields = {"id"};
+  d.batch_max_size = 25;
+  d.batch_max_wait_ms = 10;
+  d.max_in_flight = sinks::kKafkaDefaultMaxInFlight;
+  auto service = Start({d});
+  ASSERT_NE(service, nullptr);
+  constexpr uint64_t kProfiles = 200, kVersions = 3;
+  std::vector<v1::ProfileUpdate> updates;
+  for (uint64_t version = 1; version <= kVersions; ++version) {
+    for (uint64_t id = 1; id <= kProfiles; ++id) {
+      updates.push_back(MakeUpdate(id, version, id % 2 == 1 ? std::map<std::string, bool>{{"advertising", true}}
+                                                            : std::map<std::string, bool>{}));
+    }
+  }
+  ProduceUpdates(kafka_->bootstrap_servers(), kTopic, updates);
+  // Done when every update is accounted for: delivered, superseded or skipped for consent.
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(60);
+  sinks::SinkCounters counters;
+  while (std::chrono::steady_clock::now() < deadline) {
+    counters = service->counters()[0].second;
+    if (counters.delivered + counters.superseded + counters.skipped_consent ==
+        static_cast<int64_t>(updates.size())) {
+      break;
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  }
+  EXPECT_EQ(counters.delivered + counters.superseded + counters.skipped_consent, static_cast<int64_t>(updates.size()));
+  // Each unconsented profile is skipped at least once (its newest version is never superseded)
+  // and at most once per version.
+  EXPECT_GE(counters.skipped_consent, static_cast<int64_t>(kProfiles / 2));
+  EXPECT_LE(counters.skipped_consent, static_cast<int64_t>(kProfiles / 2 * kVersions));
+  ASSERT_TRUE(service->Stop().ok());
+  auto lag = ReadGroupLag(kafka_->bootstrap_servers(), "t.sink.ads", {kTopic});
+  ASSERT_TRUE(lag.ok()) << lag.status();
+  for (const auto& p : *lag) EXPECT_EQ(p.lag(), 0) << p.topic << "[" << p.partition << "]";
+
+  auto out = ReadTopicToEnd(kafka_->bootstrap_servers(), d.topic, absl::Seconds(20));
+  ASSERT_TRUE(out.ok()) << out.status();
+  EXPECT_EQ(static_cast<int64_t>(out->size()), counters.delivered);
+  std::set<std::string> keys;
+  std::map<std::string, int64_t> last_version;
+  for (const KafkaMessage& m : *out) {
+    const std::string* idempotency_key = m.FindHeader("idempotency-key");
+    const std::string* content_type = m.FindHeader("content-type");
+    ASSERT_TRUE(idempotency_key != nullptr && content_type != nullptr);
+    EXPECT_EQ(*content_type, "application/json");
+    EXPECT_TRUE(keys.insert(*idempotency_key).second) << "twice: " << *idempotency_key;
+    simdjson::dom::parser parser;
+    simdjson::dom::element item = parser.parse(m.payload);
+    EXPECT_EQ(std::string_view(item["profile_id"]), m.key);
+    EXPECT_EQ(std::string_view(item["idempotency_key"]), *idempotency_key);
+    EXPECT_EQ(std::stoull(m.key) % 2, 1u) << "profile " << m.key << " never consented";
+    std::vector<std::string> fields;
+    for (auto [field, value] : simdjson::dom::object(item["profile"])) fields.emplace_back(field);
+    EXPECT_EQ(fields, std::vector<std::string>{"id"});
+    const int64_t version = int64_t(item["version"]);
+    EXPECT_GT(version, last_version[m.key]) << "profile " << m.key << " out of order";
+    last_version[m.key] = version;
+  }
+  EXPECT_EQ(last_version.size(), kProfiles / 2);
+  for (const auto& [id, version] : last_version) EXPECT_EQ(version, static_cast<int64_t>(kVersions)) << id;
+}
+
+// The JSON value `json` re-rendered compactly, so two spellings of one document compare equal.
+std::string Compact(const std::string& json) {
+  simdjson::dom::parser parser;
+  simdjson::dom::element doc;
+  if (parser.parse(json).get(doc)) return "not JSON: " + json;
+  return simdjson::minify(doc);
+}
+
+// Segment changes and triggers exactly as the activation code publishes them (app/outputs.cc:
+// profiles::SegmentChangeToJson / TriggerFiringToJson, keyed by sinks::ProfileKey, with a JSON
+// content type; the test does not link the app library for it): a destination that
+// subscribed to them gets each one unchanged as the item's `data`, only for a profile it holds
+// (consent), only for the segments it named, and in order after that profile's own update.
+TEST_F(WebhookDeliveryTest, RealSegmentChangesAndTriggersReachOnlyConsentedProfilesAndNamedSegments) {
+  const std::string segment_changes_topic = absl::StrCat(kPrefix, "segment-changes");
+  const std::string triggers_topic = absl::StrCat(kPrefix, "triggers");
+  ASSERT_TRUE(kafka_->CreateTopics({{segment_changes_topic, 4, {}}, {triggers_topic, 4, {}}}).ok());
+  WebhookReceiver receiver(dir_, "activation", kSecret, {"--record-items"});
+  sinks::DestinationConfig d = Webhook("activation", receiver.url());
+  d.segment_changes = true;
+  d.segments = {"vip"};
+  d.triggers = true;
+  d.purposes = {"email_marketing"};
+  d.fields = {"id", "traits"};
+  auto service = Start({d});
+  ASSERT_NE(service, nullptr);
+  const std::string brokers = kafka_->bootstrap_servers();
+  // 1 consents; 2 does not.
+  ProduceUpdates(brokers, kTopic, {MakeUpdate(1, 1, {{"email_marketing", true}}), MakeUpdate(2, 1, {})});
+  ReceiverState state = WaitFor(receiver, [](const ReceiverState& s) { return !s.receipts.empty(); },
+                                std::chrono::seconds(20));
+  ASSERT_EQ(state.receipts.size(), 1u);
+
+  const int64_t at_ms = 1764043200000;
+  const profiles::SegmentChange vip_entered{1, "vip", true, at_ms, 1, ""};
+  const profiles::SegmentChange vip_exited{1, "vip", false, at_ms + 1000, 2, "merged"};
+  const profiles::SegmentChange churn_entered{1, "churn", true, at_ms, 1, ""};
+  const profiles::SegmentChange unconsented_vip{2, "vip", true, at_ms, 1, ""};
+  const profiles::TriggerFiring birthday{1,  "birthday", "birthday:2027", at_ms, at_ms + 5, "Asia/Bangkok",
+                                         R"({"days_before":3})"};
+  const profiles::TriggerFiring unconsented_birthday{2, "birthday", "birthday:2027", at_ms, at_ms + 5, "Asia/Bangkok",
+                                                     ""};
+  auto producer = KafkaProducer::Create(brokers);
+  ASSERT_TRUE(producer.ok()) << producer.status();
+  const std::vector<KafkaHeader> json = {{"content-type", "application/json"}};
+  for (const profiles::SegmentChange* change : {&vip_entered, &churn_entered, &unconsented_vip, &vip_exited}) {
+    ASSERT_TRUE((*producer)
+                    ->Produce(segment_changes_topic, sinks::ProfileKey(change->profile_id),
+                              profiles::SegmentChangeToJson(*change), json)
+                    .ok());
+  }
+  for (const profiles::TriggerFiring* firing : {&birthday, &unconsented_birthday}) {
+    ASSERT_TRUE((*producer)
+                    ->Produce(triggers_topic, sinks::ProfileKey(firing->profile_id),
+                              profiles::TriggerFiringToJson(*firing), json)
+                    .ok());
+  }
+  ASSERT_TRUE((*producer)->Flush(absl::Seconds(10)).ok());
+
+  state = WaitFor(receiver, [](const ReceiverState& s) { return s.receipts.size() >= 4; }, std::chrono::seconds(20));
+  std::this_thread::sleep_for(std::chrono::milliseconds(500));  // nothing else may arrive
+  state = receiver.State();
+  EXPECT_EQ(state.bad_signatures, 0);
+  const auto by_profile = AckedByProfile(state);
+  EXPECT_FALSE(by_profile.contains("2")) << "profile 2 never consented";
+  ASSERT_TRUE(by_profile.contains("1"));
+  const std::vector<testing::Receipt>& one = by_profile.at("1");
+  ASSERT_EQ(one.size(), 4u);  // its profile, vip entered, vip exited, the birthday; churn is not named
+  EXPECT_EQ(one[0].type, "profile");
+  {
+    // What the allowlist keeps of profile 1's published update: id and traits, as encoded.
+    simdjson::dom::parser parser;
+    simdjson::dom::element update =
+        parser.parse(sinks::ProfileUpdateToJson(MakeUpdate(1, 1, {{"email_marketing", true}})));
+    EXPECT_EQ(one[0].item, absl::StrCat(R"({"type":"profile","idempotency_key":"1:1","profile_id":"1","version":1,)",
+                                        R"("changed":["traits"],"profile":{"id":)", simdjson::minify(update["profile"]["id"]),
+                                        R"(,"traits":)", simdjson::minify(update["profile"]["traits"]), "}}"));
+  }
+  std::vector<std::string> segment_data, trigger_data;
+  for (size_t i = 1; i < one.size(); ++i) {
+    simdjson::dom::parser parser;
+    simdjson::dom::element item = parser.parse(one[i].item);
+    const std::string data = simdjson::minify(item["data"]);
+    if (one[i].type == "segment_change") {
+      EXPECT_EQ(one[i].key.rfind(segment_changes_topic + ":", 0), 0u) << one[i].key;
+      segment_data.push_back(data);
+    } else {
+      EXPECT_EQ(one[i].type, "trigger");
+      EXPECT_EQ(one[i].key.rfind(triggers_topic + ":", 0), 0u) << one[i].key;
+      trigger_data.push_back(data);
+    }
+  }
+  // Entered before exited: both are records of profile 1 in one partition, delivered in order.
+  EXPECT_EQ(segment_data, (std::vector<std::string>{Compact(profiles::SegmentChangeToJson(vip_entered)),
+                                                    Compact(profiles::SegmentChangeToJson(vip_exited))}));
+  EXPECT_EQ(trigger_data, (std::vector<std::string>{Compact(profiles::TriggerFiringToJson(birthday))}));
+  const auto counters = service->counters();
+  EXPECT_EQ(counters[0].second.skipped_consent, 3);  // 2's update, its vip entry and its birthday
+  EXPECT_EQ(counters[0].second.delivered, 4);
   ASSERT_TRUE(service->Stop().ok());
 }
 

@@ -65,6 +65,8 @@ ReceiverState WebhookReceiver::State() const {
     if (!r["version"].get(version)) receipt.version = version;
     receipt.type = std::string(std::string_view(r["type"]));
     receipt.acked = bool(r["acked"]);
+    simdjson::dom::element item;
+    if (!r["item"].get(item)) receipt.item = simdjson::minify(item);
     state.receipts.push_back(std::move(receipt));
   }
   state.requests = int64_t(doc["requests"]);

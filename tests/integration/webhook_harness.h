@@ -19,6 +19,7 @@ struct Receipt {
   int64_t version = 0;
   std::string type;
   bool acked = false;
+  std::string item;  // the whole item as compact JSON, when the receiver runs with --record-items
 };
 
 struct ReceiverState {

@@ -16,6 +16,7 @@ Failure injection (deterministic with --seed):
   --outage-after N --outage-s S   after N successful requests, drop every connection without an
                  answer for S seconds (a dead endpoint), then recover
   --mode hang    never answer anything (a destination that is dead and slow)
+  --record-items keep each item whole in its receipt ("item"), to check what exactly arrived
 Usage: webhook_receiver.py --port-file F --secret S [options]; it binds 127.0.0.1 on a free port and
 writes the port to F.
 """
@@ -43,6 +44,7 @@ def main():
     ap.add_argument("--outage-after", type=int, default=-1)
     ap.add_argument("--outage-s", type=float, default=0.0)
     ap.add_argument("--mode", choices=["normal", "hang"], default="normal")
+    ap.add_argument("--record-items", action="store_true")
     args = ap.parse_args()
 
     lock = threading.Lock()
@@ -119,9 +121,11 @@ def main():
             items = json.loads(body)["items"]
             with lock:
                 for item in items:
-                    state["receipts"].append({"key": item["idempotency_key"], "profile_id": item["profile_id"],
-                                              "version": item.get("version"), "type": item["type"],
-                                              "acked": not timeout})
+                    receipt = {"key": item["idempotency_key"], "profile_id": item["profile_id"],
+                               "version": item.get("version"), "type": item["type"], "acked": not timeout}
+                    if args.record_items:
+                        receipt["item"] = item
+                    state["receipts"].append(receipt)
                 if timeout:
                     state["injected"]["timeout"] += 1
                 else:

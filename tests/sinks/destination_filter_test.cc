@@ -79,6 +79,56 @@ TEST(DestinationFilterTest, ConsentDecidesProfileDeletionOrSkip) {
   EXPECT_EQ(Decide(no_purposes, *none, false), SinkAction::kSendProfile);
 }
 
+// The held bit is read only where the answer depends on it: a consented profile is sent either way.
+TEST(DestinationFilterTest, OnlyUnconsentedProfilesMergesAndEventsNeedTheHeldBit) {
+  RecordParser parser;
+  const DestinationConfig crm = Crm();
+  auto granted = parser.ParseProfileUpdate(ProfileUpdateToJson(Update(1, 1, {{"email_marketing", true}})));
+  auto withdrawn = parser.ParseProfileUpdate(ProfileUpdateToJson(Update(1, 2, {{"email_marketing", false}})));
+  v1::ProfileUpdate tombstone;
+  tombstone.set_profile_id(2);
+  tombstone.set_version(3);
+  tombstone.set_merged_into(1);
+  auto merged = parser.ParseProfileUpdate(ProfileUpdateToJson(tombstone));
+  auto trigger = parser.ParseEvent(SinkRecord::Kind::kTrigger, 1, R"({"trigger":"birthday"})");
+  ASSERT_TRUE(granted.ok() && withdrawn.ok() && merged.ok() && trigger.ok());
+  EXPECT_FALSE(DecisionNeedsHeldState(crm, *granted));
+  EXPECT_TRUE(DecisionNeedsHeldState(crm, *withdrawn));
+  EXPECT_TRUE(DecisionNeedsHeldState(crm, *merged));
+  EXPECT_TRUE(DecisionNeedsHeldState(crm, *trigger));
+  // Whenever it says "not needed", the decision is indeed the same both ways.
+  for (const SinkRecord* record : {&*granted, &*withdrawn, &*merged, &*trigger}) {
+    if (!DecisionNeedsHeldState(crm, *record)) {
+      EXPECT_EQ(Decide(crm, *record, true), Decide(crm, *record, false));
+    }
+  }
+}
+
+// Profile fields travel as the record spells them (slices, not re-rendered): whitespace between
+// tokens is dropped at the edges only, escapes stay escaped, and the record can be moved.
+TEST(DestinationFilterTest, FieldsAreSlicesOfTheRecordThatSurviveAMove) {
+  RecordParser parser;
+  const std::string payload =
+      R"({ "profile_id" : "7", "version" : 2, "changed" : ["traits"], "profile" : { "id" : "7" , )"
+      R"("traits" : {"note":"say \"hi\"\n", "n": [1, 2]}, "consent" : {"email_marketing": {"granted": true}} } })";
+  auto parsed = parser.ParseProfileUpdate(payload);
+  ASSERT_TRUE(parsed.ok()) << parsed.status();
+  SinkRecord record = *std::move(parsed);
+  (void)parser.ParseProfileUpdate(ProfileUpdateToJson(Update(9, 9, {})));  // the parser moves on
+  ASSERT_EQ(record.profile_fields.size(), 3u);
+  EXPECT_EQ(record.profile_fields[0], (std::pair<std::string_view, std::string_view>{"id", R"("7")"}));
+  EXPECT_EQ(record.profile_fields[1].second, R"({"note":"say \"hi\"\n", "n": [1, 2]})");
+  EXPECT_EQ(record.consent, (std::map<std::string, bool>{{"email_marketing", true}}));
+  DestinationConfig all = Crm();
+  all.fields.clear();
+  const std::string item = RenderItem(all, record, SinkAction::kSendProfile, "7:2");
+  simdjson::dom::parser json;
+  simdjson::dom::element doc;
+  ASSERT_FALSE(json.parse(item).get(doc)) << item;
+  EXPECT_EQ(std::string_view(doc["profile"]["traits"]["note"]), "say \"hi\"\n");
+  EXPECT_EQ(uint64_t(doc["version"]), 2u);
+}
+
 TEST(DestinationFilterTest, EventsFollowTheHeldProfileAndTheSegmentList) {
   RecordParser parser;
   DestinationConfig crm = Crm();

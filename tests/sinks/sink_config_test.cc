@@ -49,6 +49,12 @@ sinks:
   EXPECT_EQ(InputTopics(ads, "t."), (std::vector<std::string>{"t.profile-updates"}));
   EXPECT_EQ(ConsumerGroup(ads, "t."), "t.sink.ads");
   EXPECT_EQ(DeadLetterTopic(ads, "t."), "t.sink.ads.dlq");
+  // A Kafka destination keeps many batches unacknowledged by default; a webhook a few requests.
+  EXPECT_EQ(ads.max_in_flight, kKafkaDefaultMaxInFlight);
+  EXPECT_EQ(crm.max_in_flight, DestinationConfig().max_in_flight);
+  auto explicit_cap = ParseSinksConfig("sinks: {destinations: [{name: a, type: kafka, topic: t, max_in_flight: 3}]}");
+  ASSERT_TRUE(explicit_cap.ok()) << explicit_cap.status();
+  EXPECT_EQ((*explicit_cap)[0].max_in_flight, 3u);
 }
 
 TEST(SinkConfigTest, RejectsWhatWouldFailLater) {
