@@ -11,6 +11,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
 #include "absl/time/clock.h"
+#include "app/activation_driver.h"
 #include "app/cli_args.h"
 #include "app/collector_command.h"
 #include "app/identity_commands.h"
@@ -96,33 +97,11 @@ absl::StatusOr<RunOptions> RunOptionsFrom(const CliArgs& args) {
     ASSIGN_OR_RETURN(identity::RulesConfig rules, identity::LoadRulesConfig(*config));
     ASSIGN_OR_RETURN(options.identity_rules, identity::CompileRulesConfig(rules));
     ASSIGN_OR_RETURN(options.ingest.cleaning, ingest::LoadIngestConfig(*config));
-    ASSIGN_OR_RETURN(profiles::ComputedTraitsConfig computed, profiles::LoadComputedTraitsConfig(*config));
-    // --time-zone is the merchant's zone unless the profiles section names its own.
-    if (computed.default_time_zone == "UTC") computed.default_time_zone = options.ingest.default_time_zone;
-    auto computed_shared = std::make_shared<const profiles::ComputedTraitsConfig>(std::move(computed));
-    options.computed_traits = computed_shared;
-    ASSIGN_OR_RETURN(profiles::ActivationConfig activation, profiles::LoadActivationConfig(*config));
-    if (activation.triggers.default_time_zone == "UTC") {
-      activation.triggers.default_time_zone = computed_shared->default_time_zone;
-    }
-    activation.triggers.cart_abandoned = [computed_shared](const v1::Profile& profile) {
-      return profiles::CartAbandonmentOf(profile, *computed_shared);
-    };
-    // The computed source points into the shared config, which it keeps alive.
-    struct SharedComputedFacts final : profiles::ComputedTraitSource {
-      explicit SharedComputedFacts(std::shared_ptr<const profiles::ComputedTraitsConfig> c)
-          : config(std::move(c)), facts(config.get()) {}
-      std::optional<profiles::FactValue> Get(const v1::Profile& p, std::string_view name, absl::Time now) const override {
-        return facts.Get(p, name, now);
-      }
-      std::optional<absl::Time> ChangesAt(const v1::Profile& p, std::string_view name, absl::Time now) const override {
-        return facts.ChangesAt(p, name, now);
-      }
-      std::shared_ptr<const profiles::ComputedTraitsConfig> config;
-      profiles::ComputedTraitsFacts facts;
-    };
-    options.activation = std::make_shared<const profiles::ActivationEngine>(
-        std::move(activation), std::make_shared<const SharedComputedFacts>(computed_shared));
+    // Computed traits, segments and triggers with one default zone (--time-zone unless the
+    // profiles section names one) and the built-in RFM tier segments (docs/segments.md).
+    ASSIGN_OR_RETURN(ActivationSetup setup, LoadActivationSetup(*config, options.ingest.default_time_zone));
+    options.computed_traits = std::move(setup.computed);
+    options.activation = std::move(setup.activation);
     ASSIGN_OR_RETURN(query::QueryConfig query_config, query::LoadQueryConfig(*config));
     options.event_retention = query_config.retention;
   }

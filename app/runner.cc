@@ -201,6 +201,7 @@ absl::Status RunFused(const RunOptions& options, const std::atomic<bool>& stop) 
       record.source.set_partition(m.partition);
       record.source.set_offset(m.offset);
       record.received_at_ms = now;
+      record.origin = ingest::OriginFromHeaders(m);
       RETURN_IF_ERROR(pipeline.Apply(record));
     }
     ASSIGN_OR_RETURN(BatchOutputs outputs, pipeline.FinishBatch());

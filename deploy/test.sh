@@ -3,7 +3,8 @@
 #   1. deploy/install-deps.sh (Debian packages; fast when already there)
 #   2. build/ (RelWithDebInfo): every test, including the end-to-end tests on a real Kafka broker
 #      that ctest's `kafka` fixture starts from deploy/kafka.sh on 127.0.0.1:19092 and wipes after
-#   3. build-asan/ (AddressSanitizer + UBSan): the unit tests (label `unit`)
+#   3. build-asan/ (AddressSanitizer + UBSan): the unit tests (label `unit`) and the integration tests
+#      that need no broker (label `integration-asan`: librdkafka's mock cluster, a real receiver)
 # Env: JOBS (default: nproc), SKIP_ASAN=1 to skip step 3 locally.
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
@@ -38,8 +39,8 @@ if [[ ${SKIP_ASAN:-0} != 1 ]]; then
   step "build (ASan + UBSan)"
   cmake -S . -B build-asan -G Ninja -DCMAKE_BUILD_TYPE=Debug -DTESSERA_SANITIZE=ON -DTESSERA_BUILD_TESTS=ON >/dev/null
   cmake --build build-asan -j "$JOBS"
-  step "tests under ASan + UBSan: unit"
+  step "tests under ASan + UBSan: unit, and integration without a broker"
   ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
-    ctest --test-dir build-asan --output-on-failure -j "$JOBS" -L unit
+    ctest --test-dir build-asan --output-on-failure -j "$JOBS" -L '^(unit|integration-asan)$'
 fi
 step "all tests passed"
