@@ -134,7 +134,11 @@ int SimulateCommand(const CliArgs& args) {
   identity::SimulationReport report;
   absl::Status status = WithStore(args.GetOr("data-dir", "tessera-data"), [&](RocksStore& store) -> absl::Status {
     StoreReader reader(&store);
-    ASSIGN_OR_RETURN(report, identity::SimulateRules(reader, ScanOf(store), workspace, *rules));
+    // Links a split removed stay removed in the replay (their tombstones).
+    const identity::LinkLogFilter tombstones = [&reader](identity::LinkRecord& link) {
+      return identity::ApplyLinkTombstone(reader, link);
+    };
+    ASSIGN_OR_RETURN(report, identity::SimulateRules(reader, ScanOf(store), workspace, *rules, 10, tombstones));
     return absl::OkStatus();
   });
   if (!status.ok()) return Fail(status);

@@ -48,7 +48,8 @@ std::string ProfileKey(const std::optional<uint64_t>& root, const std::string& i
 }  // namespace
 
 absl::StatusOr<SimulationReport> SimulateRules(KeyValueView& current, const PrefixScan& scan, std::string_view workspace,
-                                               const RulesByWorkspace& new_rules, size_t max_examples) {
+                                               const RulesByWorkspace& new_rules, size_t max_examples,
+                                               const LinkLogFilter& filter) {
   SimulationReport report;
   ScratchKv scratch;
   ZeroClock clock;
@@ -61,28 +62,43 @@ absl::StatusOr<SimulationReport> SimulateRules(KeyValueView& current, const Pref
       failed = link.status();
       return false;
     }
-    v1::Event event;
-    event.set_workspace(link->workspace);
-    event.set_message_id(link->message_id);
-    event.set_timestamp_ms(link->event_time_ms);
-    event.mutable_source()->set_topic(link->source_topic);
-    event.mutable_source()->set_partition(link->source_partition);
-    event.mutable_source()->set_offset(link->source_offset);
-    for (const std::string& text : link->identifiers) {
-      absl::StatusOr<v1::Identifier> id = ParseIdentifier(text);
-      if (!id.ok()) {
-        failed = absl::DataLossError(absl::StrCat("link log entry ", link->message_id, ": ", id.status().message()));
+    std::vector<std::string> detached;
+    if (filter) {
+      absl::StatusOr<std::vector<std::string>> removed = filter(*link);
+      if (!removed.ok()) {
+        failed = removed.status();
         return false;
       }
-      *event.add_identifiers() = *std::move(id);
-      identifiers.insert(text);
+      detached = *std::move(removed);
     }
-    absl::StatusOr<Resolution> resolved = replay.Resolve(event);
-    if (!resolved.ok()) {
-      failed = resolved.status();
-      return false;
+    // The entry's remaining identifiers together, then each detached one alone.
+    std::vector<std::vector<std::string>> assertions;
+    if (!link->identifiers.empty()) assertions.push_back(link->identifiers);
+    for (std::string& alone : detached) assertions.push_back({std::move(alone)});
+    for (const std::vector<std::string>& asserted : assertions) {
+      v1::Event event;
+      event.set_workspace(link->workspace);
+      event.set_message_id(link->message_id);
+      event.set_timestamp_ms(link->event_time_ms);
+      event.mutable_source()->set_topic(link->source_topic);
+      event.mutable_source()->set_partition(link->source_partition);
+      event.mutable_source()->set_offset(link->source_offset);
+      for (const std::string& text : asserted) {
+        absl::StatusOr<v1::Identifier> id = ParseIdentifier(text);
+        if (!id.ok()) {
+          failed = absl::DataLossError(absl::StrCat("link log entry ", link->message_id, ": ", id.status().message()));
+          return false;
+        }
+        *event.add_identifiers() = *std::move(id);
+        identifiers.insert(text);
+      }
+      absl::StatusOr<Resolution> resolved = replay.Resolve(event);
+      if (!resolved.ok()) {
+        failed = resolved.status();
+        return false;
+      }
+      for (const IdentityViolation& v : resolved->violations) ++report.violations_by_rule[v.rule];
     }
-    for (const IdentityViolation& v : resolved->violations) ++report.violations_by_rule[v.rule];
     ++report.replayed_events;
     return true;
   }));

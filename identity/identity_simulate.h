@@ -13,6 +13,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <string>
 #include <string_view>
@@ -21,6 +22,7 @@
 #include "absl/status/statusor.h"
 #include "common/kv.h"
 #include "identity/identity_explain.h"
+#include "identity/identity_records.h"
 #include "identity/identity_rules.h"
 
 namespace tessera::identity {
@@ -39,9 +41,16 @@ struct SimulationReport {
   std::vector<std::string> examples;
 };
 
-// InvalidArgument when the workspace has no link log; errors of the store as they come.
+// Applied to each link-log entry before it is replayed: may remove identifiers from the entry (the
+// tombstones `tessera profile split` writes: identity::ApplyLinkTombstone, identity_split.h) and
+// returns those removed; each of them is then asserted alone, so it exists without linking anything.
+using LinkLogFilter = std::function<absl::StatusOr<std::vector<std::string>>(LinkRecord& link)>;
+
+// InvalidArgument when the workspace has no link log; errors of the store as they come. Without a
+// filter every logged link is replayed, also one a split removed.
 absl::StatusOr<SimulationReport> SimulateRules(KeyValueView& current, const PrefixScan& scan, std::string_view workspace,
-                                               const RulesByWorkspace& new_rules, size_t max_examples = 10);
+                                               const RulesByWorkspace& new_rules, size_t max_examples = 10,
+                                               const LinkLogFilter& filter = {});
 
 // The report as one JSON object, and as a few readable lines.
 std::string SimulationToJson(const SimulationReport& report);

@@ -23,6 +23,8 @@ std::string MaskIdentifierValue(std::string_view type, std::string_view value) {
   return MaskPhone(value);
 }
 
+}  // namespace
+
 std::string MaskIdentifierText(const std::string& text) {
   const size_t colon = text.find(':');
   if (colon == std::string::npos) return text;
@@ -30,8 +32,6 @@ std::string MaskIdentifierText(const std::string& text) {
   if (!IsPiiIdentifierType(type)) return text;
   return std::string(type) + ":" + MaskIdentifierValue(type, std::string_view(text).substr(colon + 1));
 }
-
-}  // namespace
 
 bool IsPiiIdentifierType(std::string_view type) {
   return type.find("email") != std::string_view::npos || type.find("phone") != std::string_view::npos;

@@ -24,6 +24,8 @@ bool IsPiiTrait(std::string_view name);
 std::string MaskEmail(std::string_view email);
 std::string MaskPhone(std::string_view phone);
 std::string MaskText(std::string_view text);
+// Masks the value of an identifier written "type:value" when its type is PII.
+std::string MaskIdentifierText(const std::string& text);
 // Masks a trait's canonical JSON value, by the trait's name (email, phone, or other text).
 std::string MaskTraitJson(std::string_view name, std::string_view json);
 

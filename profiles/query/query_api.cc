@@ -14,7 +14,9 @@
 #include "common/identifier.h"
 #include "common/json_writer.h"
 #include "common/status_macros.h"
+#include "identity/identity_explain.h"
 #include "identity/identity_resolver.h"
+#include "identity/identity_split.h"
 #include "profiles/profile_state.h"
 #include "profiles/profile_store.h"
 #include "profiles/query/masking.h"
@@ -432,11 +434,93 @@ class Handler {
       WriteMerge(merge, w);
     }
     w.EndArray();
-    // Links and splits come from identity's link log once it exists; the key is here so clients
-    // can rely on it.
-    w.Key("links").BeginArray().EndArray();
+    absl::Status identity_history = WriteIdentityHistory(resolved, w);
+    if (!identity_history.ok()) return FromStatus(identity_history);
     w.EndObject();
     return QueryResponse{200, std::move(w).Take(), {}};
+  }
+
+  std::string Identifier(const std::string& text) const { return pii() ? text : MaskIdentifierText(text); }
+
+  void IdentifierArray(const std::vector<std::string>& identifiers, JsonWriter& w) const {
+    w.BeginArray();
+    for (const std::string& id : identifiers) w.String(Identifier(id));
+    w.EndArray();
+  }
+
+  // "links", "refused" and "splits" of the history, from the identity store: the link log as
+  // `tessera profile explain` reads it (the events that linked each identifier), the links the rules
+  // refused around the profile, and the splits it took part in (either side).
+  absl::Status WriteIdentityHistory(const Resolved& resolved, JsonWriter& w) {
+    const identity::PrefixScan scan = [this](std::string_view prefix, const profiles::KeyRangeReader::Visitor& visit) {
+      return reader_->Scan(prefix, "", visit);
+    };
+    identity::ProfileExplanation explanation;
+    if (resolved.profile.identifiers_size() > 0) {
+      ASSIGN_OR_RETURN(const v1::Identifier identifier, ParseIdentifier(resolved.profile.identifiers(0)));
+      absl::StatusOr<identity::ProfileExplanation> why =
+          identity::ExplainProfile(view_, scan, resolved.profile.workspace(), identifier);
+      if (why.ok()) {
+        explanation = *std::move(why);
+      } else if (!absl::IsNotFound(why.status())) {
+        return why.status();
+      }  // NotFound: the identity store has not seen the identifier yet (a distributed store lagging)
+    }
+    w.Key("links").BeginArray();
+    for (const identity::ExplainedLink& link : explanation.links) {
+      w.BeginObject();
+      w.Key("linked");
+      IdentifierArray(link.linked, w);
+      w.Key("with");
+      IdentifierArray(link.with, w);
+      w.Key("message_id").String(link.event.message_id);
+      w.Key("event_time").String(FormatTime(link.event.event_time_ms));
+      w.Key("logged").Bool(link.logged);
+      if (link.logged) {
+        w.Key("source").BeginObject().Key("topic").String(link.event.source_topic);
+        w.Key("partition").Int(link.event.source_partition).Key("offset").Int(link.event.source_offset).EndObject();
+      }
+      w.EndObject();
+    }
+    w.EndArray();
+    w.Key("refused").BeginArray();
+    for (const identity::IdentityViolation& refused : explanation.refused) {
+      w.BeginObject();
+      w.Key("rule").String(refused.rule);
+      w.Key("identifier").String(Identifier(refused.identifier));
+      w.Key("held_by").String(std::to_string(refused.held_by));
+      w.Key("message_id").String(refused.message_id);
+      w.Key("event_time").String(FormatTime(refused.event_time_ms));
+      // The detail names identifiers in free text, so it is PII-scoped as a whole.
+      if (pii()) w.Key("detail").String(refused.detail);
+      w.EndObject();
+    }
+    w.EndArray();
+    ASSIGN_OR_RETURN(std::vector<identity::SplitRecord> splits, identity::ReadSplits(scan, resolved.id));
+    w.Key("splits").BeginArray();
+    for (const identity::SplitRecord& split : splits) {
+      w.BeginObject();
+      w.Key("profile_id").String(std::to_string(split.profile_id));
+      w.Key("new_ids").BeginArray();
+      for (uint64_t id : split.new_ids) w.String(std::to_string(id));
+      w.EndArray();
+      w.Key("identifiers").BeginObject();
+      for (const auto& [id, identifiers] : split.identifiers) {
+        w.Key(std::to_string(id));
+        IdentifierArray(identifiers, w);
+      }
+      w.EndObject();
+      // What was removed names identifiers too ("link A--B"): shown with read_pii only.
+      if (pii()) w.Key("removed").String(split.removed);
+      w.Key("removed_events").BeginArray();
+      for (const std::string& message_id : split.removed_events) w.String(message_id);
+      w.EndArray();
+      w.Key("by").String(split.by);
+      w.Key("at").String(FormatTime(split.at_ms));
+      w.EndObject();
+    }
+    w.EndArray();
+    return absl::OkStatus();
   }
 
   const profiles::KeyRangeReader* reader_;

@@ -5,7 +5,8 @@
 //   GET  /v1/profiles/{type}:{value}[?workspace=W][&as_of=T]  the profile holding that identifier
 //   GET  /v1/profiles/{id}[?as_of=T]               a profile; a merged-away id answers 308 to the winner
 //   GET  /v1/profiles/{id}/events?since&until&type&limit&cursor   its timeline, newest first, across merges
-//   GET  /v1/profiles/{id}/history                 the merges that made it (who, when, which event, evidence)
+//   GET  /v1/profiles/{id}/history                 how it came to be: merges (evidence), links (the link log),
+//                                                  refused links and splits
 //   GET  /v1/stats                                 profiles, identifiers, events, merges
 //   POST /v1/profiles/search                       {"filter": CONDITION, "limit", "cursor", "count", "workspace"}
 //   GET  /v1/segments                              definitions and member counts

@@ -14,6 +14,7 @@
 #include "gtest/gtest.h"
 #include "identity/identity_records.h"
 #include "identity/identity_resolver.h"
+#include "identity/identity_simulate.h"
 #include "tests/fakes/manual_clock.h"
 #include "tests/fakes/memory_kv.h"
 
@@ -179,6 +180,26 @@ TEST_F(SplitTest, TheTombstoneKeepsTheLinkRemovedInLaterReplays) {
   ASSERT_EQ(later->front().parts.size(), 2u);
   EXPECT_EQ(Identifiers(later->front().parts[0]), (std::vector<std::string>{"email:alice@x.com", "phone:+66815550192"}));
   EXPECT_EQ(Identifiers(later->front().parts[1]), std::vector<std::string>{"anonymous_id:a1"});
+}
+
+TEST_F(SplitTest, SimulateWithTheTombstonesSeesTheSplitAndWithoutThemTheOldLink) {
+  ResolveGluedPair();
+  auto plans = Plan(ParseLinkRemoval("email:bob@y.com--phone:+66815550192").value());
+  ASSERT_TRUE(plans.ok()) << plans.status();
+  ASSERT_TRUE(StageSplit(kv_, plans->front(), SplitAudit{}).ok());
+  const LinkLogFilter tombstones = [this](LinkRecord& link) { return ApplyLinkTombstone(kv_, link); };
+  // The same rules over the link log with its tombstones: the store as it is, nothing changes.
+  auto same = SimulateRules(kv_, ScanOf(kv_), kWorkspace, rules_, 10, tombstones);
+  ASSERT_TRUE(same.ok()) << same.status();
+  EXPECT_EQ(same->profiles_now, 2);
+  EXPECT_EQ(same->profiles_simulated, 2);
+  EXPECT_EQ(same->unchanged, 2);
+  EXPECT_EQ(same->would_merge, 0);
+  // Without them the replay glues the two customers again through Bob's order.
+  auto ignoring = SimulateRules(kv_, ScanOf(kv_), kWorkspace, rules_);
+  ASSERT_TRUE(ignoring.ok()) << ignoring.status();
+  EXPECT_EQ(ignoring->profiles_simulated, 1);
+  EXPECT_EQ(ignoring->would_merge, 1);
 }
 
 TEST_F(SplitTest, ALinkTwoEventsAssertedSurvivesTheRemovalOfOne) {

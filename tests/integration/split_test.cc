@@ -35,6 +35,7 @@
 #include "profiles/event_store.h"
 #include "profiles/profile_state.h"
 #include "profiles/profile_store.h"
+#include "profiles/query/query_api.h"
 #include "profiles/query/store_readers.h"
 #include "profiles/triggers.h"
 #include "tests/fakes/manual_clock.h"
@@ -278,6 +279,36 @@ TEST(SplitTest, AWrongMergeIsSplitAndEveryEventReturnsToItsCustomerAcrossARestar
     ASSERT_EQ(splits->size(), 1u);
     EXPECT_EQ(splits->front().removed, absl::StrCat("link email:bob@y.com--", kShopPhoneE164));
     EXPECT_EQ(splits->front().removed_events, std::vector<std::string>{"order:B-200:completed"});
+  }
+  // The analysts' API says the same: each history lists the split, each timeline only its own
+  // customer's events.
+  {
+    testing::ManualClock clock(absl::ToUnixMillis(absl::Now()));
+    query::QueryConfig config;
+    config.default_workspace = kWorkspace;
+    config.WithAllScopes("t");
+    query::QueryApi scoped(&reader, config, &clock);
+    simdjson::dom::parser parser;
+    for (uint64_t id : {alice, bob}) {
+      const query::QueryResponse history =
+          scoped.Handle(query::QueryRequest{"GET", absl::StrCat("/v1/profiles/", id, "/history"), "Bearer t"});
+      ASSERT_EQ(history.status, 200) << history.body;
+      simdjson::dom::element body = parser.parse(history.body);
+      ASSERT_EQ(body["splits"].get_array().size(), 1u) << history.body;
+      EXPECT_EQ(std::string(body["splits"].at(0)["profile_id"].get_string().value()), std::to_string(alice));
+      EXPECT_EQ(std::string(body["splits"].at(0)["new_ids"].at(0).get_string().value()), std::to_string(bob));
+      EXPECT_EQ(std::string(body["splits"].at(0)["removed"].get_string().value()),
+                absl::StrCat("link email:bob@y.com--", kShopPhoneE164));
+      EXPECT_GT(body["links"].get_array().size(), 0u) << history.body;
+    }
+    std::set<std::string> bob_timeline;
+    const query::QueryResponse events =
+        scoped.Handle(query::QueryRequest{"GET", "/v1/profiles/email:bob@y.com/events?limit=100", "Bearer t"});
+    ASSERT_EQ(events.status, 200) << events.body;
+    for (simdjson::dom::element event : parser.parse(events.body)["events"].get_array()) {
+      bob_timeline.insert(std::string(event["message_id"].get_string().value()));
+    }
+    EXPECT_EQ(bob_timeline, MessageIdsOf(records, "bob"));
   }
 
   // Bob comes back after the restart: his event goes to his own profile.

@@ -236,6 +236,32 @@ TEST_F(QueryApiTest, HistoryListsTheMergeWithItsEventAndEvidence) {
   EXPECT_NE(masked.body.find("email:s*****@example.com"), std::string::npos);
 }
 
+TEST_F(QueryApiTest, HistoryListsTheLinksOfTheLinkLogAndNoSplits) {
+  const QueryResponse response = Get("/v1/profiles/" + std::to_string(somchai_) + "/history");
+  ASSERT_EQ(response.status, 200) << response.body;
+  simdjson::dom::element body = Parse(parser_, response.body);
+  // Every identifier of the profile was linked by some logged event; the first link starts it.
+  std::set<std::string> linked;
+  std::vector<std::string> linking_events;
+  for (simdjson::dom::element link : body["links"].get_array()) {
+    for (simdjson::dom::element id : link["linked"].get_array()) linked.insert(std::string(id.get_string().value()));
+    linking_events.push_back(std::string(link["message_id"].get_string().value()));
+    EXPECT_TRUE(link["logged"].get_bool().value());
+  }
+  const v1::Profile profile = pipeline_.Profile(somchai_);
+  EXPECT_EQ(linked, std::set<std::string>(profile.identifiers().begin(), profile.identifiers().end()));
+  ASSERT_FALSE(linking_events.empty());
+  EXPECT_EQ(body["links"].at(0)["with"].get_array().size(), 0u) << "the first event links to nothing";
+  // Each identifier is credited to the first event that asserted it: the two page views started
+  // a profile each, the first identify brought the email and the phone; the second identify only
+  // merged (its evidence is under "merges").
+  EXPECT_EQ(linking_events, (std::vector<std::string>{"p-1", "p-2", "i-1"}));
+  EXPECT_EQ(body["splits"].get_array().size(), 0u);
+  EXPECT_EQ(body["refused"].get_array().size(), 0u);
+  const QueryResponse masked = Get("/v1/profiles/" + std::to_string(somchai_) + "/history", "t-read");
+  EXPECT_EQ(masked.body.find("somchai.j"), std::string::npos);
+}
+
 TEST_F(QueryApiTest, AsOfShowsTheProfileAsItWasThen) {
   // Before the merge (+10 min) and the second identify: one anonymous id's events, the first city.
   const QueryResponse before = Get("/v1/profiles/email:somchai.j@example.com?as_of=" + std::to_string(kT0 + 5 * kMinute));
