@@ -564,7 +564,9 @@ int SearchCommand(const std::vector<std::string>& raw_args) {
   }
   if (auto cursor = args->Get("cursor")) request.Key("cursor").String(*cursor);
   if (auto workspace = args->Get("workspace")) request.Key("workspace").String(*workspace);
-  if (args->Has("no-count")) request.Key("count").Bool(false);
+  // A person at a terminal gets the total with the first page unless --no-count (the API counts only
+  // when asked).
+  request.Key("count").Bool(!args->Has("no-count") && !args->Has("cursor"));
   request.EndObject();
   absl::StatusOr<std::unique_ptr<LocalApi>> api = LocalApi::Open(*args, true);
   if (!api.ok()) return Fail("search", api.status());

@@ -174,7 +174,7 @@ profiles:
   const std::string configured_port = WaitForLine(dir + "/configured_port");
   ASSERT_FALSE(configured_port.empty()) << ReadFile(dir + "/configured.log");
   const int port2 = std::stoi(configured_port);
-  const std::string filter = R"({"filter": {"computed": "orders_count", "gte": 2}, "limit": 1})";
+  const std::string filter = R"({"filter": {"computed": "orders_count", "gte": 2}, "limit": 1, "count": true})";
   std::vector<std::string> members;
   std::vector<std::string> found;
   int64_t count = -1;
