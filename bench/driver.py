@@ -276,6 +276,18 @@ def run_distributed(tessera, brokers, prefix, data_dir, events, batch_size, work
     }
 
 
+def build_type(bin_dir):
+    """CMAKE_BUILD_TYPE of the binaries measured, from their build tree's CMakeCache.txt."""
+    try:
+        with open(os.path.join(bin_dir, "CMakeCache.txt")) as f:
+            for line in f:
+                if line.startswith("CMAKE_BUILD_TYPE:"):
+                    return line.split("=", 1)[1].strip() or "unset"
+    except OSError:
+        pass
+    return "unknown"
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--mode", choices=sorted(MODES), default="quick")
@@ -309,7 +321,8 @@ def main():
         "machine": machine(),
         "settings": {"partitions": args.partitions, "batch_size": args.batch_size, "seed": args.seed,
                      "people": people, "events": events, "topic_prefix": prefix,
-                     "block_cache_mb": 256, "kafka": "Apache Kafka 3.9.1 single node (deploy/kafka.sh)"},
+                     "block_cache_mb": 256, "kafka": "Apache Kafka 3.9.1 single node (deploy/kafka.sh)",
+                     "build": build_type(args.bin_dir)},
         "load_avg_start": loadavg(),
     }
     git = subprocess.run(["git", "-C", os.path.dirname(os.path.abspath(__file__)), "rev-parse", "--short", "HEAD"],
