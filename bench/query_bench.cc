@@ -54,6 +54,7 @@
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
+#include "bench/process_stats.h"
 #include "common/absl_compat.h"
 #include "common/bytes.h"
 #include "common/clock.h"
@@ -68,6 +69,7 @@ namespace tessera {
 namespace {
 
 using Clock = std::chrono::steady_clock;
+using bench::ProcessCpuSeconds;
 constexpr uint64_t kIdBase = uint64_t{1} << 48;
 constexpr char kToken[] = "qt_bench";
 
@@ -244,17 +246,6 @@ class Connection {
   while (true) pause();  // until the parent kills it
 }
 
-// CPU seconds a process has used (user + system), from /proc.
-double ProcessCpuSeconds(pid_t pid) {
-  std::ifstream stat(absl::StrCat("/proc/", pid, "/stat"));
-  std::string text((std::istreambuf_iterator<char>(stat)), std::istreambuf_iterator<char>());
-  const size_t close = text.rfind(')');
-  if (close == std::string::npos) return 0;
-  std::vector<std::string> fields = absl::StrSplit(text.substr(close + 2), ' ');
-  if (fields.size() < 13) return 0;
-  // Fields 14 and 15 of stat (utime, stime) are the 12th and 13th after the command name.
-  return (std::stod(fields[11]) + std::stod(fields[12])) / static_cast<double>(sysconf(_SC_CLK_TCK));
-}
 
 std::string LoadAverage() {
   std::ifstream in("/proc/loadavg");

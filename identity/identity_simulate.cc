@@ -15,30 +15,10 @@
 #include "common/status_macros.h"
 #include "identity/identity_records.h"
 #include "identity/identity_resolver.h"
+#include "identity/scratch_kv.h"
 
 namespace tessera::identity {
 namespace {
-
-// The replay's private store: nothing of it outlives the simulation.
-class ScratchKv final : public KeyValueView {
- public:
-  absl::StatusOr<std::optional<std::string>> Get(std::string_view key) override {
-    auto it = data_.find(AbslView(key));
-    if (it == data_.end()) return std::nullopt;
-    return it->second;
-  }
-  void Put(std::string_view key, std::string_view value) override { data_[std::string(key)] = std::string(value); }
-  void Delete(std::string_view key) override { data_.erase(AbslView(key)); }
-
- private:
-  absl::flat_hash_map<std::string, std::string> data_;
-};
-
-// A replayed violation is detected "at" its event time: the report does not depend on the clock.
-class ZeroClock final : public Clock {
- public:
-  int64_t NowMillis() const override { return 0; }
-};
 
 // A profile key for comparing partitions: the root id, or the identifier itself when unlinked.
 std::string ProfileKey(const std::optional<uint64_t>& root, const std::string& identifier) {
@@ -52,7 +32,7 @@ absl::StatusOr<SimulationReport> SimulateRules(KeyValueView& current, const Pref
                                                const LinkLogFilter& filter) {
   SimulationReport report;
   ScratchKv scratch;
-  ZeroClock clock;
+  EpochClock clock;  // a replayed violation is detected "at" the epoch: the report ignores it
   IdentityResolver replay(&scratch, 1, &clock, new_rules);
   std::set<std::string> identifiers;
   absl::Status failed = absl::OkStatus();
