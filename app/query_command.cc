@@ -368,28 +368,6 @@ void PrintEventsTable(simdjson::dom::element body) {
   PrintMoreHint(body);
 }
 
-void PrintHistoryTable(simdjson::dom::element body) {
-  std::printf("profile %s, first seen %s\n", JsonString(body, "/profile_id").c_str(), JsonString(body, "/first_seen").c_str());
-  simdjson::dom::array merges;
-  if (body["merges"].get(merges) != simdjson::SUCCESS || merges.size() == 0) {
-    std::printf("no merges: every event arrived with identifiers of this one profile\n");
-    return;
-  }
-  std::printf("%-24s  %-20s  %-20s  %-24s  %s\n", "EVENT TIME", "MERGED", "INTO", "BY EVENT", "EVIDENCE");
-  for (simdjson::dom::element m : merges) {
-    std::string evidence;
-    simdjson::dom::array ids;
-    if (m["evidence"].get(ids) == simdjson::SUCCESS) {
-      for (simdjson::dom::element id : ids) {
-        std::string_view text;
-        if (id.get(text) == simdjson::SUCCESS) absl::StrAppend(&evidence, evidence.empty() ? "" : ", ", AbslView(text));
-      }
-    }
-    std::printf("%-24s  %-20s  %-20s  %-24s  %s\n", JsonString(m, "/event_time").c_str(), JsonString(m, "/loser").c_str(),
-                JsonString(m, "/winner").c_str(), JsonString(m, "/message_id").c_str(), evidence.c_str());
-  }
-}
-
 std::string Escape(const std::string& text) {
   std::string out;
   for (unsigned char c : text) {
@@ -458,6 +436,45 @@ std::string IdentifierList(simdjson::dom::element identifiers) {
     if (id.get(text) == simdjson::SUCCESS) absl::StrAppend(&out, out.empty() ? "" : " ", AbslView(text));
   }
   return out;
+}
+
+void PrintHistoryTable(simdjson::dom::element body) {
+  std::printf("profile %s, first seen %s\n", JsonString(body, "/profile_id").c_str(), JsonString(body, "/first_seen").c_str());
+  simdjson::dom::array merges;
+  if (body["merges"].get(merges) != simdjson::SUCCESS || merges.size() == 0) {
+    std::printf("no merges: every event arrived with identifiers of this one profile\n");
+  } else {
+    std::printf("\n%-24s  %-20s  %-20s  %-24s  %s\n", "EVENT TIME", "MERGED", "INTO", "BY EVENT", "EVIDENCE");
+    for (simdjson::dom::element m : merges) {
+      std::printf("%-24s  %-20s  %-20s  %-24s  %s\n", JsonString(m, "/event_time").c_str(), JsonString(m, "/loser").c_str(),
+                  JsonString(m, "/winner").c_str(), JsonString(m, "/message_id").c_str(),
+                  IdentifierList(m["evidence"]).c_str());
+    }
+  }
+  simdjson::dom::array links;
+  if (body["links"].get(links) == simdjson::SUCCESS && links.size() > 0) {
+    std::printf("\n%-24s  %-24s  %-40s  %s\n", "EVENT TIME", "BY EVENT", "LINKED", "TO");
+    for (simdjson::dom::element l : links) {
+      std::printf("%-24s  %-24s  %-40s  %s\n", JsonString(l, "/event_time").c_str(), JsonString(l, "/message_id").c_str(),
+                  IdentifierList(l["linked"]).c_str(), IdentifierList(l["with"]).c_str());
+    }
+  }
+  simdjson::dom::array refused;
+  if (body["refused"].get(refused) == simdjson::SUCCESS && refused.size() > 0) {
+    std::printf("\n%-24s  %-24s  %-20s  %s\n", "EVENT TIME", "BY EVENT", "REFUSED BY RULE", "IDENTIFIER");
+    for (simdjson::dom::element r : refused) {
+      std::printf("%-24s  %-24s  %-20s  %s\n", JsonString(r, "/event_time").c_str(), JsonString(r, "/message_id").c_str(),
+                  JsonString(r, "/rule").c_str(), JsonString(r, "/identifier").c_str());
+    }
+  }
+  simdjson::dom::array splits;
+  if (body["splits"].get(splits) == simdjson::SUCCESS && splits.size() > 0) {
+    std::printf("\n%-24s  %-20s  %-20s  %s\n", "SPLIT AT", "PROFILE SPLIT", "NEW PROFILES", "BY");
+    for (simdjson::dom::element sp : splits) {
+      std::printf("%-24s  %-20s  %-20s  %s\n", JsonString(sp, "/at").c_str(), JsonString(sp, "/profile_id").c_str(),
+                  IdentifierList(sp["new_ids"]).c_str(), JsonString(sp, "/by").c_str());
+    }
+  }
 }
 
 void PrintMembersTable(simdjson::dom::element body) {

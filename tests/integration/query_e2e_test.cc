@@ -154,6 +154,8 @@ profiles:
   EXPECT_NE(out.find("MESSAGE ID"), std::string::npos) << out;
   out = RunAndCapture({TESSERA_BIN, "profile", "history", "phone:+66812345678", "--data-dir", dir}, &exit_code);
   EXPECT_EQ(exit_code, 0) << out;
+  EXPECT_NE(out.find("LINKED"), std::string::npos) << out;  // the link log's events, as the API's "links"
+  EXPECT_NE(out.find("phone:+66812345678"), std::string::npos) << out;
   out = RunAndCapture({TESSERA_BIN, "profile", "get", "phone:+66812345678", "--as-of", "2100-01-01T00:00:00Z",
                        "--data-dir", dir},
                       &exit_code);
