@@ -8,7 +8,7 @@ PKGS=(
   build-essential cmake ninja-build ccache pkg-config
   librdkafka-dev librocksdb-dev libprotobuf-dev protobuf-compiler libabsl-dev
   libgtest-dev libgmock-dev libphonenumber-dev libicu-dev libsimdjson-dev libbenchmark-dev libyaml-cpp-dev libevent-dev
-  zlib1g-dev libssl-dev libcurl4-openssl-dev tzdata python3 python3-venv valgrind
+  libjemalloc-dev zlib1g-dev libssl-dev libcurl4-openssl-dev tzdata python3 python3-venv valgrind
   kcat openjdk-17-jre-headless maven
   chromium curl  # collector e2e: @segment/analytics-next in headless Chromium; curl posts in tests
 )
