@@ -14,6 +14,7 @@
 #include "common/clock.h"
 #include "common/log.h"
 #include "common/status_macros.h"
+#include "identity/identity_resolver.h"
 
 namespace tessera::app {
 
@@ -38,6 +39,9 @@ absl::StatusOr<std::unique_ptr<RocksStore>> OpenStageStore(const std::string& pa
   for (ExpiringPrefix& prefix : profiles::EventRetentionPrefixes(run.event_retention)) {
     options.expiring_prefixes.push_back(std::move(prefix));
   }
+  // Every stage store gets it: identity keys only exist in the fused and identity stores, and an
+  // empty prefix costs one seek at open.
+  options.presence_filter_prefixes = identity::PresenceFilteredPrefixes();
   return RocksStore::Open(path, options);
 }
 

@@ -9,6 +9,8 @@
 //      identifiers in the store. With --dir, the store is kept, and a later run with the same --dir
 //      and --identifiers skips the load (DIR/loaded records how many identifiers it holds).
 //   2. The store is closed and reopened (a new process start: RocksDB's caches and the index cold).
+//      With the presence filter (the default, as in the pipeline; --no-presence-filter turns it
+//      off), the scan that fills it runs to the end before the next phase, and its time is printed.
 //   3. "new links": --new more people never seen, as in 1, on the full store.
 //   4. "known, cold index": every one of --active people, drawn at random from the loaded ones,
 //      returns once with both identifiers, later in event time (nothing changes, nothing is
@@ -19,10 +21,11 @@
 //   batch are generated before its clock starts; only resolve + commit is timed. Reported per
 //   phase: events/s (wall clock), CPU seconds per million events (getrusage of this process: the
 //   figure to read on a loaded machine; 1e6 / it is events per CPU-second, one core), the index's
-//   hit counts, and the process's RSS (VmRSS) and peak (VmHWM) after the phase.
+//   hit counts, events per CPU-second of the resolving thread alone (RUSAGE_THREAD: its one core,
+//   without RocksDB's background flushes and compactions), and the process's RSS (VmRSS) and peak (VmHWM) after the phase.
 //
 //   tessera-identity-bench [--identifiers 1000000] [--new 100000] [--active 1000000] [--known 2000000]
-//       [--block-cache-mb 8] [--batch 5000] [--index-entries 2097152] [--dir DIR]
+//       [--block-cache-mb 8] [--batch 5000] [--index-entries 2097152] [--no-presence-filter] [--dir DIR]
 #include <sys/resource.h>
 
 #include <algorithm>
@@ -56,9 +59,11 @@ namespace v1 = tessera::v1;
 
 constexpr int64_t kBaseMs = 1'789'000'000'000;
 
-double CpuSeconds() {
+// Of the whole process (`who` RUSAGE_SELF: RocksDB's background threads too) or of the calling
+// thread alone (RUSAGE_THREAD: the resolver's one core).
+double CpuSeconds(int who = RUSAGE_SELF) {
   rusage usage{};
-  getrusage(RUSAGE_SELF, &usage);
+  getrusage(who, &usage);
   auto seconds = [](const timeval& t) { return static_cast<double>(t.tv_sec) + static_cast<double>(t.tv_usec) / 1e6; };
   return seconds(usage.ru_utime) + seconds(usage.ru_stime);
 }
@@ -95,6 +100,7 @@ v1::Event Person(int64_t person, int64_t time_ms, int64_t serial) {
 struct Phase {
   double seconds = 0;
   double cpu_seconds = 0;
+  double thread_cpu_seconds = 0;
   int64_t events = 0;
   FingerprintIndexStats before;
   FingerprintIndexStats after;
@@ -112,6 +118,7 @@ Phase Run(RocksStore* store, FingerprintIndex& index, int64_t count, size_t batc
     events.clear();
     for (int64_t i = begin; i < count && i < begin + static_cast<int64_t>(batch); ++i) events.push_back(make(i));
     const double cpu0 = CpuSeconds();
+    const double thread_cpu0 = CpuSeconds(RUSAGE_THREAD);
     const auto t0 = std::chrono::steady_clock::now();
     StagedWrites writes(store);
     IdentityResolver resolver(&writes, 1, &tessera::SystemClock(), tessera::identity::RulesByWorkspace(), &index);
@@ -129,6 +136,7 @@ Phase Run(RocksStore* store, FingerprintIndex& index, int64_t count, size_t batc
     index.MarkCommitted();
     phase.seconds += std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
     phase.cpu_seconds += CpuSeconds() - cpu0;
+    phase.thread_cpu_seconds += CpuSeconds(RUSAGE_THREAD) - thread_cpu0;
   }
   phase.after = index.stats();
   return phase;
@@ -137,10 +145,11 @@ Phase Run(RocksStore* store, FingerprintIndex& index, int64_t count, size_t batc
 void Report(const char* name, const Phase& p) {
   const int64_t hits = p.after.event_hits - p.before.event_hits;
   std::printf(
-      "%-18s %9lld events %7.1f s %9.0f events/s %6.2f CPU-s/1M events (%7.0f events/CPU-s)  index hits %5.1f%%  "
-      "RSS %7.1f MiB peak %7.1f MiB\n",
+      "%-18s %9lld events %7.1f s %9.0f events/s %6.2f CPU-s/1M events (%7.0f events/CPU-s; resolver thread "
+      "%7.0f)  index hits %5.1f%%  RSS %7.1f MiB peak %7.1f MiB\n",
       name, static_cast<long long>(p.events), p.seconds, static_cast<double>(p.events) / p.seconds,
       p.cpu_seconds * 1e6 / static_cast<double>(p.events), static_cast<double>(p.events) / p.cpu_seconds,
+      static_cast<double>(p.events) / p.thread_cpu_seconds,
       100.0 * static_cast<double>(hits) / static_cast<double>(std::max<int64_t>(p.events, 1)), MemoryMiB("VmRSS"),
       MemoryMiB("VmHWM"));
   std::fflush(stdout);
@@ -163,6 +172,7 @@ int main(int argc, char** argv) {
   int64_t batch = 5000;
   int64_t index_entries = static_cast<int64_t>(FingerprintIndex::kDefaultMaxEntries);
   std::string dir;
+  bool presence_filter = true;
   for (int i = 1; i < argc; ++i) {
     const std::string arg = argv[i];
     const bool has_value = i + 1 < argc;
@@ -178,12 +188,14 @@ int main(int argc, char** argv) {
     } else if (arg == "--block-cache-mb" && number(cache_mb)) {
     } else if (arg == "--batch" && number(batch) && batch > 0) {
     } else if (arg == "--index-entries" && number(index_entries)) {
+    } else if (arg == "--no-presence-filter") {
+      presence_filter = false;
     } else if (arg == "--dir" && has_value) {
       dir = argv[++i];
     } else {
       std::fprintf(stderr,
                    "usage: tessera-identity-bench [--identifiers 1000000] [--new 100000] [--active 1000000] "
-                   "[--known 2000000] [--block-cache-mb 8] [--batch 5000] [--index-entries 2097152] [--dir DIR]\n");
+                   "[--known 2000000] [--block-cache-mb 8] [--batch 5000] [--index-entries 2097152] [--no-presence-filter] [--dir DIR]\n");
       return 2;
     }
   }
@@ -196,6 +208,7 @@ int main(int argc, char** argv) {
   const std::string path = dir + "/store";
   tessera::RocksStoreOptions options;
   options.block_cache_bytes = static_cast<size_t>(cache_mb) << 20;
+  if (presence_filter) options.presence_filter_prefixes = tessera::identity::PresenceFilteredPrefixes();
   const int64_t people = identifiers / 2;
   active = std::min(active, people);
   const size_t batch_size = static_cast<size_t>(batch);
@@ -228,6 +241,17 @@ int main(int argc, char** argv) {
   }
   FingerprintIndex index(static_cast<size_t>(index_entries));
   std::printf("after open: RSS %.1f MiB\n", MemoryMiB("VmRSS"));
+  if (presence_filter) {
+    // The pipeline starts at once and reads RocksDB until the scan is done; the phases below
+    // measure the steady state after it.
+    const auto scan0 = std::chrono::steady_clock::now();
+    (*store)->WaitForPresenceFilter();
+    const tessera::KeyPresenceFilterStats f = (*store)->presence_filter_stats();
+    std::printf("presence filter: ready in %.2f s, %lld keys in %d filters, %.1f MiB; RSS %.1f MiB\n",
+                std::chrono::duration<double>(std::chrono::steady_clock::now() - scan0).count(),
+                static_cast<long long>(f.keys), f.filters, static_cast<double>(f.bytes) / (1 << 20),
+                MemoryMiB("VmRSS"));
+  }
   const int64_t later_ms = kBaseMs + 4 * people;
   std::mt19937_64 rng(static_cast<uint64_t>(std::chrono::steady_clock::now().time_since_epoch().count()));
   const int64_t fresh_base = people + static_cast<int64_t>(rng() % (uint64_t{1} << 40));  // never loaded
@@ -252,6 +276,12 @@ int main(int argc, char** argv) {
       "bypasses\n",
       s.identifiers, s.event_sets, s.roots, static_cast<double>(s.bytes) / (1 << 20),
       static_cast<long long>(s.generations_dropped), static_cast<long long>(s.late_bypasses));
+  if (presence_filter) {
+    const tessera::KeyPresenceFilterStats f = (*store)->presence_filter_stats();
+    std::printf("presence filter: %lld keys in %d filters, %.1f MiB; %lld reads answered absent, %lld passed on\n",
+                static_cast<long long>(f.keys), f.filters, static_cast<double>(f.bytes) / (1 << 20),
+                static_cast<long long>(f.absent_answers), static_cast<long long>(f.maybe_answers));
+  }
   store->reset();
   uintmax_t bytes = 0;
   for (const auto& entry : std::filesystem::recursive_directory_iterator(path)) {

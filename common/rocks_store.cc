@@ -1,6 +1,7 @@
 #include "common/rocks_store.h"
 
 #include <algorithm>
+#include <cstdio>
 #include <cstdlib>
 #include <utility>
 #include <vector>
@@ -83,7 +84,10 @@ RocksStore::RocksStore(std::unique_ptr<rocksdb::DB> db, RocksStoreOptions option
                        std::unique_ptr<rocksdb::CompactionFilter> filter)
     : compaction_filter_(std::move(filter)), db_(std::move(db)), options_(std::move(options)) {}
 
-RocksStore::~RocksStore() = default;
+RocksStore::~RocksStore() {
+  stop_scan_.store(true, std::memory_order_relaxed);
+  if (scan_thread_.joinable()) scan_thread_.join();
+}
 
 absl::StatusOr<std::unique_ptr<RocksStore>> RocksStore::Open(const std::string& path, RocksStoreOptions options) {
   rocksdb::Options db_options = TesseraRocksOptions(options.block_cache_bytes);
@@ -95,9 +99,58 @@ absl::StatusOr<std::unique_ptr<RocksStore>> RocksStore::Open(const std::string& 
   rocksdb::DB* raw = nullptr;
   rocksdb::Status s = rocksdb::DB::Open(db_options, path, &raw);
   if (!s.ok()) return FromRocks(s, absl::StrCat("open RocksDB at ", path));
-  return std::unique_ptr<RocksStore>(
+  std::vector<std::string> presence_prefixes = options.presence_filter_prefixes;
+  auto store = std::unique_ptr<RocksStore>(
       new RocksStore(std::unique_ptr<rocksdb::DB>(raw), std::move(options), std::move(filter)));
+  if (presence_prefixes.empty()) {
+    store->scan_done_.Notify();
+    return store;
+  }
+  // Sized for every key of the store (an over-estimate: other prefixes count too), so a store
+  // that does not grow needs one filter.
+  uint64_t estimated_keys = 0;
+  store->db_->GetIntProperty("rocksdb.estimate-num-keys", &estimated_keys);
+  store->presence_filter_ =
+      std::make_unique<KeyPresenceFilter>(std::move(presence_prefixes), static_cast<int64_t>(estimated_keys));
+  store->scan_thread_ = std::thread([raw_store = store.get()] { raw_store->ScanIntoPresenceFilter(); });
+  return store;
 }
+
+void RocksStore::ScanIntoPresenceFilter() {
+  rocksdb::ReadOptions read;
+  read.fill_cache = false;  // a one-off pass must not evict the working set
+  read.readahead_size = 2 << 20;
+  bool complete = true;
+  for (const std::string& prefix : presence_filter_->prefixes()) {
+    // Writes after the iterator's implicit snapshot add their keys themselves (Commit).
+    std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(read));
+    int64_t seen = 0;
+    for (it->Seek(ToSlice(prefix)); it->Valid(); it->Next()) {
+      const rocksdb::Slice key = it->key();
+      if (!key.starts_with(ToSlice(prefix))) break;
+      presence_filter_->Add(std::string_view(key.data(), key.size()));
+      if (++seen % 4096 == 0 && stop_scan_.load(std::memory_order_relaxed)) {
+        complete = false;
+        break;
+      }
+    }
+    if (!it->status().ok()) {
+      // Never ready: every Get keeps reading RocksDB, which is correct, only slower.
+      std::fprintf(stderr, "tessera: presence filter scan of %s failed, lookups read RocksDB: %s\n", prefix.c_str(),
+                   it->status().ToString().c_str());
+      complete = false;
+    }
+    if (!complete) break;
+  }
+  if (complete) presence_filter_->MarkReady();
+  scan_done_.Notify();
+}
+
+KeyPresenceFilterStats RocksStore::presence_filter_stats() const {
+  return presence_filter_ != nullptr ? presence_filter_->stats() : KeyPresenceFilterStats{};
+}
+
+void RocksStore::WaitForPresenceFilter() const { scan_done_.WaitForNotification(); }
 
 absl::StatusOr<std::unique_ptr<RocksStore>> RocksStore::OpenSecondary(const std::string& path,
                                                                       const std::string& scratch_dir) {
@@ -110,10 +163,14 @@ absl::StatusOr<std::unique_ptr<RocksStore>> RocksStore::OpenSecondary(const std:
   if (!s.ok()) return FromRocks(s, absl::StrCat("open RocksDB at ", path, " (secondary)"));
   auto store =
       std::unique_ptr<RocksStore>(new RocksStore(std::unique_ptr<rocksdb::DB>(raw), RocksStoreOptions{}, nullptr));
+  store->scan_done_.Notify();  // no presence filter: a secondary sees other processes' writes
   return store;
 }
 
 absl::StatusOr<std::optional<std::string>> RocksStore::Get(std::string_view key) const {
+  if (presence_filter_ != nullptr && presence_filter_->Covers(key) && presence_filter_->KnownAbsent(key)) {
+    return std::nullopt;
+  }
   std::string value;
   rocksdb::Status s = db_->Get(rocksdb::ReadOptions(), ToSlice(key), &value);
   if (s.IsNotFound()) return std::nullopt;
@@ -169,9 +226,12 @@ absl::Status StagedWrites::Commit() {
   in_order.reserve(staged_.size());
   for (const auto& entry : staged_) in_order.push_back(&entry);
   std::sort(in_order.begin(), in_order.end(), [](const auto* a, const auto* b) { return a->first < b->first; });
+  KeyPresenceFilter* presence = store_->presence_filter_.get();
   rocksdb::WriteBatch batch;
   for (const auto* entry : in_order) {
     const auto& [key, value] = *entry;
+    // Into the filter before RocksDB: a key a reader can see is never answered "absent".
+    if (presence != nullptr && value.has_value() && presence->Covers(key)) presence->Add(key);
     rocksdb::Status s = value.has_value() ? batch.Put(ToSlice(key), ToSlice(*value)) : batch.Delete(ToSlice(key));
     if (!s.ok()) return FromRocks(s, "stage write");
   }

@@ -13,10 +13,13 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <thread>
 #include <vector>
 
 #include "absl/container/flat_hash_map.h"
 #include "absl/status/statusor.h"
+#include "absl/synchronization/notification.h"
+#include "common/key_presence_filter.h"
 #include "common/kv.h"
 
 namespace rocksdb {
@@ -38,6 +41,10 @@ struct RocksStoreOptions {
   size_t block_cache_bytes = 256 << 20;
   bool sync_writes = true;  // fsync the WAL on each commit: acknowledged means on disk
   std::vector<ExpiringPrefix> expiring_prefixes;
+  // Keys under these prefixes are tracked by an in-memory KeyPresenceFilter (key_presence_filter.h),
+  // so a Get of a key never written skips RocksDB. For prefixes that are mostly looked up before
+  // they exist and rarely deleted (identity's "ix/" and "dv/"): deleted keys stay in the filter.
+  std::vector<std::string> presence_filter_prefixes;
 };
 
 class RocksStore {
@@ -69,14 +76,28 @@ class RocksStore {
   rocksdb::DB* db() { return db_.get(); }
   bool sync_writes() const { return options_.sync_writes; }
 
+  // The presence filter's figures (all zero without presence_filter_prefixes).
+  KeyPresenceFilterStats presence_filter_stats() const;
+  // Blocks until the scan that fills the presence filter with the keys held at open has finished
+  // (at once without a filter). Before that, every Get reads RocksDB.
+  void WaitForPresenceFilter() const;
+
  private:
+  friend class StagedWrites;  // tells the presence filter about keys before it writes them
+
   RocksStore(std::unique_ptr<rocksdb::DB> db, RocksStoreOptions options,
              std::unique_ptr<rocksdb::CompactionFilter> filter);
+  // Fills the presence filter with the keys of its prefixes, in the background (scan_thread_).
+  void ScanIntoPresenceFilter();
 
   // Declared before db_ so it outlives the DB that calls it.
   std::unique_ptr<rocksdb::CompactionFilter> compaction_filter_;
   std::unique_ptr<rocksdb::DB> db_;
   RocksStoreOptions options_;
+  std::unique_ptr<KeyPresenceFilter> presence_filter_;
+  std::atomic<bool> stop_scan_{false};
+  absl::Notification scan_done_;
+  std::thread scan_thread_;
 };
 
 // Writes staged over a RocksStore (see the file comment).

@@ -147,6 +147,8 @@ std::optional<std::string> UserIdOf(const ProfileIdentity& profile) {
 
 }  // namespace
 
+std::vector<std::string> PresenceFilteredPrefixes() { return {"ix/", "dv/"}; }
+
 std::string ViolationKeyPrefix(std::string_view workspace) { return WorkspaceKey("iv/", workspace); }
 
 std::string ProfileViolationKeyPrefix(uint64_t profile_id) { return absl::StrCat("lv/", BigEndian64(profile_id)); }

@@ -97,6 +97,11 @@ class IdentityResolver {
   FingerprintIndex* index_;
 };
 
+// The prefixes of keys that are mostly looked up before they exist (an identifier or an anonymous
+// id never seen) and rarely deleted: a store serving identity keeps a presence filter of them
+// (RocksStoreOptions::presence_filter_prefixes), so linking something new skips RocksDB's misses.
+std::vector<std::string> PresenceFilteredPrefixes();
+
 // The key prefix of a workspace's violations ("iv/" <workspace> '\0'), in event-time order.
 std::string ViolationKeyPrefix(std::string_view workspace);
 // The violations recorded against one profile id ("lv/" <be64 id>).

@@ -4,6 +4,10 @@
 #include <rocksdb/db.h>
 
 #include <filesystem>
+#include <map>
+#include <random>
+
+#include "absl/strings/str_cat.h"
 
 #include "absl/time/clock.h"
 #include "common/bytes.h"
@@ -73,6 +77,100 @@ TEST_F(RocksStoreTest, CompactionDropsExpiredEntriesOfExpiringPrefixesOnly) {
   EXPECT_EQ(*(*store)->Get("dd/old"), std::nullopt);
   EXPECT_TRUE((*store)->Get("dd/fresh")->has_value());
   EXPECT_TRUE((*store)->Get("pf/old")->has_value());
+}
+
+RocksStoreOptions WithPresenceFilter() {
+  RocksStoreOptions options;
+  options.sync_writes = false;
+  options.presence_filter_prefixes = {"ix/", "dv/"};
+  return options;
+}
+
+std::string IxKey(int64_t i) { return absl::StrCat("ix/w", i); }
+
+// Random puts, deletes and reads of covered and uncovered keys, with reopens between rounds: every
+// read through the filter answers what a plain map of the same writes answers, and most reads of
+// keys never written skip RocksDB.
+TEST_F(RocksStoreTest, APresenceFilteredStoreAnswersEveryReadAsTheWritesSay) {
+  std::map<std::string, std::string> model;
+  std::mt19937_64 rng(7);
+  const std::vector<std::string> prefixes = {"ix/w", "dv/w", "pf/w"};
+  auto random_key = [&] { return absl::StrCat(prefixes[rng() % 3], rng() % 20'000); };
+  int64_t absent_answers = 0;
+  for (int round = 0; round < 3; ++round) {
+    auto store = RocksStore::Open(path_ + "/db", WithPresenceFilter());
+    ASSERT_TRUE(store.ok()) << store.status();
+    // Round 0 reads while the scan may still be running; later rounds after it.
+    if (round > 0) (*store)->WaitForPresenceFilter();
+    for (int batch = 0; batch < 20; ++batch) {
+      StagedWrites staged(store->get());
+      for (int op = 0; op < 500; ++op) {
+        const std::string key = random_key();
+        if (rng() % 5 == 0) {
+          staged.Delete(key);
+          model.erase(key);
+        } else {
+          const std::string value = absl::StrCat(round, "/", batch, "/", op);
+          staged.Put(key, value);
+          model[key] = value;
+        }
+      }
+      ASSERT_TRUE(staged.Commit().ok());
+      for (int read = 0; read < 1000; ++read) {
+        const std::string key = random_key();
+        auto got = (*store)->Get(key);
+        ASSERT_TRUE(got.ok());
+        auto it = model.find(key);
+        ASSERT_EQ(*got, it == model.end() ? std::nullopt : std::optional<std::string>(it->second)) << key;
+      }
+    }
+    absent_answers += (*store)->presence_filter_stats().absent_answers;
+  }
+  EXPECT_GT(absent_answers, 0);
+}
+
+// The keys a store held at open come from the scan; keys committed while it runs add themselves.
+TEST_F(RocksStoreTest, KeysWrittenWhileThePresenceFilterScansAreNeverAnsweredAbsent) {
+  constexpr int kHeld = 200'000;
+  {
+    RocksStoreOptions unfiltered = WithPresenceFilter();
+    unfiltered.presence_filter_prefixes.clear();
+    auto store = RocksStore::Open(path_ + "/db", unfiltered);
+    ASSERT_TRUE(store.ok());
+    StagedWrites staged(store->get());
+    for (int i = 0; i < kHeld; ++i) staged.Put(IxKey(i), "held");
+    ASSERT_TRUE(staged.Commit().ok());
+  }
+  auto store = RocksStore::Open(path_ + "/db", WithPresenceFilter());
+  ASSERT_TRUE(store.ok());
+  for (int i = 0; i < 100; ++i) {  // while the scan runs (it takes longer than these commits)
+    StagedWrites staged(store->get());
+    for (int j = 0; j < 100; ++j) staged.Put(IxKey(kHeld + i * 100 + j), "new");
+    ASSERT_TRUE(staged.Commit().ok());
+  }
+  (*store)->WaitForPresenceFilter();
+  const KeyPresenceFilterStats stats = (*store)->presence_filter_stats();
+  ASSERT_TRUE(stats.ready);
+  EXPECT_GE(stats.keys, (kHeld + 10'000) * 99 / 100);
+  for (int i = 0; i < kHeld + 10'000; ++i) {
+    auto got = (*store)->Get(IxKey(i));
+    ASSERT_TRUE(got.ok());
+    ASSERT_TRUE(got->has_value()) << IxKey(i);
+    EXPECT_EQ(**got, i < kHeld ? "held" : "new");
+  }
+  int absent = 0;
+  for (int i = kHeld + 10'000; i < kHeld + 20'000; ++i) absent += (*store)->Get(IxKey(i))->has_value() ? 0 : 1;
+  EXPECT_EQ(absent, 10'000);
+  EXPECT_GE((*store)->presence_filter_stats().absent_answers, 9'500);  // the filter, not RocksDB, said so
+}
+
+TEST_F(RocksStoreTest, AStoreWithoutPresencePrefixesHasNoFilter) {
+  auto store = RocksStore::Open(path_ + "/db");
+  ASSERT_TRUE(store.ok());
+  (*store)->WaitForPresenceFilter();  // returns at once
+  EXPECT_FALSE((*store)->presence_filter_stats().ready);
+  EXPECT_EQ(*(*store)->Get("ix/none"), std::nullopt);
+  EXPECT_EQ((*store)->presence_filter_stats().absent_answers, 0);
 }
 
 }  // namespace

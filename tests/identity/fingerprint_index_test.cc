@@ -17,6 +17,7 @@
 #include "absl/strings/str_cat.h"
 #include "common/identifier.h"
 #include "common/rocks_store.h"
+#include "tests/fakes/test_store_options.h"
 #include "gtest/gtest.h"
 #include "identity/identity_resolver.h"
 #include "tests/fakes/memory_kv.h"
@@ -241,7 +242,7 @@ class TempDir {
 // Condition 1: what a discarded batch taught the index goes with it; a committed batch's stays.
 TEST(FingerprintIndexTest, ADiscardedBatchDropsWhatItAddedAndACommittedOneKeepsIt) {
   TempDir dir;
-  auto store = RocksStore::Open(dir.path() + "/store", RocksStoreOptions{.sync_writes = false, .expiring_prefixes = {}});
+  auto store = RocksStore::Open(dir.path() + "/store", tessera::testing::PipelineStoreOptions());
   ASSERT_TRUE(store.ok()) << store.status();
   FixedClock clock;
   FingerprintIndex index;

@@ -5,6 +5,7 @@
 #include "common/clock.h"
 #include "common/identifier.h"
 #include "common/rocks_store.h"
+#include "tests/fakes/test_store_options.h"
 #include "common/status_macros.h"
 #include "identity/fingerprint_index.h"
 #include "identity/identity_resolver.h"
@@ -14,7 +15,7 @@ namespace tessera::identity::testing {
 absl::StatusOr<AccuracyRun> RunAccuracy(const IdentityPopulation& population, const IdentityRules& rules,
                                         const std::string& store_dir, size_t batch_size) {
   ASSIGN_OR_RETURN(std::unique_ptr<RocksStore> store,
-                   RocksStore::Open(store_dir, RocksStoreOptions{.sync_writes = false, .expiring_prefixes = {}}));
+                   RocksStore::Open(store_dir, tessera::testing::PipelineStoreOptions()));
   ASSIGN_OR_RETURN(RulesByWorkspace by_workspace, RulesByWorkspace::Make(rules));
   AccuracyRun run;
   const auto start = std::chrono::steady_clock::now();

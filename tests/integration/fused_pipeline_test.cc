@@ -12,6 +12,8 @@
 
 #include "absl/strings/str_cat.h"
 #include "common/rocks_store.h"
+#include "tests/fakes/test_store_options.h"
+#include "identity/identity_resolver.h"
 #include "sinks/profile_updates.h"
 #include "tests/fakes/bad_input.h"
 #include "tests/fakes/manual_clock.h"
@@ -55,7 +57,7 @@ struct RunResult {
 // worker loop does.
 RunResult RunPipeline(const std::vector<RawRecord>& records, std::mt19937_64& rng) {
   TempDir dir;
-  auto store = RocksStore::Open(dir.path() + "/store", RocksStoreOptions{.sync_writes = false, .expiring_prefixes = {}});
+  auto store = RocksStore::Open(dir.path() + "/store", tessera::testing::PipelineStoreOptions());
   EXPECT_TRUE(store.ok()) << store.status();
   FixedClock clock;
   RunResult result;
@@ -225,7 +227,7 @@ class ActivationNode {
 
   void Restart() {
     store_.reset();
-    auto store = RocksStore::Open(path_, RocksStoreOptions{.sync_writes = false, .expiring_prefixes = {}});
+    auto store = RocksStore::Open(path_, tessera::testing::PipelineStoreOptions());
     ASSERT_TRUE(store.ok()) << store.status();
     store_ = *std::move(store);
   }

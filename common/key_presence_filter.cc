@@ -1,0 +1,135 @@
+#include "common/key_presence_filter.h"
+
+#include <algorithm>
+#include <utility>
+
+#include "absl/hash/hash.h"
+#include "common/absl_compat.h"
+
+namespace tessera {
+namespace {
+
+uint64_t HashKey(std::string_view key) { return absl::Hash<absl::string_view>{}(AbslView(key)); }
+
+// Eight odd multipliers (as in the split-block Bloom filter of Apache Parquet): each picks the bit
+// of one word from the hash's low half.
+constexpr std::array<uint32_t, 8> kSalts = {0x47b6137bU, 0x44974d91U, 0x8824ad5bU, 0xa2b7289dU,
+                                            0x705495c7U, 0x2df1424bU, 0x9efc4947U, 0x5c6bfb31U};
+
+uint64_t BitOf(uint64_t hash, int word) {
+  const uint32_t low = static_cast<uint32_t>(hash);
+  return uint64_t{1} << ((low * kSalts[static_cast<size_t>(word)]) >> 26);  // top 6 bits: 0..63
+}
+
+}  // namespace
+
+KeyPresenceFilter::Filter::Filter(int64_t capacity_keys)
+    : capacity(capacity_keys),
+      block_count(std::max<size_t>(1, static_cast<size_t>(capacity_keys) * kBitsPerKey / 512)),
+      blocks(new Block[block_count]) {
+  for (size_t i = 0; i < block_count; ++i) {
+    for (std::atomic<uint64_t>& w : blocks[i].words) w.store(0, std::memory_order_relaxed);
+  }
+}
+
+KeyPresenceFilter::KeyPresenceFilter(std::vector<std::string> prefixes, int64_t first_capacity)
+    : prefixes_(std::move(prefixes)) {
+  filters_[0].store(new Filter(std::max(first_capacity, kMinCapacity)), std::memory_order_release);
+  filter_count_.store(1, std::memory_order_release);
+}
+
+KeyPresenceFilter::~KeyPresenceFilter() {
+  for (std::atomic<Filter*>& f : filters_) delete f.load(std::memory_order_acquire);
+}
+
+bool KeyPresenceFilter::Covers(std::string_view key) const {
+  for (const std::string& prefix : prefixes_) {
+    if (key.starts_with(prefix)) return true;
+  }
+  return false;
+}
+
+bool KeyPresenceFilter::Contains(const Filter& filter, uint64_t hash) {
+  // The block from the high half of the hash (multiply-shift instead of a modulo).
+  const size_t block = static_cast<size_t>((static_cast<unsigned __int128>(hash >> 32) * filter.block_count) >> 32);
+  const Block& b = filter.blocks[block];
+  for (int w = 0; w < 8; ++w) {
+    const uint64_t bit = BitOf(hash, w);
+    if ((b.words[static_cast<size_t>(w)].load(std::memory_order_acquire) & bit) == 0) return false;
+  }
+  return true;
+}
+
+bool KeyPresenceFilter::Insert(Filter& filter, uint64_t hash) {
+  const size_t block = static_cast<size_t>((static_cast<unsigned __int128>(hash >> 32) * filter.block_count) >> 32);
+  Block& b = filter.blocks[block];
+  bool added = false;
+  for (int w = 0; w < 8; ++w) {
+    const uint64_t bit = BitOf(hash, w);
+    std::atomic<uint64_t>& word = b.words[static_cast<size_t>(w)];
+    // Read first: a key already there (a rewritten "dv/" record) dirties no cache line.
+    if ((word.load(std::memory_order_relaxed) & bit) == 0) {
+      word.fetch_or(bit, std::memory_order_acq_rel);
+      added = true;
+    }
+  }
+  return added;
+}
+
+KeyPresenceFilter::Filter* KeyPresenceFilter::Newest() {
+  const int count = filter_count_.load(std::memory_order_acquire);
+  Filter* newest = filters_[static_cast<size_t>(count - 1)].load(std::memory_order_acquire);
+  if (newest->keys.load(std::memory_order_relaxed) < newest->capacity || count == kMaxFilters) return newest;
+  absl::MutexLock lock(&grow_mutex_);
+  const int now = filter_count_.load(std::memory_order_acquire);
+  if (now != count) return filters_[static_cast<size_t>(now - 1)].load(std::memory_order_acquire);
+  auto* next = new Filter(newest->capacity * 2);
+  filters_[static_cast<size_t>(count)].store(next, std::memory_order_release);
+  filter_count_.store(count + 1, std::memory_order_release);
+  return next;
+}
+
+void KeyPresenceFilter::Add(std::string_view key) {
+  const uint64_t hash = HashKey(key);
+  // A key some filter already seems to hold is not counted again (rewrites of the same key would
+  // otherwise fill filters with nothing new); it is still set in the newest, which costs nothing
+  // when it is already there.
+  const bool seen = MayContain(key);
+  Filter* newest = Newest();
+  if (Insert(*newest, hash) && !seen) newest->keys.fetch_add(1, std::memory_order_relaxed);
+}
+
+bool KeyPresenceFilter::MayContain(std::string_view key) const {
+  const uint64_t hash = HashKey(key);
+  const int count = filter_count_.load(std::memory_order_acquire);
+  // Newest first: recent keys are the ones most often looked up again.
+  for (int i = count - 1; i >= 0; --i) {
+    if (Contains(*filters_[static_cast<size_t>(i)].load(std::memory_order_acquire), hash)) return true;
+  }
+  return false;
+}
+
+bool KeyPresenceFilter::KnownAbsent(std::string_view key) const {
+  if (ready() && !MayContain(key)) {
+    absent_answers_.fetch_add(1, std::memory_order_relaxed);
+    return true;
+  }
+  maybe_answers_.fetch_add(1, std::memory_order_relaxed);
+  return false;
+}
+
+KeyPresenceFilterStats KeyPresenceFilter::stats() const {
+  KeyPresenceFilterStats s;
+  s.ready = ready();
+  s.filters = filter_count_.load(std::memory_order_acquire);
+  for (int i = 0; i < s.filters; ++i) {
+    const Filter* f = filters_[static_cast<size_t>(i)].load(std::memory_order_acquire);
+    s.keys += f->keys.load(std::memory_order_relaxed);
+    s.bytes += f->block_count * sizeof(Block);
+  }
+  s.absent_answers = absent_answers_.load(std::memory_order_relaxed);
+  s.maybe_answers = maybe_answers_.load(std::memory_order_relaxed);
+  return s;
+}
+
+}  // namespace tessera
