@@ -18,17 +18,31 @@
 //             one synced WriteBatch per batch): where the time goes when Kafka is taken away
 //   store     --dir D
 //             footprint of a stopped store: SST/WAL/other bytes, profiles, identifiers, value sizes
+//   topics    --brokers B --prefix P [--partitions 4]
+//             creates P's topics (so a pipeline can be started on them before anything is produced)
+//   latency   --brokers B --prefix P --watch TOPIC --rate R --seconds S [--warmup-seconds 5]
+//             [--probes-per-s 200] [--people N] [--seed S]
+//             scenario 2: the workload into P's raw topics at R events/s on a fixed schedule (open
+//             loop), with probe events among them: identify calls of a user never seen, one every
+//             1/probes-per-s s, each marked "latency-probe-<tag>-<n>". A consumer of TOPIC (the
+//             pipeline's profile-updates, or B_pass's output, which carries the raw record) takes
+//             the first record naming probe n as its arrival: latency = arrival - the time the probe
+//             was handed to the producer. Probes sent during the warm-up are not counted.
 //
 // Only the baselines use RocksDB and librdkafka below Tessera's adapters (the RocksDB handle of a
 // RocksStore, a merge-operator DB for B_kv), because measuring the raw engine is their purpose.
 #include <sys/resource.h>
+#include <unistd.h>
 
 #include <chrono>
 #include <cstdint>
 #include <cstdio>
 #include <cstring>
+#include <algorithm>
+#include <atomic>
 #include <filesystem>
 #include <map>
+#include <thread>
 #include <memory>
 #include <optional>
 #include <string>
@@ -39,6 +53,8 @@
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
+#include "absl/time/clock.h"
+#include "absl/time/time.h"
 #include "app/fused_pipeline.h"
 #include "app/offsets.h"
 #include "app/outputs.h"
@@ -251,6 +267,188 @@ int Pass(const Flags& flags) {
   w.Key("batches").Int(batches);
   Print(w);
   (*consumer)->Close();
+  return 0;
+}
+
+int Topics(const Flags& flags) {
+  const app::Topics topics(flags.Required("prefix"));
+  if (absl::Status s = CreateTopics(flags.Required("brokers"), topics.Specs(static_cast<int>(flags.Int("partitions", 4))));
+      !s.ok()) {
+    return Fail(s);
+  }
+  std::printf("{\"created\": true}\n");
+  return 0;
+}
+
+int64_t SteadyMicros() {
+  return std::chrono::duration_cast<std::chrono::microseconds>(std::chrono::steady_clock::now().time_since_epoch())
+      .count();
+}
+
+// Scenario 2 (see the file comment).
+int Latency(const Flags& flags) {
+  const std::string brokers = flags.Required("brokers");
+  const app::Topics topics(flags.Required("prefix"));
+  const std::string watch_topic = flags.Required("watch");
+  const double rate = flags.Double("rate", 0);
+  const double seconds = flags.Double("seconds", 0);
+  const double warmup = flags.Double("warmup-seconds", 5);
+  const double probes_per_s = flags.Double("probes-per-s", 200);
+  if (rate <= 0 || seconds <= 0 || probes_per_s <= 0 || probes_per_s > rate) {
+    return Fail(absl::InvalidArgumentError("--rate, --seconds and --probes-per-s must be positive, probes <= rate"));
+  }
+  const std::string tag = absl::StrCat(getpid());
+  const std::string marker = absl::StrCat("latency-probe-", tag, "-");
+  const int64_t total_events = static_cast<int64_t>(rate * (warmup + seconds));
+  const int64_t probe_every = std::max<int64_t>(1, static_cast<int64_t>(rate / probes_per_s));
+  const int64_t probes = total_events / probe_every + 1;
+
+  // Linger 1 ms: the producer's own batching wait is part of every figure, B_pass's too.
+  auto producer = KafkaProducer::Create(brokers, {{"linger.ms", "1"}});
+  if (!producer.ok()) return Fail(producer.status());
+  KafkaConsumer::Options consumer_options;
+  consumer_options.brokers = brokers;
+  consumer_options.group_id = absl::StrCat(watch_topic, ".latency-watch-", tag);
+  consumer_options.topics = {watch_topic};
+  auto consumer = KafkaConsumer::Create(consumer_options);
+  if (!consumer.ok()) return Fail(consumer.status());
+
+  std::vector<std::atomic<int64_t>> sent_us(static_cast<size_t>(probes));
+  std::vector<int64_t> arrived_us(static_cast<size_t>(probes), -1);
+  for (auto& t : sent_us) t.store(-1, std::memory_order_relaxed);
+  std::atomic<bool> stop{false};
+  std::atomic<int64_t> seen{0};
+  std::thread watcher([&] {
+    while (!stop.load(std::memory_order_acquire)) {
+      auto batch = (*consumer)->PollBatch(1000, absl::Milliseconds(10));
+      if (!batch.ok()) continue;
+      const int64_t now = SteadyMicros();
+      for (const KafkaMessage& m : *batch) {
+        const size_t at = m.payload.find(marker);
+        if (at == std::string::npos) continue;
+        int64_t n = 0;
+        size_t i = at + marker.size();
+        bool digits = false;
+        while (i < m.payload.size() && m.payload[i] >= '0' && m.payload[i] <= '9') {
+          n = n * 10 + (m.payload[i++] - '0');
+          digits = true;
+        }
+        if (!digits || n >= probes || arrived_us[static_cast<size_t>(n)] >= 0) continue;
+        if (sent_us[static_cast<size_t>(n)].load(std::memory_order_acquire) < 0) continue;
+        arrived_us[static_cast<size_t>(n)] = now;
+        seen.fetch_add(1, std::memory_order_relaxed);
+      }
+    }
+  });
+
+  // Every event built before the clock starts (the generator's JSON work would otherwise take a
+  // share of the two cores from the pipeline under test), probes in their places.
+  struct Planned {
+    const std::string* topic;
+    std::string key, payload;
+    int64_t probe = -1;
+  };
+  std::vector<Planned> plan;
+  plan.reserve(static_cast<size_t>(total_events));
+  {
+    WorkloadOptions options = WorkloadFrom(flags);
+    options.events = total_events;
+    WorkloadGenerator generator(options);
+    WorkloadEvent event;
+    int64_t probe_count = 0;
+    for (int64_t i = 0; i < total_events; ++i) {
+      if (i % probe_every == 0 && probe_count < probes) {
+        const int64_t n = probe_count++;
+        const std::string id = absl::StrCat(marker, n);
+        plan.push_back({&topics.raw_web, id, id, n});  // the payload is written when it is sent (its time)
+        continue;
+      }
+      if (!generator.Next(event)) break;
+      plan.push_back({&topics.Raw(event.channel), event.key, std::move(event.payload), -1});
+    }
+  }
+  // Sent in 1 ms ticks (every event due by then), not one sleep per event: a wake-up per event
+  // would cost the machine more than the pipeline's work at these rates.
+  const int64_t start_us = SteadyMicros();
+  const int64_t warmup_end_us = start_us + static_cast<int64_t>(warmup * 1e6);
+  Stopwatch watch;
+  int64_t produced = 0, probe_count = 0, counted_from_probe = -1;
+  int64_t max_behind_us = 0;
+  size_t next = 0;
+  while (next < plan.size()) {
+    const int64_t now = SteadyMicros();
+    const auto due_of = [&](size_t i) { return start_us + static_cast<int64_t>(static_cast<double>(i) * 1e6 / rate); };
+    if (due_of(next) > now) {
+      std::this_thread::sleep_for(std::chrono::microseconds(std::max<int64_t>(due_of(next) - now, 1000)));
+      continue;
+    }
+    max_behind_us = std::max(max_behind_us, now - due_of(next));
+    for (; next < plan.size() && due_of(next) <= now; ++next) {
+      Planned& p = plan[next];
+      absl::Status status;
+      if (p.probe >= 0) {
+        const int64_t n = p.probe;
+        const std::string at = absl::FormatTime("%Y-%m-%dT%H:%M:%E3SZ", absl::Now(), absl::UTCTimeZone());
+        const std::string payload =
+            absl::StrCat(R"({"type":"identify","messageId":")", p.key, R"(","anonymousId":"anon-)", p.key,
+                         R"(","userId":")", p.key, R"(","timestamp":")", at, R"(","sentAt":")", at,
+                         R"(","traits":{"plan":"latency-probe"}})");
+        const int64_t sent = SteadyMicros();
+        if (counted_from_probe < 0 && sent >= warmup_end_us) counted_from_probe = n;
+        sent_us[static_cast<size_t>(n)].store(sent, std::memory_order_release);
+        probe_count = n + 1;
+        status = (*producer)->Produce(*p.topic, p.key, payload);
+      } else {
+        status = (*producer)->Produce(*p.topic, p.key, p.payload);
+      }
+      if (!status.ok()) return Fail(status);
+      ++produced;
+    }
+  }
+  const double produce_seconds = watch.wall();
+  if (absl::Status s = (*producer)->Flush(absl::Seconds(60)); !s.ok()) return Fail(s);
+  // The last probes: wait until every one arrived, or 30 s.
+  const int64_t give_up = SteadyMicros() + 30'000'000;
+  while (seen.load() < probe_count && SteadyMicros() < give_up) std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  stop.store(true, std::memory_order_release);
+  watcher.join();
+  (*consumer)->Close();
+
+  std::vector<double> latencies_ms;
+  int64_t counted = 0;
+  for (int64_t n = std::max<int64_t>(counted_from_probe, 0); counted_from_probe >= 0 && n < probe_count; ++n) {
+    ++counted;
+    const int64_t sent = sent_us[static_cast<size_t>(n)].load();
+    if (arrived_us[static_cast<size_t>(n)] >= 0) {
+      latencies_ms.push_back(static_cast<double>(arrived_us[static_cast<size_t>(n)] - sent) / 1000.0);
+    }
+  }
+  std::sort(latencies_ms.begin(), latencies_ms.end());
+  const auto percentile = [&](double q) {
+    if (latencies_ms.empty()) return -1.0;
+    const size_t at = std::min(latencies_ms.size() - 1, static_cast<size_t>(q * static_cast<double>(latencies_ms.size())));
+    return latencies_ms[at];
+  };
+  JsonWriter w;
+  w.BeginObject();
+  w.Key("latency").BeginObject();
+  w.Key("watch").String(watch_topic);
+  w.Key("offered_per_s").Raw(Num(rate));
+  w.Key("achieved_per_s").Raw(Num(static_cast<double>(produced) / produce_seconds));
+  w.Key("max_behind_schedule_ms").Raw(Num(static_cast<double>(max_behind_us) / 1000.0));
+  w.Key("warmup_s").Raw(Num(warmup)).Key("seconds").Raw(Num(seconds));
+  w.Key("probes_counted").Int(counted).Key("probes_arrived").Int(static_cast<int64_t>(latencies_ms.size()));
+  w.Key("p50_ms").Raw(Num(percentile(0.50)));
+  w.Key("p99_ms").Raw(Num(percentile(0.99)));
+  w.Key("p999_ms").Raw(Num(percentile(0.999)));
+  w.Key("max_ms").Raw(Num(latencies_ms.empty() ? -1.0 : latencies_ms.back()));
+  // The distribution for the CDF plot: every 0.5th percentile.
+  w.Key("cdf_ms").BeginArray();
+  for (int i = 0; i <= 200; ++i) w.Raw(Num(percentile(i / 200.0)));
+  w.EndArray();
+  w.Key("cpu_s").Raw(Num(watch.cpu()));
+  w.EndObject();
+  Print(w);
   return 0;
 }
 
@@ -558,7 +756,7 @@ int Store(const Flags& flags) {
 int main(int argc, char** argv) {
   using namespace tessera::bench;
   if (argc < 2) {
-    std::fprintf(stderr, "usage: tessera-bench produce|pass|kv|parse|pipeline|store --flag value ...\n");
+    std::fprintf(stderr, "usage: tessera-bench produce|pass|kv|parse|pipeline|store|topics|latency --flag value ...\n");
     return 2;
   }
   const std::string_view command = argv[1];
@@ -569,6 +767,8 @@ int main(int argc, char** argv) {
   if (command == "parse") return Parse(flags);
   if (command == "pipeline") return Pipeline(flags);
   if (command == "store") return Store(flags);
+  if (command == "topics") return Topics(flags);
+  if (command == "latency") return Latency(flags);
   std::fprintf(stderr, "tessera-bench: unknown command %s\n", argv[1]);
   return 2;
 }

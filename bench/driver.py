@@ -32,8 +32,9 @@ PAGE = os.sysconf("SC_PAGE_SIZE")
 
 MODES = {
     # people, events: --quick must finish well under 10 minutes on the 2-core box, build excluded.
-    "quick": {"people": 100_000, "events": 200_000, "kv_ops": 200_000},
-    "full": {"people": 1_000_000, "events": 3_000_000, "kv_ops": 1_000_000},
+    # latency_s: measured seconds per latency run (after a 5 s warm-up), four runs.
+    "quick": {"people": 100_000, "events": 200_000, "kv_ops": 200_000, "latency_s": 15},
+    "full": {"people": 1_000_000, "events": 3_000_000, "kv_ops": 1_000_000, "latency_s": 60},
 }
 
 
@@ -276,6 +277,70 @@ def run_distributed(tessera, brokers, prefix, data_dir, events, batch_size, work
     }
 
 
+def wait_for_line(path, needle, timeout_s):
+    deadline = time.time() + timeout_s
+    while time.time() < deadline:
+        try:
+            with open(path) as f:
+                if needle in f.read():
+                    return True
+        except FileNotFoundError:
+            pass
+        time.sleep(0.2)
+    return False
+
+
+def stop_process(proc, timeout_s=30):
+    proc.terminate()
+    try:
+        proc.wait(timeout=timeout_s)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait()
+
+
+def run_latency(tessera, bench, brokers, base_prefix, work, rate, seconds, people, seed, batch_size, log):
+    """Scenario 2 at one offered load: the fused pipeline, then B_pass, each on fresh topics."""
+    out = {}
+    tag = int(rate)
+    # Tessera: `tessera run` on its own topics, started (and assigned) before the load begins.
+    prefix = f"{base_prefix[:-1]}-lat{tag}."
+    run_json([bench, "topics", "--brokers", brokers, "--prefix", prefix], log)
+    run_log = os.path.join(work, f"latency-{tag}-tessera.log")
+    with open(run_log, "w") as f:
+        proc = subprocess.Popen([tessera, "run", "--brokers", brokers, "--topic-prefix", prefix, "--data-dir",
+                                 os.path.join(work, f"latency-{tag}"), "--batch-size", str(batch_size)],
+                                stdout=f, stderr=subprocess.STDOUT)
+    try:
+        if not wait_for_line(run_log, " INFO assigned ", 90):
+            raise RuntimeError(f"tessera run did not join its group; see {run_log}")
+        cpu0 = proc_cpu_seconds(proc.pid)
+        lat = run_json([bench, "latency", "--brokers", brokers, "--prefix", prefix, "--watch",
+                        prefix + "profile-updates", "--rate", str(rate), "--seconds", str(seconds),
+                        "--people", str(people), "--seed", str(seed + 1)], log)["latency"]
+        cpu1 = proc_cpu_seconds(proc.pid)
+        if cpu0 and cpu1:
+            lat["pipeline_cpu_s"] = round(cpu1[0] - cpu0[0], 3)
+        out["tessera"] = lat
+    finally:
+        stop_process(proc)
+        shutil.rmtree(os.path.join(work, f"latency-{tag}"), ignore_errors=True)
+    # B_pass at the same absolute load: its consume -> produce loop on its own topics.
+    prefix = f"{base_prefix[:-1]}-latpass{tag}."
+    run_json([bench, "topics", "--brokers", brokers, "--prefix", prefix], log)
+    pass_log = os.path.join(work, f"latency-{tag}-pass.log")
+    with open(pass_log, "w") as f:
+        proc = subprocess.Popen([bench, "pass", "--brokers", brokers, "--prefix", prefix, "--events", str(10**15),
+                                 "--batch-size", str(batch_size)], stdout=subprocess.DEVNULL, stderr=f)
+    try:
+        out["b_pass"] = run_json([bench, "latency", "--brokers", brokers, "--prefix", prefix, "--watch",
+                                  prefix + "bench.pass-out", "--rate", str(rate), "--seconds", str(seconds),
+                                  "--people", str(people), "--seed", str(seed + 1)], log)["latency"]
+    finally:
+        stop_process(proc)
+    return out
+
+
 def build_type(bin_dir):
     """CMAKE_BUILD_TYPE of the binaries measured, from their build tree's CMakeCache.txt."""
     try:
@@ -301,6 +366,7 @@ def main():
     ap.add_argument("--command", default="bench/run")
     ap.add_argument("--callgrind-events", type=int, default=10_000, help="0: no profile")
     ap.add_argument("--no-distributed", action="store_true")
+    ap.add_argument("--no-latency", action="store_true")
     args = ap.parse_args()
 
     mode = MODES[args.mode]
@@ -367,6 +433,18 @@ def main():
         "samples": fused["samples"],
         **m.record(),
     }
+
+    if not args.no_latency:
+        max_rate = results["fused"]["events_per_s"]
+        results["latency"] = []
+        for load in (0.5, 0.8):
+            rate = round(max_rate * load)
+            step(f"scenario 2: latency at {int(load * 100)}% of the fused maximum ({rate} events/s), "
+                 f"tessera run and B_pass, {mode['latency_s']} s each")
+            with Measure(broker_pid) as m:
+                lat = run_latency(tessera, bench, args.brokers, prefix, work, rate, mode["latency_s"], people,
+                                  args.seed, args.batch_size, log)
+            results["latency"].append(dict(lat, load=load, rate=rate, **m.record()))
 
     if not args.no_distributed:
         dist_prefix = prefix[:-1] + "-dist."
