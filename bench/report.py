@@ -174,11 +174,14 @@ def main():
               f"{res['settings']['batch_size']:,} (scenario 1): under a steady load its batches are smaller and each event "
               "costs more, and the load generator and the broker share the two cores with it. At 80% the latency grows for "
               "the whole run: the scenario-1 maximum is not a sustainable rate on this machine (the issue's \"no growing "
-              "lag\" run is not built yet). At 50% the process was not using a whole core and the latency still stayed "
-              "near seconds: where a batch's time goes between poll and publish is not in this run. One instrumented run by "
-              "hand at 3,000 events/s (2026-12-03) saw batches of 90–590 events spend 20–165 ms in the stage logic, 3–14 ms "
-              "waiting for the outputs' acks and 4–17 ms committing, about twice their CPU time. B_pass does no work per "
-              "event and stays at tens of milliseconds.")
+              "lag\" run is not built yet). Where a turn of the loop goes (one instrumented run by hand on 2026-12-03, "
+              "`app/runner.cc` timed per batch, 6,195 events/s as here): batches of 1,100–5,000 events spent 156–575 ms "
+              "in the stage logic (about 90 µs an event, up to 300), 5–75 ms waiting for the outputs' acks, 26–79 ms "
+              "committing the synced WriteBatch and 2–30 ms committing offsets, back to back. An event waits for the turn "
+              "in progress to end and then for its own (and more while turns lengthen), so the latency is seconds. Reaching 25 ms "
+              "needs turns of about 10 ms, i.e. far cheaper events and batches, or turns that overlap (the next batch's "
+              "stage logic while the last one's outputs and commit are in flight). B_pass does no work per event and "
+              "stays at tens of milliseconds.")
         a("")
     a("## Footprint after the load (scenario 3, partial)")
     a("")
