@@ -17,6 +17,17 @@
 #include "identity/identity_resolver.h"
 
 namespace tessera::identity {
+
+absl::Status ForEachLinkRecord(const PrefixScan& scan, std::string_view workspace,
+                               const std::function<absl::Status(LinkRecord&)>& visit) {
+  absl::Status failed = absl::OkStatus();
+  RETURN_IF_ERROR(scan(LinkKeyPrefix(workspace), [&](std::string_view, std::string_view value) {
+    absl::StatusOr<LinkRecord> link = DecodeLinkRecord(value);
+    failed = link.ok() ? visit(*link) : link.status();
+    return failed.ok();
+  }));
+  return failed;
+}
 namespace {
 
 // Every profile merged into `root`, transitively: a loser may have won merges of its own before.

@@ -29,6 +29,12 @@ namespace tessera::identity {
 using PrefixScan = std::function<absl::Status(std::string_view prefix,
                                               const std::function<bool(std::string_view key, std::string_view value)>& visit)>;
 
+// Visits the workspace's link log in event-time order, decoded (each record is the visitor's own
+// copy to change). Stops at the first entry that does not decode and at the first error `visit`
+// returns, and returns that error.
+absl::Status ForEachLinkRecord(const PrefixScan& scan, std::string_view workspace,
+                               const std::function<absl::Status(LinkRecord&)>& visit);
+
 // One event of the link log, as it built the profile.
 struct ExplainedLink {
   // The profile's identifiers this event was the first (by event time) to assert, sorted.

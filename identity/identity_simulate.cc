@@ -35,54 +35,37 @@ absl::StatusOr<SimulationReport> SimulateRules(KeyValueView& current, const Pref
   EpochClock clock;  // a replayed violation is detected "at" the epoch: the report ignores it
   IdentityResolver replay(&scratch, 1, &clock, new_rules);
   std::set<std::string> identifiers;
-  absl::Status failed = absl::OkStatus();
-  RETURN_IF_ERROR(scan(LinkKeyPrefix(workspace), [&](std::string_view, std::string_view value) {
-    absl::StatusOr<LinkRecord> link = DecodeLinkRecord(value);
-    if (!link.ok()) {
-      failed = link.status();
-      return false;
-    }
+  RETURN_IF_ERROR(ForEachLinkRecord(scan, workspace, [&](LinkRecord& link) -> absl::Status {
     std::vector<std::string> detached;
     if (filter) {
-      absl::StatusOr<std::vector<std::string>> removed = filter(*link);
-      if (!removed.ok()) {
-        failed = removed.status();
-        return false;
-      }
-      detached = *std::move(removed);
+      ASSIGN_OR_RETURN(detached, filter(link));
     }
     // The entry's remaining identifiers together, then each detached one alone.
     std::vector<std::vector<std::string>> assertions;
-    if (!link->identifiers.empty()) assertions.push_back(link->identifiers);
+    if (!link.identifiers.empty()) assertions.push_back(link.identifiers);
     for (std::string& alone : detached) assertions.push_back({std::move(alone)});
     for (const std::vector<std::string>& asserted : assertions) {
       v1::Event event;
-      event.set_workspace(link->workspace);
-      event.set_message_id(link->message_id);
-      event.set_timestamp_ms(link->event_time_ms);
-      event.mutable_source()->set_topic(link->source_topic);
-      event.mutable_source()->set_partition(link->source_partition);
-      event.mutable_source()->set_offset(link->source_offset);
+      event.set_workspace(link.workspace);
+      event.set_message_id(link.message_id);
+      event.set_timestamp_ms(link.event_time_ms);
+      event.mutable_source()->set_topic(link.source_topic);
+      event.mutable_source()->set_partition(link.source_partition);
+      event.mutable_source()->set_offset(link.source_offset);
       for (const std::string& text : asserted) {
         absl::StatusOr<v1::Identifier> id = ParseIdentifier(text);
         if (!id.ok()) {
-          failed = absl::DataLossError(absl::StrCat("link log entry ", link->message_id, ": ", id.status().message()));
-          return false;
+          return absl::DataLossError(absl::StrCat("link log entry ", link.message_id, ": ", id.status().message()));
         }
         *event.add_identifiers() = *std::move(id);
         identifiers.insert(text);
       }
-      absl::StatusOr<Resolution> resolved = replay.Resolve(event);
-      if (!resolved.ok()) {
-        failed = resolved.status();
-        return false;
-      }
-      for (const IdentityViolation& v : resolved->violations) ++report.violations_by_rule[v.rule];
+      ASSIGN_OR_RETURN(Resolution resolved, replay.Resolve(event));
+      for (const IdentityViolation& v : resolved.violations) ++report.violations_by_rule[v.rule];
     }
     ++report.replayed_events;
-    return true;
+    return absl::OkStatus();
   }));
-  RETURN_IF_ERROR(failed);
   if (report.replayed_events == 0) {
     return absl::InvalidArgumentError(absl::StrCat("workspace ", AbslView(workspace), " has no link log to replay"));
   }

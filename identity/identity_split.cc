@@ -175,28 +175,17 @@ absl::StatusOr<std::set<uint64_t>> AffectedRoots(KeyValueView& kv, const PrefixS
   }
   // An event or a source: the link log says which events changed the graph and which profiles
   // their identifiers are in now.
-  absl::Status failed = absl::OkStatus();
-  RETURN_IF_ERROR(scan(LinkKeyPrefix(workspace), [&](std::string_view, std::string_view value) {
-    absl::StatusOr<LinkRecord> link = DecodeLinkRecord(value);
-    if (!link.ok()) {
-      failed = link.status();
-      return false;
-    }
+  RETURN_IF_ERROR(ForEachLinkRecord(scan, workspace, [&](const LinkRecord& link) -> absl::Status {
     const bool matches = removal.kind == SplitRemoval::Kind::kEvent
-                             ? link->message_id == removal.message_id
-                             : MatchesSource(removal, link->source_topic, link->source_partition);
-    if (!matches) return true;
-    for (const std::string& text : link->identifiers) {
-      absl::StatusOr<std::optional<uint64_t>> root = root_of(text);
-      if (!root.ok()) {
-        failed = root.status();
-        return false;
-      }
-      if (root->has_value()) roots.insert(**root);
+                             ? link.message_id == removal.message_id
+                             : MatchesSource(removal, link.source_topic, link.source_partition);
+    if (!matches) return absl::OkStatus();
+    for (const std::string& text : link.identifiers) {
+      ASSIGN_OR_RETURN(std::optional<uint64_t> root, root_of(text));
+      if (root.has_value()) roots.insert(*root);
     }
-    return true;
+    return absl::OkStatus();
   }));
-  RETURN_IF_ERROR(failed);
   if (roots.empty()) {
     return absl::NotFoundError(absl::StrCat("the link log of workspace ", AbslView(workspace), " has no entry of the ",
                                             removal.Describe(),
