@@ -21,13 +21,15 @@
 //   topics    --brokers B --prefix P [--partitions 4]
 //             creates P's topics (so a pipeline can be started on them before anything is produced)
 //   latency   --brokers B --prefix P --watch TOPIC --rate R --seconds S [--warmup-seconds 5]
-//             [--probes-per-s 200] [--people N] [--seed S]
+//             [--probes-per-s 200] [--people N] [--seed S] [--series-out FILE]
 //             scenario 2: the workload into P's raw topics at R events/s on a fixed schedule (open
 //             loop), with probe events among them: identify calls of a user never seen, one every
 //             1/probes-per-s s, each marked "latency-probe-<tag>-<n>". A consumer of TOPIC (the
 //             pipeline's profile-updates, or B_pass's output, which carries the raw record) takes
 //             the first record naming probe n as its arrival: latency = arrival - the time the probe
 //             was handed to the producer. Probes sent during the warm-up are not counted.
+//             --series-out FILE: every probe's send and arrival time and the watched topic's arrivals
+//             per 10 ms, on the monotonic clock (the recovery scenario reads them).
 //
 // Only the baselines use RocksDB and librdkafka below Tessera's adapters (the RocksDB handle of a
 // RocksStore, a merge-operator DB for B_kv), because measuring the raw engine is their purpose.
@@ -41,6 +43,7 @@
 #include <algorithm>
 #include <atomic>
 #include <filesystem>
+#include <fstream>
 #include <map>
 #include <thread>
 #include <memory>
@@ -318,11 +321,14 @@ int Latency(const Flags& flags) {
   for (auto& t : sent_us) t.store(-1, std::memory_order_relaxed);
   std::atomic<bool> stop{false};
   std::atomic<int64_t> seen{0};
+  const std::string series_out = flags.Str("series-out");
+  std::map<int64_t, int64_t> arrivals_per_10ms;  // every record of TOPIC (watcher thread only)
   std::thread watcher([&] {
     while (!stop.load(std::memory_order_acquire)) {
       auto batch = (*consumer)->PollBatch(1000, absl::Milliseconds(10));
       if (!batch.ok()) continue;
       const int64_t now = SteadyMicros();
+      if (!series_out.empty() && !batch->empty()) arrivals_per_10ms[now / 10'000] += static_cast<int64_t>(batch->size());
       for (const KafkaMessage& m : *batch) {
         const size_t at = m.payload.find(marker);
         if (at == std::string::npos) continue;
@@ -422,6 +428,21 @@ int Latency(const Flags& flags) {
     if (arrived_us[static_cast<size_t>(n)] >= 0) {
       latencies_ms.push_back(static_cast<double>(arrived_us[static_cast<size_t>(n)] - sent) / 1000.0);
     }
+  }
+  if (!series_out.empty()) {
+    // For the recovery scenario: times on the monotonic clock (Python's time.monotonic()).
+    JsonWriter series;
+    series.BeginObject();
+    series.Key("probes").BeginArray();  // [sent us, arrived us or -1]
+    for (int64_t n = 0; n < probe_count; ++n) {
+      series.BeginArray().Int(sent_us[static_cast<size_t>(n)].load()).Int(arrived_us[static_cast<size_t>(n)]).EndArray();
+    }
+    series.EndArray();
+    series.Key("arrivals_per_10ms").BeginArray();  // [monotonic ms, records]
+    for (const auto& [bucket, count] : arrivals_per_10ms) series.BeginArray().Int(bucket * 10).Int(count).EndArray();
+    series.EndArray();
+    series.EndObject();
+    std::ofstream(series_out) << series.str() << "\n";
   }
   std::sort(latencies_ms.begin(), latencies_ms.end());
   const auto percentile = [&](double q) {

@@ -33,8 +33,9 @@ PAGE = os.sysconf("SC_PAGE_SIZE")
 MODES = {
     # people, events: --quick must finish well under 10 minutes on the 2-core box, build excluded.
     # latency_s: measured seconds per latency run (after a 5 s warm-up), four runs.
-    "quick": {"people": 100_000, "events": 200_000, "kv_ops": 200_000, "latency_s": 15},
-    "full": {"people": 1_000_000, "events": 3_000_000, "kv_ops": 1_000_000, "latency_s": 60},
+    # recovery_s: length of the recovery run; the kill comes at a third of it.
+    "quick": {"people": 100_000, "events": 200_000, "kv_ops": 200_000, "latency_s": 15, "recovery_s": 30},
+    "full": {"people": 1_000_000, "events": 3_000_000, "kv_ops": 1_000_000, "latency_s": 60, "recovery_s": 90},
 }
 
 
@@ -341,6 +342,75 @@ def run_latency(tessera, bench, brokers, base_prefix, work, rate, seconds, peopl
     return out
 
 
+def run_recovery(tessera, bench, brokers, base_prefix, work, rate, seconds, people, seed, batch_size, log):
+    """Scenario 4: `tessera run` under a steady offered load is killed with SIGKILL and restarted on
+    the same data dir; the latency tool's probes say what arrived, when, and whether any was lost."""
+    prefix = f"{base_prefix[:-1]}-recovery."
+    run_json([bench, "topics", "--brokers", brokers, "--prefix", prefix], log)
+    data_dir = os.path.join(work, "recovery")
+    series_path = os.path.join(work, "recovery-series.json")
+    run_args = [tessera, "run", "--brokers", brokers, "--topic-prefix", prefix, "--data-dir", data_dir,
+                "--batch-size", str(batch_size)]
+    first_log = os.path.join(work, "recovery-tessera-1.log")
+    with open(first_log, "w") as f:
+        proc = subprocess.Popen(run_args, stdout=f, stderr=subprocess.STDOUT)
+    if not wait_for_line(first_log, " INFO assigned ", 90):
+        stop_process(proc)
+        raise RuntimeError(f"tessera run did not join its group; see {first_log}")
+    warmup = 5
+    cmd = [bench, "latency", "--brokers", brokers, "--prefix", prefix, "--watch", prefix + "profile-updates",
+           "--rate", str(rate), "--seconds", str(seconds - warmup), "--warmup-seconds", str(warmup),
+           "--people", str(people), "--seed", str(seed + 2), "--series-out", series_path]
+    log.write("$ " + " ".join(cmd) + "\n")
+    log.flush()
+    load = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=log, text=True)
+    restarted = None
+    second_log = os.path.join(work, "recovery-tessera-2.log")
+    try:
+        time.sleep(seconds / 3)
+        proc.kill()  # SIGKILL: no flush, no commit, no goodbye
+        proc.wait()
+        killed = time.monotonic()
+        with open(second_log, "w") as f:
+            proc = subprocess.Popen(run_args, stdout=f, stderr=subprocess.STDOUT)
+        restarted = time.monotonic()
+        out, _ = load.communicate(timeout=seconds * 4 + 120)
+        summary = json.loads(out.strip().splitlines()[-1])["latency"]
+    finally:
+        if load.poll() is None:
+            load.kill()
+        stop_process(proc)
+        shutil.rmtree(data_dir, ignore_errors=True)
+    with open(series_path) as f:
+        series = json.load(f)
+    restart_ms = restarted * 1000
+    first_output = next((t for t, n in series["arrivals_per_10ms"] if t >= restart_ms and n > 0), None)
+    probes = [(s_us / 1000, a_us / 1000 if a_us >= 0 else None) for s_us, a_us in series["probes"]]
+    lost = sum(1 for _, a in probes if a is None)
+    # Lag under 1 s from the first moment after the restart at which every probe arriving later
+    # took under 1 s.
+    arrived_after = sorted((a, a - s) for s, a in probes if a is not None and a >= restart_ms)
+    lag_ok_at = None
+    for i in range(len(arrived_after)):
+        if all(lat < 1000 for _, lat in arrived_after[i:]):
+            lag_ok_at = arrived_after[i][0]
+            break
+    before_kill = [a - s for s, a in probes if a is not None and a < killed * 1000]
+    return {
+        "rate": rate,
+        "seconds": seconds,
+        "killed_after_s": round(seconds / 3, 1),
+        "restart_gap_ms": round((restarted - killed) * 1000, 1),
+        "first_output_after_restart_s": round((first_output - restart_ms) / 1000, 3) if first_output else None,
+        "lag_under_1s_after_restart_s": round((lag_ok_at - restart_ms) / 1000, 3) if lag_ok_at else None,
+        "probes_sent": len(probes),
+        "probes_lost": lost,
+        "max_probe_latency_ms": max((a - s for s, a in probes if a is not None), default=None),
+        "p50_before_kill_ms": sorted(before_kill)[len(before_kill) // 2] if before_kill else None,
+        "latency": {k: v for k, v in summary.items() if k != "cdf_ms"},
+    }
+
+
 def build_type(bin_dir):
     """CMAKE_BUILD_TYPE of the binaries measured, from their build tree's CMakeCache.txt."""
     try:
@@ -367,6 +437,7 @@ def main():
     ap.add_argument("--callgrind-events", type=int, default=10_000, help="0: no profile")
     ap.add_argument("--no-distributed", action="store_true")
     ap.add_argument("--no-latency", action="store_true")
+    ap.add_argument("--no-recovery", action="store_true")
     args = ap.parse_args()
 
     mode = MODES[args.mode]
@@ -445,6 +516,14 @@ def main():
                 lat = run_latency(tessera, bench, args.brokers, prefix, work, rate, mode["latency_s"], people,
                                   args.seed, args.batch_size, log)
             results["latency"].append(dict(lat, load=load, rate=rate, **m.record()))
+
+    if not args.no_recovery:
+        rate = round(results["fused"]["events_per_s"] * 0.5)
+        step(f"scenario 4: kill -9 of tessera run at {rate} events/s offered, restart, {mode['recovery_s']} s")
+        with Measure(broker_pid) as m:
+            rec = run_recovery(tessera, bench, args.brokers, prefix, work, rate, mode["recovery_s"], people, args.seed,
+                               args.batch_size, log)
+        results["recovery"] = dict(rec, **m.record())
 
     if not args.no_distributed:
         dist_prefix = prefix[:-1] + "-dist."
