@@ -1,11 +1,13 @@
 // An in-memory KeyValueView: the storage fake for identity and profile logic tests.
 #pragma once
 
+#include <functional>
 #include <map>
 #include <optional>
 #include <string>
 #include <string_view>
 
+#include "absl/status/status.h"
 #include "common/kv.h"
 
 namespace tessera::testing {
@@ -21,6 +23,19 @@ class MemoryKv final : public KeyValueView {
   void Delete(std::string_view key) override { data_.erase(std::string(key)); }
 
   const std::map<std::string, std::string>& data() const { return data_; }
+
+  // An ordered prefix scan over the map, in the shape identity's and profiles' PrefixScan take
+  // (RocksStore::ScanPrefix in production). Sees later writes; the MemoryKv must outlive it.
+  std::function<absl::Status(std::string_view, const std::function<bool(std::string_view, std::string_view)>&)>
+  Scanner() const {
+    return [this](std::string_view prefix, const std::function<bool(std::string_view, std::string_view)>& visit) {
+      for (auto it = data_.lower_bound(std::string(prefix)); it != data_.end() && it->first.starts_with(prefix);
+           ++it) {
+        if (!visit(it->first, it->second)) break;
+      }
+      return absl::OkStatus();
+    };
+  }
 
  private:
   std::map<std::string, std::string> data_;

@@ -34,16 +34,6 @@ v1::Event MakeEvent(const std::string& message_id, int64_t minute, const std::ve
   return event;
 }
 
-PrefixScan ScanOf(MemoryKv& kv) {
-  return [&kv](std::string_view prefix, const std::function<bool(std::string_view, std::string_view)>& visit) {
-    for (auto it = kv.data().lower_bound(std::string(prefix)); it != kv.data().end() && it->first.starts_with(prefix);
-         ++it) {
-      if (!visit(it->first, it->second)) break;
-    }
-    return absl::OkStatus();
-  };
-}
-
 size_t CountWithPrefix(const MemoryKv& kv, std::string_view prefix) {
   size_t n = 0;
   for (const auto& [key, value] : kv.data()) n += key.starts_with(prefix) ? 1 : 0;
@@ -58,7 +48,7 @@ class LinkLogTest : public ::testing::Test {
     return r.ok() ? *std::move(r) : Resolution{};
   }
   ProfileExplanation Explain(const std::string& identifier) {
-    auto e = ExplainProfile(kv_, ScanOf(kv_), "baankafe", ParseIdentifier(identifier).value());
+    auto e = ExplainProfile(kv_, kv_.Scanner(), "baankafe", ParseIdentifier(identifier).value());
     EXPECT_TRUE(e.ok()) << e.status();
     return e.ok() ? *std::move(e) : ProfileExplanation{};
   }
@@ -163,9 +153,9 @@ TEST_F(LinkLogTest, ExplainShowsTheEventsThatLinkedEachIdentifierTheMergesAndThe
 
 TEST_F(LinkLogTest, AnUnknownIdentifierIsNotFound) {
   BuildCustomer();
-  auto e = ExplainProfile(kv_, ScanOf(kv_), "baankafe", ParseIdentifier("email:nobody@x.com").value());
+  auto e = ExplainProfile(kv_, kv_.Scanner(), "baankafe", ParseIdentifier("email:nobody@x.com").value());
   EXPECT_EQ(e.status().code(), absl::StatusCode::kNotFound);
-  auto elsewhere = ExplainProfile(kv_, ScanOf(kv_), "other", ParseIdentifier("user_id:u1").value());
+  auto elsewhere = ExplainProfile(kv_, kv_.Scanner(), "other", ParseIdentifier("user_id:u1").value());
   EXPECT_EQ(elsewhere.status().code(), absl::StatusCode::kNotFound);
 }
 
@@ -185,7 +175,7 @@ TEST(SimulateTest, TheSameRulesChangeNothing) {
   FixedClock clock;
   IdentityResolver resolver(&kv, 1, &clock);
   BuildFamily(resolver);
-  auto report = SimulateRules(kv, ScanOf(kv), "baankafe", RulesByWorkspace());
+  auto report = SimulateRules(kv, kv.Scanner(), "baankafe", RulesByWorkspace());
   ASSERT_TRUE(report.ok()) << report.status();
   EXPECT_EQ(report->identifiers, 9);     // 4 user ids, 4 emails, the tablet
   EXPECT_EQ(report->profiles_now, 5);    // one per member, the tablet alone
@@ -205,7 +195,7 @@ TEST(SimulateTest, DroppingTheSharedDeviceRuleWouldGlueTheFamilyTogether) {
   IdentityRules loose = IdentityRules::Defaults();
   loose.shared_device_rule = false;
   loose.value_limits.erase("user_id");  // nor one user id per profile
-  auto report = SimulateRules(kv, ScanOf(kv), "baankafe", RulesByWorkspace::Make(loose).value());
+  auto report = SimulateRules(kv, kv.Scanner(), "baankafe", RulesByWorkspace::Make(loose).value());
   ASSERT_TRUE(report.ok()) << report.status();
   EXPECT_EQ(report->profiles_now, 5);
   EXPECT_EQ(report->profiles_simulated, 1);
@@ -218,7 +208,7 @@ TEST(SimulateTest, DroppingTheSharedDeviceRuleWouldGlueTheFamilyTogether) {
   EXPECT_NE(SimulationToJson(*report).find(R"("would_merge":1)"), std::string::npos);
   // Nothing was written to the store the simulation read.
   const auto before = kv.data();
-  ASSERT_TRUE(SimulateRules(kv, ScanOf(kv), "baankafe", RulesByWorkspace::Make(loose).value()).ok());
+  ASSERT_TRUE(SimulateRules(kv, kv.Scanner(), "baankafe", RulesByWorkspace::Make(loose).value()).ok());
   EXPECT_EQ(kv.data(), before);
 }
 
@@ -230,7 +220,7 @@ TEST(SimulateTest, StricterRulesWouldSplit) {
   ASSERT_TRUE(resolver.Resolve(MakeEvent("b", 1, {"user_id:u1", "email:b@x.com"})).ok());
   IdentityRules strict = IdentityRules::Defaults();
   strict.value_limits["email"] = 1;
-  auto report = SimulateRules(kv, ScanOf(kv), "baankafe", RulesByWorkspace::Make(strict).value());
+  auto report = SimulateRules(kv, kv.Scanner(), "baankafe", RulesByWorkspace::Make(strict).value());
   ASSERT_TRUE(report.ok()) << report.status();
   EXPECT_EQ(report->profiles_now, 1);
   EXPECT_EQ(report->profiles_simulated, 2);  // b@x.com stays out, on its own
@@ -240,7 +230,7 @@ TEST(SimulateTest, StricterRulesWouldSplit) {
 
 TEST(SimulateTest, AWorkspaceWithoutALogIsAnInvalidArgument) {
   MemoryKv kv;
-  auto report = SimulateRules(kv, ScanOf(kv), "nobody", RulesByWorkspace());
+  auto report = SimulateRules(kv, kv.Scanner(), "nobody", RulesByWorkspace());
   EXPECT_EQ(report.status().code(), absl::StatusCode::kInvalidArgument);
 }
 

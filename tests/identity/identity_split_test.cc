@@ -40,16 +40,6 @@ v1::Event MakeEvent(const std::string& message_id, int64_t minute, const std::ve
   return event;
 }
 
-PrefixScan ScanOf(MemoryKv& kv) {
-  return [&kv](std::string_view prefix, const std::function<bool(std::string_view, std::string_view)>& visit) {
-    for (auto it = kv.data().lower_bound(std::string(prefix)); it != kv.data().end() && it->first.starts_with(prefix);
-         ++it) {
-      if (!visit(it->first, it->second)) break;
-    }
-    return absl::OkStatus();
-  };
-}
-
 // A resolver over a MemoryKv that keeps every event it resolved, as the event store would (the
 // per-profile split does not matter to the identity side: it asks for the events of a root and
 // its merged ids, and gets all of them here unless `store_events` is false).
@@ -73,7 +63,7 @@ class SplitTest : public ::testing::Test {
     };
   }
   absl::StatusOr<std::vector<SplitPlan>> Plan(const SplitRemoval& removal) {
-    return PlanSplit(kv_, ScanOf(kv_), kWorkspace, removal, rules_, EventsOf());
+    return PlanSplit(kv_, kv_.Scanner(), kWorkspace, removal, rules_, EventsOf());
   }
   static std::vector<std::string> Identifiers(const SplitPlan::Part& part) {
     std::vector<std::string> out;
@@ -141,7 +131,7 @@ TEST_F(SplitTest, RemovingTheWrongLinkSeparatesTheTwoCustomersAndPlacesEveryEven
 
   // The split is on record from both sides.
   for (uint64_t id : {root, bob}) {
-    auto splits = ReadSplits(ScanOf(kv_), id);
+    auto splits = ReadSplits(kv_.Scanner(), id);
     ASSERT_TRUE(splits.ok()) << splits.status();
     ASSERT_EQ(splits->size(), 1u) << id;
     EXPECT_EQ(splits->front().profile_id, root);
@@ -189,14 +179,14 @@ TEST_F(SplitTest, SimulateWithTheTombstonesSeesTheSplitAndWithoutThemTheOldLink)
   ASSERT_TRUE(StageSplit(kv_, plans->front(), SplitAudit{}).ok());
   const LinkLogFilter tombstones = [this](LinkRecord& link) { return ApplyLinkTombstone(kv_, link); };
   // The same rules over the link log with its tombstones: the store as it is, nothing changes.
-  auto same = SimulateRules(kv_, ScanOf(kv_), kWorkspace, rules_, 10, tombstones);
+  auto same = SimulateRules(kv_, kv_.Scanner(), kWorkspace, rules_, 10, tombstones);
   ASSERT_TRUE(same.ok()) << same.status();
   EXPECT_EQ(same->profiles_now, 2);
   EXPECT_EQ(same->profiles_simulated, 2);
   EXPECT_EQ(same->unchanged, 2);
   EXPECT_EQ(same->would_merge, 0);
   // Without them the replay glues the two customers again through Bob's order.
-  auto ignoring = SimulateRules(kv_, ScanOf(kv_), kWorkspace, rules_);
+  auto ignoring = SimulateRules(kv_, kv_.Scanner(), kWorkspace, rules_);
   ASSERT_TRUE(ignoring.ok()) << ignoring.status();
   EXPECT_EQ(ignoring->profiles_simulated, 1);
   EXPECT_EQ(ignoring->would_merge, 1);
@@ -284,13 +274,13 @@ TEST_F(SplitTest, RemovingAJunkIdentifierBreaksAMegaProfileIntoItsCustomers) {
   EXPECT_EQ(*mega, plan.parts[0].id);  // customer 1 has the earliest claim and keeps the id
   EXPECT_EQ(RootOf("email:c1@x.com"), mega);
   // The whole record is under the mega-profile; a new profile holds only its own part.
-  auto whole = ReadSplits(ScanOf(kv_), *mega);
+  auto whole = ReadSplits(kv_.Scanner(), *mega);
   ASSERT_TRUE(whole.ok()) << whole.status();
   ASSERT_EQ(whole->size(), 1u);
   EXPECT_EQ(whole->front().new_ids.size(), 4u);
   EXPECT_EQ(whole->front().removed_events.size(), 4u);
   const uint64_t second = *RootOf("email:c2@x.com");
-  auto own = ReadSplits(ScanOf(kv_), second);
+  auto own = ReadSplits(kv_.Scanner(), second);
   ASSERT_TRUE(own.ok()) << own.status();
   ASSERT_EQ(own->size(), 1u);
   EXPECT_EQ(own->front().profile_id, *mega);

@@ -134,15 +134,6 @@ void Feed(const std::vector<Record>& records, size_t batch, MakeView make_view, 
   }
 }
 
-identity::PrefixScan ScanOfMap(const std::map<std::string, std::string>& data) {
-  return [&data](std::string_view prefix, const std::function<bool(std::string_view, std::string_view)>& visit) {
-    for (auto it = data.lower_bound(std::string(prefix)); it != data.end() && it->first.starts_with(prefix); ++it) {
-      if (!visit(it->first, it->second)) break;
-    }
-    return absl::OkStatus();
-  };
-}
-
 identity::PrefixScan ScanOfStore(const RocksStore& store) {
   return [&store](std::string_view prefix, const std::function<bool(std::string_view, std::string_view)>& visit) {
     return store.ScanPrefix(prefix, visit);
@@ -329,7 +320,7 @@ TEST(SplitTest, ADryRunChangesNothing) {
   app::SplitOptions options = LinkSplit(absl::StrCat("email:bob@y.com--", kShopPhoneE164));
   options.dry_run = true;
   profiles::MapRangeReader reader(&kv.data());
-  auto outcome = app::SplitProfiles(kv, reader, ScanOfMap(kv.data()), options);
+  auto outcome = app::SplitProfiles(kv, reader, kv.Scanner(), options);
   ASSERT_TRUE(outcome.ok()) << outcome.status();
   ASSERT_EQ(outcome->plans.size(), 1u);
   EXPECT_TRUE(outcome->plans[0].Splits());  // it says what would happen
@@ -342,11 +333,11 @@ TEST(SplitTest, ALinkNobodyAssertedIsAClearErrorAndWritesNothing) {
   Feed(GluedCustomers(), 100, [&] { return &kv; }, [](KeyValueView&) {});
   const std::map<std::string, std::string> before = kv.data();
   profiles::MapRangeReader reader(&kv.data());
-  auto unknown = app::SplitProfiles(kv, reader, ScanOfMap(kv.data()), LinkSplit("email:carol@z.com--email:bob@y.com"));
+  auto unknown = app::SplitProfiles(kv, reader, kv.Scanner(), LinkSplit("email:carol@z.com--email:bob@y.com"));
   EXPECT_EQ(unknown.status().code(), absl::StatusCode::kNotFound);
   EXPECT_NE(unknown.status().message().find("no profile holds email:carol@z.com"), std::string_view::npos);
   auto unasserted =
-      app::SplitProfiles(kv, reader, ScanOfMap(kv.data()), LinkSplit("anonymous_id:anon-alice--email:bob@y.com"));
+      app::SplitProfiles(kv, reader, kv.Scanner(), LinkSplit("anonymous_id:anon-alice--email:bob@y.com"));
   EXPECT_EQ(unasserted.status().code(), absl::StatusCode::kFailedPrecondition);
   EXPECT_EQ(kv.data(), before);
 }
@@ -372,7 +363,7 @@ profiles:
   app::SplitOptions options = LinkSplit(absl::StrCat("email:bob@y.com--", kShopPhoneE164));
   options.activation = engine;
   profiles::MapRangeReader reader(&kv.data());
-  auto outcome = app::SplitProfiles(kv, reader, ScanOfMap(kv.data()), options);
+  auto outcome = app::SplitProfiles(kv, reader, kv.Scanner(), options);
   ASSERT_TRUE(outcome.ok()) << outcome.status();
   const uint64_t bob = *RootOf(kv, "email:bob@y.com");
   std::set<std::string> changes;
@@ -453,7 +444,7 @@ TEST(SplitPropertyTest, ShuffledMergedThenSplitGivesWhatEachCustomerAloneGives) 
     Feed(records, std::uniform_int_distribution<size_t>(1, 8)(rng), [&] { return &kv; }, [](KeyValueView&) {});
     ASSERT_EQ(RootOf(kv, "email:first@example.com"), RootOf(kv, "email:second@example.com"));
     profiles::MapRangeReader reader(&kv.data());
-    auto outcome = app::SplitProfiles(kv, reader, ScanOfMap(kv.data()),
+    auto outcome = app::SplitProfiles(kv, reader, kv.Scanner(),
                                       LinkSplit(absl::StrCat("email:second@example.com--", kShopPhoneE164)));
     ASSERT_TRUE(outcome.ok()) << outcome.status();
     ASSERT_EQ(outcome->records.size(), 1u);

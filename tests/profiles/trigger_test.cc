@@ -31,16 +31,6 @@ std::vector<std::string> Fired(const ActivationOutputs& out) {
   return keys;
 }
 
-PrefixScan ScanOf(MemoryKv& kv) {
-  return [&kv](std::string_view prefix, const std::function<bool(std::string_view, std::string_view)>& visit) {
-    for (auto it = kv.data().lower_bound(std::string(prefix)); it != kv.data().end() && it->first.starts_with(prefix);
-         ++it) {
-      if (!visit(it->first, it->second)) break;
-    }
-    return absl::OkStatus();
-  };
-}
-
 // Evaluates `p` at `now` with `engine` and returns the occurrences fired.
 std::vector<std::string> At(const ActivationEngine& engine, v1::Profile& p, MemoryKv& kv, absl::Time now) {
   ActivationOutputs out;
@@ -63,10 +53,10 @@ TEST(Triggers, BirthdayFiresOnceDaysBeforeAtLocalMidnightAndNextYearAfter) {
   EXPECT_EQ(p.timers(0).name(), "birthday:2026");
   EXPECT_EQ(p.timers(0).due_ms(), absl::ToUnixMillis(due));
   MemoryKv scan_only = kv;
-  auto due_now = DueTimers(ScanOf(kv), due - absl::Seconds(1), 10);
+  auto due_now = DueTimers(kv.Scanner(), due - absl::Seconds(1), 10);
   ASSERT_TRUE(due_now.ok());
   EXPECT_TRUE(due_now->empty());
-  due_now = DueTimers(ScanOf(kv), due, 10);
+  due_now = DueTimers(kv.Scanner(), due, 10);
   ASSERT_TRUE(due_now.ok());
   ASSERT_EQ(due_now->size(), 1u);
   EXPECT_EQ((*due_now)[0].profile_id, 42u);
@@ -208,7 +198,7 @@ TEST(TimerIndex, DueTimersComeOldestFirstUpToTheLimit) {
   kv.Put(TimerKey(2000, 1, "b"), "");
   kv.Put(TimerKey(9000, 1, "later"), "");
   kv.Put("tn/unrelated", "");
-  auto due = DueTimers(ScanOf(kv), absl::FromUnixMillis(3000), 10);
+  auto due = DueTimers(kv.Scanner(), absl::FromUnixMillis(3000), 10);
   ASSERT_TRUE(due.ok());
   ASSERT_EQ(due->size(), 3u);
   EXPECT_EQ((*due)[0].name, "a");
@@ -216,7 +206,7 @@ TEST(TimerIndex, DueTimersComeOldestFirstUpToTheLimit) {
   EXPECT_EQ((*due)[2].name, "c");
   EXPECT_EQ((*due)[2].due_ms, 3000);
   EXPECT_EQ((*due)[2].key, TimerKey(3000, 1, "c"));
-  due = DueTimers(ScanOf(kv), absl::FromUnixMillis(3000), 2);
+  due = DueTimers(kv.Scanner(), absl::FromUnixMillis(3000), 2);
   ASSERT_TRUE(due.ok());
   EXPECT_EQ(due->size(), 2u);
 }
