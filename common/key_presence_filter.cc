@@ -94,13 +94,14 @@ void KeyPresenceFilter::Add(std::string_view key) {
   // A key some filter already seems to hold is not counted again (rewrites of the same key would
   // otherwise fill filters with nothing new); it is still set in the newest, which costs nothing
   // when it is already there.
-  const bool seen = MayContain(key);
+  const bool seen = MayContainHash(hash);
   Filter* newest = Newest();
   if (Insert(*newest, hash) && !seen) newest->keys.fetch_add(1, std::memory_order_relaxed);
 }
 
-bool KeyPresenceFilter::MayContain(std::string_view key) const {
-  const uint64_t hash = HashKey(key);
+bool KeyPresenceFilter::MayContain(std::string_view key) const { return MayContainHash(HashKey(key)); }
+
+bool KeyPresenceFilter::MayContainHash(uint64_t hash) const {
   const int count = filter_count_.load(std::memory_order_acquire);
   // Newest first: recent keys are the ones most often looked up again.
   for (int i = count - 1; i >= 0; --i) {

@@ -90,6 +90,7 @@ class KeyPresenceFilter {
   static constexpr int kMaxFilters = 40;  // 2^40 times the first capacity: never reached
 
   static bool Contains(const Filter& filter, uint64_t hash);
+  bool MayContainHash(uint64_t hash) const;
   // Sets the key's bits; true if any was not set before (a new key, as far as the filter can tell).
   static bool Insert(Filter& filter, uint64_t hash);
   // The filter new keys go to, appending a larger one when the newest is full.

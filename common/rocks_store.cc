@@ -1,7 +1,6 @@
 #include "common/rocks_store.h"
 
 #include <algorithm>
-#include <cstdio>
 #include <cstdlib>
 #include <utility>
 #include <vector>
@@ -10,6 +9,7 @@
 #include "absl/time/clock.h"
 #include "common/absl_compat.h"
 #include "common/bytes.h"
+#include "common/log.h"
 #include "common/rocks_options.h"
 #include "rocksdb/compaction_filter.h"
 #include "rocksdb/db.h"
@@ -99,19 +99,18 @@ absl::StatusOr<std::unique_ptr<RocksStore>> RocksStore::Open(const std::string& 
   rocksdb::DB* raw = nullptr;
   rocksdb::Status s = rocksdb::DB::Open(db_options, path, &raw);
   if (!s.ok()) return FromRocks(s, absl::StrCat("open RocksDB at ", path));
-  std::vector<std::string> presence_prefixes = options.presence_filter_prefixes;
   auto store = std::unique_ptr<RocksStore>(
       new RocksStore(std::unique_ptr<rocksdb::DB>(raw), std::move(options), std::move(filter)));
-  if (presence_prefixes.empty()) {
+  if (store->options_.presence_filter_prefixes.empty()) {
     store->scan_done_.Notify();
     return store;
   }
   // Sized for every key of the store (an over-estimate: other prefixes count too), so a store
-  // that does not grow needs one filter.
+  // that does not grow needs one filter. Without the estimate (0) it starts small and grows.
   uint64_t estimated_keys = 0;
   store->db_->GetIntProperty("rocksdb.estimate-num-keys", &estimated_keys);
-  store->presence_filter_ =
-      std::make_unique<KeyPresenceFilter>(std::move(presence_prefixes), static_cast<int64_t>(estimated_keys));
+  store->presence_filter_ = std::make_unique<KeyPresenceFilter>(store->options_.presence_filter_prefixes,
+                                                                static_cast<int64_t>(estimated_keys));
   store->scan_thread_ = std::thread([raw_store = store.get()] { raw_store->ScanIntoPresenceFilter(); });
   return store;
 }
@@ -136,8 +135,8 @@ void RocksStore::ScanIntoPresenceFilter() {
     }
     if (!it->status().ok()) {
       // Never ready: every Get keeps reading RocksDB, which is correct, only slower.
-      std::fprintf(stderr, "tessera: presence filter scan of %s failed, lookups read RocksDB: %s\n", prefix.c_str(),
-                   it->status().ToString().c_str());
+      LogWarning(absl::StrCat("presence filter: scan of ", prefix, " failed, lookups keep reading RocksDB: ",
+                              it->status().ToString()));
       complete = false;
     }
     if (!complete) break;

@@ -21,9 +21,8 @@ namespace {
 constexpr int kPrefixShift = 48;
 constexpr uint64_t kCounterLimit = uint64_t{1} << kPrefixShift;
 
-std::string IndexKey(std::string_view workspace, std::string_view formatted_identifier) {
-  return WorkspaceKey("ix/", workspace, formatted_identifier);
-}
+constexpr char kIndexPrefix[] = "ix/";
+constexpr char kDevicePrefix[] = "dv/";
 
 std::string RedirectKey(uint64_t loser) { return absl::StrCat("rd/", BigEndian64(loser)); }
 
@@ -95,7 +94,7 @@ absl::StatusOr<std::optional<uint64_t>> LookupRoot(KeyValueView& kv, std::string
 
 
 std::string DeviceKey(std::string_view workspace, std::string_view anonymous_id) {
-  return WorkspaceKey("dv/", workspace, anonymous_id);
+  return WorkspaceKey(kDevicePrefix, workspace, anonymous_id);
 }
 
 // Offset by 2^63 so negative times sort before positive ones.
@@ -147,7 +146,11 @@ std::optional<std::string> UserIdOf(const ProfileIdentity& profile) {
 
 }  // namespace
 
-std::vector<std::string> PresenceFilteredPrefixes() { return {"ix/", "dv/"}; }
+std::vector<std::string> PresenceFilteredPrefixes() { return {kIndexPrefix, kDevicePrefix}; }
+
+std::string IndexKey(std::string_view workspace, std::string_view formatted_identifier) {
+  return WorkspaceKey(kIndexPrefix, workspace, formatted_identifier);
+}
 
 std::string ViolationKeyPrefix(std::string_view workspace) { return WorkspaceKey("iv/", workspace); }
 

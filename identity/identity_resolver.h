@@ -102,6 +102,9 @@ class IdentityResolver {
 // (RocksStoreOptions::presence_filter_prefixes), so linking something new skips RocksDB's misses.
 std::vector<std::string> PresenceFilteredPrefixes();
 
+// The index entry of an identifier ("ix/" <workspace> '\0' <type:value>): the profile id it links to.
+std::string IndexKey(std::string_view workspace, std::string_view formatted_identifier);
+
 // The key prefix of a workspace's violations ("iv/" <workspace> '\0'), in event-time order.
 std::string ViolationKeyPrefix(std::string_view workspace);
 // The violations recorded against one profile id ("lv/" <be64 id>).

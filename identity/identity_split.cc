@@ -511,7 +511,7 @@ absl::StatusOr<SplitRecord> StageSplit(KeyValueView& kv, SplitPlan& plan, const 
     std::vector<std::string>& listed = record.identifiers[part.id];
     for (const ProfileIdentity::Held& h : part.identifiers) {
       listed.push_back(h.identifier);
-      if (i > 0) kv.Put(WorkspaceKey("ix/", plan.workspace, h.identifier), BigEndian64(part.id));
+      if (i > 0) kv.Put(IndexKey(plan.workspace, h.identifier), BigEndian64(part.id));
     }
     if (i > 0) record.new_ids.push_back(part.id);
   }
