@@ -300,6 +300,23 @@ def stop_process(proc, timeout_s=30):
         proc.wait()
 
 
+def start_tessera_run(tessera, brokers, prefix, data_dir, batch_size, log_path, wait_assigned=True):
+    """`tessera run` on `prefix`'s topics, not stopped after any count; by default returns once it
+    has its partitions (so a load offered next is not timed through the group join)."""
+    with open(log_path, "w") as f:
+        proc = subprocess.Popen([tessera, "run", "--brokers", brokers, "--topic-prefix", prefix, "--data-dir", data_dir,
+                                 "--batch-size", str(batch_size)], stdout=f, stderr=subprocess.STDOUT)
+    if wait_assigned and not wait_for_line(log_path, " INFO assigned ", 90):
+        stop_process(proc)
+        raise RuntimeError(f"tessera run did not join its group; see {log_path}")
+    return proc
+
+
+def latency_cmd(bench, brokers, prefix, watch, rate, seconds, people, seed, extra=()):
+    return [bench, "latency", "--brokers", brokers, "--prefix", prefix, "--watch", watch, "--rate", str(rate),
+            "--seconds", str(seconds), "--people", str(people), "--seed", str(seed)] + list(extra)
+
+
 def run_latency(tessera, bench, brokers, base_prefix, work, rate, seconds, people, seed, batch_size, log):
     """Scenario 2 at one offered load: the fused pipeline, then B_pass, each on fresh topics."""
     out = {}
@@ -307,25 +324,20 @@ def run_latency(tessera, bench, brokers, base_prefix, work, rate, seconds, peopl
     # Tessera: `tessera run` on its own topics, started (and assigned) before the load begins.
     prefix = f"{base_prefix[:-1]}-lat{tag}."
     run_json([bench, "topics", "--brokers", brokers, "--prefix", prefix], log)
-    run_log = os.path.join(work, f"latency-{tag}-tessera.log")
-    with open(run_log, "w") as f:
-        proc = subprocess.Popen([tessera, "run", "--brokers", brokers, "--topic-prefix", prefix, "--data-dir",
-                                 os.path.join(work, f"latency-{tag}"), "--batch-size", str(batch_size)],
-                                stdout=f, stderr=subprocess.STDOUT)
+    data_dir = os.path.join(work, f"latency-{tag}")
+    proc = start_tessera_run(tessera, brokers, prefix, data_dir, batch_size,
+                             os.path.join(work, f"latency-{tag}-tessera.log"))
     try:
-        if not wait_for_line(run_log, " INFO assigned ", 90):
-            raise RuntimeError(f"tessera run did not join its group; see {run_log}")
         cpu0 = proc_cpu_seconds(proc.pid)
-        lat = run_json([bench, "latency", "--brokers", brokers, "--prefix", prefix, "--watch",
-                        prefix + "profile-updates", "--rate", str(rate), "--seconds", str(seconds),
-                        "--people", str(people), "--seed", str(seed + 1)], log)["latency"]
+        lat = run_json(latency_cmd(bench, brokers, prefix, prefix + "profile-updates", rate, seconds, people, seed + 1),
+                       log)["latency"]
         cpu1 = proc_cpu_seconds(proc.pid)
         if cpu0 and cpu1:
             lat["pipeline_cpu_s"] = round(cpu1[0] - cpu0[0], 3)
         out["tessera"] = lat
     finally:
         stop_process(proc)
-        shutil.rmtree(os.path.join(work, f"latency-{tag}"), ignore_errors=True)
+        shutil.rmtree(data_dir, ignore_errors=True)
     # B_pass at the same absolute load: its consume -> produce loop on its own topics.
     prefix = f"{base_prefix[:-1]}-latpass{tag}."
     run_json([bench, "topics", "--brokers", brokers, "--prefix", prefix], log)
@@ -334,9 +346,8 @@ def run_latency(tessera, bench, brokers, base_prefix, work, rate, seconds, peopl
         proc = subprocess.Popen([bench, "pass", "--brokers", brokers, "--prefix", prefix, "--events", str(10**15),
                                  "--batch-size", str(batch_size)], stdout=subprocess.DEVNULL, stderr=f)
     try:
-        out["b_pass"] = run_json([bench, "latency", "--brokers", brokers, "--prefix", prefix, "--watch",
-                                  prefix + "bench.pass-out", "--rate", str(rate), "--seconds", str(seconds),
-                                  "--people", str(people), "--seed", str(seed + 1)], log)["latency"]
+        out["b_pass"] = run_json(latency_cmd(bench, brokers, prefix, prefix + "bench.pass-out", rate, seconds, people,
+                                             seed + 1), log)["latency"]
     finally:
         stop_process(proc)
     return out
@@ -349,30 +360,23 @@ def run_recovery(tessera, bench, brokers, base_prefix, work, rate, seconds, peop
     run_json([bench, "topics", "--brokers", brokers, "--prefix", prefix], log)
     data_dir = os.path.join(work, "recovery")
     series_path = os.path.join(work, "recovery-series.json")
-    run_args = [tessera, "run", "--brokers", brokers, "--topic-prefix", prefix, "--data-dir", data_dir,
-                "--batch-size", str(batch_size)]
-    first_log = os.path.join(work, "recovery-tessera-1.log")
-    with open(first_log, "w") as f:
-        proc = subprocess.Popen(run_args, stdout=f, stderr=subprocess.STDOUT)
-    if not wait_for_line(first_log, " INFO assigned ", 90):
-        stop_process(proc)
-        raise RuntimeError(f"tessera run did not join its group; see {first_log}")
+    proc = start_tessera_run(tessera, brokers, prefix, data_dir, batch_size,
+                             os.path.join(work, "recovery-tessera-1.log"))
     warmup = 5
-    cmd = [bench, "latency", "--brokers", brokers, "--prefix", prefix, "--watch", prefix + "profile-updates",
-           "--rate", str(rate), "--seconds", str(seconds - warmup), "--warmup-seconds", str(warmup),
-           "--people", str(people), "--seed", str(seed + 2), "--series-out", series_path]
+    cmd = latency_cmd(bench, brokers, prefix, prefix + "profile-updates", rate, seconds - warmup, people, seed + 2,
+                      ["--warmup-seconds", str(warmup), "--series-out", series_path])
     log.write("$ " + " ".join(cmd) + "\n")
     log.flush()
     load = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=log, text=True)
     restarted = None
-    second_log = os.path.join(work, "recovery-tessera-2.log")
     try:
         time.sleep(seconds / 3)
         proc.kill()  # SIGKILL: no flush, no commit, no goodbye
         proc.wait()
         killed = time.monotonic()
-        with open(second_log, "w") as f:
-            proc = subprocess.Popen(run_args, stdout=f, stderr=subprocess.STDOUT)
+        # Not waiting for the group: the first output after the restart includes the join.
+        proc = start_tessera_run(tessera, brokers, prefix, data_dir, batch_size,
+                                 os.path.join(work, "recovery-tessera-2.log"), wait_assigned=False)
         restarted = time.monotonic()
         out, _ = load.communicate(timeout=seconds * 4 + 120)
         summary = json.loads(out.strip().splitlines()[-1])["latency"]
