@@ -321,12 +321,18 @@ int Latency(const Flags& flags) {
   for (auto& t : sent_us) t.store(-1, std::memory_order_relaxed);
   std::atomic<bool> stop{false};
   std::atomic<int64_t> seen{0};
+  std::atomic<int64_t> watch_errors{0};
+  std::string last_watch_error;  // written by the watcher, read after it is joined
   const std::string series_out = flags.Str("series-out");
   std::map<int64_t, int64_t> arrivals_per_10ms;  // every record of TOPIC (watcher thread only)
   std::thread watcher([&] {
     while (!stop.load(std::memory_order_acquire)) {
       auto batch = (*consumer)->PollBatch(1000, absl::Milliseconds(10));
-      if (!batch.ok()) continue;
+      if (!batch.ok()) {  // counted and reported: a watcher that cannot read would look like lost probes
+        watch_errors.fetch_add(1, std::memory_order_relaxed);
+        last_watch_error = std::string(batch.status().message());
+        continue;
+      }
       const int64_t now = SteadyMicros();
       if (!series_out.empty() && !batch->empty()) arrivals_per_10ms[now / 10'000] += static_cast<int64_t>(batch->size());
       for (const KafkaMessage& m : *batch) {
@@ -468,6 +474,8 @@ int Latency(const Flags& flags) {
   for (int i = 0; i <= 200; ++i) w.Raw(Num(percentile(i / 200.0)));
   w.EndArray();
   w.Key("cpu_s").Raw(Num(watch.cpu()));
+  w.Key("watch_errors").Int(watch_errors.load());
+  if (!last_watch_error.empty()) w.Key("last_watch_error").String(last_watch_error);
   w.EndObject();
   Print(w);
   return 0;
