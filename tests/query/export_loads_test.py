@@ -38,14 +38,20 @@ def main() -> int:
                            check=True, stderr=subprocess.DEVNULL)
         ndjson = os.path.join(work, "profiles.ndjson")
         csv = os.path.join(work, "profiles.csv")
-        # Wait until Somchai's profile is complete (deploy/samples/README.md: 2 orders, THB 650.00).
+        # Wait until Somchai's profile is complete (deploy/samples/README.md: 2 orders, THB 650.00)
+        # and the pipeline has settled (two exports in a row alike), so the CSV export below sees the
+        # same profiles as this one.
         deadline = time.time() + 60
+        previous = None
         while True:
             subprocess.run([tessera, "export", "--all", "--format", "ndjson", "--out", ndjson, "--data-dir", work],
                            check=True, stderr=subprocess.DEVNULL)
-            profiles = [json.loads(line) for line in open(ndjson, encoding="utf-8")]
-            if any(p["total_spend"].get("THB") == "650.00" for p in profiles) or time.time() > deadline:
+            text = open(ndjson, encoding="utf-8").read()
+            profiles = [json.loads(line) for line in text.splitlines() if line]
+            complete = any(p["total_spend"].get("THB") == "650.00" for p in profiles)
+            if (complete and text == previous) or time.time() > deadline:
                 break
+            previous = text
             time.sleep(0.3)
         subprocess.run([tessera, "export", "--all", "--format", "csv", "--out", csv, "--data-dir", work],
                        check=True, stderr=subprocess.DEVNULL)
