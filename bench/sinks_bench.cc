@@ -9,11 +9,19 @@
 //      (batches of --batch items, up to 8 requests in flight).
 //      kafka: one DestinationWorker produces every item to a destination topic (batches of
 //      --batch, up to 64 unacknowledged batches: a configured Kafka destination's default).
+//      raw-pass (a baseline, not Tessera): the ceiling of the kafka mode on this machine. One thread
+//      runs librdkafka directly: a consumer with the worker's consumer settings polls the same
+//      records and a producer with the kafka destination's settings (idempotent, acks=all, lz4,
+//      linger.ms 10) produces each one unchanged (key, payload, headers copied) to an output
+//      topic of 4 partitions; a record counts when its delivery report arrives. No parsing, no
+//      consent decision, no rendering, no offset commits, no local state.
 //   3. The clock starts at the first delivered item (the consumer group has joined) and stops when
-//      all N are delivered; changes/s = N / that time. CPU-seconds of the whole process (worker,
+//      all N are delivered; changes/s = N / that time. The consumer may have prefetched up to its
+//      queue limit before the clock started, so the rate over the second half (N/2 to N) is
+//      printed too: that part is fetched while the clock runs. CPU-seconds of the whole process (worker,
 //      receiver, librdkafka threads) are reported beside it; the broker runs on the same 2 cores.
 //
-// Usage: sinks-bench --brokers 127.0.0.1:19692 [--mode webhook|kafka|both] [--changes 200000] [--batch 500]
+// Usage: sinks-bench --brokers 127.0.0.1:19692 [--mode webhook|kafka|both|raw-pass] [--changes 200000] [--batch 500]
 #include <event2/buffer.h>
 #include <event2/event.h>
 #include <event2/http.h>
@@ -31,6 +39,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "common/kafka.h"
+#include "librdkafka/rdkafka.h"
 #include "sinks/delivery_service.h"
 #include "sinks/profile_updates.h"
 #include "sinks/signature.h"
@@ -151,21 +160,124 @@ void Produce(const std::string& brokers, const std::string& topic, int64_t chang
   }
 }
 
+// The raw-pass baseline (see the method above). Returns false when librdkafka refuses a setting.
+bool SetAll(rd_kafka_conf_t* conf, const std::map<std::string, std::string>& settings) {
+  char error[512];
+  for (const auto& [name, value] : settings) {
+    if (rd_kafka_conf_set(conf, name.c_str(), value.c_str(), error, sizeof(error)) != RD_KAFKA_CONF_OK) {
+      std::fprintf(stderr, "raw-pass: %s=%s: %s\n", name.c_str(), value.c_str(), error);
+      return false;
+    }
+  }
+  return true;
+}
+
+class RawPass {
+ public:
+  RawPass(const std::string& brokers, const std::string& in_topic, std::string out_topic)
+      : out_topic_(std::move(out_topic)) {
+    char error[512];
+    rd_kafka_conf_t* pconf = rd_kafka_conf_new();
+    ok_ = SetAll(pconf, {{"bootstrap.servers", brokers},
+                         {"enable.idempotence", "true"},
+                         {"acks", "all"},
+                         {"linger.ms", "10"},
+                         {"batch.num.messages", "10000"},
+                         {"compression.type", "lz4"},
+                         {"queue.buffering.max.kbytes", "262144"}});
+    rd_kafka_conf_set_dr_msg_cb(pconf, [](rd_kafka_t*, const rd_kafka_message_t* m, void* opaque) {
+      if (m->err == RD_KAFKA_RESP_ERR_NO_ERROR) static_cast<RawPass*>(opaque)->delivered_.fetch_add(1);
+    });
+    rd_kafka_conf_set_opaque(pconf, this);
+    producer_ = rd_kafka_new(RD_KAFKA_PRODUCER, pconf, error, sizeof(error));
+    rd_kafka_conf_t* cconf = rd_kafka_conf_new();
+    ok_ = ok_ && SetAll(cconf, {{"bootstrap.servers", brokers},
+                                {"group.id", out_topic_ + ".group"},
+                                {"enable.auto.commit", "false"},
+                                {"auto.offset.reset", "earliest"},
+                                {"fetch.wait.max.ms", "20"},
+                                {"isolation.level", "read_committed"}});
+    consumer_ = rd_kafka_new(RD_KAFKA_CONSUMER, cconf, error, sizeof(error));
+    ok_ = ok_ && producer_ != nullptr && consumer_ != nullptr;
+    if (!ok_) return;
+    rd_kafka_poll_set_consumer(consumer_);
+    rd_kafka_topic_partition_list_t* topics = rd_kafka_topic_partition_list_new(1);
+    rd_kafka_topic_partition_list_add(topics, in_topic.c_str(), RD_KAFKA_PARTITION_UA);
+    ok_ = rd_kafka_subscribe(consumer_, topics) == RD_KAFKA_RESP_ERR_NO_ERROR;
+    rd_kafka_topic_partition_list_destroy(topics);
+    thread_ = std::thread([this] { Loop(); });
+  }
+  ~RawPass() {
+    stop_.store(true);
+    if (thread_.joinable()) thread_.join();
+    if (consumer_ != nullptr) {
+      rd_kafka_consumer_close(consumer_);
+      rd_kafka_destroy(consumer_);
+    }
+    if (producer_ != nullptr) {
+      rd_kafka_flush(producer_, 5000);
+      rd_kafka_destroy(producer_);
+    }
+  }
+  bool ok() const { return ok_; }
+  int64_t delivered() const { return delivered_.load(); }
+
+ private:
+  void Loop() {
+    while (!stop_.load()) {
+      rd_kafka_message_t* m = rd_kafka_consumer_poll(consumer_, 0);
+      if (m == nullptr) {
+        rd_kafka_poll(producer_, 5);  // nothing to pass on: serve delivery reports while waiting
+        continue;
+      }
+      if (m->err == RD_KAFKA_RESP_ERR_NO_ERROR) {
+        rd_kafka_headers_t* headers = nullptr;
+        rd_kafka_headers_t* copy = nullptr;
+        if (rd_kafka_message_headers(m, &headers) == RD_KAFKA_RESP_ERR_NO_ERROR) copy = rd_kafka_headers_copy(headers);
+        while (rd_kafka_producev(producer_, RD_KAFKA_V_TOPIC(out_topic_.c_str()), RD_KAFKA_V_KEY(m->key, m->key_len),
+                                 RD_KAFKA_V_VALUE(m->payload, m->len), RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
+                                 RD_KAFKA_V_HEADERS(copy), RD_KAFKA_V_END) == RD_KAFKA_RESP_ERR__QUEUE_FULL) {
+          rd_kafka_poll(producer_, 10);
+        }
+      }
+      rd_kafka_message_destroy(m);
+      rd_kafka_poll(producer_, 0);
+    }
+  }
+
+  std::string out_topic_;
+  rd_kafka_t* producer_ = nullptr;
+  rd_kafka_t* consumer_ = nullptr;
+  bool ok_ = false;
+  std::atomic<bool> stop_{false};
+  std::atomic<int64_t> delivered_{0};
+  std::thread thread_;
+};
+
 template <typename Delivered>
 void Measure(const char* label, int64_t changes, Delivered delivered) {
-  const auto give_up = std::chrono::steady_clock::now() + std::chrono::seconds(300);
-  while (delivered() == 0 && std::chrono::steady_clock::now() < give_up) {
-    std::this_thread::sleep_for(std::chrono::milliseconds(1));
-  }
-  const auto start = std::chrono::steady_clock::now();
+  using Clock = std::chrono::steady_clock;
+  const auto give_up = Clock::now() + std::chrono::seconds(300);
+  while (delivered() == 0 && Clock::now() < give_up) std::this_thread::sleep_for(std::chrono::milliseconds(1));
+  const auto start = Clock::now();
   const double cpu_start = CpuSeconds();
-  while (delivered() < changes && std::chrono::steady_clock::now() < give_up) {
+  auto half = start;
+  bool halfway = false;
+  while (delivered() < changes && Clock::now() < give_up) {
     std::this_thread::sleep_for(std::chrono::milliseconds(2));
+    if (!halfway && delivered() >= changes / 2) {
+      halfway = true;
+      half = Clock::now();
+    }
   }
-  const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  const auto end = Clock::now();
+  const double seconds = std::chrono::duration<double>(end - start).count();
+  const double second_half = std::chrono::duration<double>(end - half).count();
   const double cpu = CpuSeconds() - cpu_start;
-  std::printf("%s: %lld changes delivered in %.2f s = %.0f changes/s; process CPU %.2f s (%.2f CPU-s per million)\n",
-              label, static_cast<long long>(delivered()), seconds, static_cast<double>(delivered()) / seconds, cpu,
+  std::printf("%s: %lld changes delivered in %.2f s = %.0f changes/s; second half %.0f changes/s; process CPU %.2f s "
+              "(%.2f CPU-s per million)\n",
+              label, static_cast<long long>(delivered()), seconds, static_cast<double>(delivered()) / seconds,
+              static_cast<double>(changes - changes / 2) / second_half, cpu,
               cpu / (static_cast<double>(delivered()) / 1e6));
 }
 
@@ -182,7 +294,7 @@ int Main(int argc, char** argv) {
     if (flag == "--batch") batch = static_cast<size_t>(std::atoll(argv[i + 1]));
   }
   if (brokers.empty()) {
-    std::fprintf(stderr, "usage: sinks-bench --brokers HOST:PORT [--mode webhook|kafka|both] [--changes N] [--batch N]\n");
+    std::fprintf(stderr, "usage: sinks-bench --brokers HOST:PORT [--mode webhook|kafka|both|raw-pass] [--changes N] [--batch N]\n");
     return 2;
   }
   const std::string prefix = absl::StrCat("sb", getpid(), ".");
@@ -229,6 +341,13 @@ int Main(int argc, char** argv) {
     sinks::DeliveryService* s = service->get();
     Measure("kafka", changes, [&] { return s->counters()[0].second.delivered; });
     (void)(*service)->Stop();
+  }
+  if (mode == "raw-pass") {
+    const std::string out = prefix + "raw-pass.out";
+    (void)CreateTopics(brokers, {{out, 4, {}}});
+    RawPass pass(brokers, topic, out);
+    if (!pass.ok()) return 1;
+    Measure("raw-pass", changes, [&] { return pass.delivered(); });
   }
   std::filesystem::remove_all(data_dir);
   return 0;
