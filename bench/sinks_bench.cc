@@ -34,6 +34,9 @@
 #include <cstdio>
 #include <cstring>
 #include <filesystem>
+#include <fstream>
+#include <map>
+#include <sstream>
 #include <string>
 #include <thread>
 
@@ -254,6 +257,28 @@ class RawPass {
   std::thread thread_;
 };
 
+// CPU seconds of every thread of this process, by thread id, with the thread's name.
+std::map<int, std::pair<std::string, double>> ThreadCpu() {
+  std::map<int, std::pair<std::string, double>> out;
+  const double ticks = static_cast<double>(sysconf(_SC_CLK_TCK));
+  for (const auto& entry : std::filesystem::directory_iterator("/proc/self/task")) {
+    std::ifstream in(entry.path() / "stat");
+    std::string line;
+    std::getline(in, line);
+    const size_t open = line.find('('), close = line.rfind(')');
+    if (open == std::string::npos || close == std::string::npos) continue;
+    std::istringstream rest(line.substr(close + 2));
+    std::string field;
+    double utime = 0, stime = 0;
+    for (int i = 3; i <= 15 && rest >> field; ++i) {
+      if (i == 14) utime = std::atof(field.c_str());
+      if (i == 15) stime = std::atof(field.c_str());
+    }
+    out[std::atoi(entry.path().filename().c_str())] = {line.substr(open + 1, close - open - 1), (utime + stime) / ticks};
+  }
+  return out;
+}
+
 template <typename Delivered>
 void Measure(const char* label, int64_t changes, Delivered delivered) {
   using Clock = std::chrono::steady_clock;
@@ -261,6 +286,7 @@ void Measure(const char* label, int64_t changes, Delivered delivered) {
   while (delivered() == 0 && Clock::now() < give_up) std::this_thread::sleep_for(std::chrono::milliseconds(1));
   const auto start = Clock::now();
   const double cpu_start = CpuSeconds();
+  const auto threads_start = ThreadCpu();
   auto half = start;
   bool halfway = false;
   while (delivered() < changes && Clock::now() < give_up) {
@@ -274,6 +300,16 @@ void Measure(const char* label, int64_t changes, Delivered delivered) {
   const double seconds = std::chrono::duration<double>(end - start).count();
   const double second_half = std::chrono::duration<double>(end - half).count();
   const double cpu = CpuSeconds() - cpu_start;
+  // The busiest thread is the one delivering (the destination's worker, or raw-pass's loop).
+  double busiest = 0, librdkafka = 0;
+  for (const auto& [tid, name_cpu] : ThreadCpu()) {
+    auto before = threads_start.find(tid);
+    const double used = name_cpu.second - (before == threads_start.end() ? 0 : before->second.second);
+    if (name_cpu.first.rfind("rdk:", 0) == 0) librdkafka += used;
+    else busiest = std::max(busiest, used);
+  }
+  std::printf("%s: busiest thread %.2f CPU-s (%.2f us per change), librdkafka's threads %.2f CPU-s\n", label, busiest,
+              busiest * 1e6 / static_cast<double>(std::max<int64_t>(delivered(), 1)), librdkafka);
   std::printf("%s: %lld changes delivered in %.2f s = %.0f changes/s; second half %.0f changes/s; process CPU %.2f s "
               "(%.2f CPU-s per million)\n",
               label, static_cast<long long>(delivered()), seconds, static_cast<double>(delivered()) / seconds,

@@ -6,9 +6,11 @@
 #include <atomic>
 #include <set>
 
+#include "absl/container/flat_hash_map.h"
 #include "absl/strings/str_cat.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/time/clock.h"
+#include "common/absl_compat.h"
 #include "common/kafka_internal.h"
 #include "common/log.h"
 
@@ -95,7 +97,20 @@ struct KafkaProducer::DeliveryState {
   absl::Mutex mu;
   std::string first_error ABSL_GUARDED_BY(mu);
   std::vector<KafkaProducer::DeliveryReport> reports ABSL_GUARDED_BY(mu);  // of tracked records
+  // Topic handles by name, made once: naming the topic in each rd_kafka_producev looks the handle
+  // up (and copies the name) per record.
+  absl::Mutex topics_mu;
+  absl::flat_hash_map<std::string, rd_kafka_topic_t*> topics ABSL_GUARDED_BY(topics_mu);
 };
+
+static void AddReport(std::vector<KafkaProducer::DeliveryReport>& reports, uint64_t ticket, bool delivered,
+                      std::string error) {
+  if (!reports.empty() && reports.back().ticket == ticket && reports.back().delivered == delivered) {
+    ++reports.back().records;
+    return;
+  }
+  reports.push_back({ticket, delivered, std::move(error), 1});
+}
 
 static void OnDelivery(rd_kafka_t*, const rd_kafka_message_t* message, void* opaque) {
   auto* state = static_cast<KafkaProducer::DeliveryState*>(opaque);
@@ -104,7 +119,7 @@ static void OnDelivery(rd_kafka_t*, const rd_kafka_message_t* message, void* opa
     state->delivered.fetch_add(1, std::memory_order_relaxed);
     if (ticket != 0) {
       absl::MutexLock lock(&state->mu);
-      state->reports.push_back({ticket, true, {}});
+      AddReport(state->reports, ticket, true, {});
     }
     return;
   }
@@ -112,7 +127,7 @@ static void OnDelivery(rd_kafka_t*, const rd_kafka_message_t* message, void* opa
   std::string error =
       absl::StrCat("delivery to ", rd_kafka_topic_name(message->rkt), " failed: ", rd_kafka_err2str(message->err));
   absl::MutexLock lock(&state->mu);
-  if (ticket != 0) state->reports.push_back({ticket, false, error});
+  if (ticket != 0) AddReport(state->reports, ticket, false, error);
   if (state->first_error.empty()) state->first_error = std::move(error);
 }
 
@@ -120,6 +135,10 @@ KafkaProducer::KafkaProducer(rd_kafka_t* rk, std::unique_ptr<DeliveryState> stat
 
 KafkaProducer::~KafkaProducer() {
   rd_kafka_flush(rk_, 10'000);
+  {
+    absl::MutexLock lock(&state_->topics_mu);
+    for (auto& [name, handle] : state_->topics) rd_kafka_topic_destroy(handle);
+  }
   rd_kafka_destroy(rk_);
 }
 
@@ -141,15 +160,31 @@ absl::StatusOr<std::unique_ptr<KafkaProducer>> KafkaProducer::Create(const std::
 
 // Produce's body; `opaque` comes back in the delivery callback (non-null: a tracked record). A
 // tracked producer's caller serves reports in TakeDeliveryReports, so it skips the per-record poll.
-static absl::Status ProduceWithOpaque(rd_kafka_t* rk, void* opaque, std::string_view topic, std::string_view key,
-                                      std::string_view value, const std::vector<KafkaHeader>& headers,
-                                      std::optional<int32_t> partition, absl::Duration queue_wait) {
+static absl::Status ProduceWithOpaque(rd_kafka_t* rk, KafkaProducer::DeliveryState& state, void* opaque,
+                                      std::string_view topic, std::string_view key, std::string_view value,
+                                      const std::vector<KafkaHeader>& headers, std::optional<int32_t> partition,
+                                      absl::Duration queue_wait) {
   const absl::Time deadline = absl::Now() + queue_wait;
-  const std::string topic_name(topic);
+  rd_kafka_topic_t* handle = nullptr;
+  {
+    absl::MutexLock lock(&state.topics_mu);
+    auto it = state.topics.find(AbslView(topic));
+    if (it == state.topics.end()) {
+      const std::string name(topic);
+      rd_kafka_topic_t* made = rd_kafka_topic_new(rk, name.c_str(), nullptr);
+      if (made == nullptr) {
+        return absl::InvalidArgumentError(
+            absl::StrCat("produce to ", AbslView(topic), ": ", rd_kafka_err2str(rd_kafka_last_error())));
+      }
+      it = state.topics.emplace(name, made).first;
+    }
+    handle = it->second;
+  }
+  const absl::string_view topic_name = AbslView(topic);
   while (true) {
     rd_kafka_headers_t* hdrs = kafka_internal::MakeHeaders(headers);
     rd_kafka_resp_err_t err = rd_kafka_producev(
-        rk, RD_KAFKA_V_TOPIC(topic_name.c_str()), RD_KAFKA_V_PARTITION(partition.value_or(RD_KAFKA_PARTITION_UA)),
+        rk, RD_KAFKA_V_RKT(handle), RD_KAFKA_V_PARTITION(partition.value_or(RD_KAFKA_PARTITION_UA)),
         RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY), RD_KAFKA_V_OPAQUE(opaque),
         RD_KAFKA_V_KEY(const_cast<char*>(key.data()), key.size()),
         RD_KAFKA_V_VALUE(const_cast<char*>(value.data()), value.size()),
@@ -172,15 +207,15 @@ static absl::Status ProduceWithOpaque(rd_kafka_t* rk, void* opaque, std::string_
 absl::Status KafkaProducer::Produce(std::string_view topic, std::string_view key, std::string_view value,
                                     const std::vector<KafkaHeader>& headers, std::optional<int32_t> partition,
                                     absl::Duration queue_wait) {
-  return ProduceWithOpaque(rk_, nullptr, topic, key, value, headers, partition, queue_wait);
+  return ProduceWithOpaque(rk_, *state_, nullptr, topic, key, value, headers, partition, queue_wait);
 }
 
 absl::Status KafkaProducer::ProduceTracked(uint64_t ticket, std::string_view topic, std::string_view key,
                                            std::string_view value, const std::vector<KafkaHeader>& headers,
                                            absl::Duration queue_wait) {
   if (ticket == 0) return absl::InvalidArgumentError("ProduceTracked: ticket 0 means untracked");
-  return ProduceWithOpaque(rk_, reinterpret_cast<void*>(static_cast<uintptr_t>(ticket)), topic, key, value, headers,
-                           std::nullopt, queue_wait);
+  return ProduceWithOpaque(rk_, *state_, reinterpret_cast<void*>(static_cast<uintptr_t>(ticket)), topic, key, value,
+                           headers, std::nullopt, queue_wait);
 }
 
 std::vector<KafkaProducer::DeliveryReport> KafkaProducer::TakeDeliveryReports(absl::Duration max_wait) {
@@ -291,6 +326,7 @@ absl::StatusOr<std::unique_ptr<KafkaConsumer>> KafkaConsumer::Create(Options opt
   }
   rd_kafka_poll_set_consumer(rk);
   auto consumer = std::unique_ptr<KafkaConsumer>(new KafkaConsumer(rk, std::move(state)));
+  consumer->copy_headers_ = options.copy_headers;
   if (!options.owned_partitions.empty()) {
     rd_kafka_topic_partition_list_t* owned = rd_kafka_topic_partition_list_new(
         static_cast<int>(options.topics.size() * options.owned_partitions.size()));
@@ -340,7 +376,7 @@ absl::StatusOr<std::vector<KafkaMessage>> KafkaConsumer::PollBatch(size_t max_me
     out.offset = m->offset;
     if (m->key != nullptr) out.key.assign(static_cast<const char*>(m->key), m->key_len);
     if (m->payload != nullptr) out.payload.assign(static_cast<const char*>(m->payload), m->len);
-    CopyHeaders(m, out.headers);
+    if (copy_headers_) CopyHeaders(m, out.headers);
     rd_kafka_timestamp_type_t ts_type;
     out.timestamp_ms = rd_kafka_message_timestamp(m, &ts_type);
     rd_kafka_message_destroy(m);

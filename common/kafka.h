@@ -88,10 +88,14 @@ class KafkaProducer {
   // caller-chosen non-zero `ticket`; TakeDeliveryReports serves delivery callbacks for up to
   // `max_wait` (returning early once there is one) and hands back the reports of tracked records
   // that arrived since the previous call. Untracked records still only count in the totals above.
+  // Reports of consecutive records with the same ticket and outcome arrive merged: `records`
+  // counts them (a batch's records are mostly reported together, so a caller handles one report
+  // per batch and partition rather than one per record).
   struct DeliveryReport {
     uint64_t ticket = 0;
     bool delivered = false;
-    std::string error;  // when not delivered
+    std::string error;  // when not delivered: the first record's error
+    int64_t records = 1;
   };
   absl::Status ProduceTracked(uint64_t ticket, std::string_view topic, std::string_view key, std::string_view value,
                               const std::vector<KafkaHeader>& headers = {},
@@ -126,6 +130,9 @@ class KafkaConsumer {
     // only used for committing offsets.
     std::vector<int32_t> owned_partitions;
     KafkaConfig extra;
+    // False: PollBatch leaves KafkaMessage::headers empty (a consumer that never reads them saves
+    // the per-record copies).
+    bool copy_headers = true;
   };
 
   static absl::StatusOr<std::unique_ptr<KafkaConsumer>> Create(Options options);
@@ -158,6 +165,7 @@ class KafkaConsumer {
   rd_kafka_s* rk_;
   std::unique_ptr<RebalanceState> state_;
   bool closed_ = false;
+  bool copy_headers_ = true;
 };
 
 struct TopicSpec {

@@ -16,6 +16,7 @@
 #include "rocksdb/filter_policy.h"
 #include "rocksdb/options.h"
 #include "rocksdb/slice.h"
+#include "rocksdb/slice_transform.h"
 #include "rocksdb/table.h"
 #include "rocksdb/write_batch.h"
 
@@ -95,6 +96,12 @@ absl::StatusOr<std::unique_ptr<RocksStore>> RocksStore::Open(const std::string& 
   if (!options.expiring_prefixes.empty()) {
     filter = std::make_unique<ExpiringPrefixFilter>(options.expiring_prefixes);
     db_options.compaction_filter = filter.get();
+  }
+  if (options.memtable_insert_hint_prefix_bytes > 0) {
+    // Hinted inserts need the single-writer memtable path; every RocksStore has one writer.
+    db_options.allow_concurrent_memtable_write = false;
+    db_options.memtable_insert_with_hint_prefix_extractor.reset(
+        rocksdb::NewFixedPrefixTransform(options.memtable_insert_hint_prefix_bytes));
   }
   rocksdb::DB* raw = nullptr;
   rocksdb::Status s = rocksdb::DB::Open(db_options, path, &raw);

@@ -416,6 +416,7 @@ absl::StatusOr<std::unique_ptr<DestinationWorker>> DestinationWorker::Create(Des
   }
   RocksStoreOptions store_options;
   store_options.block_cache_bytes = 8 << 20;
+  store_options.memtable_insert_hint_prefix_bytes = sizeof(kHeldPrefix) - 1;  // each commit: ascending held keys
   ASSIGN_OR_RETURN(s.store, RocksStore::Open(dir + "/store", store_options));
   s.staged = std::make_unique<StagedWrites>(s.store.get());
 
@@ -430,6 +431,7 @@ absl::StatusOr<std::unique_ptr<DestinationWorker>> DestinationWorker::Create(Des
   consumer_options.brokers = s.options.brokers;
   consumer_options.group_id = ConsumerGroup(s.d, prefix);
   consumer_options.topics = s.input_topics;
+  consumer_options.copy_headers = false;  // records are told apart by their topic, never a header
   // librdkafka's prefetch is the other memory a destination holds: bounded by its queue limits
   // (the defaults, 64 MiB or 100,000 records; a dead destination also pauses at max_pending). A
   // smaller limit throttles delivery: librdkafka 2.0 (Debian's) stops fetching when the queue is

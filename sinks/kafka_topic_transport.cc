@@ -50,7 +50,8 @@ class KafkaTopicTransport final : public Transport {
         it->second.failed = true;
         it->second.error = std::move(report.error);
       }
-      if (--it->second.outstanding == 0) Finish(it, out);
+      it->second.outstanding -= report.records;
+      if (it->second.outstanding == 0) Finish(it, out);
     }
     return out;
   }
