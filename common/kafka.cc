@@ -421,6 +421,44 @@ absl::Status KafkaConsumer::Resume() { return PauseOrResume(rk_, state_->assigne
 
 // ---------------------------------------------------------------- admin
 
+// The controller answers CreateTopics before every broker's metadata has the new partitions and
+// their leaders; a consumer subscribing in that window fails ("Subscribed topic not available")
+// and a producer waits. So CreateTopics returns only once every partition's leader answers for it.
+static absl::Status WaitUntilTopicsHaveLeaders(rd_kafka_t* rk, const std::vector<TopicSpec>& topics,
+                                               absl::Time deadline) {
+  std::string missing;
+  while (true) {
+    missing.clear();
+    for (const TopicSpec& spec : topics) {
+      rd_kafka_topic_t* rkt = rd_kafka_topic_new(rk, spec.name.c_str(), nullptr);
+      const rd_kafka_metadata_t* metadata = nullptr;
+      const rd_kafka_resp_err_t err = rd_kafka_metadata(rk, 0, rkt, &metadata, 2000);
+      bool ready = err == RD_KAFKA_RESP_ERR_NO_ERROR && metadata->topic_cnt == 1 &&
+                   metadata->topics[0].err == RD_KAFKA_RESP_ERR_NO_ERROR && metadata->topics[0].partition_cnt > 0;
+      for (int i = 0; ready && i < metadata->topics[0].partition_cnt; ++i) {
+        const rd_kafka_metadata_partition_t& partition = metadata->topics[0].partitions[i];
+        ready = partition.err == RD_KAFKA_RESP_ERR_NO_ERROR && partition.leader >= 0;
+        // The metadata can name a leader before that broker serves the partition ("Not leader for
+        // partition"): ask the leader itself.
+        int64_t low = 0, high = 0;
+        ready = ready && rd_kafka_query_watermark_offsets(rk, spec.name.c_str(), partition.id, &low, &high, 2000) ==
+                             RD_KAFKA_RESP_ERR_NO_ERROR;
+      }
+      if (metadata != nullptr) rd_kafka_metadata_destroy(metadata);
+      rd_kafka_topic_destroy(rkt);
+      if (!ready) {
+        missing = spec.name;
+        break;
+      }
+    }
+    if (missing.empty()) return absl::OkStatus();
+    if (absl::Now() >= deadline) {
+      return absl::UnavailableError(absl::StrCat("create topics: ", missing, " was created but has no leader yet"));
+    }
+    absl::SleepFor(absl::Milliseconds(50));
+  }
+}
+
 absl::Status CreateTopics(const std::string& brokers, const std::vector<TopicSpec>& topics, absl::Duration timeout) {
   auto conf = MakeConf({{"bootstrap.servers", brokers}});
   if (!conf.ok()) return conf.status();
@@ -459,6 +497,7 @@ absl::Status CreateTopics(const std::string& brokers, const std::vector<TopicSpe
   rd_kafka_AdminOptions_destroy(options);
   rd_kafka_queue_destroy(queue);
   for (auto* t : new_topics) rd_kafka_NewTopic_destroy(t);
+  if (status.ok()) status = WaitUntilTopicsHaveLeaders(rk, topics, absl::Now() + timeout);
   rd_kafka_destroy(rk);
   return status;
 }

@@ -174,7 +174,9 @@ struct TopicSpec {
   std::map<std::string, std::string> configs;  // e.g. cleanup.policy=compact
 };
 
-// Creates the topics that do not exist yet (an existing one is left as it is).
+// Creates the topics that do not exist yet (an existing one is left as it is), and returns once
+// every partition of each has a leader that answers for it, so a consumer or producer started
+// next finds them.
 absl::Status CreateTopics(const std::string& brokers, const std::vector<TopicSpec>& topics,
                           absl::Duration timeout = absl::Seconds(30));
 

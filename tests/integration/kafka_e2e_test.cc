@@ -323,6 +323,33 @@ TEST_F(KafkaEndToEndTest, DistributedKillNineOfStatefulStagesLosesNothingAndCoun
   EXPECT_LT(LastStoppedAfter(dir_ + "/identity.log"), static_cast<int64_t>(population.records.size()));
 }
 
+// A worker started the moment its topics were created must find them: CreateTopics returns only
+// when every new partition has a leader (before, the controller's answer came first and a consumer
+// subscribing at once could fail with "Subscribed topic not available").
+TEST_F(KafkaEndToEndTest, TopicsAreUsableTheMomentCreateTopicsReturns) {
+  for (int round = 0; round < 3; ++round) {
+    std::vector<TopicSpec> specs;
+    std::vector<std::string> names;
+    for (int i = 0; i < 3; ++i) {
+      names.push_back(absl::StrCat(prefix_, "fresh-", round, "-", i));
+      specs.push_back({names.back(), 6, {}});
+    }
+    ASSERT_TRUE(CreateTopics(brokers_, specs).ok());
+    absl::StatusOr<std::vector<GroupPartitionLag>> lag = ReadGroupLag(brokers_, prefix_ + "fresh-group", names);
+    ASSERT_TRUE(lag.ok()) << lag.status();
+    EXPECT_EQ(lag->size(), 18u) << "every partition of the three topics, with its watermarks";
+    KafkaConsumer::Options options;
+    options.brokers = brokers_;
+    options.group_id = absl::StrCat(prefix_, "fresh-consumer-", round);
+    options.topics = names;
+    absl::StatusOr<std::unique_ptr<KafkaConsumer>> consumer = KafkaConsumer::Create(std::move(options));
+    ASSERT_TRUE(consumer.ok()) << consumer.status();
+    absl::StatusOr<std::vector<KafkaMessage>> polled = (*consumer)->PollBatch(10, absl::Seconds(1));
+    EXPECT_TRUE(polled.ok()) << polled.status();
+    (*consumer)->Close();
+  }
+}
+
 TEST_F(KafkaEndToEndTest, BadInputLandsInTheDeadLetterTopicWithItsReasonAndThePipelineGoesOn) {
   const Population population = testing::GeneratePopulation(24, 30, kBaseTime);
   const auto bad = testing::BadRecords();
