@@ -421,39 +421,65 @@ absl::Status KafkaConsumer::Resume() { return PauseOrResume(rk_, state_->assigne
 
 // ---------------------------------------------------------------- admin
 
+struct PartitionWatermarks {
+  int32_t partition = 0;
+  int64_t low = 0;
+  int64_t high = 0;
+};
+
+// Every partition of `topic` with its watermarks, each asked of the partition's leader (so an
+// answer also proves the leader serves the partition, which the metadata alone does not).
+static absl::StatusOr<std::vector<PartitionWatermarks>> TopicWatermarks(rd_kafka_t* rk, const std::string& topic,
+                                                                        int timeout_ms) {
+  const rd_kafka_metadata_t* metadata = nullptr;
+  rd_kafka_topic_t* rkt = rd_kafka_topic_new(rk, topic.c_str(), nullptr);
+  const rd_kafka_resp_err_t merr = rd_kafka_metadata(rk, 0, rkt, &metadata, timeout_ms);
+  rd_kafka_topic_destroy(rkt);
+  if (merr != RD_KAFKA_RESP_ERR_NO_ERROR || metadata->topic_cnt != 1 || metadata->topics[0].err) {
+    absl::Status status = absl::UnavailableError(absl::StrCat(
+        "metadata for ", topic, ": ",
+        rd_kafka_err2str(merr != RD_KAFKA_RESP_ERR_NO_ERROR ? merr : metadata->topics[0].err)));
+    if (metadata != nullptr) rd_kafka_metadata_destroy(metadata);
+    return status;
+  }
+  std::vector<PartitionWatermarks> out;
+  absl::Status status = absl::OkStatus();
+  for (int i = 0; i < metadata->topics[0].partition_cnt; ++i) {
+    PartitionWatermarks w;
+    w.partition = metadata->topics[0].partitions[i].id;
+    const rd_kafka_resp_err_t werr =
+        rd_kafka_query_watermark_offsets(rk, topic.c_str(), w.partition, &w.low, &w.high, timeout_ms);
+    if (werr != RD_KAFKA_RESP_ERR_NO_ERROR) {
+      status = absl::UnavailableError(absl::StrCat("watermarks of ", topic, "[", w.partition, "]: ", rd_kafka_err2str(werr)));
+      break;
+    }
+    out.push_back(w);
+  }
+  rd_kafka_metadata_destroy(metadata);
+  if (!status.ok()) return status;
+  return out;
+}
+
 // The controller answers CreateTopics before every broker's metadata has the new partitions and
 // their leaders; a consumer subscribing in that window fails ("Subscribed topic not available")
 // and a producer waits. So CreateTopics returns only once every partition's leader answers for it.
 static absl::Status WaitUntilTopicsHaveLeaders(rd_kafka_t* rk, const std::vector<TopicSpec>& topics,
                                                absl::Time deadline) {
-  std::string missing;
   while (true) {
-    missing.clear();
+    absl::Status not_ready = absl::OkStatus();
     for (const TopicSpec& spec : topics) {
-      rd_kafka_topic_t* rkt = rd_kafka_topic_new(rk, spec.name.c_str(), nullptr);
-      const rd_kafka_metadata_t* metadata = nullptr;
-      const rd_kafka_resp_err_t err = rd_kafka_metadata(rk, 0, rkt, &metadata, 2000);
-      bool ready = err == RD_KAFKA_RESP_ERR_NO_ERROR && metadata->topic_cnt == 1 &&
-                   metadata->topics[0].err == RD_KAFKA_RESP_ERR_NO_ERROR && metadata->topics[0].partition_cnt > 0;
-      for (int i = 0; ready && i < metadata->topics[0].partition_cnt; ++i) {
-        const rd_kafka_metadata_partition_t& partition = metadata->topics[0].partitions[i];
-        ready = partition.err == RD_KAFKA_RESP_ERR_NO_ERROR && partition.leader >= 0;
-        // The metadata can name a leader before that broker serves the partition ("Not leader for
-        // partition"): ask the leader itself.
-        int64_t low = 0, high = 0;
-        ready = ready && rd_kafka_query_watermark_offsets(rk, spec.name.c_str(), partition.id, &low, &high, 2000) ==
-                             RD_KAFKA_RESP_ERR_NO_ERROR;
+      absl::StatusOr<std::vector<PartitionWatermarks>> partitions = TopicWatermarks(rk, spec.name, 2000);
+      if (partitions.ok() && partitions->empty()) {
+        partitions = absl::UnavailableError(absl::StrCat(spec.name, " has no partitions yet"));
       }
-      if (metadata != nullptr) rd_kafka_metadata_destroy(metadata);
-      rd_kafka_topic_destroy(rkt);
-      if (!ready) {
-        missing = spec.name;
+      if (!partitions.ok()) {
+        not_ready = partitions.status();
         break;
       }
     }
-    if (missing.empty()) return absl::OkStatus();
+    if (not_ready.ok()) return absl::OkStatus();
     if (absl::Now() >= deadline) {
-      return absl::UnavailableError(absl::StrCat("create topics: ", missing, " was created but has no leader yet"));
+      return absl::UnavailableError(absl::StrCat("create topics: created, but not usable yet: ", not_ready.message()));
     }
     absl::SleepFor(absl::Milliseconds(50));
   }
@@ -517,34 +543,20 @@ absl::StatusOr<std::vector<GroupPartitionLag>> ReadGroupLag(const std::string& b
   absl::Status status = absl::OkStatus();
   rd_kafka_topic_partition_list_t* list = rd_kafka_topic_partition_list_new(8);
   for (const std::string& topic : topics) {
-    const rd_kafka_metadata_t* metadata = nullptr;
-    rd_kafka_topic_t* rkt = rd_kafka_topic_new(rk, topic.c_str(), nullptr);
-    const rd_kafka_resp_err_t merr = rd_kafka_metadata(rk, 0, rkt, &metadata, TimeoutMillis(timeout));
-    rd_kafka_topic_destroy(rkt);
-    if (merr != RD_KAFKA_RESP_ERR_NO_ERROR || metadata->topic_cnt != 1 || metadata->topics[0].err) {
-      status = absl::UnavailableError(absl::StrCat("metadata for ", topic, ": ",
-                                                   rd_kafka_err2str(merr != RD_KAFKA_RESP_ERR_NO_ERROR
-                                                                        ? merr
-                                                                        : metadata->topics[0].err)));
-      if (metadata != nullptr) rd_kafka_metadata_destroy(metadata);
+    absl::StatusOr<std::vector<PartitionWatermarks>> partitions = TopicWatermarks(rk, topic, TimeoutMillis(timeout));
+    if (!partitions.ok()) {
+      status = partitions.status();
       break;
     }
-    for (int i = 0; i < metadata->topics[0].partition_cnt; ++i) {
+    for (const PartitionWatermarks& w : *partitions) {
       GroupPartitionLag lag;
       lag.topic = topic;
-      lag.partition = metadata->topics[0].partitions[i].id;
-      const rd_kafka_resp_err_t werr = rd_kafka_query_watermark_offsets(
-          rk, topic.c_str(), lag.partition, &lag.low_watermark, &lag.high_watermark, TimeoutMillis(timeout));
-      if (werr != RD_KAFKA_RESP_ERR_NO_ERROR) {
-        status = absl::UnavailableError(
-            absl::StrCat("watermarks of ", topic, "[", lag.partition, "]: ", rd_kafka_err2str(werr)));
-        break;
-      }
+      lag.partition = w.partition;
+      lag.low_watermark = w.low;
+      lag.high_watermark = w.high;
       rd_kafka_topic_partition_list_add(list, topic.c_str(), lag.partition);
       out.push_back(std::move(lag));
     }
-    rd_kafka_metadata_destroy(metadata);
-    if (!status.ok()) break;
   }
   if (status.ok() && list->cnt > 0) {
     const rd_kafka_resp_err_t cerr = rd_kafka_committed(rk, list, TimeoutMillis(timeout));

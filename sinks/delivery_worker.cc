@@ -436,7 +436,7 @@ absl::StatusOr<std::unique_ptr<DestinationWorker>> DestinationWorker::Create(Des
   // (the defaults, 64 MiB or 100,000 records; a dead destination also pauses at max_pending). A
   // smaller limit throttles delivery: librdkafka 2.0 (Debian's) stops fetching when the queue is
   // full and looks again only about once a second, so an 8 MiB queue drained in ~0.1 s left the
-  // worker idle most of each second (sinks-bench kafka: 106k changes/s at 8 MiB, 137-145k at 64).
+  // worker idle most of each second (sinks-bench kafka, 1M changes: 106k changes/s at 8 MiB, 133-145k at 64).
   for (const auto& [k, v] : s.options.consumer_extra) consumer_options.extra[k] = v;
   ASSIGN_OR_RETURN(s.consumer, KafkaConsumer::Create(std::move(consumer_options)));
   s.rate_refilled_ms = NowMs();
