@@ -211,6 +211,10 @@ absl::StatusOr<std::vector<OutputRecord>> ActivationDriver::Tick(KeyValueView* s
   if (!checked_) RETURN_IF_ERROR(PlanBackfill(state));
   if (next_ < pending_.size()) {
     const size_t end = std::min(pending_.size(), next_ + chunk_);
+    // One MultiGet for the chunk's neighbouring profiles: their keys share data blocks, which a
+    // Get per profile would look up again from the index each time (a fifth of a backfill's time).
+    RETURN_IF_ERROR(profiles::ProfileStore(state).Prefetch(
+        std::vector<uint64_t>(pending_.begin() + static_cast<ptrdiff_t>(next_), pending_.begin() + static_cast<ptrdiff_t>(end))));
     for (size_t i = next_; i < end; ++i) RETURN_IF_ERROR(hooks.reevaluate(pending_[i]));
     ASSIGN_OR_RETURN(std::vector<OutputRecord> out, hooks.finish());
     const std::string& fingerprint = engine_->config().fingerprint;
@@ -235,6 +239,10 @@ absl::StatusOr<std::vector<OutputRecord>> ActivationDriver::Tick(KeyValueView* s
   ASSIGN_OR_RETURN(std::vector<profiles::DueTimer> due,
                    profiles::DueTimers(scan, absl::FromUnixMillis(clock_->NowMillis()), chunk_));
   if (due.empty()) return std::vector<OutputRecord>{};
+  std::vector<uint64_t> due_profiles;
+  due_profiles.reserve(due.size());
+  for (const profiles::DueTimer& timer : due) due_profiles.push_back(timer.profile_id);
+  RETURN_IF_ERROR(profiles::ProfileStore(state).Prefetch(std::move(due_profiles)));
   for (const profiles::DueTimer& timer : due) {
     state->Delete(timer.key);  // the evaluation schedules whatever is still wanted
     RETURN_IF_ERROR(hooks.reevaluate(timer.profile_id));

@@ -23,6 +23,15 @@ absl::StatusOr<ProfileBatch::Entry*> ProfileBatch::Load(uint64_t id, std::string
   return &entry;
 }
 
+absl::Status ProfileBatch::Prefetch(const std::vector<uint64_t>& ids) {
+  std::vector<uint64_t> missing;
+  missing.reserve(ids.size());
+  for (uint64_t id : ids) {
+    if (!entries_.contains(id)) missing.push_back(id);
+  }
+  return store_->Prefetch(std::move(missing));
+}
+
 absl::StatusOr<v1::Profile*> ProfileBatch::Get(uint64_t id, std::string_view workspace) {
   ASSIGN_OR_RETURN(Entry * entry, Load(id, workspace));
   if (entry->before_pending) {  // loaded by Reevaluate: keep the stored state for ChangedFields

@@ -33,6 +33,10 @@ class ProfileBatch {
   ProfileBatch(profiles::ProfileStore* store, const profiles::ActivationEngine* activation, KeyValueView* kv)
       : store_(store), activation_(activation), kv_(kv) {}
 
+  // Reads the stored profiles of `ids` not yet in this batch in one batched read, ahead of the
+  // Get/Reevaluate calls for them (ProfileStore::Prefetch). Optional: only makes those faster.
+  absl::Status Prefetch(const std::vector<uint64_t>& ids);
+
   // The profile's current state in this batch, loaded or created (with `workspace`) on first use.
   absl::StatusOr<v1::Profile*> Get(uint64_t id, std::string_view workspace);
 

@@ -198,8 +198,20 @@ absl::Status RunProfilesStage(const RunOptions& options, const std::atomic<bool>
     auto forward = [&](uint64_t to, v1::ResolvedRecord record) {
       out.push_back(OutputRecord{topics.resolved, sinks::ProfileKey(to), record.SerializeAsString(), {}});
     };
+    std::vector<v1::ResolvedRecord> records;
+    records.reserve(batch.size());
+    std::vector<uint64_t> event_profiles;
+    event_profiles.reserve(batch.size());
     for (const KafkaMessage& m : batch) {
       ASSIGN_OR_RETURN(v1::ResolvedRecord record, ParseProto<v1::ResolvedRecord>(m));
+      if (record.has_event()) event_profiles.push_back(record.event().profile_id());
+      records.push_back(std::move(record));
+    }
+    // The batch's profiles in one MultiGet rather than a Get each as its first event meets it.
+    RETURN_IF_ERROR(profiles.Prefetch(event_profiles));
+    for (size_t i = 0; i < batch.size(); ++i) {
+      const KafkaMessage& m = batch[i];
+      v1::ResolvedRecord& record = records[i];
       if (record.has_event()) {
         v1::ResolvedEvent& resolved = *record.mutable_event();
         ASSIGN_OR_RETURN(std::optional<uint64_t> merged_into, profiles.MergedInto(resolved.profile_id()));

@@ -22,8 +22,8 @@
 // timers, progress) as one WriteBatch.
 //
 // --mode stage: the distributed profiles stage's batch handler (app/stage_workers.cc) on E
-// resolved events in batches of B, with the definitions already applied (no backfill): per event
-// ProfileBatch::Get (a RocksDB read the first time a batch meets the profile), ApplyEvent with the
+// resolved events in batches of B, with the definitions already applied (no backfill): per batch
+// ProfileBatch::Prefetch (one MultiGet of its profiles), per event ProfileBatch::Get, ApplyEvent with the
 // computed traits, StageEvent (the event store) and the segment window count; per batch
 // ProfileBatch::Finish (segments, triggers and timers for every touched profile, then the save),
 // every output encoded as the stage produces it (profile-changes protobuf, segment-changes and
@@ -315,6 +315,15 @@ int Stage(RocksStore* store, const app::ActivationSetup& setup, const Flags& fla
       into += t - mark;
       mark = t;
     };
+    {  // as the stage does: the batch's profiles in one MultiGet, counted as loading
+      std::vector<uint64_t> ids;
+      ids.reserve(batch.size());
+      for (const auto& [id, event] : batch) ids.push_back(id);
+      if (absl::Status s = profiles.Prefetch(ids); !s.ok()) {
+        std::fprintf(stderr, "%s\n", s.ToString().c_str());
+        return 1;
+      }
+    }
     for (const auto& [id, event] : batch) {
       absl::StatusOr<v1::Profile*> profile = profiles.Get(id, event.workspace());
       if (!profile.ok()) {

@@ -8,6 +8,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "absl/status/statusor.h"
 
@@ -21,6 +22,13 @@ class KeyValueView {
   virtual absl::StatusOr<std::optional<std::string>> Get(std::string_view key) = 0;
   virtual void Put(std::string_view key, std::string_view value) = 0;
   virtual void Delete(std::string_view key) = 0;
+  // A hint that `keys` (sorted, unique) are about to be read, once each: a view over a store may
+  // fetch them in one batched read so that the Gets that follow are answered from memory. Changes
+  // nothing any Get returns; the default does nothing.
+  virtual absl::Status Prefetch(const std::vector<std::string>& keys) {
+    (void)keys;
+    return absl::OkStatus();
+  }
 };
 
 }  // namespace tessera

@@ -11,6 +11,7 @@
 #include "common/bytes.h"
 #include "common/log.h"
 #include "common/rocks_options.h"
+#include "common/status_macros.h"
 #include "rocksdb/compaction_filter.h"
 #include "rocksdb/db.h"
 #include "rocksdb/filter_policy.h"
@@ -184,6 +185,32 @@ absl::StatusOr<std::optional<std::string>> RocksStore::Get(std::string_view key)
   return value;
 }
 
+absl::StatusOr<std::vector<std::optional<std::string>>> RocksStore::MultiGet(
+    const std::vector<std::string>& keys) const {
+  std::vector<std::optional<std::string>> values(keys.size());
+  std::vector<rocksdb::Slice> slices;
+  std::vector<size_t> asked;  // index into keys of each slice
+  slices.reserve(keys.size());
+  asked.reserve(keys.size());
+  for (size_t i = 0; i < keys.size(); ++i) {
+    const std::string& key = keys[i];
+    if (presence_filter_ != nullptr && presence_filter_->Covers(key) && presence_filter_->KnownAbsent(key)) continue;
+    slices.push_back(ToSlice(key));
+    asked.push_back(i);
+  }
+  if (slices.empty()) return values;
+  std::vector<rocksdb::PinnableSlice> found(slices.size());
+  std::vector<rocksdb::Status> statuses(slices.size());
+  db_->MultiGet(rocksdb::ReadOptions(), db_->DefaultColumnFamily(), slices.size(), slices.data(), found.data(),
+                statuses.data(), /*sorted_input=*/true);
+  for (size_t j = 0; j < slices.size(); ++j) {
+    if (statuses[j].IsNotFound()) continue;
+    if (!statuses[j].ok()) return FromRocks(statuses[j], "multi get");
+    values[asked[j]].emplace(found[j].data(), found[j].size());
+  }
+  return values;
+}
+
 absl::Status RocksStore::CatchUp() { return FromRocks(db_->TryCatchUpWithPrimary(), "catch up with primary"); }
 
 absl::Status RocksStore::ScanPrefix(std::string_view prefix,
@@ -214,7 +241,24 @@ absl::Status RocksStore::ScanFrom(std::string_view prefix, std::string_view star
 
 absl::StatusOr<std::optional<std::string>> StagedWrites::Get(std::string_view key) {
   if (auto it = staged_.find(AbslView(key)); it != staged_.end()) return it->second;
+  if (auto it = prefetched_.find(AbslView(key)); it != prefetched_.end()) {
+    std::optional<std::string> value = std::move(it->second);
+    prefetched_.erase(it);
+    return value;
+  }
   return store_->Get(key);
+}
+
+absl::Status StagedWrites::Prefetch(const std::vector<std::string>& keys) {
+  std::vector<std::string> unstaged;
+  unstaged.reserve(keys.size());
+  for (const std::string& key : keys) {
+    if (!staged_.contains(key) && !prefetched_.contains(key)) unstaged.push_back(key);
+  }
+  ASSIGN_OR_RETURN(std::vector<std::optional<std::string>> values, store_->MultiGet(unstaged));
+  prefetched_.reserve(prefetched_.size() + unstaged.size());
+  for (size_t i = 0; i < unstaged.size(); ++i) prefetched_.emplace(std::move(unstaged[i]), std::move(values[i]));
+  return absl::OkStatus();
 }
 
 void StagedWrites::Put(std::string_view key, std::string_view value) {
@@ -244,7 +288,10 @@ absl::Status StagedWrites::Commit() {
   rocksdb::WriteOptions options;
   options.sync = store_->sync_writes();
   absl::Status status = FromRocks(store_->db()->Write(options, &batch), "commit write batch");
-  if (status.ok()) staged_.clear();
+  if (status.ok()) {
+    staged_.clear();
+    prefetched_.clear();
+  }
   return status;
 }
 

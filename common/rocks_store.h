@@ -68,6 +68,10 @@ class RocksStore {
   RocksStore& operator=(const RocksStore&) = delete;
 
   absl::StatusOr<std::optional<std::string>> Get(std::string_view key) const;
+  // The values of `keys` (sorted, unique) in one RocksDB MultiGet, in their order: it looks each
+  // SST file's filter, index and data blocks up once for all the keys that fall in it, where a Get
+  // per key would search again from the top for each.
+  absl::StatusOr<std::vector<std::optional<std::string>>> MultiGet(const std::vector<std::string>& keys) const;
   absl::Status CatchUp();
 
   // Visits every key starting with `prefix` in order; stops early when `visit` returns false.
@@ -113,17 +117,25 @@ class StagedWrites final : public KeyValueView {
   absl::StatusOr<std::optional<std::string>> Get(std::string_view key) override;
   void Put(std::string_view key, std::string_view value) override;
   void Delete(std::string_view key) override;
+  // Reads the keys not staged here in one RocksStore::MultiGet and keeps them until each is read
+  // once (a second Get of a key reads the store again, which holds the same value until Commit).
+  absl::Status Prefetch(const std::vector<std::string>& keys) override;
 
-  // Writes everything staged in one WriteBatch, then forgets it.
+  // Writes everything staged in one WriteBatch, then forgets it (and anything prefetched).
   absl::Status Commit();
   // Forgets everything staged.
-  void Discard() { staged_.clear(); }
+  void Discard() {
+    staged_.clear();
+    prefetched_.clear();
+  }
   size_t staged_count() const { return staged_.size(); }
 
  private:
   RocksStore* store_;
   // key -> value, or nullopt for a staged delete.
   absl::flat_hash_map<std::string, std::optional<std::string>> staged_;
+  // key -> the store's value (nullopt: absent) as Prefetch read it; taken out by the first Get.
+  absl::flat_hash_map<std::string, std::optional<std::string>> prefetched_;
 };
 
 // A read-only KeyValueView straight over a store (CLI tools).

@@ -1,5 +1,6 @@
 #include "profiles/profile_store.h"
 
+#include <algorithm>
 #include <string>
 
 #include "absl/status/status.h"
@@ -25,6 +26,15 @@ absl::StatusOr<std::optional<v1::Profile>> ProfileStore::Load(uint64_t id) {
                                             " bytes that do not parse as tessera.v1.Profile"));
   }
   return profile;
+}
+
+absl::Status ProfileStore::Prefetch(std::vector<uint64_t> ids) {
+  std::sort(ids.begin(), ids.end());  // big-endian keys sort as the ids do
+  ids.erase(std::unique(ids.begin(), ids.end()), ids.end());
+  std::vector<std::string> keys;
+  keys.reserve(ids.size());
+  for (uint64_t id : ids) keys.push_back(ProfileKey(id));
+  return kv_->Prefetch(keys);
 }
 
 void ProfileStore::Save(const v1::Profile& profile) { kv_->Put(ProfileKey(profile.id()), profile.SerializeAsString()); }

@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 #include <rocksdb/db.h>
 
+#include <algorithm>
 #include <filesystem>
 #include <map>
 #include <random>
@@ -127,6 +128,76 @@ TEST_F(RocksStoreTest, APresenceFilteredStoreAnswersEveryReadAsTheWritesSay) {
     absent_answers += (*store)->presence_filter_stats().absent_answers;
   }
   EXPECT_GT(absent_answers, 0);
+}
+
+// Prefetch is only a hint: whatever was prefetched, staged or read before, every Get through the
+// view answers what the writes say, for keys in the memtable, in SST files, under the presence
+// filter's prefixes and absent ones, read once, twice or never.
+TEST_F(RocksStoreTest, PrefetchedGetsAnswerExactlyWhatPlainGetsWould) {
+  auto store = RocksStore::Open(path_ + "/db", WithPresenceFilter());
+  ASSERT_TRUE(store.ok()) << store.status();
+  std::map<std::string, std::string> model;  // committed and staged writes of the current batch
+  std::mt19937_64 rng(11);
+  const std::vector<std::string> prefixes = {"ix/w", "pf/w", "pf/x"};
+  auto random_key = [&] { return absl::StrCat(prefixes[rng() % 3], rng() % 3'000); };
+  for (int batch = 0; batch < 60; ++batch) {
+    StagedWrites staged(store->get());
+    for (int op = 0; op < 100; ++op) {  // staged before the prefetch: these must win over it
+      const std::string key = random_key();
+      if (rng() % 4 == 0) {
+        staged.Delete(key);
+        model.erase(key);
+      } else {
+        staged.Put(key, absl::StrCat("early/", batch, "/", op));
+        model[key] = absl::StrCat("early/", batch, "/", op);
+      }
+    }
+    std::vector<std::string> keys;
+    for (int i = 0; i < 400; ++i) keys.push_back(random_key());
+    std::sort(keys.begin(), keys.end());
+    keys.erase(std::unique(keys.begin(), keys.end()), keys.end());
+    ASSERT_TRUE(staged.Prefetch(keys).ok());
+    for (int op = 0; op < 1200; ++op) {
+      // Reads favour the prefetched keys (some twice); writes land on some of them after the prefetch.
+      const std::string key = rng() % 3 != 0 ? keys[rng() % keys.size()] : random_key();
+      if (rng() % 6 == 0) {
+        staged.Put(key, absl::StrCat("late/", batch, "/", op));
+        model[key] = absl::StrCat("late/", batch, "/", op);
+        continue;
+      }
+      if (rng() % 12 == 0) {
+        staged.Delete(key);
+        model.erase(key);
+        continue;
+      }
+      auto got = staged.Get(key);
+      ASSERT_TRUE(got.ok());
+      auto it = model.find(key);
+      ASSERT_EQ(*got, it == model.end() ? std::nullopt : std::optional<std::string>(it->second)) << key;
+    }
+    if (batch % 3 == 2) {
+      staged.Discard();  // the model must forget this batch too: rebuild it from the store
+      model.clear();
+      ASSERT_TRUE((*store)->ScanPrefix("", [&](std::string_view k, std::string_view v) {
+        model.emplace(std::string(k), std::string(v));
+        return true;
+      }).ok());
+    } else {
+      ASSERT_TRUE(staged.Commit().ok());
+    }
+    if (batch == 20) {
+      ASSERT_TRUE((*store)->db()->Flush(rocksdb::FlushOptions()).ok());  // SST files too
+    }
+  }
+  // MultiGet straight: in order, absent as nullopt.
+  std::vector<std::string> keys = {"ix/w1", "pf/w1", "pf/w2", "pf/x9", "zz/never"};
+  auto values = (*store)->MultiGet(keys);
+  ASSERT_TRUE(values.ok());
+  ASSERT_EQ(values->size(), keys.size());
+  for (size_t i = 0; i < keys.size(); ++i) {
+    auto it = model.find(keys[i]);
+    EXPECT_EQ((*values)[i], it == model.end() ? std::nullopt : std::optional<std::string>(it->second)) << keys[i];
+  }
 }
 
 // The keys a store held at open come from the scan; keys committed while it runs add themselves.
