@@ -112,8 +112,7 @@ int ViolationsCommand(const CliArgs& args) {
       continue;
     }
     // time  rule  identifier  profiles  event  detail
-    const std::string time =
-        absl::FormatTime("%Y-%m-%dT%H:%M:%E3SZ", absl::FromUnixMillis(v.event_time_ms), absl::UTCTimeZone());
+    const std::string time = FormatUtcMillis(v.event_time_ms);
     std::printf("%s  %-20s %s  held by %s, event resolved to %llu  (%s at %s/%d/%lld)  %s\n", time.c_str(),
                 v.rule.c_str(), v.identifier.c_str(), v.held_by == 0 ? "none" : std::to_string(v.held_by).c_str(),
                 static_cast<unsigned long long>(v.resolved_to), v.message_id.c_str(), v.source_topic.c_str(),

@@ -8,6 +8,7 @@
 #include "absl/strings/str_format.h"
 #include "absl/time/time.h"
 #include "common/absl_compat.h"
+#include "common/clock.h"
 #include "common/json_writer.h"
 
 namespace tessera::bench {
@@ -71,7 +72,7 @@ constexpr std::array<std::string_view, 3> kUserAgents = {
     "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/124.0 Safari/537.36"};
 
 std::string IsoTime(int64_t ms) {
-  return absl::FormatTime("%Y-%m-%dT%H:%M:%E3SZ", absl::FromUnixMillis(ms), absl::UTCTimeZone());
+  return FormatUtcMillis(ms);
 }
 
 std::string Money(int64_t minor) { return absl::StrFormat("%d.%02d", minor / 100, minor % 100); }

@@ -11,6 +11,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
 #include "common/absl_compat.h"
+#include "common/clock.h"
 #include "common/currency.h"
 #include "common/json_writer.h"
 #include "simdjson.h"
@@ -220,8 +221,7 @@ void AddToAggregate(Aggregate aggregate, const std::optional<PropertyValue>& val
         candidate.set_json(value->json);
       } else {
         // No property: the event's own time.
-        candidate.set_json(StringJson(absl::FormatTime("%Y-%m-%dT%H:%M:%E3SZ", absl::FromUnixMillis(event.timestamp_ms()),
-                                                       absl::UTCTimeZone())));
+        candidate.set_json(StringJson(FormatUtcMillis(event.timestamp_ms())));
       }
       candidate.set_timestamp_ms(event.timestamp_ms());
       candidate.set_message_id(event.message_id());

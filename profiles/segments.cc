@@ -3,6 +3,7 @@
 #include <algorithm>
 
 #include "absl/strings/str_cat.h"
+#include "common/clock.h"
 #include "common/json_writer.h"
 
 namespace tessera::profiles {
@@ -13,7 +14,7 @@ std::string SegmentChangeToJson(const SegmentChange& change) {
   w.Key("profile_id").String(absl::StrCat(change.profile_id));
   w.Key("segment").String(change.segment);
   w.Key("change").String(change.entered ? "entered" : "exited");
-  w.Key("at").String(absl::FormatTime("%Y-%m-%dT%H:%M:%E3SZ", absl::FromUnixMillis(change.at_ms), absl::UTCTimeZone()));
+  w.Key("at").String(FormatUtcMillis(change.at_ms));
   w.Key("version").Uint(change.version);
   if (!change.reason.empty()) w.Key("reason").String(change.reason);
   w.EndObject();

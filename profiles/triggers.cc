@@ -8,6 +8,7 @@
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "common/absl_compat.h"
+#include "common/clock.h"
 #include "common/yaml_config.h"
 #include "common/bytes.h"
 #include "common/json_writer.h"
@@ -20,7 +21,7 @@ namespace {
 constexpr std::string_view kSegmentsTimer = "segments";
 
 std::string FormatMillis(int64_t ms) {
-  return absl::FormatTime("%Y-%m-%dT%H:%M:%E3SZ", absl::FromUnixMillis(ms), absl::UTCTimeZone());
+  return FormatUtcMillis(ms);
 }
 
 // ---- occurrences ----

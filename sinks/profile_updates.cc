@@ -2,6 +2,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/time/time.h"
+#include "common/clock.h"
 #include "common/json_writer.h"
 #include "profiles/profile_state.h"
 
@@ -16,8 +17,7 @@ std::string ProfileUpdateToJson(const v1::ProfileUpdate& update) {
   w.BeginObject();
   w.Key("profile_id").String(absl::StrCat(update.profile_id()));
   w.Key("version").Uint(update.version());
-  w.Key("updated_at").String(
-      absl::FormatTime("%Y-%m-%dT%H:%M:%E3SZ", absl::FromUnixMillis(update.updated_at_ms()), absl::UTCTimeZone()));
+  w.Key("updated_at").String(FormatUtcMillis(update.updated_at_ms()));
   if (update.merged_into() != 0) {
     w.Key("merged_into").String(absl::StrCat(update.merged_into()));
   } else {

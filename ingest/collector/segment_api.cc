@@ -15,6 +15,7 @@
 #include "absl/strings/strip.h"
 #include "absl/time/time.h"
 #include "common/absl_compat.h"
+#include "common/clock.h"
 #include "common/json_writer.h"
 #include "ingest/ingest.h"
 #include "ingest/normalize.h"
@@ -531,7 +532,7 @@ absl::StatusOr<std::string> Gunzip(std::string_view compressed, size_t max_bytes
 }
 
 std::string FormatTimestampMs(int64_t epoch_ms) {
-  return absl::FormatTime("%Y-%m-%dT%H:%M:%E3SZ", absl::FromUnixMillis(epoch_ms), absl::UTCTimeZone());
+  return FormatUtcMillis(epoch_ms);
 }
 
 SegmentApi::SegmentApi(CollectorConfig config, Limits limits)

@@ -11,6 +11,7 @@
 #include "absl/strings/str_join.h"
 #include "absl/time/time.h"
 #include "common/absl_compat.h"
+#include "common/clock.h"
 #include "common/currency.h"
 #include "profiles/profile_state.h"
 #include "profiles/query/masking.h"
@@ -104,7 +105,7 @@ void AppendCsvCell(std::string_view cell, std::string& line) {
 
 std::string FormatTime(int64_t ms) {
   if (ms == 0) return "";
-  return absl::FormatTime("%Y-%m-%dT%H:%M:%E3SZ", absl::FromUnixMillis(ms), absl::UTCTimeZone());
+  return FormatUtcMillis(ms);
 }
 
 // Net spend per currency of orders currently completed (as ProfileToJson's total_spend).

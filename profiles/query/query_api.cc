@@ -10,6 +10,7 @@
 #include "absl/time/time.h"
 #include "common/absl_compat.h"
 #include "common/bytes.h"
+#include "common/clock.h"
 #include "common/currency.h"
 #include "common/identifier.h"
 #include "common/json_writer.h"
@@ -124,7 +125,7 @@ absl::StatusOr<int64_t> ParseTimeParam(std::string_view name, const std::string&
 }
 
 std::string FormatTime(int64_t ms) {
-  return absl::FormatTime("%Y-%m-%dT%H:%M:%E3SZ", absl::FromUnixMillis(ms), absl::UTCTimeZone());
+  return FormatUtcMillis(ms);
 }
 
 std::string_view ChannelText(v1::Channel channel) {

@@ -12,6 +12,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "absl/time/time.h"
+#include "common/clock.h"
 #include "common/json_writer.h"
 
 namespace tessera::testing {
@@ -251,7 +252,7 @@ std::string FormatMinor(int64_t minor) {
 }
 
 std::string IsoTime(int64_t ms) {
-  return absl::FormatTime("%Y-%m-%dT%H:%M:%E3SZ", absl::FromUnixMillis(ms), absl::UTCTimeZone());
+  return FormatUtcMillis(ms);
 }
 
 // ---------------------------------------------------------------------------------------------
