@@ -1,12 +1,14 @@
 #include "profiles/profile_state.h"
 
 #include <algorithm>
+#include <bitset>
 #include <iterator>
 #include <map>
 #include <string_view>
 #include <utility>
 
 #include "absl/time/time.h"
+#include "common/clock.h"
 #include "google/protobuf/io/coded_stream.h"
 #include "google/protobuf/io/zero_copy_stream_impl_lite.h"
 #include "common/currency.h"
@@ -134,7 +136,7 @@ void WriteTime(bool set, int64_t ms, JsonWriter& w) {
     w.Null();
     return;
   }
-  w.String(absl::FormatTime("%Y-%m-%dT%H:%M:%E3SZ", absl::FromUnixMillis(ms), absl::UTCTimeZone()));
+  w.String(FormatUtcMillis(ms));
 }
 
 // Money as a decimal string with the currency's exponent; a currency ingest would never have let
@@ -147,27 +149,39 @@ void WriteMoneyByCurrency(const std::map<std::string, int64_t>& by_currency, Jso
   w.EndObject();
 }
 
+// The groups of the profile's JSON fields, each rendered from its own part of the proto: equal
+// parts render equal JSON, so ChangedFields renders only the groups whose parts differ.
+enum JsonGroup : size_t {
+  kIdGroup, kWorkspaceGroup, kIdentifiersGroup, kTraitsGroup, kFirstSeenGroup, kLastSeenGroup, kEventCountsGroup,
+  kEventTypeCountsGroup, kOrdersGroup /* orders_count .. items_by_category */, kSocialGroup, kTrackEventsGroup,
+  kConsentGroup, kComputedGroup, kMergedFromGroup, kVersionGroup, kJsonGroupCount
+};
+using JsonGroups = std::bitset<kJsonGroupCount>;
+
 // The profile's JSON as (field name, JSON value text) in output order. ProfileToJson joins them;
 // ChangedFields compares them, so both always agree on what a field is.
-// `computed`, when set, is inserted as the "computed" field before merged_from.
+// `computed`, when set, is inserted as the "computed" field before merged_from. With `only`, just
+// the fields of those groups.
 std::vector<std::pair<std::string_view, std::string>> JsonFields(const v1::Profile& profile,
-                                                                 const std::string* computed = nullptr) {
+                                                                 const std::string* computed = nullptr,
+                                                                 const JsonGroups* only = nullptr) {
   std::vector<std::pair<std::string_view, std::string>> fields;
   fields.reserve(20);
   const auto add = [&fields](std::string_view name, JsonWriter&& w) {
     fields.emplace_back(name, std::move(w).Take());
   };
+  const auto want = [only](JsonGroup group) { return only == nullptr || only->test(group); };
 
-  add("id", std::move(JsonWriter().String(std::to_string(profile.id()))));
-  add("workspace", std::move(JsonWriter().String(profile.workspace())));
-  {
+  if (want(kIdGroup)) add("id", std::move(JsonWriter().String(std::to_string(profile.id()))));
+  if (want(kWorkspaceGroup)) add("workspace", std::move(JsonWriter().String(profile.workspace())));
+  if (want(kIdentifiersGroup)) {
     JsonWriter w;
     w.BeginArray();
     for (const std::string& identifier : profile.identifiers()) w.String(identifier);
     w.EndArray();
     add("identifiers", std::move(w));
   }
-  {
+  if (want(kTraitsGroup)) {
     JsonWriter w;
     w.BeginObject();
     for (const auto& [name, value] : SortedEntries(profile.traits())) {
@@ -183,70 +197,72 @@ std::vector<std::pair<std::string_view, std::string>> JsonFields(const v1::Profi
     add("traits", std::move(w));
   }
   const bool seen = HasSeenEvents(profile);
-  {
+  if (want(kFirstSeenGroup)) {
     JsonWriter w;
     WriteTime(seen, profile.first_seen_ms(), w);
     add("first_seen", std::move(w));
   }
-  {
+  if (want(kLastSeenGroup)) {
     JsonWriter w;
     WriteTime(seen, profile.last_seen_ms(), w);
     add("last_seen", std::move(w));
   }
-  {
+  if (want(kEventCountsGroup)) {
     JsonWriter w;
     WriteCounts(profile.event_counts(), w);
     add("event_counts", std::move(w));
   }
-  {
+  if (want(kEventTypeCountsGroup)) {
     JsonWriter w;
     WriteCounts(profile.event_type_counts(), w);
     add("event_type_counts", std::move(w));
   }
 
-  // Order-derived fields: only an order's current (last-written) status counts, so a refund
-  // replaces the completed order's contribution instead of adding to it.
-  int64_t completed = 0, refunded = 0, cancelled = 0;
-  std::map<std::string, int64_t> spend, refunded_money, items_by_category;
-  for (const auto& [order_id, order] : profile.orders()) {
-    switch (order.status()) {
-      case v1::ORDER_STATUS_COMPLETED:
-        ++completed;
-        spend[order.total().currency()] += order.total().minor_units();
-        for (const auto& [category, quantity] : order.category_quantities()) items_by_category[category] += quantity;
-        break;
-      case v1::ORDER_STATUS_REFUNDED:
-        ++refunded;
-        refunded_money[order.total().currency()] += order.total().minor_units();
-        break;
-      case v1::ORDER_STATUS_CANCELLED:
-        ++cancelled;
-        break;
-      default:
-        break;
+  if (want(kOrdersGroup)) {
+    // Order-derived fields: only an order's current (last-written) status counts, so a refund
+    // replaces the completed order's contribution instead of adding to it.
+    int64_t completed = 0, refunded = 0, cancelled = 0;
+    std::map<std::string, int64_t> spend, refunded_money, items_by_category;
+    for (const auto& [order_id, order] : profile.orders()) {
+      switch (order.status()) {
+        case v1::ORDER_STATUS_COMPLETED:
+          ++completed;
+          spend[order.total().currency()] += order.total().minor_units();
+          for (const auto& [category, quantity] : order.category_quantities()) items_by_category[category] += quantity;
+          break;
+        case v1::ORDER_STATUS_REFUNDED:
+          ++refunded;
+          refunded_money[order.total().currency()] += order.total().minor_units();
+          break;
+        case v1::ORDER_STATUS_CANCELLED:
+          ++cancelled;
+          break;
+        default:
+          break;
+      }
+    }
+    add("orders_count", std::move(JsonWriter().Int(completed)));
+    add("refunds_count", std::move(JsonWriter().Int(refunded)));
+    add("cancelled_count", std::move(JsonWriter().Int(cancelled)));
+    {
+      JsonWriter w;
+      WriteMoneyByCurrency(spend, w);
+      add("total_spend", std::move(w));
+    }
+    {
+      JsonWriter w;
+      WriteMoneyByCurrency(refunded_money, w);
+      add("refunded", std::move(w));
+    }
+    {
+      JsonWriter w;
+      w.BeginObject();
+      for (const auto& [category, quantity] : items_by_category) w.Key(category).Int(quantity);
+      w.EndObject();
+      add("items_by_category", std::move(w));
     }
   }
-  add("orders_count", std::move(JsonWriter().Int(completed)));
-  add("refunds_count", std::move(JsonWriter().Int(refunded)));
-  add("cancelled_count", std::move(JsonWriter().Int(cancelled)));
-  {
-    JsonWriter w;
-    WriteMoneyByCurrency(spend, w);
-    add("total_spend", std::move(w));
-  }
-  {
-    JsonWriter w;
-    WriteMoneyByCurrency(refunded_money, w);
-    add("refunded", std::move(w));
-  }
-  {
-    JsonWriter w;
-    w.BeginObject();
-    for (const auto& [category, quantity] : items_by_category) w.Key(category).Int(quantity);
-    w.EndObject();
-    add("items_by_category", std::move(w));
-  }
-  {
+  if (want(kSocialGroup)) {
     // social_counts keys are "platform.action"; actions never contain '.', platforms might.
     std::map<std::string, std::map<std::string, int64_t>> social;
     for (const auto& [key, count] : profile.social_counts()) {
@@ -267,12 +283,12 @@ std::vector<std::pair<std::string_view, std::string>> JsonFields(const v1::Profi
     w.EndObject();
     add("social", std::move(w));
   }
-  {
+  if (want(kTrackEventsGroup)) {
     JsonWriter w;
     WriteCounts(profile.track_event_counts(), w);
     add("track_events", std::move(w));
   }
-  {
+  if (want(kConsentGroup)) {
     JsonWriter w;
     w.BeginObject();
     for (const auto& [purpose, state] : SortedEntries(profile.consent())) {
@@ -285,15 +301,15 @@ std::vector<std::pair<std::string_view, std::string>> JsonFields(const v1::Profi
     w.EndObject();
     add("consent", std::move(w));
   }
-  if (computed != nullptr) fields.emplace_back("computed", *computed);
-  {
+  if (computed != nullptr && want(kComputedGroup)) fields.emplace_back("computed", *computed);
+  if (want(kMergedFromGroup)) {
     JsonWriter w;
     w.BeginArray();
     for (uint64_t id : profile.merged_from()) w.String(std::to_string(id));
     w.EndArray();
     add("merged_from", std::move(w));
   }
-  add("version", std::move(JsonWriter().Uint(profile.version())));
+  if (want(kVersionGroup)) add("version", std::move(JsonWriter().Uint(profile.version())));
   return fields;
 }
 
@@ -439,17 +455,71 @@ std::vector<std::string> DifferentFields(const std::vector<std::pair<std::string
   return changed;
 }
 
+template <typename Value, typename Same>
+bool SameMap(const google::protobuf::Map<std::string, Value>& a, const google::protobuf::Map<std::string, Value>& b,
+             const Same& same) {
+  if (a.size() != b.size()) return false;
+  for (const auto& [key, value] : a) {
+    const auto it = b.find(key);
+    if (it == b.end() || !same(value, it->second)) return false;
+  }
+  return true;
+}
+
+template <typename Repeated>
+bool SameRepeated(const Repeated& a, const Repeated& b) {
+  return a.size() == b.size() && std::equal(a.begin(), a.end(), b.begin());
+}
+
+// The groups whose JSON may differ: those whose proto parts differ (by what the JSON reads of them).
+JsonGroups GroupsToCompare(const v1::Profile& a, const v1::Profile& b) {
+  const auto same_count = [](int64_t x, int64_t y) { return x == y; };
+  const bool same_seen = HasSeenEvents(a) == HasSeenEvents(b);
+  JsonGroups differ;
+  differ[kIdGroup] = a.id() != b.id();
+  differ[kWorkspaceGroup] = a.workspace() != b.workspace();
+  differ[kIdentifiersGroup] = !SameRepeated(a.identifiers(), b.identifiers());
+  differ[kTraitsGroup] =
+      !SameMap(a.traits(), b.traits(), [](const v1::TraitValue& x, const v1::TraitValue& y) { return x.json() == y.json(); });
+  differ[kFirstSeenGroup] = !same_seen || a.first_seen_ms() != b.first_seen_ms();
+  differ[kLastSeenGroup] = !same_seen || a.last_seen_ms() != b.last_seen_ms();
+  differ[kEventCountsGroup] = !SameMap(a.event_counts(), b.event_counts(), same_count);
+  differ[kEventTypeCountsGroup] = !SameMap(a.event_type_counts(), b.event_type_counts(), same_count);
+  differ[kOrdersGroup] = !SameMap(a.orders(), b.orders(), [&](const v1::OrderSummary& x, const v1::OrderSummary& y) {
+    return x.status() == y.status() && x.total().currency() == y.total().currency() &&
+           x.total().minor_units() == y.total().minor_units() &&
+           SameMap(x.category_quantities(), y.category_quantities(), same_count);
+  });
+  differ[kSocialGroup] = !SameMap(a.social_counts(), b.social_counts(), same_count);
+  differ[kTrackEventsGroup] = !SameMap(a.track_event_counts(), b.track_event_counts(), same_count);
+  differ[kConsentGroup] = !SameMap(a.consent(), b.consent(), [](const v1::ConsentState& x, const v1::ConsentState& y) {
+    return x.granted() == y.granted() && x.timestamp_ms() == y.timestamp_ms();
+  });
+  differ[kComputedGroup] = true;  // rendered by the caller already; compared as text
+  differ[kMergedFromGroup] = !SameRepeated(a.merged_from(), b.merged_from());
+  differ[kVersionGroup] = a.version() != b.version();
+  return differ;
+}
+
 }  // namespace
 
 std::vector<std::string> ChangedFields(const v1::Profile& before, const v1::Profile& after) {
-  return DifferentFields(JsonFields(before), JsonFields(after));
+  // Renders only the groups whose inputs differ (an event touches two or three), not both
+  // profiles whole: the same answer as comparing every field's JSON, at a fraction of the cost.
+  const JsonGroups groups = GroupsToCompare(before, after);
+  return DifferentFields(JsonFields(before, nullptr, &groups), JsonFields(after, nullptr, &groups));
 }
 
 std::vector<std::string> ChangedFields(const v1::Profile& before, const v1::Profile& after, absl::Time now,
                                        const ComputedTraitsConfig& config) {
   const std::string before_computed = ComputedTraitsToJson(ComputeTraits(before, now, config));
   const std::string after_computed = ComputedTraitsToJson(ComputeTraits(after, now, config));
-  return DifferentFields(JsonFields(before, &before_computed), JsonFields(after, &after_computed));
+  const JsonGroups groups = GroupsToCompare(before, after);
+  return DifferentFields(JsonFields(before, &before_computed, &groups), JsonFields(after, &after_computed, &groups));
+}
+
+std::vector<std::string> ChangedFieldsByFullJson(const v1::Profile& before, const v1::Profile& after) {
+  return DifferentFields(JsonFields(before), JsonFields(after));
 }
 
 }  // namespace tessera::profiles

@@ -48,5 +48,8 @@ std::vector<std::string> ChangedFields(const v1::Profile& before, const v1::Prof
 // event changed a computed trait (not when time alone moved one).
 std::vector<std::string> ChangedFields(const v1::Profile& before, const v1::Profile& after, absl::Time now,
                                        const ComputedTraitsConfig& config);
+// What ChangedFields must always answer, by rendering both profiles' JSON whole (ChangedFields
+// renders only the fields whose proto parts differ). For the tests that hold them equal.
+std::vector<std::string> ChangedFieldsByFullJson(const v1::Profile& before, const v1::Profile& after);
 
 }  // namespace tessera::profiles

@@ -476,6 +476,45 @@ TEST(ProfileStatePropertyTest, AbsorbingSplitProfilesEqualsApplyingEveryEventToO
   }
 }
 
+// ChangedFields renders only the fields whose proto parts differ; it must name exactly what
+// comparing every field's JSON names, after any event, consent, absorb or version step, and
+// between states several steps apart.
+TEST(ProfileStatePropertyTest, ChangedFieldsEqualsComparingTheWholeJson) {
+  std::mt19937_64 rng(20261203);
+  int64_t differing_steps = 0;
+  for (int trial = 0; trial < 40; ++trial) {
+    std::vector<v1::Event> events = RandomEvents(rng, 30 + static_cast<int>(rng() % 60));
+    std::vector<v1::Profile> states = {NewProfile(1)};
+    for (const v1::Event& event : events) {
+      v1::Profile next = states.back();
+      switch (rng() % 8) {
+        case 0:
+          ApplyEvent(WithConsent(event, {{"marketing", rng() % 2 == 0}}), next);
+          break;
+        case 1: {
+          v1::Profile other = NewProfile(50 + static_cast<int>(rng() % 5));
+          ApplyEvent(event, other);
+          AbsorbProfile(other, next);
+          break;
+        }
+        case 2:
+          next.set_version(next.version() + 1);
+          break;
+        default:
+          ApplyEvent(event, next);
+      }
+      states.push_back(std::move(next));
+    }
+    for (size_t i = 1; i < states.size(); ++i) {
+      const v1::Profile& before = states[i - 1 - rng() % std::min<size_t>(i, 4)];
+      const std::vector<std::string> expected = ChangedFieldsByFullJson(before, states[i]);
+      ASSERT_EQ(ChangedFields(before, states[i]), expected) << "trial " << trial << " step " << i;
+      if (!expected.empty()) ++differing_steps;
+    }
+  }
+  EXPECT_GT(differing_steps, 1000);  // the steps really changed fields
+}
+
 TEST(ProfileStatePropertyTest, ApplyingTheSameEventsInAnyOrderGivesTheSameProfile) {
   std::mt19937_64 rng(7);
   for (int trial = 0; trial < 30; ++trial) {
