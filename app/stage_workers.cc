@@ -200,15 +200,23 @@ absl::Status RunProfilesStage(const RunOptions& options, const std::atomic<bool>
     };
     std::vector<v1::ResolvedRecord> records;
     records.reserve(batch.size());
-    std::vector<uint64_t> event_profiles;
-    event_profiles.reserve(batch.size());
     for (const KafkaMessage& m : batch) {
       ASSIGN_OR_RETURN(v1::ResolvedRecord record, ParseProto<v1::ResolvedRecord>(m));
-      if (record.has_event()) event_profiles.push_back(record.event().profile_id());
       records.push_back(std::move(record));
     }
-    // The batch's profiles in one MultiGet rather than a Get each as its first event meets it.
+    // The batch's profiles, and the event keys StageEvent checks, in one MultiGet each rather than
+    // a Get per event.
+    std::vector<uint64_t> event_profiles;
+    std::vector<std::pair<uint64_t, const v1::Event*>> events;
+    event_profiles.reserve(records.size());
+    events.reserve(records.size());
+    for (const v1::ResolvedRecord& record : records) {
+      if (!record.has_event()) continue;
+      event_profiles.push_back(record.event().profile_id());
+      events.emplace_back(record.event().profile_id(), &record.event().event());
+    }
     RETURN_IF_ERROR(profiles.Prefetch(event_profiles));
+    RETURN_IF_ERROR(profiles::PrefetchEvents(state, events));
     for (size_t i = 0; i < batch.size(); ++i) {
       const KafkaMessage& m = batch[i];
       v1::ResolvedRecord& record = records[i];

@@ -23,7 +23,8 @@
 //
 // --mode stage: the distributed profiles stage's batch handler (app/stage_workers.cc) on E
 // resolved events in batches of B, with the definitions already applied (no backfill): per batch
-// ProfileBatch::Prefetch (one MultiGet of its profiles), per event ProfileBatch::Get, ApplyEvent with the
+// ProfileBatch::Prefetch and PrefetchEvents (one MultiGet of its profiles, one of its event keys),
+// per event ProfileBatch::Get, ApplyEvent with the
 // computed traits, StageEvent (the event store) and the segment window count; per batch
 // ProfileBatch::Finish (segments, triggers and timers for every touched profile, then the save),
 // every output encoded as the stage produces it (profile-changes protobuf, segment-changes and
@@ -315,11 +316,18 @@ int Stage(RocksStore* store, const app::ActivationSetup& setup, const Flags& fla
       into += t - mark;
       mark = t;
     };
-    {  // as the stage does: the batch's profiles in one MultiGet, counted as loading
+    {  // as the stage does: the batch's profiles and event keys in one MultiGet each, counted as loading
       std::vector<uint64_t> ids;
+      std::vector<std::pair<uint64_t, const v1::Event*>> events;
       ids.reserve(batch.size());
-      for (const auto& [id, event] : batch) ids.push_back(id);
-      if (absl::Status s = profiles.Prefetch(ids); !s.ok()) {
+      events.reserve(batch.size());
+      for (const auto& [id, event] : batch) {
+        ids.push_back(id);
+        events.emplace_back(id, &event);
+      }
+      absl::Status s = profiles.Prefetch(ids);
+      if (s.ok()) s = profiles::PrefetchEvents(&staged, events);
+      if (!s.ok()) {
         std::fprintf(stderr, "%s\n", s.ToString().c_str());
         return 1;
       }

@@ -90,6 +90,15 @@ absl::Status StageEvent(KeyValueView* kv, uint64_t profile_id, const v1::Event& 
   return absl::OkStatus();
 }
 
+absl::Status PrefetchEvents(KeyValueView* kv, const std::vector<std::pair<uint64_t, const v1::Event*>>& events) {
+  std::vector<std::string> keys;
+  keys.reserve(events.size());
+  for (const auto& [profile_id, event] : events) keys.push_back(EventKey(profile_id, *event));
+  std::sort(keys.begin(), keys.end());
+  keys.erase(std::unique(keys.begin(), keys.end()), keys.end());
+  return kv->Prefetch(keys);
+}
+
 std::vector<ExpiringPrefix> EventRetentionPrefixes(const EventRetention& retention) {
   constexpr int64_t kDayMs = 86'400'000;
   std::vector<ExpiringPrefix> prefixes;

@@ -30,6 +30,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 #include "absl/status/statusor.h"
@@ -77,6 +78,10 @@ std::string EventCounterKey(std::string_view workspace, std::string_view channel
 // one WriteBatch (a replayed batch rewrites the same key; the counter relies on replays being
 // skipped upstream, as the profile's own counters do).
 absl::Status StageEvent(KeyValueView* kv, uint64_t profile_id, const v1::Event& event);
+
+// Tells `kv` that StageEvent is about to be called for these (profile id, event) pairs, so that
+// the existence check each does is one batched read for all of them (KeyValueView::Prefetch).
+absl::Status PrefetchEvents(KeyValueView* kv, const std::vector<std::pair<uint64_t, const v1::Event*>>& events);
 
 // Retention: days to keep events per workspace; `default_days` for the others (0 keeps forever).
 struct EventRetention {
