@@ -53,17 +53,41 @@ absl::Status FusedPipeline::Apply(const RawRecord& record) {
   identity::DropUnlinkedIdentifiers(resolution, event);
   for (auto& violation : resolution.violations) outputs_.violations.push_back(std::move(violation));
 
-  for (const v1::MergeRecord& merge : resolution.merges) {
-    ASSIGN_OR_RETURN(v1::Profile * loser, batch_.Get(merge.loser(), event.workspace()));
-    ASSIGN_OR_RETURN(v1::Profile * winner, batch_.Get(merge.winner(), event.workspace()));
-    ProfileBatch::Absorb(*loser, *winner);
-    RETURN_IF_ERROR(batch_.MarkMerged(merge.loser(), merge.winner()));
-    outputs_.merges.push_back(merge);
+  for (const v1::MergeRecord& merge : resolution.merges) outputs_.merges.push_back(merge);
+  pending_.push_back(PendingEvent{std::move(event), resolution.profile_id, std::move(resolution.merges),
+                                  clock_->NowMillis()});
+  return absl::OkStatus();
+}
+
+absl::Status FusedPipeline::ApplyPending() {
+  std::vector<uint64_t> ids;
+  std::vector<std::pair<uint64_t, const v1::Event*>> events;
+  ids.reserve(pending_.size());
+  events.reserve(pending_.size());
+  for (const PendingEvent& pending : pending_) {
+    for (const v1::MergeRecord& merge : pending.merges) {
+      ids.push_back(merge.loser());
+      ids.push_back(merge.winner());
+    }
+    ids.push_back(pending.profile_id);
+    events.emplace_back(pending.profile_id, &pending.event);
   }
-  ASSIGN_OR_RETURN(v1::Profile * profile, batch_.Get(resolution.profile_id, event.workspace()));
-  profiles::ApplyEvent(event, *profile, *computed_traits_);
-  RETURN_IF_ERROR(profiles::StageEvent(kv_, resolution.profile_id, event));
-  if (activation_ != nullptr) activation_->RecordEvent(event, clock_->NowMillis(), *profile);
+  RETURN_IF_ERROR(batch_.Prefetch(ids));
+  RETURN_IF_ERROR(profiles::PrefetchEvents(kv_, events));
+  for (const PendingEvent& pending : pending_) {
+    const v1::Event& event = pending.event;
+    for (const v1::MergeRecord& merge : pending.merges) {
+      ASSIGN_OR_RETURN(v1::Profile * loser, batch_.Get(merge.loser(), event.workspace()));
+      ASSIGN_OR_RETURN(v1::Profile * winner, batch_.Get(merge.winner(), event.workspace()));
+      ProfileBatch::Absorb(*loser, *winner);
+      RETURN_IF_ERROR(batch_.MarkMerged(merge.loser(), merge.winner()));
+    }
+    ASSIGN_OR_RETURN(v1::Profile * profile, batch_.Get(pending.profile_id, event.workspace()));
+    profiles::ApplyEvent(event, *profile, *computed_traits_);
+    RETURN_IF_ERROR(profiles::StageEvent(kv_, pending.profile_id, event));
+    if (activation_ != nullptr) activation_->RecordEvent(event, pending.applied_at_ms, *profile);
+  }
+  pending_.clear();
   return absl::OkStatus();
 }
 
@@ -78,6 +102,7 @@ absl::Status FusedPipeline::FireTimers(const std::vector<profiles::DueTimer>& du
 }
 
 absl::StatusOr<BatchOutputs> FusedPipeline::FinishBatch() {
+  RETURN_IF_ERROR(ApplyPending());
   RETURN_IF_ERROR(parser_.quality().StageInto(kv_));
   profiles::ActivationOutputs activation;
   ASSIGN_OR_RETURN(outputs_.updates, batch_.Finish(clock_->NowMillis(), &activation));

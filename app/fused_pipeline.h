@@ -3,7 +3,9 @@
 // profiles, and the input offsets) as one RocksDB WriteBatch; tests feed it records directly.
 //
 // Within a batch every profile is read at most once and written once (coalesced), whatever the
-// number of its events, and gets one new version.
+// number of its events, and gets one new version. Apply runs ingest and identity at once and
+// queues the profile side; FinishBatch reads the batch's profiles in one batched read, then folds
+// the queued events in their order.
 //
 // With an ActivationEngine in the options, each batch also evaluates segments and triggers for the
 // profiles it touched, and FireTimers/Reevaluate let the runner bring profiles up to date when
@@ -100,6 +102,17 @@ class FusedPipeline {
   std::shared_ptr<const profiles::ComputedTraitsConfig> computed_traits_;
   ProfileBatch batch_;
   BatchOutputs outputs_;
+  // The profile side of each applied event, in order: done at FinishBatch, after the batch's
+  // profiles and event keys are read in one MultiGet each (KeyValueView::Prefetch). Identity and
+  // ingest never read what the profile side writes, so deferring it changes no result.
+  struct PendingEvent {
+    v1::Event event;
+    uint64_t profile_id = 0;
+    std::vector<v1::MergeRecord> merges;  // applied before the event, as identity made them
+    int64_t applied_at_ms = 0;            // the clock at Apply, for the segment window counters
+  };
+  absl::Status ApplyPending();
+  std::vector<PendingEvent> pending_;
 };
 
 // Topic name (without prefix) of each raw channel: raw.web, raw.social, raw.purchase.
