@@ -179,6 +179,7 @@ absl::Status RunFused(const RunOptions& options, const std::atomic<bool>& stop) 
     absl::StatusOr<std::optional<std::string>> Get(std::string_view key) override { return (*current_)->Get(key); }
     void Put(std::string_view key, std::string_view value) override { (*current_)->Put(key, value); }
     void Delete(std::string_view key) override { (*current_)->Delete(key); }
+    absl::Status Prefetch(const std::vector<std::string>& keys) override { return (*current_)->Prefetch(keys); }
 
    private:
     StagedWrites** current_;

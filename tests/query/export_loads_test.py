@@ -38,9 +38,10 @@ def main() -> int:
                            check=True, stderr=subprocess.DEVNULL)
         ndjson = os.path.join(work, "profiles.ndjson")
         csv = os.path.join(work, "profiles.csv")
-        # Wait until Somchai's profile is complete (deploy/samples/README.md: 2 orders, THB 650.00)
-        # and the pipeline has settled (two exports in a row alike), so the CSV export below sees the
-        # same profiles as this one.
+        # Wait until Somchai's profile is complete (deploy/samples/README.md: 2 orders, THB 650.00,
+        # and his 4 web events, which a loaded machine may consume after the other topics) and the
+        # pipeline has settled (two exports in a row alike), so the CSV export below sees the same
+        # profiles as this one.
         deadline = time.time() + 60
         previous = None
         while True:
@@ -48,7 +49,8 @@ def main() -> int:
                            check=True, stderr=subprocess.DEVNULL)
             text = open(ndjson, encoding="utf-8").read()
             profiles = [json.loads(line) for line in text.splitlines() if line]
-            complete = any(p["total_spend"].get("THB") == "650.00" for p in profiles)
+            complete = any(p["total_spend"].get("THB") == "650.00" and p["event_counts"].get("web") == 4
+                           for p in profiles)
             if (complete and text == previous) or time.time() > deadline:
                 break
             previous = text
