@@ -92,8 +92,9 @@ class FusedPipeline {
   ingest::DuplicateFilter duplicates_;
   bool dedup_;
   // Identity's fingerprint index, across batches. A failed batch ends the pipeline (as the worker
-  // loop does) and the index with it (fingerprint_index.h, condition 1); a batch is committed by
-  // the time Apply is called after its FinishBatch, which is when its journal is let go.
+  // loop does) and the index with it (fingerprint_index.h, condition 1). Apply after a FinishBatch
+  // lets the finished batch's journal go: that batch is committed, or is being committed while the
+  // next one reads its writes (batch_committer.h), and if its commit fails the loop ends.
   identity::FingerprintIndex identity_index_;
   bool batch_finished_ = false;
   identity::IdentityResolver resolver_;

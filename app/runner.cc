@@ -6,6 +6,7 @@
 #include "absl/strings/str_join.h"
 #include "absl/time/clock.h"
 #include "app/activation_driver.h"
+#include "app/batch_committer.h"
 #include "app/fused_pipeline.h"
 #include "app/offsets.h"
 #include "app/outputs.h"
@@ -53,6 +54,8 @@ absl::Status RunWorkerLoop(const RunOptions& run, const WorkerLoopOptions& loop,
 absl::Status RunWorkerLoopWithTicks(const RunOptions& run, const WorkerLoopOptions& loop, const BatchHandler& handler,
                                     const StateTicker& ticker, const std::atomic<bool>& stop) {
   ASSIGN_OR_RETURN(std::unique_ptr<KafkaProducer> producer, KafkaProducer::Create(run.brokers));
+  // Set once the consumer exists; a rebalance waits for the batch being committed (see below).
+  BatchCommitter* committer_for_rebalance = nullptr;
   KafkaConsumer::Options consumer_options;
   consumer_options.brokers = run.brokers;
   consumer_options.group_id = loop.group_id;
@@ -73,18 +76,34 @@ absl::Status RunWorkerLoopWithTicks(const RunOptions& run, const WorkerLoopOptio
       return *offset;
     };
   }
+  // Partitions move only once the batch in flight is committed, to the store and to the group, so
+  // the offsets read at assignment and the ones a new owner finds are current. Its error, if any,
+  // is reported by the loop's next Submit or Drain.
+  consumer_options.before_rebalance = [&committer_for_rebalance] {
+    if (committer_for_rebalance != nullptr) (void)committer_for_rebalance->Drain();
+  };
   ASSIGN_OR_RETURN(std::unique_ptr<KafkaConsumer> consumer, KafkaConsumer::Create(std::move(consumer_options)));
   LogInfo(absl::StrCat(loop.name, ": consuming ", absl::StrJoin(loop.topics, ", "), " as group ", loop.group_id));
+  // A stateful stage overlaps a batch's commit with the next batch's logic (batch_committer.h). A
+  // stateless one waits for each batch: the ingest stage commits its quality counts when it is
+  // handed the next batch, which must mean the previous one's events are in Kafka.
+  const bool overlap = loop.store != nullptr;
+  BatchCommitter committer(loop.name, producer.get(), consumer.get());
+  committer_for_rebalance = &committer;
 
   int64_t processed = 0;
   int64_t processed_at_last_log = 0;
+  uint64_t ticket = 0;
   absl::Time last_log = absl::Now();
   absl::Status result = absl::OkStatus();
   absl::Time last_tick = absl::InfinitePast();
   bool tick_has_more = false;
   while (!stop.load() && (run.max_records == 0 || processed < run.max_records)) {
     if (ticker && loop.store != nullptr && (tick_has_more || absl::Now() - last_tick >= absl::Seconds(1))) {
-      // Same order as a batch: outputs flushed, then the state committed (no input offsets).
+      // Same order as a batch: outputs flushed, then the state committed (no input offsets). On
+      // the state as committed: the batch in flight first.
+      result = committer.Drain();
+      if (!result.ok()) break;
       last_tick = absl::Now();
       StagedWrites staged(loop.store);
       absl::StatusOr<std::vector<OutputRecord>> outputs = ticker(&staged, &tick_has_more);
@@ -109,34 +128,28 @@ absl::Status RunWorkerLoopWithTicks(const RunOptions& run, const WorkerLoopOptio
     }
     if (batch->empty()) continue;
 
-    std::optional<StagedWrites> staged;
-    if (loop.store != nullptr) staged.emplace(loop.store);
-    absl::StatusOr<std::vector<OutputRecord>> outputs = handler(*batch, staged ? &*staged : nullptr);
+    BatchCommitter::Batch handover;
+    handover.ticket = ++ticket;
+    if (loop.store != nullptr) handover.staged = std::make_unique<StagedWrites>(loop.store, committer.last_staged());
+    absl::StatusOr<std::vector<OutputRecord>> outputs = handler(*batch, handover.staged.get());
     if (!outputs.ok()) {
       result = outputs.status();
       break;
     }
     for (const OutputRecord& out : *outputs) {
-      result = producer->Produce(out.topic, out.key, out.value, out.headers);
+      result = producer->ProduceTracked(handover.ticket, out.topic, out.key, out.value, out.headers);
       if (!result.ok()) break;
     }
-    if (result.ok()) result = producer->Flush(absl::Minutes(2));
     if (!result.ok()) break;  // nothing durable yet: the batch is replayed after a restart
-
-    std::map<TopicPartition, int64_t> next_offsets;
+    handover.outputs = static_cast<int64_t>(outputs->size());
     for (const KafkaMessage& m : *batch) {
-      int64_t& next = next_offsets[{m.topic, m.partition}];
+      int64_t& next = handover.next_offsets[{m.topic, m.partition}];
       next = std::max(next, m.offset + 1);
     }
-    if (staged.has_value()) {
-      StageOffsets(*staged, loop.group_id, next_offsets);
-      result = staged->Commit();
-      if (!result.ok()) break;
-    }
-    if (absl::Status commit = consumer->Commit(next_offsets); !commit.ok()) {
-      // Stateful stages resume from the store; a stateless one replays a little more. Both safe.
-      LogWarning(absl::StrCat(loop.name, ": ", commit.ToString()));
-    }
+    if (handover.staged != nullptr) StageOffsets(*handover.staged, loop.group_id, handover.next_offsets);
+    result = committer.Submit(std::move(handover));
+    if (result.ok() && !overlap) result = committer.Drain();
+    if (!result.ok()) break;
     processed += static_cast<int64_t>(batch->size());
     if (absl::Now() - last_log > absl::Seconds(10)) {
       const double seconds = absl::ToDoubleSeconds(absl::Now() - last_log);
@@ -146,6 +159,9 @@ absl::Status RunWorkerLoopWithTicks(const RunOptions& run, const WorkerLoopOptio
       processed_at_last_log = processed;
     }
   }
+  // Whatever stopped the loop, the batch in flight is committed (or fails) before it returns.
+  if (absl::Status drained = committer.Drain(); result.ok()) result = drained;
+  committer_for_rebalance = nullptr;
   consumer->Close();
   LogInfo(absl::StrCat(loop.name, ": stopped after ", processed, " records", result.ok() ? "" : ": ",
                        result.ok() ? "" : result.ToString()));

@@ -123,8 +123,9 @@ absl::Status RunIngestStage(const RunOptions& options, const std::atomic<bool>& 
 absl::Status RunIdentityStage(const RunOptions& options, const std::atomic<bool>& stop) {
   ASSIGN_OR_RETURN(std::unique_ptr<RocksStore> store, OpenStageStore(IdentityStorePath(options.data_dir), options));
   const Topics topics(options.topic_prefix);
-  // One fingerprint index for the store, across batches: the handler is called again only after
-  // the previous batch committed (a failure ends the loop, and the index with it).
+  // One fingerprint index for the store, across batches: the handler is called again only once
+  // the previous batch committed or is committing while this one reads its writes (a failure ends
+  // the loop, and the index with it).
   identity::FingerprintIndex index(options.identity_rules.fingerprint_index_entries());
   const BatchHandler handler = [&](const std::vector<KafkaMessage>& batch,
                                    KeyValueView* state) -> absl::StatusOr<std::vector<OutputRecord>> {

@@ -1,10 +1,17 @@
 // The loop every Tessera worker runs: poll a batch, hand it to the stage, publish the stage's
 // outputs and wait until Kafka has them, then make the state durable together with the input
 // offsets (one RocksDB WriteBatch), then commit the offsets to the group. A crash at any point
-// replays at most the last batch: state and offsets move together, outputs may repeat (with the
+// replays what was not committed: state and offsets move together, outputs may repeat (with the
 // same or a newer version) but are never lost.
 //
-// Thread-safety: runs on the calling thread, which owns the consumer, producer and staged writes.
+// A stateful stage's loop overlaps the waiting and committing of one batch with the next batch's
+// stage logic (batch_committer.h): the next batch reads the previous one's staged writes until
+// they are in the store, so a stage sees the same state either way. One batch is in flight at a
+// time, and a timer tick or a rebalance waits for it.
+//
+// Thread-safety: the handler and ticker run on the calling thread, which owns the consumer and
+// the staged writes it is building; the committer's thread waits for acknowledgements, writes
+// and commits offsets.
 #pragma once
 
 #include <atomic>

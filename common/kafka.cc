@@ -256,6 +256,7 @@ int64_t KafkaProducer::failed_count() const { return state_->failed.load(); }
 
 struct KafkaConsumer::RebalanceState {
   StoredOffsetLookup stored_offsets;
+  std::function<void()> before_rebalance;
   std::set<TopicPartition> assigned;  // only touched from the polling thread
   uint64_t revocations = 0;
 };
@@ -263,6 +264,7 @@ struct KafkaConsumer::RebalanceState {
 static void OnRebalance(rd_kafka_t* rk, rd_kafka_resp_err_t err, rd_kafka_topic_partition_list_t* partitions,
                         void* opaque) {
   auto* state = static_cast<KafkaConsumer::RebalanceState*>(opaque);
+  if (state->before_rebalance) state->before_rebalance();
   if (err == RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS) {
     std::string names;
     for (int i = 0; i < partitions->cnt; ++i) {
@@ -316,6 +318,7 @@ absl::StatusOr<std::unique_ptr<KafkaConsumer>> KafkaConsumer::Create(Options opt
   if (!conf.ok()) return conf.status();
   auto state = std::make_unique<RebalanceState>();
   state->stored_offsets = std::move(options.stored_offsets);
+  state->before_rebalance = std::move(options.before_rebalance);
   rd_kafka_conf_set_rebalance_cb(*conf, OnRebalance);
   rd_kafka_conf_set_opaque(*conf, state.get());
   char err[512];

@@ -133,6 +133,10 @@ class KafkaConsumer {
     // False: PollBatch leaves KafkaMessage::headers empty (a consumer that never reads them saves
     // the per-record copies).
     bool copy_headers = true;
+    // Called on the polling thread when partitions are about to be assigned or revoked, before
+    // stored_offsets is asked: a caller that commits batches on another thread waits for them here,
+    // so the offsets it stored and committed are current when partitions move.
+    std::function<void()> before_rebalance;
   };
 
   static absl::StatusOr<std::unique_ptr<KafkaConsumer>> Create(Options options);

@@ -239,8 +239,16 @@ absl::Status RocksStore::ScanFrom(std::string_view prefix, std::string_view star
   return FromRocks(it->status(), "scan");
 }
 
+const std::optional<std::string>* StagedWrites::FindStaged(std::string_view key) const {
+  if (auto it = staged_.find(AbslView(key)); it != staged_.end()) return &it->second;
+  if (below_ != nullptr) {
+    if (auto it = below_->staged_.find(AbslView(key)); it != below_->staged_.end()) return &it->second;
+  }
+  return nullptr;
+}
+
 absl::StatusOr<std::optional<std::string>> StagedWrites::Get(std::string_view key) {
-  if (auto it = staged_.find(AbslView(key)); it != staged_.end()) return it->second;
+  if (const std::optional<std::string>* staged = FindStaged(key)) return *staged;
   if (auto it = prefetched_.find(AbslView(key)); it != prefetched_.end()) {
     std::optional<std::string> value = std::move(it->second);
     prefetched_.erase(it);
@@ -253,7 +261,7 @@ absl::Status StagedWrites::Prefetch(const std::vector<std::string>& keys) {
   std::vector<std::string> unstaged;
   unstaged.reserve(keys.size());
   for (const std::string& key : keys) {
-    if (!staged_.contains(key) && !prefetched_.contains(key)) unstaged.push_back(key);
+    if (FindStaged(key) == nullptr && !prefetched_.contains(key)) unstaged.push_back(key);
   }
   ASSIGN_OR_RETURN(std::vector<std::optional<std::string>> values, store_->MultiGet(unstaged));
   prefetched_.reserve(prefetched_.size() + unstaged.size());
@@ -268,6 +276,15 @@ void StagedWrites::Put(std::string_view key, std::string_view value) {
 void StagedWrites::Delete(std::string_view key) { staged_.insert_or_assign(std::string(key), std::nullopt); }
 
 absl::Status StagedWrites::Commit() {
+  absl::Status status = Write();
+  if (status.ok()) {
+    staged_.clear();
+    prefetched_.clear();
+  }
+  return status;
+}
+
+absl::Status StagedWrites::Write() const {
   if (staged_.empty()) return absl::OkStatus();
   // In key order: the memtable's skiplist inserts neighbours while their path is still in cache
   // (the hash map's order made every insert a cold search: 2.3-2.6 us a key against 1.4 us sorted,
@@ -287,12 +304,7 @@ absl::Status StagedWrites::Commit() {
   }
   rocksdb::WriteOptions options;
   options.sync = store_->sync_writes();
-  absl::Status status = FromRocks(store_->db()->Write(options, &batch), "commit write batch");
-  if (status.ok()) {
-    staged_.clear();
-    prefetched_.clear();
-  }
-  return status;
+  return FromRocks(store_->db()->Write(options, &batch), "commit write batch");
 }
 
 void StoreReader::Put(std::string_view, std::string_view) { std::abort(); }  // read-only by construction

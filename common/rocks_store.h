@@ -4,7 +4,9 @@
 // with a synced WAL. A crash therefore loses a whole batch or nothing, and the offsets stored with
 // it say exactly where to resume.
 //
-// Thread-safety: RocksStore is thread-safe (RocksDB is). A StagedWrites belongs to one thread.
+// Thread-safety: RocksStore is thread-safe (RocksDB is). A StagedWrites belongs to one thread,
+// except that once its batch is complete, Write() on another thread may run while the next
+// batch's StagedWrites reads it as the batch below (both only read its staged writes).
 #pragma once
 
 #include <cstdint>
@@ -113,6 +115,13 @@ class RocksStore {
 class StagedWrites final : public KeyValueView {
  public:
   explicit StagedWrites(RocksStore* store) : store_(store) {}
+  // Over `below`: the previous batch's complete staged writes, which another thread may be
+  // committing meanwhile (the worker loop overlaps one batch's commit with the next one's logic).
+  // Reads see this batch's writes, then below's, then the store, so they answer what they would
+  // after below committed, whether or not it has yet. `below` must stay unchanged and alive until
+  // ForgetBelow() or the end of this object; it must have been built without a batch below of its
+  // own still uncommitted (one batch in flight at a time).
+  StagedWrites(RocksStore* store, const StagedWrites* below) : store_(store), below_(below) {}
 
   absl::StatusOr<std::optional<std::string>> Get(std::string_view key) override;
   void Put(std::string_view key, std::string_view value) override;
@@ -123,6 +132,11 @@ class StagedWrites final : public KeyValueView {
 
   // Writes everything staged in one WriteBatch, then forgets it (and anything prefetched).
   absl::Status Commit();
+  // Writes everything staged in one WriteBatch and keeps it: for a batch that the next batch reads
+  // as its `below` while this runs on another thread.
+  absl::Status Write() const;
+  // Stops reading the batch below (call once it has committed, before it is destroyed).
+  void ForgetBelow() { below_ = nullptr; }
   // Forgets everything staged.
   void Discard() {
     staged_.clear();
@@ -131,7 +145,11 @@ class StagedWrites final : public KeyValueView {
   size_t staged_count() const { return staged_.size(); }
 
  private:
+  // Staged here or in the batch below: the value (nullopt for a delete), or null if neither has it.
+  const std::optional<std::string>* FindStaged(std::string_view key) const;
+
   RocksStore* store_;
+  const StagedWrites* below_ = nullptr;
   // key -> value, or nullopt for a staged delete.
   absl::flat_hash_map<std::string, std::optional<std::string>> staged_;
   // key -> the store's value (nullopt: absent) as Prefetch read it; taken out by the first Get.

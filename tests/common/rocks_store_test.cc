@@ -6,7 +6,9 @@
 #include <algorithm>
 #include <filesystem>
 #include <map>
+#include <memory>
 #include <random>
+#include <thread>
 
 #include "absl/strings/str_cat.h"
 
@@ -198,6 +200,62 @@ TEST_F(RocksStoreTest, PrefetchedGetsAnswerExactlyWhatPlainGetsWould) {
     auto it = model.find(keys[i]);
     EXPECT_EQ((*values)[i], it == model.end() ? std::nullopt : std::optional<std::string>(it->second)) << keys[i];
   }
+}
+
+// The worker loop overlaps a batch's commit with the next batch's logic: the next batch reads the
+// previous one's writes through `below` while they are (or are not yet) in the store.
+TEST_F(RocksStoreTest, ReadsOverABatchBeingCommittedAnswerWhatTheyWouldAfterItCommitted) {
+  auto store = RocksStore::Open(path_ + "/db", WithPresenceFilter());
+  ASSERT_TRUE(store.ok()) << store.status();
+  std::map<std::string, std::string> model;  // every write of every batch so far
+  std::mt19937_64 rng(23);
+  const std::vector<std::string> prefixes = {"ix/w", "pf/w", "pf/x"};
+  auto random_key = [&] { return absl::StrCat(prefixes[rng() % 3], rng() % 2'000); };
+  std::unique_ptr<StagedWrites> previous;
+  for (int batch = 0; batch < 40; ++batch) {
+    auto staged = std::make_unique<StagedWrites>(store->get(), previous.get());
+    // Even batches: the previous one is written on another thread while this one works. Odd: it
+    // is written only afterwards, so every read of its keys must come from `below`.
+    std::thread writer;
+    absl::Status written;
+    if (previous != nullptr && batch % 2 == 0) writer = std::thread([&] { written = previous->Write(); });
+    std::vector<std::string> keys;
+    for (int i = 0; i < 300; ++i) keys.push_back(random_key());
+    std::sort(keys.begin(), keys.end());
+    keys.erase(std::unique(keys.begin(), keys.end()), keys.end());
+    ASSERT_TRUE(staged->Prefetch(keys).ok());
+    for (int op = 0; op < 1000; ++op) {
+      const std::string key = rng() % 2 == 0 ? keys[rng() % keys.size()] : random_key();
+      if (rng() % 5 == 0) {
+        staged->Put(key, absl::StrCat(batch, "/", op));
+        model[key] = absl::StrCat(batch, "/", op);
+      } else if (rng() % 10 == 0) {
+        staged->Delete(key);
+        model.erase(key);
+      } else {
+        auto got = staged->Get(key);
+        ASSERT_TRUE(got.ok());
+        auto it = model.find(key);
+        ASSERT_EQ(*got, it == model.end() ? std::nullopt : std::optional<std::string>(it->second))
+            << key << " in batch " << batch;
+      }
+    }
+    if (writer.joinable()) writer.join();
+    if (previous != nullptr && batch % 2 == 1) written = previous->Write();
+    ASSERT_TRUE(written.ok()) << written;
+    staged->ForgetBelow();
+    previous = std::move(staged);
+    if (batch == 15) {
+      ASSERT_TRUE((*store)->db()->Flush(rocksdb::FlushOptions()).ok());  // SST files too
+    }
+  }
+  ASSERT_TRUE(previous->Write().ok());
+  std::map<std::string, std::string> stored;
+  ASSERT_TRUE((*store)->ScanPrefix("", [&](std::string_view k, std::string_view v) {
+    stored.emplace(std::string(k), std::string(v));
+    return true;
+  }).ok());
+  EXPECT_EQ(stored, model);
 }
 
 // The keys a store held at open come from the scan; keys committed while it runs add themselves.

@@ -1,0 +1,109 @@
+#include "app/batch_committer.h"
+
+#include <pthread.h>
+
+#include <utility>
+
+#include "absl/strings/str_cat.h"
+#include "absl/time/clock.h"
+#include "common/log.h"
+
+namespace tessera::app {
+
+BatchCommitter::BatchCommitter(std::string name, KafkaProducer* producer, KafkaConsumer* consumer,
+                               absl::Duration delivery_timeout)
+    : name_(std::move(name)), producer_(producer), consumer_(consumer), delivery_timeout_(delivery_timeout) {
+  thread_ = std::thread([this] {
+    pthread_setname_np(pthread_self(), "tessera-commit");  // tells it apart in top and perf
+    Run();
+  });
+}
+
+BatchCommitter::~BatchCommitter() {
+  (void)Drain();  // the loop drained and reported already; this is for early returns
+  {
+    absl::MutexLock lock(&mu_);
+    stop_ = true;
+  }
+  thread_.join();
+}
+
+absl::Status BatchCommitter::Submit(Batch batch) {
+  absl::MutexLock lock(&mu_);
+  mu_.Await(absl::Condition(&current_done_));
+  if (!error_.ok()) return error_;
+  // The batch below is committed now: the new one reads it from the store from here on.
+  if (batch.staged != nullptr) batch.staged->ForgetBelow();
+  current_ = std::move(batch);
+  current_done_ = false;
+  return absl::OkStatus();
+}
+
+absl::Status BatchCommitter::Drain() {
+  absl::MutexLock lock(&mu_);
+  mu_.Await(absl::Condition(&current_done_));
+  current_.reset();
+  return error_;
+}
+
+const StagedWrites* BatchCommitter::last_staged() const {
+  absl::MutexLock lock(&mu_);
+  return current_.has_value() ? current_->staged.get() : nullptr;
+}
+
+void BatchCommitter::Run() {
+  absl::MutexLock lock(&mu_);
+  while (true) {
+    mu_.Await(absl::Condition(
+        +[](BatchCommitter* self) ABSL_EXCLUSIVE_LOCKS_REQUIRED(self->mu_) { return self->stop_ || !self->current_done_; },
+        this));
+    if (current_done_) return;  // stopping, nothing handed over
+    // Stable while not done: Submit and Drain wait for current_done_ before touching current_.
+    const Batch* batch = &*current_;
+    absl::Status status;
+    if (error_.ok()) {
+      mu_.Unlock();
+      status = CommitOne(*batch);
+      mu_.Lock();
+    }
+    if (!status.ok() && error_.ok()) error_ = status;
+    current_done_ = true;
+  }
+}
+
+absl::Status BatchCommitter::CommitOne(const Batch& batch) {
+  if (batch.outputs > 0) {
+    const absl::Time deadline = absl::Now() + delivery_timeout_;
+    const auto delivered = [&] {
+      auto it = delivered_.find(batch.ticket);
+      return it == delivered_.end() ? int64_t{0} : it->second;
+    };
+    while (delivered() < batch.outputs) {
+      // Reports of the next batch's outputs may come too: counted for when it is its turn.
+      for (const KafkaProducer::DeliveryReport& report : producer_->TakeDeliveryReports(absl::Milliseconds(10))) {
+        if (!report.delivered) {
+          return absl::UnavailableError(absl::StrCat(name_, ": output not delivered: ", report.error));
+        }
+        delivered_[report.ticket] += report.records;
+      }
+      if (delivered() < batch.outputs && absl::Now() > deadline) {
+        return absl::UnavailableError(absl::StrCat(name_, ": ", batch.outputs - delivered(), " of ", batch.outputs,
+                                                   " outputs not acknowledged within ",
+                                                   absl::FormatDuration(delivery_timeout_)));
+      }
+    }
+    delivered_.erase(batch.ticket);
+  }
+  if (batch.staged != nullptr) {
+    if (absl::Status written = batch.staged->Write(); !written.ok()) return written;
+  }
+  if (consumer_ != nullptr && !batch.next_offsets.empty()) {
+    if (absl::Status commit = consumer_->Commit(batch.next_offsets); !commit.ok()) {
+      // Stateful stages resume from the store; a stateless one replays a little more. Both safe.
+      LogWarning(absl::StrCat(name_, ": ", commit.ToString()));
+    }
+  }
+  return absl::OkStatus();
+}
+
+}  // namespace tessera::app
