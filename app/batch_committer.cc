@@ -72,27 +72,13 @@ void BatchCommitter::Run() {
 }
 
 absl::Status BatchCommitter::CommitOne(const Batch& batch) {
+  // rd_kafka_flush sends at once (linger.ms waits only for more records to batch with) and
+  // returns when every record enqueued so far is acknowledged: this batch's outputs, and any of the
+  // next batch's enqueued meanwhile, whose own wait is then shorter.
   if (batch.outputs > 0) {
-    const absl::Time deadline = absl::Now() + delivery_timeout_;
-    const auto delivered = [&] {
-      auto it = delivered_.find(batch.ticket);
-      return it == delivered_.end() ? int64_t{0} : it->second;
-    };
-    while (delivered() < batch.outputs) {
-      // Reports of the next batch's outputs may come too: counted for when it is its turn.
-      for (const KafkaProducer::DeliveryReport& report : producer_->TakeDeliveryReports(absl::Milliseconds(10))) {
-        if (!report.delivered) {
-          return absl::UnavailableError(absl::StrCat(name_, ": output not delivered: ", report.error));
-        }
-        delivered_[report.ticket] += report.records;
-      }
-      if (delivered() < batch.outputs && absl::Now() > deadline) {
-        return absl::UnavailableError(absl::StrCat(name_, ": ", batch.outputs - delivered(), " of ", batch.outputs,
-                                                   " outputs not acknowledged within ",
-                                                   absl::FormatDuration(delivery_timeout_)));
-      }
+    if (absl::Status flushed = producer_->Flush(delivery_timeout_); !flushed.ok()) {
+      return absl::UnavailableError(absl::StrCat(name_, ": outputs not acknowledged: ", flushed.message()));
     }
-    delivered_.erase(batch.ticket);
   }
   if (batch.staged != nullptr) {
     if (absl::Status written = batch.staged->Write(); !written.ok()) return written;

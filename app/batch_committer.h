@@ -1,8 +1,8 @@
 // BatchCommitter: the second half of the worker loop (worker_loop.h), on a thread of its own.
 //
-// The loop hands it a batch once the stage logic has run and the batch's outputs are enqueued
-// (KafkaProducer::ProduceTracked with the batch's ticket). The committer waits until Kafka has
-// acknowledged every one of those outputs, writes the batch's staged state together with its input
+// The loop hands it a batch once the stage logic has run and the batch's outputs are enqueued on
+// the producer. The committer waits until Kafka has acknowledged every one of those outputs (a
+// flush: the records enqueued so far, which may include some of the next batch's), writes the batch's staged state together with its input
 // offsets in one synced WriteBatch, then commits the offsets to the consumer group. Meanwhile the
 // loop polls and runs the next batch, reading this one's writes through StagedWrites' `below`, so
 // the next batch sees exactly the state it would see had this one already committed.
@@ -28,7 +28,6 @@
 #include <string>
 #include <thread>
 
-#include "absl/container/flat_hash_map.h"
 #include "absl/status/status.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
@@ -40,8 +39,7 @@ namespace tessera::app {
 class BatchCommitter {
  public:
   struct Batch {
-    uint64_t ticket = 0;   // the outputs were produced with ProduceTracked(ticket, ...); non-zero
-    int64_t outputs = 0;   // how many
+    int64_t outputs = 0;   // records the batch enqueued on the producer
     std::unique_ptr<StagedWrites> staged;  // null for a stateless stage
     std::map<TopicPartition, int64_t> next_offsets;  // committed to the group after the write
   };
@@ -72,8 +70,6 @@ class BatchCommitter {
   KafkaProducer* const producer_;
   KafkaConsumer* const consumer_;
   const absl::Duration delivery_timeout_;
-  // Acknowledged outputs per ticket, of batches not committed yet (committer thread only).
-  absl::flat_hash_map<uint64_t, int64_t> delivered_;
 
   mutable absl::Mutex mu_;
   std::optional<Batch> current_ ABSL_GUARDED_BY(mu_);  // handed over last

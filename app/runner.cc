@@ -93,7 +93,6 @@ absl::Status RunWorkerLoopWithTicks(const RunOptions& run, const WorkerLoopOptio
 
   int64_t processed = 0;
   int64_t processed_at_last_log = 0;
-  uint64_t ticket = 0;
   absl::Time last_log = absl::Now();
   absl::Status result = absl::OkStatus();
   absl::Time last_tick = absl::InfinitePast();
@@ -129,7 +128,6 @@ absl::Status RunWorkerLoopWithTicks(const RunOptions& run, const WorkerLoopOptio
     if (batch->empty()) continue;
 
     BatchCommitter::Batch handover;
-    handover.ticket = ++ticket;
     if (loop.store != nullptr) handover.staged = std::make_unique<StagedWrites>(loop.store, committer.last_staged());
     absl::StatusOr<std::vector<OutputRecord>> outputs = handler(*batch, handover.staged.get());
     if (!outputs.ok()) {
@@ -137,7 +135,7 @@ absl::Status RunWorkerLoopWithTicks(const RunOptions& run, const WorkerLoopOptio
       break;
     }
     for (const OutputRecord& out : *outputs) {
-      result = producer->ProduceTracked(handover.ticket, out.topic, out.key, out.value, out.headers);
+      result = producer->Produce(out.topic, out.key, out.value, out.headers);
       if (!result.ok()) break;
     }
     if (!result.ok()) break;  // nothing durable yet: the batch is replayed after a restart

@@ -55,7 +55,6 @@ TEST_F(BatchCommitterTest, OverlappedBatchesReadEachOthersWritesAndCommitInOrder
     BatchCommitter committer("test", producer->get(), nullptr);
     for (int b = 1; b <= kBatches; ++b) {
       BatchCommitter::Batch batch;
-      batch.ticket = static_cast<uint64_t>(b);
       batch.staged = std::make_unique<StagedWrites>(store_.get(), committer.last_staged());
       for (int step = 0; step < kStepsPerBatch; ++step) {
         auto counter = batch.staged->Get("counter");
@@ -65,7 +64,7 @@ TEST_F(BatchCommitterTest, OverlappedBatchesReadEachOthersWritesAndCommitInOrder
           ASSERT_TRUE(absl::SimpleAtoi(**counter, &value));
         }
         batch.staged->Put("counter", absl::StrCat(value + 1));
-        ASSERT_TRUE((*producer)->ProduceTracked(batch.ticket, kOutputs, "k", absl::StrCat(value + 1)).ok());
+        ASSERT_TRUE((*producer)->Produce(kOutputs, "k", absl::StrCat(value + 1)).ok());
         ++batch.outputs;
       }
       batch.staged->Put(absl::StrCat("batch/", b), "done");
@@ -102,15 +101,13 @@ TEST_F(BatchCommitterTest, ABatchWhoseOutputsAreNotAcknowledgedIsNeverWritten) {
   BatchCommitter committer("test", producer->get(), nullptr, absl::Milliseconds(300));
 
   BatchCommitter::Batch first;
-  first.ticket = 1;
   first.staged = std::make_unique<StagedWrites>(store_.get(), committer.last_staged());
   first.staged->Put("pf/1", "first");
-  ASSERT_TRUE((*producer)->ProduceTracked(1, kOutputs, "k", "v").ok());
+  ASSERT_TRUE((*producer)->Produce(kOutputs, "k", "v").ok());
   first.outputs = 1;
   ASSERT_TRUE(committer.Submit(std::move(first)).ok());  // taken: it fails later
 
   BatchCommitter::Batch second;
-  second.ticket = 2;
   second.staged = std::make_unique<StagedWrites>(store_.get(), committer.last_staged());
   EXPECT_EQ(*second.staged->Get("pf/1"), "first");  // the next batch sees it while it is in flight
   second.staged->Put("pf/2", "second");
@@ -128,7 +125,6 @@ TEST_F(BatchCommitterTest, ABatchWithoutOutputsIsWrittenAtOnce) {
   ASSERT_TRUE(producer.ok()) << producer.status();
   BatchCommitter committer("test", producer->get(), nullptr, absl::Milliseconds(300));
   BatchCommitter::Batch batch;
-  batch.ticket = 1;
   batch.staged = std::make_unique<StagedWrites>(store_.get(), nullptr);
   batch.staged->Put("of/x", "7");
   ASSERT_TRUE(committer.Submit(std::move(batch)).ok());
