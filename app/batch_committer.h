@@ -2,10 +2,11 @@
 //
 // The loop hands it a batch once the stage logic has run and the batch's outputs are enqueued on
 // the producer. The committer waits until Kafka has acknowledged every one of those outputs (a
-// flush: the records enqueued so far, which may include some of the next batch's), writes the batch's staged state together with its input
-// offsets in one synced WriteBatch, then commits the offsets to the consumer group. Meanwhile the
-// loop polls and runs the next batch, reading this one's writes through StagedWrites' `below`, so
-// the next batch sees exactly the state it would see had this one already committed.
+// flush: the records enqueued so far, which may include some of the next batch's), writes the
+// batch's staged state together with its input offsets in one synced WriteBatch, then commits the
+// offsets to the consumer group. Meanwhile the loop polls and runs the next batch, reading this
+// one's writes through StagedWrites' `below`, so the next batch sees exactly the state it would
+// see had this one already committed.
 //
 // Why: a turn of the serial loop was stage logic, then waiting for acks, then the WriteBatch, then
 // the offset commit, back to back, and an event polled just after a turn began waited for all of it
