@@ -10,7 +10,9 @@
 #include <vector>
 
 #include "absl/status/status.h"
+#include "absl/status/statusor.h"
 #include "absl/time/time.h"
+#include "common/rocks_store.h"
 #include "identity/identity_rules.h"
 #include "ingest/dedup.h"
 #include "ingest/ingest.h"
@@ -60,5 +62,9 @@ std::string FusedStorePath(const std::string& data_dir);      // DIR/store
 std::string IdentityStorePath(const std::string& data_dir);   // DIR/identity
 // DIR/profiles, or DIR/profiles-p0-1 for a worker that owns partitions 0 and 1.
 std::string ProfilesStorePath(const std::string& data_dir, const std::vector<int32_t>& owned_partitions = {});
+// Opens a stage's store at `path` (created if missing) with `run`'s cache and the expiry and
+// presence-filter prefixes every stage store has. tessera-bench opens a stopped store this way too,
+// so its compaction drops what the pipeline's would.
+absl::StatusOr<std::unique_ptr<RocksStore>> OpenStageStore(const std::string& path, const RunOptions& run);
 
 }  // namespace tessera::app

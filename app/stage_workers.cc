@@ -32,8 +32,6 @@
 
 namespace tessera::app {
 
-absl::StatusOr<std::unique_ptr<RocksStore>> OpenStageStore(const std::string& path, const RunOptions& run);
-
 namespace {
 
 // Watermark of raw offsets applied, per (scope, raw topic, raw partition).

@@ -2,8 +2,10 @@
 // prints one JSON object on stdout (bench/driver.py collects them into the results file); progress
 // goes to stderr.
 //
-//   produce   --brokers B --prefix P --people N --events M [--seed S] [--partitions 4]
-//             the workload (bench/workload.h) into P's raw topics, created if missing
+//   produce   --brokers B --prefix P --people N --events M [--seed S] [--partitions 4] [--skip K]
+//             the workload (bench/workload.h) into P's raw topics, created if missing; --skip K
+//             generates the first K events without producing them, so a later run with the same
+//             flags and a larger M continues the same population's activity (updates)
 //   pass      --brokers B --prefix P --events M [--batch-size 5000]
 //             B_pass: consume the raw topics and produce every record unchanged to P bench.pass-out,
 //             with Tessera's consumer and producer settings and its loop (poll a batch, produce,
@@ -16,8 +18,11 @@
 //   pipeline  --dir D --people N --events M [--seed S] [--batch-size 5000]
 //             the fused pipeline without Kafka (ingest -> identity -> profiles -> output encoding,
 //             one synced WriteBatch per batch): where the time goes when Kafka is taken away
-//   store     --dir D
-//             footprint of a stopped store: SST/WAL/other bytes, profiles, identifiers, value sizes
+//   store     --dir D [--compact yes]
+//             footprint of a stopped store: SST/WAL/other bytes, keys and logical bytes per key
+//             prefix, and each prefix's SST bytes on disk (RocksDB's approximate sizes: compressed);
+//             --compact yes first flushes the memtables and compacts the whole store, opened as
+//             the pipeline opens it (the dedup window's expiry included)
 //   topics    --brokers B --prefix P [--partitions 4]
 //             creates P's topics (so a pipeline can be started on them before anything is produced)
 //   latency   --brokers B --prefix P --watch TOPIC --rate R --seconds S [--warmup-seconds 5]
@@ -61,6 +66,7 @@
 #include "app/fused_pipeline.h"
 #include "app/offsets.h"
 #include "app/outputs.h"
+#include "app/runner.h"
 #include "app/topics.h"
 #include "bench/workload.h"
 #include "common/bytes.h"
@@ -209,7 +215,11 @@ int Produce(const Flags& flags) {
   if (!producer.ok()) return Fail(producer.status());
   const WorkloadOptions options = WorkloadFrom(flags);
   WorkloadGenerator generator(options);
+  const int64_t skip = flags.Int("skip", 0);
   WorkloadEvent event;
+  for (int64_t i = 0; i < skip && generator.Next(event); ++i) {
+  }
+  const WorkloadStats skipped = generator.stats();
   Stopwatch watch;
   while (generator.Next(event)) {
     if (absl::Status s = (*producer)->Produce(topics.Raw(event.channel), event.key, event.payload); !s.ok()) {
@@ -221,7 +231,12 @@ int Produce(const Flags& flags) {
   JsonWriter w;
   w.BeginObject();
   WriteWorkloadStats(w, options, stats);
-  WriteRate(w, "produce", stats.events, watch);
+  // What this run sent: all of the workload above but its first `skip` events.
+  w.Key("produced").BeginObject();
+  w.Key("events").Int(stats.events - skipped.events).Key("bytes").Int(stats.bytes - skipped.bytes);
+  w.Key("merges").Int(stats.merges - skipped.merges).Key("new_people").Int(stats.people_seen - skipped.people_seen);
+  w.EndObject();
+  WriteRate(w, "produce", stats.events - skipped.events, watch);
   Print(w);
   return 0;
 }
@@ -740,16 +755,39 @@ int Pipeline(const Flags& flags) {
 
 // ---------------------------------------------------------------------------------------------
 
+// The end of the key range that starts with `prefix`: the prefix with its last byte raised (the
+// store's prefixes are ASCII "xx/", so no byte is 0xff).
+std::string PrefixEnd(std::string prefix) {
+  prefix.back() = static_cast<char>(prefix.back() + 1);
+  return prefix;
+}
+
 int Store(const Flags& flags) {
   const std::string dir = flags.Required("dir");
+  if (flags.Str("compact", "no") == "yes") {
+    // Opened as `tessera run` opens it, so compaction drops what the pipeline's expiry would.
+    auto store = app::OpenStageStore(dir, app::RunOptions{});
+    if (!store.ok()) return Fail(store.status());
+    rocksdb::DB* db = (*store)->db();
+    if (rocksdb::Status s = db->Flush(rocksdb::FlushOptions()); !s.ok()) {
+      return Fail(absl::InternalError(s.ToString()));
+    }
+    rocksdb::CompactRangeOptions compact;
+    compact.bottommost_level_compaction = rocksdb::BottommostLevelCompaction::kForce;
+    if (rocksdb::Status s = db->CompactRange(compact, nullptr, nullptr); !s.ok()) {
+      return Fail(absl::InternalError(s.ToString()));
+    }
+  }
   int64_t sst = 0, wal = 0, other = 0;
   std::error_code ec;
   for (const auto& entry : std::filesystem::directory_iterator(dir, ec)) {
     if (!entry.is_regular_file()) continue;
     const int64_t size = static_cast<int64_t>(entry.file_size());
     const std::string ext = entry.path().extension().string();
+    const std::string name = entry.path().filename().string();
     if (ext == ".sst") sst += size;
     else if (ext == ".log") wal += size;
+    else if (name.rfind("LOG", 0) == 0) continue;  // RocksDB's own info log, text for humans
     else other += size;
   }
   if (ec) return Fail(absl::NotFoundError(absl::StrCat("cannot list ", dir)));
@@ -757,13 +795,31 @@ int Store(const Flags& flags) {
   const std::string scratch = dir + ".bench-secondary";
   auto store = RocksStore::OpenSecondary(dir, scratch);
   if (!store.ok()) return Fail(store.status());
-  std::map<std::string, std::pair<int64_t, int64_t>> by_prefix;  // prefix -> (keys, key+value bytes)
+  struct PrefixFootprint {
+    int64_t keys = 0;
+    int64_t logical_bytes = 0;  // key + value, uncompressed
+    uint64_t sst_bytes = 0;     // on disk, compressed, in SST files (not the WAL or memtables)
+  };
+  std::map<std::string, PrefixFootprint> by_prefix;
   absl::Status scan = (*store)->ScanPrefix("", [&](std::string_view key, std::string_view value) {
-    auto& [count, bytes] = by_prefix[std::string(key.substr(0, 3))];
-    ++count;
-    bytes += static_cast<int64_t>(key.size() + value.size());
+    PrefixFootprint& prefix = by_prefix[std::string(key.substr(0, 3))];
+    ++prefix.keys;
+    prefix.logical_bytes += static_cast<int64_t>(key.size() + value.size());
     return true;
   });
+  for (auto& [prefix, footprint] : by_prefix) {
+    const std::string end = PrefixEnd(prefix);
+    const rocksdb::Range range(prefix, end);
+    rocksdb::SizeApproximationOptions files_only;
+    files_only.include_files = true;
+    files_only.include_memtables = false;
+    rocksdb::DB* db = (*store)->db();
+    if (rocksdb::Status s = db->GetApproximateSizes(files_only, db->DefaultColumnFamily(), &range, 1,
+                                                    &footprint.sst_bytes);
+        !s.ok()) {
+      return Fail(absl::InternalError(s.ToString()));
+    }
+  }
   store->reset();
   std::filesystem::remove_all(scratch, ec);
   if (!scan.ok()) return Fail(scan);
@@ -771,8 +827,11 @@ int Store(const Flags& flags) {
   w.BeginObject();
   w.Key("sst_bytes").Int(sst).Key("wal_bytes").Int(wal).Key("other_bytes").Int(other);
   w.Key("prefixes").BeginObject();
-  for (const auto& [prefix, counts] : by_prefix) {
-    w.Key(prefix).BeginObject().Key("keys").Int(counts.first).Key("logical_bytes").Int(counts.second).EndObject();
+  for (const auto& [prefix, footprint] : by_prefix) {
+    w.Key(prefix).BeginObject();
+    w.Key("keys").Int(footprint.keys).Key("logical_bytes").Int(footprint.logical_bytes);
+    w.Key("sst_bytes").Uint(footprint.sst_bytes);
+    w.EndObject();
   }
   w.EndObject();
   Print(w);

@@ -38,10 +38,18 @@ MODES = {
     # recovery_s: length of the recovery run; the kill comes at a third of it.
     # sustain_s, sustain_steps: seconds each offered rate is held (after a 5 s warm-up) while searching
     # for the highest rate without growing lag, and how many halvings of the interval the search makes.
+    # updates: events of the same population applied after the load, before the second footprint
+    # (None: an hour at half the sustainable rate, the issue's "hour-equivalent of updates").
+    # memory_people, memory_cache_mb: the two populations whose fused drains give RSS at a fixed
+    # block cache and the marginal bytes per profile between them. Both drains take the same number
+    # of events (2 per person of the larger population), so memtables, Kafka queues and the block
+    # cache fill alike and the difference is what the number of profiles costs.
     "quick": {"people": 100_000, "events": 200_000, "kv_ops": 200_000, "latency_s": 15, "recovery_s": 30,
-              "sustain_s": 20, "sustain_steps": 3},
+              "sustain_s": 20, "sustain_steps": 3, "updates": 200_000,
+              "memory_people": (25_000, 100_000), "memory_cache_mb": 16},
     "full": {"people": 1_000_000, "events": 3_000_000, "kv_ops": 1_000_000, "latency_s": 60, "recovery_s": 90,
-             "sustain_s": 120, "sustain_steps": 4},
+             "sustain_s": 120, "sustain_steps": 4, "updates": None,
+             "memory_people": (1_000_000, 10_000_000), "memory_cache_mb": 1024},
 }
 
 
@@ -316,6 +324,49 @@ def start_tessera_run(tessera, brokers, prefix, data_dir, batch_size, log_path, 
         stop_process(proc)
         raise RuntimeError(f"tessera run did not join its group; see {log_path}")
     return proc
+
+
+def footprint(bench, store_dir, raw_bytes, log, compact):
+    """The store's bytes on disk, as left (compact=False) or after a flush and a full compaction."""
+    store = run_json([bench, "store", "--dir", store_dir] + (["--compact", "yes"] if compact else []), log)
+    prefixes = store["prefixes"]
+    profiles = prefixes.get("pf/", {}).get("keys", 0)
+    disk = store["sst_bytes"] + store["wal_bytes"]
+    pf_sst = prefixes.get("pf/", {}).get("sst_bytes", 0)
+    return dict(store, profiles=profiles, merged_away=prefixes.get("pr/", {}).get("keys", 0), disk_bytes=disk,
+                disk_bytes_per_profile=disk / max(profiles, 1), raw_logical_bytes=raw_bytes,
+                disk_over_raw_logical=disk / max(raw_bytes, 1),
+                profile_record_sst_bytes_per_profile=pf_sst / max(profiles, 1),
+                mean_profile_value_bytes=(prefixes["pf/"]["logical_bytes"] / profiles) if profiles else 600,
+                compacted=compact)
+
+
+def run_memory(tessera, bench, brokers, base_prefix, work, people_sizes, cache_mb, partitions, seed, batch_size, log):
+    """Scenario 3's memory: a fused drain of the same number of events over each population size,
+    with a fixed block cache; peak RSS of each and the marginal bytes per profile between the two."""
+    points = []
+    events = 2 * max(people_sizes)
+    for people in people_sizes:
+        prefix = f"{base_prefix[:-1]}-mem{people}."
+        run_json([bench, "produce", "--brokers", brokers, "--prefix", prefix, "--partitions", str(partitions),
+                  "--people", str(people), "--events", str(events), "--seed", str(seed)], log)
+        data_dir = os.path.join(work, f"memory-{people}")
+        run = run_tessera(tessera, ["run", "--brokers", brokers, "--topic-prefix", prefix, "--data-dir", data_dir,
+                                    "--max-records", str(events), "--batch-size", str(batch_size),
+                                    "--block-cache-mb", str(cache_mb)],
+                          os.path.join(work, f"tessera-memory-{people}.log"))
+        store = run_json([bench, "store", "--dir", os.path.join(data_dir, "store")], log)
+        shutil.rmtree(data_dir, ignore_errors=True)
+        # The last samples read a process that is exiting (RSS 0): the last live one is the end.
+        tail = [x["rss_bytes"] for x in run["samples"] if x["rss_bytes"]]
+        points.append({"people": people, "events": events, "profiles": store["prefixes"].get("pf/", {}).get("keys", 0),
+                       "max_rss_bytes": run["max_rss_bytes"],
+                       "end_rss_bytes": tail[-1] if tail else None,
+                       "events_per_s": events / (run["processing_s"] or run["wall_s"]), "cpu_s": run["cpu_s"]})
+    small, large = points[0], points[-1]
+    marginal = ((large["max_rss_bytes"] - small["max_rss_bytes"]) / (large["profiles"] - small["profiles"])
+                if large["profiles"] > small["profiles"] else None)
+    return {"block_cache_mb": cache_mb, "points": points, "marginal_bytes_per_profile": marginal}
 
 
 def latency_cmd(bench, brokers, prefix, watch, rate, seconds, people, seed, extra=()):
@@ -612,19 +663,39 @@ def main():
         results["distributed"] = dict(dist, **m.record())
         shutil.rmtree(os.path.join(work, "distributed"), ignore_errors=True)
 
-    step("footprint of the fused store")
-    store = run_json([bench, "store", "--dir", os.path.join(data_dir, "store")], log)
-    prefixes = store["prefixes"]
-    profiles = prefixes.get("pf/", {}).get("keys", 0)
-    merged_away = prefixes.get("pr/", {}).get("keys", 0)
-    mean_profile_value = (prefixes["pf/"]["logical_bytes"] / profiles) if profiles else 600
-    results["footprint"] = dict(store, profiles=profiles, merged_away=merged_away,
-                                disk_bytes=store["sst_bytes"] + store["wal_bytes"],
-                                disk_bytes_per_profile=(store["sst_bytes"] + store["wal_bytes"]) / max(profiles, 1),
-                                raw_logical_bytes=results["workload"]["bytes"],
-                                mean_profile_value_bytes=mean_profile_value,
-                                note="after load only, before any compaction: the WAL still holds the load")
+    step("scenario 3: footprint of the fused store after the load, as left and compacted")
+    store_dir = os.path.join(data_dir, "store")
+    raw_bytes = results["workload"]["bytes"]
+    results["footprint"] = footprint(bench, store_dir, raw_bytes, log, compact=False)
+    results["footprint_compacted"] = footprint(bench, store_dir, raw_bytes, log, compact=True)
+    profiles = results["footprint"]["profiles"]
+    mean_profile_value = results["footprint"]["mean_profile_value_bytes"]
+
+    updates = mode["updates"] or round(3600 * 0.5 * max_rate)
+    step(f"scenario 3: {updates} more events of the same population (updates), then the footprint again")
+    with Measure(broker_pid) as m:
+        produced_updates = run_json([bench, "produce", "--brokers", args.brokers, "--prefix", prefix, "--partitions",
+                                     str(args.partitions), "--people", str(people), "--events", str(events + updates),
+                                     "--seed", str(args.seed), "--skip", str(events)], log)
+        upd = run_tessera(tessera, ["run", "--brokers", args.brokers, "--topic-prefix", prefix, "--data-dir", data_dir,
+                                    "--max-records", str(updates), "--batch-size", str(args.batch_size)],
+                          os.path.join(work, "tessera-run-updates.log"))
+    raw_all = raw_bytes + produced_updates["produced"]["bytes"]
+    results["updates"] = {"events": updates, "hour_equivalent": mode["updates"] is None,
+                          "produced": produced_updates["produced"],
+                          "events_per_s": updates / (upd["processing_s"] or upd["wall_s"]), "cpu_s": upd["cpu_s"],
+                          "max_rss_bytes": upd["max_rss_bytes"], **m.record()}
+    results["footprint_after_updates"] = footprint(bench, store_dir, raw_all, log, compact=False)
+    results["footprint_after_updates_compacted"] = footprint(bench, store_dir, raw_all, log, compact=True)
     shutil.rmtree(data_dir, ignore_errors=True)
+
+    sizes = mode["memory_people"]
+    step(f"scenario 3: memory, fused drains of {' and '.join(f'{p:,}' for p in sizes)} people with a "
+         f"{mode['memory_cache_mb']} MiB block cache")
+    with Measure(broker_pid) as m:
+        memory = run_memory(tessera, bench, args.brokers, prefix, work, sizes, mode["memory_cache_mb"],
+                            args.partitions, args.seed, args.batch_size, log)
+    results["memory"] = dict(memory, **m.record())
 
     step("B_kv: RocksDB with the pipeline's options")
     with Measure(broker_pid) as m:
@@ -658,7 +729,10 @@ def main():
         "pipeline_no_kafka_over_fused": results["pipeline_no_kafka"]["per_s"] / f["events_per_s"],
         "distributed_over_b_pass": (results["distributed"]["events_per_s"] / results["b_pass"]["per_s"]
                                     if results.get("distributed", {}).get("events_per_s") else None),
-        "disk_over_raw_logical": results["footprint"]["disk_bytes"] / results["workload"]["bytes"],
+        "disk_over_raw_logical": results["footprint"]["disk_over_raw_logical"],
+        "disk_over_raw_logical_compacted": results["footprint_compacted"]["disk_over_raw_logical"],
+        "disk_over_raw_logical_after_updates_compacted":
+            results["footprint_after_updates_compacted"]["disk_over_raw_logical"],
     }
     results["load_avg_end"] = loadavg()
     results["finished_at"] = datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds")
