@@ -2,6 +2,7 @@
 
 #include <pthread.h>
 
+#include <algorithm>
 #include <utility>
 
 #include "absl/strings/str_cat.h"
@@ -11,8 +12,12 @@
 namespace tessera::app {
 
 BatchCommitter::BatchCommitter(std::string name, KafkaProducer* producer, KafkaConsumer* consumer,
-                               absl::Duration delivery_timeout)
-    : name_(std::move(name)), producer_(producer), consumer_(consumer), delivery_timeout_(delivery_timeout) {
+                               absl::Duration delivery_timeout, absl::Duration group_commit_interval)
+    : name_(std::move(name)),
+      producer_(producer),
+      consumer_(consumer),
+      delivery_timeout_(delivery_timeout),
+      group_commit_interval_(group_commit_interval) {
   thread_ = std::thread([this] {
     pthread_setname_np(pthread_self(), "tessera-commit");  // tells it apart in top and perf
     Run();
@@ -40,10 +45,19 @@ absl::Status BatchCommitter::Submit(Batch batch) {
 }
 
 absl::Status BatchCommitter::Drain() {
-  absl::MutexLock lock(&mu_);
-  mu_.Await(absl::Condition(&current_done_));
-  current_.reset();
-  return error_;
+  std::map<TopicPartition, int64_t> unreported;
+  absl::Status status;
+  {
+    absl::MutexLock lock(&mu_);
+    mu_.Await(absl::Condition(&current_done_));
+    current_.reset();
+    unreported.swap(unreported_offsets_);
+    if (!unreported.empty()) last_group_commit_ = absl::Now();
+    status = error_;
+  }
+  // It only holds offsets of batches already written, so it is committed even after a failure.
+  CommitToGroup(unreported);
+  return status;
 }
 
 const StagedWrites* BatchCommitter::last_staged() const {
@@ -83,13 +97,31 @@ absl::Status BatchCommitter::CommitOne(const Batch& batch) {
   if (batch.staged != nullptr) {
     if (absl::Status written = batch.staged->Write(); !written.ok()) return written;
   }
-  if (consumer_ != nullptr && !batch.next_offsets.empty()) {
-    if (absl::Status commit = consumer_->Commit(batch.next_offsets); !commit.ok()) {
-      // Stateful stages resume from the store; a stateless one replays a little more. Both safe.
-      LogWarning(absl::StrCat(name_, ": ", commit.ToString()));
-    }
+  if (consumer_ == nullptr || batch.next_offsets.empty()) return absl::OkStatus();
+  if (batch.staged == nullptr) {
+    CommitToGroup(batch.next_offsets);  // where a stateless stage resumes from: every batch
+    return absl::OkStatus();
   }
+  std::map<TopicPartition, int64_t> due;
+  {
+    absl::MutexLock lock(&mu_);
+    for (const auto& [partition, next] : batch.next_offsets) {
+      int64_t& unreported = unreported_offsets_[partition];
+      unreported = std::max(unreported, next);
+    }
+    if (absl::Now() - last_group_commit_ < group_commit_interval_) return absl::OkStatus();
+    due.swap(unreported_offsets_);
+    last_group_commit_ = absl::Now();
+  }
+  CommitToGroup(due);
   return absl::OkStatus();
+}
+
+void BatchCommitter::CommitToGroup(const std::map<TopicPartition, int64_t>& next_offsets) const {
+  if (consumer_ == nullptr || next_offsets.empty()) return;
+  if (absl::Status commit = consumer_->Commit(next_offsets); !commit.ok()) {
+    LogWarning(absl::StrCat(name_, ": ", commit.ToString()));
+  }
 }
 
 }  // namespace tessera::app

@@ -132,5 +132,66 @@ TEST_F(BatchCommitterTest, ABatchWithoutOutputsIsWrittenAtOnce) {
   EXPECT_EQ(*store_->Get("of/x"), "7");
 }
 
+// A stateful batch's offsets are in its WriteBatch, so the group hears of them at most once per
+// interval and at Drain; a stateless batch's offsets are where its stage resumes, so every batch
+// commits them.
+TEST_F(BatchCommitterTest, StatefulBatchesCommitGroupOffsetsOncePerIntervalAndAtDrainStatelessOnesEachBatch) {
+  auto kafka = EmbeddedKafka::Start();
+  ASSERT_TRUE(kafka.ok()) << kafka.status();
+  constexpr char kInputs[] = "committer.inputs";
+  constexpr char kGroup[] = "committer-group";
+  ASSERT_TRUE((*kafka)->CreateTopics({{kInputs, 1, {}}}).ok());
+  const std::string brokers = (*kafka)->bootstrap_servers();
+  auto producer = KafkaProducer::Create(brokers);
+  ASSERT_TRUE(producer.ok()) << producer.status();
+  ASSERT_TRUE((*producer)->Produce(kInputs, "k", "v").ok());
+  ASSERT_TRUE((*producer)->Flush(absl::Seconds(10)).ok());
+  KafkaConsumer::Options options;
+  options.brokers = brokers;
+  options.group_id = kGroup;
+  options.topics = {kInputs};
+  auto consumer = KafkaConsumer::Create(options);
+  ASSERT_TRUE(consumer.ok()) << consumer.status();
+  // A member of the group once it has read the record.
+  size_t read = 0;
+  for (int i = 0; i < 100 && read == 0; ++i) {
+    auto polled = (*consumer)->PollBatch(10, absl::Milliseconds(200));
+    ASSERT_TRUE(polled.ok()) << polled.status();
+    read += polled->size();
+  }
+  ASSERT_EQ(read, 1u);
+  auto committed = [&]() -> int64_t {
+    auto lag = ReadGroupLag(brokers, kGroup, {kInputs});
+    EXPECT_TRUE(lag.ok()) << lag.status();
+    return lag.ok() && lag->size() == 1 ? (*lag)[0].committed : -2;
+  };
+  const TopicPartition partition{kInputs, 0};
+  auto stateful = [&](BatchCommitter& committer, int64_t next) {
+    BatchCommitter::Batch batch;
+    batch.staged = std::make_unique<StagedWrites>(store_.get(), committer.last_staged());
+    batch.staged->Put("of/x", absl::StrCat(next));
+    batch.next_offsets[partition] = next;
+    return committer.Submit(std::move(batch));
+  };
+
+  BatchCommitter committer("test", producer->get(), consumer->get(), absl::Seconds(10), absl::Hours(1));
+  ASSERT_TRUE(stateful(committer, 3).ok());  // the first is committed at once
+  ASSERT_TRUE(stateful(committer, 6).ok());
+  ASSERT_TRUE(stateful(committer, 9).ok());  // returns once 6 is done: written, not reported
+  EXPECT_EQ(committed(), 3);
+  ASSERT_TRUE(committer.Drain().ok());
+  EXPECT_EQ(*store_->Get("of/x"), "9");
+  EXPECT_EQ(committed(), 9);
+
+  BatchCommitter::Batch stateless;
+  stateless.next_offsets[partition] = 12;
+  ASSERT_TRUE(committer.Submit(std::move(stateless)).ok());
+  BatchCommitter::Batch next;
+  next.next_offsets[partition] = 12;  // the same: Submit returns once the one before is committed
+  ASSERT_TRUE(committer.Submit(std::move(next)).ok());
+  EXPECT_EQ(committed(), 12);
+  ASSERT_TRUE(committer.Drain().ok());
+}
+
 }  // namespace
 }  // namespace tessera::app
