@@ -58,7 +58,8 @@ int Fail(const absl::Status& status) {
 const std::set<std::string> kRunValueOptions = {"brokers",    "data-dir",  "topic-prefix", "partitions",
                                                 "phone-region", "time-zone", "workspace",    "batch-size",
                                                 "max-records",  "instance-id", "block-cache-mb",
-                                                "dedup-window-hours", "own-partitions", "http", "config"};
+                                                "dedup-window-hours", "own-partitions", "http", "config",
+                                                "batch-linger-ms"};
 
 absl::StatusOr<RunOptions> RunOptionsFrom(const CliArgs& args) {
   RunOptions options;
@@ -81,6 +82,9 @@ absl::StatusOr<RunOptions> RunOptionsFrom(const CliArgs& args) {
   };
   RETURN_IF_ERROR(number("batch-size", options.batch_size));
   RETURN_IF_ERROR(number("max-records", options.max_records));
+  int64_t linger_ms = absl::ToInt64Milliseconds(options.batch_linger);
+  RETURN_IF_ERROR(number("batch-linger-ms", linger_ms));
+  options.batch_linger = absl::Milliseconds(linger_ms);
   size_t cache_mb = options.block_cache_bytes >> 20;
   RETURN_IF_ERROR(number("block-cache-mb", cache_mb));
   options.block_cache_bytes = cache_mb << 20;

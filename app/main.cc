@@ -51,7 +51,8 @@ constexpr char kUsage[] = R"(usage: tessera COMMAND [options]
   topics create --brokers HOST:PORT [--partitions N]        create Tessera's topics
 
 common options: --config FILE (YAML: identity merge rules, collector sources), --topic-prefix P (default "tessera."), --phone-region TH, --time-zone UTC,
-  --workspace default, --batch-size 5000, --block-cache-mb 256,
+  --workspace default, --batch-size 5000, --batch-linger-ms 0 (wait for more records once a batch has one),
+  --block-cache-mb 256,
   --dedup-window-hours 168 (a messageId seen again within it is dropped; 0 keeps duplicates)
   --config's `profiles: segments:` and `profiles: triggers:` drive run/profiles: segment-changes and
   triggers topics, backfilled over stored profiles when they change (docs/segments.md)

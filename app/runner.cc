@@ -1,5 +1,6 @@
 #include "app/runner.h"
 
+#include <algorithm>
 #include <filesystem>
 
 #include "absl/strings/str_cat.h"
@@ -94,6 +95,12 @@ absl::Status RunWorkerLoopWithTicks(const RunOptions& run, const WorkerLoopOptio
   int64_t processed = 0;
   int64_t processed_at_last_log = 0;
   absl::Time last_log = absl::Now();
+  // Where the loop's time went since the last progress line: an operator (and a benchmark) can
+  // tell a loop waiting for input from one busy with stage logic or waiting for its commits.
+  struct LoopTimes {
+    int64_t batches = 0;
+    absl::Duration poll, logic, produce, commit_wait, tick;
+  } times;
   absl::Status result = absl::OkStatus();
   absl::Time last_tick = absl::InfinitePast();
   bool tick_has_more = false;
@@ -101,6 +108,7 @@ absl::Status RunWorkerLoopWithTicks(const RunOptions& run, const WorkerLoopOptio
     if (ticker && loop.store != nullptr && (tick_has_more || absl::Now() - last_tick >= absl::Seconds(1))) {
       // Same order as a batch: outputs flushed, then the state committed (no input offsets). On
       // the state as committed: the batch in flight first.
+      const absl::Time tick_start = absl::Now();
       result = committer.Drain();
       if (!result.ok()) break;
       last_tick = absl::Now();
@@ -117,10 +125,14 @@ absl::Status RunWorkerLoopWithTicks(const RunOptions& run, const WorkerLoopOptio
       if (result.ok() && !outputs->empty()) result = producer->Flush(absl::Minutes(2));
       if (result.ok()) result = staged.Commit();
       if (!result.ok()) break;
+      times.tick += absl::Now() - tick_start;
       // With more to do (a backfill) the next iteration ticks again, but polls first: a consumer
       // that stops polling for max.poll.interval.ms leaves its group.
     }
-    absl::StatusOr<std::vector<KafkaMessage>> batch = consumer->PollBatch(run.batch_size, run.poll_timeout);
+    const absl::Time poll_start = absl::Now();
+    absl::StatusOr<std::vector<KafkaMessage>> batch = consumer->PollBatch(run.batch_size, run.poll_timeout, run.batch_linger);
+    const absl::Time logic_start = absl::Now();
+    times.poll += logic_start - poll_start;
     if (!batch.ok()) {
       result = batch.status();
       break;
@@ -130,6 +142,8 @@ absl::Status RunWorkerLoopWithTicks(const RunOptions& run, const WorkerLoopOptio
     BatchCommitter::Batch handover;
     if (loop.store != nullptr) handover.staged = std::make_unique<StagedWrites>(loop.store, committer.last_staged());
     absl::StatusOr<std::vector<OutputRecord>> outputs = handler(*batch, handover.staged.get());
+    const absl::Time produce_start = absl::Now();
+    times.logic += produce_start - logic_start;
     if (!outputs.ok()) {
       result = outputs.status();
       break;
@@ -145,16 +159,28 @@ absl::Status RunWorkerLoopWithTicks(const RunOptions& run, const WorkerLoopOptio
       next = std::max(next, m.offset + 1);
     }
     if (handover.staged != nullptr) StageOffsets(*handover.staged, loop.group_id, handover.next_offsets);
+    const absl::Time submit_start = absl::Now();
+    times.produce += submit_start - produce_start;
     result = committer.Submit(std::move(handover));
     if (result.ok() && !overlap) result = committer.Drain();
     if (!result.ok()) break;
+    const absl::Time now = absl::Now();
+    times.commit_wait += now - submit_start;
+    ++times.batches;
     processed += static_cast<int64_t>(batch->size());
-    if (absl::Now() - last_log > absl::Seconds(10)) {
-      const double seconds = absl::ToDoubleSeconds(absl::Now() - last_log);
+    if (now - last_log > absl::Seconds(10)) {
+      const absl::Duration elapsed = now - last_log;
+      const int64_t records = processed - processed_at_last_log;
+      auto share = [&](absl::Duration d) { return absl::StrCat(static_cast<int>(100 * absl::FDivDuration(d, elapsed)), "%"); };
       LogInfo(absl::StrCat(loop.name, ": ", processed, " records (",
-                           static_cast<int64_t>((processed - processed_at_last_log) / seconds), "/s)"));
-      last_log = absl::Now();
+                           static_cast<int64_t>(static_cast<double>(records) / absl::ToDoubleSeconds(elapsed)),
+                           "/s) in ", times.batches, " batches of ", records / std::max<int64_t>(times.batches, 1),
+                           "; time polling ", share(times.poll), ", in stage logic ", share(times.logic),
+                           ", producing ", share(times.produce), ", waiting for the commit before ",
+                           share(times.commit_wait), ", in timer ticks ", share(times.tick)));
+      last_log = now;
       processed_at_last_log = processed;
+      times = LoopTimes{};
     }
   }
   // Whatever stopped the loop, the batch in flight is committed (or fails) before it returns.

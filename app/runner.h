@@ -30,6 +30,8 @@ struct RunOptions {
   ingest::IngestOptions ingest;
   size_t batch_size = 5000;
   absl::Duration poll_timeout = absl::Milliseconds(50);
+  // Once a batch's first record is in, how long the loop waits for more before it runs the batch.
+  absl::Duration batch_linger = absl::ZeroDuration();
   size_t block_cache_bytes = 256 << 20;
   int64_t dedup_window_ms = ingest::kDefaultDedupWindowMs;  // 0: keep duplicate messageIds
   identity::RulesByWorkspace identity_rules;  // merge rules (defaults unless --config says otherwise)

@@ -351,15 +351,17 @@ absl::StatusOr<std::unique_ptr<KafkaConsumer>> KafkaConsumer::Create(Options opt
   return consumer;
 }
 
-absl::StatusOr<std::vector<KafkaMessage>> KafkaConsumer::PollBatch(size_t max_messages, absl::Duration timeout) {
+absl::StatusOr<std::vector<KafkaMessage>> KafkaConsumer::PollBatch(size_t max_messages, absl::Duration timeout,
+                                                                   absl::Duration linger) {
   std::vector<KafkaMessage> batch;
-  const absl::Time deadline = absl::Now() + timeout;
+  absl::Time deadline = absl::Now() + timeout;
   const uint64_t revocations_before = state_->revocations;
   while (batch.size() < max_messages) {
-    const int wait_ms = TimeoutMillis(deadline - absl::Now());
-    rd_kafka_message_t* m = rd_kafka_consumer_poll(rk_, batch.empty() ? wait_ms : std::min(wait_ms, 0));
+    // Rounded up: a wait of 0 for the last fraction of a millisecond would spin.
+    const int wait_ms = TimeoutMillis(absl::Ceil(deadline - absl::Now(), absl::Milliseconds(1)));
+    rd_kafka_message_t* m = rd_kafka_consumer_poll(rk_, wait_ms);
     if (m == nullptr) {
-      if (absl::Now() >= deadline || !batch.empty()) break;
+      if (absl::Now() >= deadline) break;
       continue;
     }
     if (m->err != RD_KAFKA_RESP_ERR_NO_ERROR) {
@@ -384,6 +386,7 @@ absl::StatusOr<std::vector<KafkaMessage>> KafkaConsumer::PollBatch(size_t max_me
     out.timestamp_ms = rd_kafka_message_timestamp(m, &ts_type);
     rd_kafka_message_destroy(m);
     batch.push_back(std::move(out));
+    if (batch.size() == 1) deadline = std::min(deadline, absl::Now() + linger);
   }
   if (state_->revocations != revocations_before) {
     // A rebalance happened inside poll: keep only records of partitions we still own.

@@ -142,9 +142,12 @@ class KafkaConsumer {
   static absl::StatusOr<std::unique_ptr<KafkaConsumer>> Create(Options options);
   ~KafkaConsumer();
 
-  // Polls until `max_messages` arrived or `timeout` passed. Records of partitions revoked during
-  // the call are dropped: their new owner reads them again from the stored offset.
-  absl::StatusOr<std::vector<KafkaMessage>> PollBatch(size_t max_messages, absl::Duration timeout);
+  // Polls until `max_messages` arrived or `timeout` passed; once a first record is in, waits at
+  // most `linger` more for others (zero: returns what the local queue holds at once). Records of
+  // partitions revoked during the call are dropped: their new owner reads them again from the
+  // stored offset.
+  absl::StatusOr<std::vector<KafkaMessage>> PollBatch(size_t max_messages, absl::Duration timeout,
+                                                      absl::Duration linger = absl::ZeroDuration());
 
   // Commits `next_offsets` (the next offset to read per partition) to the group, synchronously.
   absl::Status Commit(const std::map<TopicPartition, int64_t>& next_offsets);
