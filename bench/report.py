@@ -224,7 +224,9 @@ def main():
                   f"{r['p99_ms']:,.1f} | {r['p999_ms']:,.1f} | {r['max_ms']:,.1f} | {r['probes_arrived']:,} / {r['probes_counted']:,} | {cpu} |")
         a("")
         a("Target (issue 8): p99 at 50% load ≤ B_pass p99 + 10 ms, and ≤ 25 ms. The CDFs are in the results file "
-          "(`latency[].tessera.cdf_ms`, every half percentile).")
+          "(`latency[].tessera.cdf_ms`, every half percentile). On these two shared cores `tessera run`'s p99 at one "
+          "load varies several-fold from run to run (the broker, the generator and Tessera compete for them), so one "
+          "run meeting the target does not show that it holds; the README gives the spread over recent runs.")
         a("")
         per_m = []
         for x in res["latency"]:
