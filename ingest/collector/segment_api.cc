@@ -166,20 +166,22 @@ size_t ValueEnd(std::string_view json, size_t i) {
   return i;
 }
 
-// Valid JSON text without white space outside strings.
+// Valid JSON text without white space outside strings, copied in runs between white space (a
+// tracker's request is usually one run). Applied once to a whole request body.
 std::string CompactJson(std::string_view json) {
   std::string out;
   out.reserve(json.size());
+  size_t run = 0;  // where the bytes not yet copied start
   for (size_t i = 0; i < json.size(); ++i) {
     const char c = json[i];
     if (c == '"') {
-      const size_t end = std::min(ClosingQuote(json, i + 1) + 1, json.size());
-      out.append(json.data() + i, end - i);  // the whole string, quotes included, as sent
-      i = end - 1;
-    } else if (!IsJsonSpace(c)) {
-      out.push_back(c);
+      i = ClosingQuote(json, i + 1);  // strings, quotes included, are copied as sent
+    } else if (IsJsonSpace(c)) {
+      out.append(json.data() + run, i - run);
+      run = i + 1;
     }
   }
+  if (run < json.size()) out.append(json.data() + run, json.size() - run);
   return out;
 }
 
@@ -297,8 +299,8 @@ class ObjectWriter {
 };
 
 struct BatchDefaults {
-  std::string_view context;       // raw text of the batch's context object, "" if none
-  std::string_view integrations;  // raw text, "" if none
+  std::vector<RawMember> context;  // the batch's context object's members, none if it has none
+  std::string_view integrations;   // compact text, "" if none
   std::optional<std::string_view> sent_at;
 };
 
@@ -313,12 +315,12 @@ class MessageBuilder {
         received_at_(FormatTimestampMs(received_at_ms)),
         limits_(limits) {}
 
-  // Validates one message and builds its record; `forced_type` is the endpoint's type ("" in a batch).
-  std::variant<OutgoingRecord, MessageError> Build(element item, std::string_view raw, std::string_view forced_type,
+  // Validates one message and builds its record; `compact` is its text without white space outside
+  // strings (CompactJson), `forced_type` the endpoint's type ("" in a batch).
+  std::variant<OutgoingRecord, MessageError> Build(element item, std::string_view compact, std::string_view forced_type,
                                                    const BatchDefaults& defaults) {
     object message;
     if (item.get(message) != simdjson::SUCCESS) return MessageError{kReasonInvalidJson, "a message must be a JSON object"};
-    const std::string compact = CompactJson(raw);
     if (compact.size() > limits_.max_message_bytes) {
       return MessageError{kReasonMessageTooLarge, absl::StrCat("message is ", compact.size(), " bytes (compact JSON); the limit is ",
                                                                limits_.max_message_bytes)};
@@ -387,7 +389,7 @@ class MessageBuilder {
     if (!integrations.empty() && integrations != "null") {
       w.RawValue("integrations", integrations);
     } else if (!defaults.integrations.empty()) {
-      w.RawValue("integrations", CompactJson(defaults.integrations));
+      w.RawValue("integrations", defaults.integrations);
     }
     w.End();
     record.value = std::move(w).Take();
@@ -429,15 +431,13 @@ class MessageBuilder {
   void WriteContext(const std::vector<RawMember>& members, const BatchDefaults& defaults, ObjectWriter& w) const {
     if (source_.channel == v1::CHANNEL_PURCHASE) return;  // a purchase record has no context
     const std::vector<RawMember> own = ObjectMembers(MemberValue(members, "context"));
-    const std::string batch_compact = CompactJson(defaults.context);
-    const std::vector<RawMember> shared = ObjectMembers(batch_compact);
     bool has_ip = false;
     w.BeginObject("context");
     for (const RawMember& field : own) {
       has_ip |= field.key == "ip";
       w.RawMember(field.key, field.value);
     }
-    for (const RawMember& field : shared) {
+    for (const RawMember& field : defaults.context) {
       if (!MemberValue(own, field.key).empty()) continue;
       has_ip |= field.key == "ip";
       w.RawMember(field.key, field.value);
@@ -599,9 +599,11 @@ PreparedRequest SegmentApi::Prepare(Endpoint endpoint, const HttpRequestView& re
   const std::string client_ip = ClientIp(request.peer_ip, request.forwarded_for, config_.trusted_proxies);
   MessageBuilder builder(source, *write_key, client_ip, received_at_ms, limits_);
 
+  // White space is taken out of the whole body once: every message's text below is a span of it.
+  const std::string compact_body = CompactJson(body);
   PreparedRequest prepared;
   if (!is_batch) {
-    auto built = builder.Build(root, body, TypeOf(endpoint), {});
+    auto built = builder.Build(root, compact_body, TypeOf(endpoint), {});
     if (auto* error = std::get_if<MessageError>(&built)) {
       prepared.reply = ErrorReply(error->reason == kReasonMessageTooLarge ? 413 : 400, error->reason, error->detail);
       return prepared;
@@ -622,12 +624,12 @@ PreparedRequest SegmentApi::Prepare(Endpoint endpoint, const HttpRequestView& re
     return {{}, ErrorReply(413, kReasonTooManyMessages, absl::StrCat("batch holds ", items.size(), " messages; the limit is ",
                                                                      limits_.max_batch_messages))};
   }
-  const std::vector<RawMember> top_members = ObjectMembers(body);
+  const std::vector<RawMember> top_members = ObjectMembers(compact_body);
   const std::vector<std::string_view> raw_items = ArrayElements(MemberValue(top_members, "batch"));
   if (raw_items.size() != items.size()) return {{}, ErrorReply(400, kReasonInvalidJson, "batch could not be read")};
   BatchDefaults defaults;
   object context;
-  if (top["context"].get(context) == simdjson::SUCCESS) defaults.context = MemberValue(top_members, "context");
+  if (top["context"].get(context) == simdjson::SUCCESS) defaults.context = ObjectMembers(MemberValue(top_members, "context"));
   element integrations;
   if (top["integrations"].get(integrations) == simdjson::SUCCESS && !integrations.is_null()) {
     defaults.integrations = MemberValue(top_members, "integrations");

@@ -113,6 +113,43 @@ TEST(SegmentApiTest, StringsWithEscapesAndJsonPunctuationPassThroughExactly) {
       << out.records[0].value;
 }
 
+// The batch's text is compacted once for all its messages: a pretty-printed batch (white space
+// between every token, and inside strings where it must stay) gives exactly the records of the same
+// batch sent compact, batch-level context and integrations included; no messageId, so the one
+// derived from each message's text must match too.
+TEST(SegmentApiTest, APrettyPrintedBatchGivesTheRecordsOfTheSameBatchSentCompact) {
+  SegmentApi api(TestConfig());
+  const std::string compact =
+      R"({"batch":[{"type":"track","userId":"u-1","event":"Order Completed","properties":{"revenue":201.00,)"
+      R"("note":"two  spaces, a tab\t and \" quote"},"context":{"locale":"th-TH"}},{"type":"identify",)"
+      R"("anonymousId":"a-2","traits":{"name":"สมชาย ใจดี","tags":[ "x" ]}}],"context":{"library":)"
+      R"({"name":"analytics-node"},"ip":"198.51.100.7"},"integrations":{"All":true}})";
+  const std::string pretty =
+      "{\n  \"batch\" : [\n    { \"type\" : \"track\" , \"userId\" : \"u-1\" , \"event\" : \"Order Completed\" ,\n"
+      "      \"properties\" : { \"revenue\" : 201.00 , \"note\" : \"two  spaces, a tab\\t and \\\" quote\" } ,\n"
+      "      \"context\" : { \"locale\" : \"th-TH\" } } ,\r\n"
+      "    {\t\"type\":\"identify\", \"anonymousId\": \"a-2\", \"traits\": {\"name\": \"สมชาย ใจดี\", \"tags\": [ \"x\" ] } }\n"
+      "  ],\n  \"context\" : { \"library\" : { \"name\" : \"analytics-node\" } , \"ip\" : \"198.51.100.7\" } ,\n"
+      "  \"integrations\" : { \"All\" : true }\n}\n";
+  const PreparedRequest from_compact = Send(api, {.path = "/v1/batch", .body = compact});
+  const PreparedRequest from_pretty = Send(api, {.path = "/v1/batch", .body = pretty});
+  ASSERT_EQ(from_compact.reply.status, 200) << from_compact.reply.body;
+  ASSERT_EQ(from_pretty.reply.status, 200) << from_pretty.reply.body;
+  ASSERT_EQ(from_compact.records.size(), 2u);
+  ASSERT_EQ(from_pretty.records.size(), 2u);
+  for (size_t i = 0; i < 2; ++i) {
+    EXPECT_EQ(from_pretty.records[i].value, from_compact.records[i].value) << i;
+    EXPECT_EQ(from_pretty.records[i].key, from_compact.records[i].key) << i;
+  }
+  const std::string& track = from_compact.records[0].value;
+  EXPECT_NE(track.find(R"("note":"two  spaces, a tab\t and \" quote")"), std::string::npos) << track;
+  EXPECT_NE(track.find(R"("revenue":201.00)"), std::string::npos) << track;
+  EXPECT_EQ(Field(from_compact.records[0], "/context/locale"), R"("th-TH")");
+  EXPECT_EQ(Field(from_compact.records[0], "/context/library/name"), R"("analytics-node")");
+  EXPECT_EQ(Field(from_compact.records[1], "/context/ip"), R"("198.51.100.7")");
+  EXPECT_EQ(Field(from_compact.records[1], "/integrations/All"), "true");
+}
+
 TEST(SegmentApiTest, TimestampIsCorrectedForTheClientClock) {
   SegmentApi api(TestConfig());
   // The client clock is 1 h fast: the call happened 5 s before it was sent.
