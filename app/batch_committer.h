@@ -21,7 +21,7 @@
 // rebalance and when it stops). A synchronous commit per batch was a broker round trip per batch
 // on the commit thread for no gain in safety; without it, at 2,600 events/s offered, the median
 // event-to-profile-update latency was lower in 3 of 3 alternating runs (20.3 -> 17.9, 17.1 -> 12.5,
-// 12.4 -> 11.2 ms) and the p99 in 2 of 3 (docs/benchmarks.md, "Latency").
+// 12.4 -> 11.2 ms) and the p99 in 2 of 3 (docs/architecture.md, "Overlapped commits").
 //
 // The guarantees are the serial loop's: batches are committed one at a time and in order, and a
 // batch's state is written only after all its outputs were acknowledged, so a crash replays what
