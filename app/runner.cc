@@ -96,7 +96,8 @@ absl::Status RunWorkerLoopWithTicks(const RunOptions& run, const WorkerLoopOptio
   int64_t processed_at_last_log = 0;
   absl::Time last_log = absl::Now();
   // Where the loop's time went since the last progress line: an operator (and a benchmark) can
-  // tell a loop waiting for input from one busy with stage logic or waiting for its commits.
+  // tell a loop waiting for input from one busy with stage logic or waiting for its commits
+  // (a stateful stage waits for the previous batch's, a stateless one for its own).
   struct LoopTimes {
     int64_t batches = 0;
     absl::Duration poll, logic, produce, commit_wait, tick;
@@ -176,7 +177,7 @@ absl::Status RunWorkerLoopWithTicks(const RunOptions& run, const WorkerLoopOptio
                            static_cast<int64_t>(static_cast<double>(records) / absl::ToDoubleSeconds(elapsed)),
                            "/s) in ", times.batches, " batches of ", records / std::max<int64_t>(times.batches, 1),
                            "; time polling ", share(times.poll), ", in stage logic ", share(times.logic),
-                           ", producing ", share(times.produce), ", waiting for the commit before ",
+                           ", producing ", share(times.produce), ", waiting for commits ",
                            share(times.commit_wait), ", in timer ticks ", share(times.tick)));
       last_log = now;
       processed_at_last_log = processed;

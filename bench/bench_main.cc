@@ -807,21 +807,22 @@ int Store(const Flags& flags) {
     prefix.logical_bytes += static_cast<int64_t>(key.size() + value.size());
     return true;
   });
+  rocksdb::SizeApproximationOptions files_only;
+  files_only.include_files = true;
+  files_only.include_memtables = false;
+  rocksdb::DB* db = (*store)->db();
   for (auto& [prefix, footprint] : by_prefix) {
+    if (!scan.ok()) break;
     const std::string end = PrefixEnd(prefix);
     const rocksdb::Range range(prefix, end);
-    rocksdb::SizeApproximationOptions files_only;
-    files_only.include_files = true;
-    files_only.include_memtables = false;
-    rocksdb::DB* db = (*store)->db();
     if (rocksdb::Status s = db->GetApproximateSizes(files_only, db->DefaultColumnFamily(), &range, 1,
                                                     &footprint.sst_bytes);
         !s.ok()) {
-      return Fail(absl::InternalError(s.ToString()));
+      scan = absl::InternalError(absl::StrCat("approximate size of ", prefix, ": ", s.ToString()));
     }
   }
   store->reset();
-  std::filesystem::remove_all(scratch, ec);
+  std::filesystem::remove_all(scratch, ec);  // also when the scan failed: nothing is left behind
   if (!scan.ok()) return Fail(scan);
   JsonWriter w;
   w.BeginObject();

@@ -13,7 +13,10 @@ Order of a run (one fresh topic prefix per run, so nothing is left over from ear
      (first partition assignment to "stopped after N records"); then the sustainable rate: a
      bisection over steady offered loads (tessera-bench latency) for the highest without growing lag,
      and scenarios 2 (latency) and 4 (recovery) at shares of it
-  4. footprint of the store tessera left (tessera-bench store)
+  4. scenario 3: footprint of the store tessera left, as left and compacted (tessera-bench store);
+     the same after a second run of `tessera run` over more events of the same population
+     (tessera-bench produce --skip); memory: two more fused drains of equal length over two
+     population sizes at a fixed block cache
   5. B_kv with the mean profile value size found in 4 (tessera-bench kv)
   6. B_parse and the Kafka-less pipeline on the same workload (tessera-bench parse, pipeline)
 """

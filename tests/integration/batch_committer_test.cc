@@ -13,6 +13,7 @@
 #include "absl/strings/str_cat.h"
 #include "common/kafka.h"
 #include "common/rocks_store.h"
+#include "tests/fakes/kafka_reading.h"
 
 namespace tessera::app {
 namespace {
@@ -83,14 +84,10 @@ TEST_F(BatchCommitterTest, OverlappedBatchesReadEachOthersWritesAndCommitInOrder
   options.topics = {kOutputs};
   auto consumer = KafkaConsumer::Create(options);
   ASSERT_TRUE(consumer.ok()) << consumer.status();
-  std::vector<std::string> values;
-  for (int i = 0; i < 100 && values.size() < kBatches * kStepsPerBatch; ++i) {
-    auto polled = (*consumer)->PollBatch(5000, absl::Milliseconds(200));
-    ASSERT_TRUE(polled.ok()) << polled.status();
-    for (const KafkaMessage& m : *polled) values.push_back(m.payload);
-  }
-  ASSERT_EQ(values.size(), static_cast<size_t>(kBatches * kStepsPerBatch));
-  for (size_t i = 0; i < values.size(); ++i) ASSERT_EQ(values[i], absl::StrCat(i + 1)) << i;
+  auto outputs = ReadRecords(**consumer, kBatches * kStepsPerBatch);
+  ASSERT_TRUE(outputs.ok()) << outputs.status();
+  ASSERT_EQ(outputs->size(), static_cast<size_t>(kBatches * kStepsPerBatch));
+  for (size_t i = 0; i < outputs->size(); ++i) ASSERT_EQ((*outputs)[i].payload, absl::StrCat(i + 1)) << i;
 }
 
 // Nothing acknowledges the outputs (no broker is listening): the batch is never written, the
@@ -152,14 +149,9 @@ TEST_F(BatchCommitterTest, StatefulBatchesCommitGroupOffsetsOncePerIntervalAndAt
   options.topics = {kInputs};
   auto consumer = KafkaConsumer::Create(options);
   ASSERT_TRUE(consumer.ok()) << consumer.status();
-  // A member of the group once it has read the record.
-  size_t read = 0;
-  for (int i = 0; i < 100 && read == 0; ++i) {
-    auto polled = (*consumer)->PollBatch(10, absl::Milliseconds(200));
-    ASSERT_TRUE(polled.ok()) << polled.status();
-    read += polled->size();
-  }
-  ASSERT_EQ(read, 1u);
+  auto joined = ReadRecords(**consumer, 1);  // a member of the group once it has read the record
+  ASSERT_TRUE(joined.ok()) << joined.status();
+  ASSERT_EQ(joined->size(), 1u);
   auto committed = [&]() -> int64_t {
     auto lag = ReadGroupLag(brokers, kGroup, {kInputs});
     EXPECT_TRUE(lag.ok()) << lag.status();
