@@ -23,8 +23,10 @@
 //             prefix, and each prefix's SST bytes on disk (RocksDB's approximate sizes: compressed);
 //             --compact yes first flushes the memtables and compacts the whole store, opened as
 //             the pipeline opens it (the dedup window's expiry included)
-//   topics    --brokers B --prefix P [--partitions 4]
-//             creates P's topics (so a pipeline can be started on them before anything is produced)
+//   topics    --brokers B --prefix P [--partitions 4] [--delete yes]
+//             creates P's topics (so a pipeline can be started on them before anything is produced);
+//             --delete yes deletes every topic whose name starts with P instead (a run's big topics, once
+//             measured, so a full run fits on the disk)
 //   latency   --brokers B --prefix P --watch TOPIC --rate R --seconds S [--warmup-seconds 5]
 //             [--probes-per-s 200] [--people N] [--seed S] [--series-out FILE]
 //             scenario 2: the workload into P's raw topics at R events/s on a fixed schedule (open
@@ -289,6 +291,13 @@ int Pass(const Flags& flags) {
 }
 
 int Topics(const Flags& flags) {
+  if (flags.Str("delete") == "yes") {
+    absl::StatusOr<std::vector<std::string>> deleted = DeleteTopicsWithPrefix(flags.Required("brokers"),
+                                                                              flags.Required("prefix"));
+    if (!deleted.ok()) return Fail(deleted.status());
+    std::printf("{\"deleted\": %zu}\n", deleted->size());
+    return 0;
+  }
   const app::Topics topics(flags.Required("prefix"));
   if (absl::Status s = CreateTopics(flags.Required("brokers"), topics.Specs(static_cast<int>(flags.Int("partitions", 4))));
       !s.ok()) {

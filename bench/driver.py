@@ -360,6 +360,7 @@ def run_memory(tessera, bench, brokers, base_prefix, work, people_sizes, cache_m
                           os.path.join(work, f"tessera-memory-{people}.log"))
         store = run_json([bench, "store", "--dir", os.path.join(data_dir, "store")], log)
         shutil.rmtree(data_dir, ignore_errors=True)
+        delete_topics(bench, brokers, prefix, log)  # the full run's 2 x 20M events would not fit otherwise
         # The last samples read a process that is exiting (RSS 0): the last live one is the end.
         tail = [x["rss_bytes"] for x in run["samples"] if x["rss_bytes"]]
         points.append({"people": people, "events": events, "profiles": store["prefixes"].get("pf/", {}).get("keys", 0),
@@ -370,6 +371,11 @@ def run_memory(tessera, bench, brokers, base_prefix, work, people_sizes, cache_m
     marginal = ((large["max_rss_bytes"] - small["max_rss_bytes"]) / (large["profiles"] - small["profiles"])
                 if large["profiles"] > small["profiles"] else None)
     return {"block_cache_mb": cache_mb, "points": points, "marginal_bytes_per_profile": marginal}
+
+
+def delete_topics(bench, brokers, prefix, log):
+    """Deletes every topic under `prefix` once its figures are taken (the broker frees the disk a minute later)."""
+    run_json([bench, "topics", "--brokers", brokers, "--prefix", prefix, "--delete", "yes"], log)
 
 
 def latency_cmd(bench, brokers, prefix, watch, rate, seconds, people, seed, extra=()):
@@ -588,8 +594,15 @@ def main():
                             "--untracked-files=no"], stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
     results["git_dirty"] = bool(dirty.stdout.strip())
 
+    # What is measured so far is saved before each step, so a long full run that fails late keeps its
+    # earlier figures (the results file itself is only written when the run is complete).
+    partial = args.out + ".partial"
+
     def step(name):
-        print(f"bench: {name}", file=sys.stderr, flush=True)
+        os.makedirs(os.path.dirname(os.path.abspath(partial)), exist_ok=True)
+        with open(partial, "w") as f:
+            json.dump(dict(results, unfinished_at=name, logs=work), f, indent=1)
+        print(f"bench: {time.strftime('%H:%M:%S')} {name}", file=sys.stderr, flush=True)
 
     step(f"produce {events} events of {people} people into {prefix}raw.*")
     with Measure(broker_pid) as m:
@@ -665,6 +678,7 @@ def main():
                                    args.batch_size, work)
         results["distributed"] = dict(dist, **m.record())
         shutil.rmtree(os.path.join(work, "distributed"), ignore_errors=True)
+        delete_topics(bench, args.brokers, dist_prefix, log)
 
     step("scenario 3: footprint of the fused store after the load, as left and compacted")
     store_dir = os.path.join(data_dir, "store")
@@ -745,6 +759,7 @@ def main():
     with open(args.out, "w") as out:
         json.dump(results, out, indent=1)
         out.write("\n")
+    os.remove(partial)
     print(f"bench: results in {args.out} (logs in {work})", file=sys.stderr)
 
 

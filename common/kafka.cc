@@ -3,6 +3,7 @@
 #include <librdkafka/rdkafka.h>
 #include <librdkafka/rdkafka_mock.h>
 
+#include <algorithm>
 #include <atomic>
 #include <set>
 
@@ -491,12 +492,40 @@ static absl::Status WaitUntilTopicsHaveLeaders(rd_kafka_t* rk, const std::vector
   }
 }
 
-absl::Status CreateTopics(const std::string& brokers, const std::vector<TopicSpec>& topics, absl::Duration timeout) {
+static absl::StatusOr<std::vector<std::string>> TopicsWithPrefix(rd_kafka_t* rk, std::string_view prefix,
+                                                                  int timeout_ms) {
+  const rd_kafka_metadata_t* metadata = nullptr;
+  const rd_kafka_resp_err_t err = rd_kafka_metadata(rk, /*all_topics=*/1, nullptr, &metadata, timeout_ms);
+  if (err != RD_KAFKA_RESP_ERR_NO_ERROR) {
+    return absl::UnavailableError(absl::StrCat("list topics: ", rd_kafka_err2str(err)));
+  }
+  std::vector<std::string> names;
+  for (int i = 0; i < metadata->topic_cnt; ++i) {
+    std::string_view name = metadata->topics[i].topic;
+    if (name.starts_with(prefix) && metadata->topics[i].err == RD_KAFKA_RESP_ERR_NO_ERROR) names.emplace_back(name);
+  }
+  rd_kafka_metadata_destroy(metadata);
+  std::sort(names.begin(), names.end());
+  return names;
+}
+
+static absl::StatusOr<rd_kafka_t*> AdminClient(const std::string& brokers) {
   auto conf = MakeConf({{"bootstrap.servers", brokers}});
   if (!conf.ok()) return conf.status();
   char err[512];
   rd_kafka_t* rk = rd_kafka_new(RD_KAFKA_PRODUCER, *conf, err, sizeof(err));
-  if (rk == nullptr) return absl::InvalidArgumentError(absl::StrCat("create admin client: ", err));
+  if (rk == nullptr) {
+    rd_kafka_conf_destroy(*conf);
+    return absl::InvalidArgumentError(absl::StrCat("create admin client: ", err));
+  }
+  return rk;
+}
+
+absl::Status CreateTopics(const std::string& brokers, const std::vector<TopicSpec>& topics, absl::Duration timeout) {
+  absl::StatusOr<rd_kafka_t*> client = AdminClient(brokers);
+  if (!client.ok()) return client.status();
+  rd_kafka_t* rk = *client;
+  char err[512];
   std::vector<rd_kafka_NewTopic_t*> new_topics;
   for (const TopicSpec& spec : topics) {
     rd_kafka_NewTopic_t* t = rd_kafka_NewTopic_new(spec.name.c_str(), spec.partitions, 1, err, sizeof(err));
@@ -532,6 +561,79 @@ absl::Status CreateTopics(const std::string& brokers, const std::vector<TopicSpe
   if (status.ok()) status = WaitUntilTopicsHaveLeaders(rk, topics, absl::Now() + timeout);
   rd_kafka_destroy(rk);
   return status;
+}
+
+absl::StatusOr<std::vector<std::string>> ListTopics(const std::string& brokers, std::string_view prefix,
+                                                   absl::Duration timeout) {
+  absl::StatusOr<rd_kafka_t*> rk = AdminClient(brokers);
+  if (!rk.ok()) return rk.status();
+  absl::StatusOr<std::vector<std::string>> names = TopicsWithPrefix(*rk, prefix, TimeoutMillis(timeout));
+  rd_kafka_destroy(*rk);
+  return names;
+}
+
+absl::StatusOr<std::vector<std::string>> DeleteTopicsWithPrefix(const std::string& brokers, std::string_view prefix,
+                                                                absl::Duration timeout) {
+  if (prefix.empty()) return absl::InvalidArgumentError("delete topics: the prefix must not be empty");
+  absl::StatusOr<rd_kafka_t*> client = AdminClient(brokers);
+  if (!client.ok()) return client.status();
+  rd_kafka_t* rk = *client;
+  const absl::Time deadline = absl::Now() + timeout;
+  absl::StatusOr<std::vector<std::string>> names = TopicsWithPrefix(rk, prefix, TimeoutMillis(timeout));
+  if (!names.ok() || names->empty()) {
+    rd_kafka_destroy(rk);
+    return names;
+  }
+  std::vector<rd_kafka_DeleteTopic_t*> doomed;
+  for (const std::string& name : *names) doomed.push_back(rd_kafka_DeleteTopic_new(name.c_str()));
+  char err[512];
+  rd_kafka_queue_t* queue = rd_kafka_queue_new(rk);
+  rd_kafka_AdminOptions_t* options = rd_kafka_AdminOptions_new(rk, RD_KAFKA_ADMIN_OP_DELETETOPICS);
+  rd_kafka_AdminOptions_set_operation_timeout(options, TimeoutMillis(timeout), err, sizeof(err));
+  rd_kafka_DeleteTopics(rk, doomed.data(), doomed.size(), options, queue);
+  absl::Status status = absl::OkStatus();
+  rd_kafka_event_t* event = rd_kafka_queue_poll(queue, TimeoutMillis(timeout) + 5000);
+  if (event == nullptr) {
+    status = absl::UnavailableError(absl::StrCat("delete topics: no answer from ", brokers));
+  } else if (rd_kafka_event_error(event) != RD_KAFKA_RESP_ERR_NO_ERROR) {
+    status = absl::UnavailableError(absl::StrCat("delete topics: ", rd_kafka_event_error_string(event)));
+  } else {
+    size_t count = 0;
+    const rd_kafka_topic_result_t** results =
+        rd_kafka_DeleteTopics_result_topics(rd_kafka_event_DeleteTopics_result(event), &count);
+    for (size_t i = 0; i < count && status.ok(); ++i) {
+      const rd_kafka_resp_err_t e = rd_kafka_topic_result_error(results[i]);
+      // Deleted meanwhile by someone else: the goal holds.
+      if (e != RD_KAFKA_RESP_ERR_NO_ERROR && e != RD_KAFKA_RESP_ERR_UNKNOWN_TOPIC_OR_PART) {
+        status = absl::UnavailableError(absl::StrCat("delete topic ", rd_kafka_topic_result_name(results[i]), ": ",
+                                                     rd_kafka_topic_result_error_string(results[i])));
+      }
+    }
+  }
+  if (event != nullptr) rd_kafka_event_destroy(event);
+  rd_kafka_AdminOptions_destroy(options);
+  rd_kafka_queue_destroy(queue);
+  for (auto* t : doomed) rd_kafka_DeleteTopic_destroy(t);
+  // As with creation, the controller answers before the metadata agrees; wait until it does, so a
+  // caller that recreates a topic of the same name gets a new, empty one.
+  while (status.ok()) {
+    absl::StatusOr<std::vector<std::string>> left = TopicsWithPrefix(rk, prefix, 2000);
+    if (!left.ok()) {
+      status = left.status();
+      break;
+    }
+    auto still_listed = std::find_first_of(left->begin(), left->end(), names->begin(), names->end());
+    if (still_listed == left->end()) {
+      break;
+    } else if (absl::Now() >= deadline) {
+      status = absl::DeadlineExceededError(absl::StrCat("delete topics: ", *still_listed, " still listed"));
+    } else {
+      absl::SleepFor(absl::Milliseconds(100));
+    }
+  }
+  rd_kafka_destroy(rk);
+  if (!status.ok()) return status;
+  return names;
 }
 
 absl::StatusOr<std::vector<GroupPartitionLag>> ReadGroupLag(const std::string& brokers, const std::string& group_id,

@@ -187,6 +187,17 @@ struct TopicSpec {
 absl::Status CreateTopics(const std::string& brokers, const std::vector<TopicSpec>& topics,
                           absl::Duration timeout = absl::Seconds(30));
 
+// The names of the topics whose name starts with `prefix`, from the cluster's metadata.
+absl::StatusOr<std::vector<std::string>> ListTopics(const std::string& brokers, std::string_view prefix,
+                                                   absl::Duration timeout = absl::Seconds(10));
+
+// Deletes every topic whose name starts with `prefix` (a non-empty prefix: an empty one would
+// delete the cluster's own topics too) and returns their names once the metadata no longer lists
+// them. The broker frees their disk a little later (file.delete.delay.ms). For benchmarks and
+// tests that make many topics; Tessera itself never deletes a topic.
+absl::StatusOr<std::vector<std::string>> DeleteTopicsWithPrefix(const std::string& brokers, std::string_view prefix,
+                                                                absl::Duration timeout = absl::Seconds(60));
+
 // Reads every record of `topic` from the beginning up to its current end (the high watermarks at
 // the time of the call), with a plain consumer outside any group.
 absl::StatusOr<std::vector<KafkaMessage>> ReadTopicToEnd(const std::string& brokers, const std::string& topic,

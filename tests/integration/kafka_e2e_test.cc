@@ -350,6 +350,39 @@ TEST_F(KafkaEndToEndTest, TopicsAreUsableTheMomentCreateTopicsReturns) {
   }
 }
 
+// The benchmark deletes each run's big topics once measured; the deletion must take exactly the
+// topics under the prefix, and a topic recreated under the same name afterwards must be empty.
+TEST_F(KafkaEndToEndTest, DeleteTopicsWithPrefixDeletesExactlyThoseTopics) {
+  const std::string doomed = prefix_ + "doomed.";
+  const std::string kept = prefix_ + "doomedness";  // shares the prefix minus its dot: must survive
+  ASSERT_TRUE(CreateTopics(brokers_, {{doomed + "a", 2, {}}, {doomed + "b", 1, {}}, {kept, 1, {}}}).ok());
+  {
+    auto producer = KafkaProducer::Create(brokers_);
+    ASSERT_TRUE(producer.ok()) << producer.status();
+    ASSERT_TRUE((*producer)->Produce(doomed + "a", "k", "old record").ok());
+    ASSERT_TRUE((*producer)->Flush(absl::Seconds(10)).ok());
+  }
+  absl::StatusOr<std::vector<std::string>> listed = ListTopics(brokers_, doomed);
+  ASSERT_TRUE(listed.ok()) << listed.status();
+  EXPECT_EQ(*listed, (std::vector<std::string>{doomed + "a", doomed + "b"}));
+
+  absl::StatusOr<std::vector<std::string>> deleted = DeleteTopicsWithPrefix(brokers_, doomed);
+  ASSERT_TRUE(deleted.ok()) << deleted.status();
+  EXPECT_EQ(*deleted, (std::vector<std::string>{doomed + "a", doomed + "b"}));
+  listed = ListTopics(brokers_, doomed);
+  ASSERT_TRUE(listed.ok()) << listed.status();
+  EXPECT_TRUE(listed->empty());
+  listed = ListTopics(brokers_, kept);
+  ASSERT_TRUE(listed.ok()) << listed.status();
+  EXPECT_EQ(*listed, std::vector<std::string>{kept});
+
+  ASSERT_TRUE(CreateTopics(brokers_, {{doomed + "a", 2, {}}}).ok());
+  absl::StatusOr<std::vector<KafkaMessage>> records = ReadTopicToEnd(brokers_, doomed + "a");
+  ASSERT_TRUE(records.ok()) << records.status();
+  EXPECT_TRUE(records->empty()) << "the recreated topic is a new one";
+  EXPECT_FALSE(DeleteTopicsWithPrefix(brokers_, "").ok()) << "an empty prefix would take the cluster's own topics";
+}
+
 TEST_F(KafkaEndToEndTest, BadInputLandsInTheDeadLetterTopicWithItsReasonAndThePipelineGoesOn) {
   const Population population = testing::GeneratePopulation(24, 30, kBaseTime);
   const auto bad = testing::BadRecords();
