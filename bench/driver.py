@@ -43,16 +43,19 @@ MODES = {
     # for the highest rate without growing lag, and how many halvings of the interval the search makes.
     # updates: events of the same population applied after the load, before the second footprint
     # (None: an hour at half the sustainable rate, the issue's "hour-equivalent of updates").
-    # memory_people, memory_cache_mb: the two populations whose fused drains give RSS at a fixed
-    # block cache and the marginal bytes per profile between them. Both drains take the same number
-    # of events (2 per person of the larger population), so memtables, Kafka queues and the block
-    # cache fill alike and the difference is what the number of profiles costs.
+    # memory_people, memory_cache_mb, memory_events: the two populations whose fused drains give RSS
+    # at a fixed block cache and the marginal bytes per profile between them. Both drains take the
+    # same number of events, so memtables, Kafka queues and the block cache fill alike and the
+    # difference is what the number of profiles costs. Their activity is uniform (--zipf 0): the
+    # question is memory per profile, and a Zipf-skewed 10M-person drain grows its busiest profiles
+    # to hundreds of thousands of events, whose every change costs in proportion (docs/benchmarks.md,
+    # "Full run"), and would take hours.
     "quick": {"people": 100_000, "events": 200_000, "kv_ops": 200_000, "latency_s": 15, "recovery_s": 30,
               "sustain_s": 20, "sustain_steps": 3, "updates": 200_000,
-              "memory_people": (25_000, 100_000), "memory_cache_mb": 16},
+              "memory_people": (25_000, 100_000), "memory_cache_mb": 16, "memory_events": 200_000},
     "full": {"people": 1_000_000, "events": 3_000_000, "kv_ops": 1_000_000, "latency_s": 60, "recovery_s": 90,
              "sustain_s": 120, "sustain_steps": 4, "updates": None,
-             "memory_people": (1_000_000, 10_000_000), "memory_cache_mb": 1024},
+             "memory_people": (1_000_000, 10_000_000), "memory_cache_mb": 1024, "memory_events": 10_000_000},
 }
 
 
@@ -344,15 +347,16 @@ def footprint(bench, store_dir, raw_bytes, log, compact):
                 compacted=compact)
 
 
-def run_memory(tessera, bench, brokers, base_prefix, work, people_sizes, cache_mb, partitions, seed, batch_size, log):
-    """Scenario 3's memory: a fused drain of the same number of events over each population size,
-    with a fixed block cache; peak RSS of each and the marginal bytes per profile between the two."""
+def run_memory(tessera, bench, brokers, base_prefix, work, people_sizes, events, cache_mb, partitions, seed, batch_size,
+               log):
+    """Scenario 3's memory: a fused drain of the same number of events, uniformly spread, over each
+    population size, with a fixed block cache; peak RSS of each and the marginal bytes per profile
+    between the two."""
     points = []
-    events = 2 * max(people_sizes)
     for people in people_sizes:
         prefix = f"{base_prefix[:-1]}-mem{people}."
         run_json([bench, "produce", "--brokers", brokers, "--prefix", prefix, "--partitions", str(partitions),
-                  "--people", str(people), "--events", str(events), "--seed", str(seed)], log)
+                  "--people", str(people), "--events", str(events), "--seed", str(seed), "--zipf", "0"], log)
         data_dir = os.path.join(work, f"memory-{people}")
         run = run_tessera(tessera, ["run", "--brokers", brokers, "--topic-prefix", prefix, "--data-dir", data_dir,
                                     "--max-records", str(events), "--batch-size", str(batch_size),
@@ -707,11 +711,11 @@ def main():
     shutil.rmtree(data_dir, ignore_errors=True)
 
     sizes = mode["memory_people"]
-    step(f"scenario 3: memory, fused drains of {' and '.join(f'{p:,}' for p in sizes)} people with a "
-         f"{mode['memory_cache_mb']} MiB block cache")
+    step(f"scenario 3: memory, fused drains of {mode['memory_events']:,} events over {' and '.join(f'{p:,}' for p in sizes)} "
+         f"people (uniform activity) with a {mode['memory_cache_mb']} MiB block cache")
     with Measure(broker_pid) as m:
-        memory = run_memory(tessera, bench, args.brokers, prefix, work, sizes, mode["memory_cache_mb"],
-                            args.partitions, args.seed, args.batch_size, log)
+        memory = run_memory(tessera, bench, args.brokers, prefix, work, sizes, mode["memory_events"],
+                            mode["memory_cache_mb"], args.partitions, args.seed, args.batch_size, log)
     results["memory"] = dict(memory, **m.record())
 
     step("B_kv: RocksDB with the pipeline's options")

@@ -86,6 +86,7 @@ class WorkloadGenerator {
   };
 
   int64_t NextPerson();
+  int64_t PersonOfRank(int64_t rank) const;
   uint64_t NextRandom();
   double NextUnit();
   bool Chance(double p) { return NextUnit() < p; }
@@ -103,6 +104,9 @@ class WorkloadGenerator {
   double zipf_h_integral_x1_ = 0;
   double zipf_h_integral_n_ = 0;
   double zipf_s_ = 0;
+  // Rank r (1 = busiest) is person (r - 1) * rank_stride_ mod people: a stride coprime with the
+  // population, so every rank is a different person and busy people are not neighbours.
+  uint64_t rank_stride_ = 1;
   std::vector<PersonState> people_;
   WorkloadStats stats_;
 };
