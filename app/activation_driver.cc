@@ -232,12 +232,7 @@ absl::StatusOr<std::vector<OutputRecord>> ActivationDriver::Tick(KeyValueView* s
     *more = !done;
     return out;
   }
-  const profiles::PrefixScan scan = [this](std::string_view prefix,
-                                     const std::function<bool(std::string_view, std::string_view)>& visit) {
-    return store_->ScanPrefix(prefix, visit);
-  };
-  ASSIGN_OR_RETURN(std::vector<profiles::DueTimer> due,
-                   profiles::DueTimers(scan, absl::FromUnixMillis(clock_->NowMillis()), chunk_));
+  ASSIGN_OR_RETURN(std::vector<profiles::DueTimer> due, DueNow(chunk_));
   if (due.empty()) return std::vector<OutputRecord>{};
   std::vector<uint64_t> due_profiles;
   due_profiles.reserve(due.size());
@@ -249,6 +244,20 @@ absl::StatusOr<std::vector<OutputRecord>> ActivationDriver::Tick(KeyValueView* s
   }
   *more = due.size() == chunk_;
   return hooks.finish();
+}
+
+absl::StatusOr<std::vector<profiles::DueTimer>> ActivationDriver::DueNow(size_t limit) const {
+  const profiles::PrefixScan scan = [this](std::string_view prefix,
+                                           const std::function<bool(std::string_view, std::string_view)>& visit) {
+    return store_->ScanPrefix(prefix, visit);
+  };
+  return profiles::DueTimers(scan, absl::FromUnixMillis(clock_->NowMillis()), limit);
+}
+
+absl::StatusOr<bool> ActivationDriver::HasWork() const {
+  if (backfill_pending()) return true;
+  ASSIGN_OR_RETURN(std::vector<profiles::DueTimer> due, DueNow(1));
+  return !due.empty();
 }
 
 }  // namespace tessera::app

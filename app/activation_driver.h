@@ -32,10 +32,19 @@
 
 namespace tessera::app {
 
-// Work done between poll batches on a stage's own state, under the same rules as a batch. Sets
-// *more when it has more to do at once (the loop polls one batch, then calls again without waiting
-// a second, so a long backfill never starves the consumer past max.poll.interval.ms).
-using StateTicker = std::function<absl::StatusOr<std::vector<OutputRecord>>(KeyValueView* state, bool* more)>;
+// Work done between poll batches on a stage's own state, under the same rules as a batch.
+struct StateTicker {
+  // Whether a tick has anything to do, judged from the store as committed so far. The loop asks
+  // before it drains the batch in flight for the tick: a tick reads the committed store, so it must
+  // wait for that batch's acknowledgements and WriteBatch, and when it waited once a second for
+  // nothing, that was 7-10% of a drain's loop time. What the batch in flight makes due is seen
+  // one tick (a second) later. Unset: always.
+  std::function<absl::StatusOr<bool>()> has_work;
+  // The tick. Sets *more when it has more to do at once (the loop polls one batch, then calls again
+  // without waiting a second, so a long backfill never starves the consumer past
+  // max.poll.interval.ms).
+  std::function<absl::StatusOr<std::vector<OutputRecord>>(KeyValueView* state, bool* more)> tick;
+};
 
 // The `profiles:` section of --config as the profile stage runs it: computed traits, segments and
 // triggers joined, with one default time zone (the config's, else `fallback_time_zone`, i.e.
@@ -73,6 +82,9 @@ class ActivationDriver {
                    std::string name, size_t chunk = 2000);
 
   absl::StatusOr<std::vector<OutputRecord>> Tick(KeyValueView* state, const Hooks& hooks, bool* more);
+  // Whether Tick would do anything now, from the committed store: a backfill is pending (or not
+  // planned yet), or a timer is due. Cheap: one seek into the timer index.
+  absl::StatusOr<bool> HasWork() const;
 
   // Profiles re-evaluated by the backfill so far (for logs and the benchmark).
   int64_t backfilled() const { return static_cast<int64_t>(next_); }
@@ -80,6 +92,7 @@ class ActivationDriver {
 
  private:
   absl::Status PlanBackfill(KeyValueView* state);
+  absl::StatusOr<std::vector<profiles::DueTimer>> DueNow(size_t limit) const;
 
   const RocksStore* store_;
   const profiles::ActivationEngine* engine_;

@@ -49,7 +49,7 @@ absl::StatusOr<std::unique_ptr<RocksStore>> OpenStageStore(const std::string& pa
 
 absl::Status RunWorkerLoop(const RunOptions& run, const WorkerLoopOptions& loop, const BatchHandler& handler,
                            const std::atomic<bool>& stop) {
-  return RunWorkerLoopWithTicks(run, loop, handler, nullptr, stop);
+  return RunWorkerLoopWithTicks(run, loop, handler, StateTicker{}, stop);
 }
 
 absl::Status RunWorkerLoopWithTicks(const RunOptions& run, const WorkerLoopOptions& loop, const BatchHandler& handler,
@@ -106,7 +106,17 @@ absl::Status RunWorkerLoopWithTicks(const RunOptions& run, const WorkerLoopOptio
   absl::Time last_tick = absl::InfinitePast();
   bool tick_has_more = false;
   while (!stop.load() && (run.max_records == 0 || processed < run.max_records)) {
-    if (ticker && loop.store != nullptr && (tick_has_more || absl::Now() - last_tick >= absl::Seconds(1))) {
+    bool tick_now = ticker.tick && loop.store != nullptr && (tick_has_more || absl::Now() - last_tick >= absl::Seconds(1));
+    if (tick_now && !tick_has_more && ticker.has_work) {
+      absl::StatusOr<bool> has_work = ticker.has_work();
+      if (!has_work.ok()) {
+        result = has_work.status();
+        break;
+      }
+      if (!*has_work) last_tick = absl::Now();
+      tick_now = *has_work;
+    }
+    if (tick_now) {
       // Same order as a batch: outputs flushed, then the state committed (no input offsets). On
       // the state as committed: the batch in flight first.
       const absl::Time tick_start = absl::Now();
@@ -114,7 +124,7 @@ absl::Status RunWorkerLoopWithTicks(const RunOptions& run, const WorkerLoopOptio
       if (!result.ok()) break;
       last_tick = absl::Now();
       StagedWrites staged(loop.store);
-      absl::StatusOr<std::vector<OutputRecord>> outputs = ticker(&staged, &tick_has_more);
+      absl::StatusOr<std::vector<OutputRecord>> outputs = ticker.tick(&staged, &tick_has_more);
       if (!outputs.ok()) {
         result = outputs.status();
         break;
@@ -269,10 +279,11 @@ absl::Status RunFused(const RunOptions& options, const std::atomic<bool>& stop) 
         ASSIGN_OR_RETURN(BatchOutputs outputs, pipeline.FinishBatch());
         return FusedOutputRecords(topics, outputs);
       }};
-  const StateTicker ticker = [&](KeyValueView* state, bool* more) {
-    current = static_cast<StagedWrites*>(state);
-    return driver.Tick(state, hooks, more);
-  };
+  const StateTicker ticker{[&] { return driver.HasWork(); },
+                           [&](KeyValueView* state, bool* more) {
+                             current = static_cast<StagedWrites*>(state);
+                             return driver.Tick(state, hooks, more);
+                           }};
   WorkerLoopOptions loop{"fused", options.topic_prefix + "fused",
                          {topics.raw_web, topics.raw_social, topics.raw_purchase}, store.get()};
   return RunWorkerLoopWithTicks(options, loop, handler, ticker, stop);

@@ -263,17 +263,19 @@ absl::Status RunProfilesStage(const RunOptions& options, const std::atomic<bool>
     return out;
   };
   ActivationDriver driver(store.get(), activation.get(), &SystemClock(), "profiles");
-  const StateTicker ticker = [&](KeyValueView* state, bool* more) -> absl::StatusOr<std::vector<OutputRecord>> {
-    profiles::ProfileStore profile_store(state);
-    ProfileBatch profiles(&profile_store, activation.get(), state);
-    const ActivationDriver::Hooks hooks{[&](uint64_t id) { return profiles.Reevaluate(id); },
-                                        [&]() -> absl::StatusOr<std::vector<OutputRecord>> {
-                                          std::vector<OutputRecord> out;
-                                          RETURN_IF_ERROR(finish(profiles, out));
-                                          return out;
-                                        }};
-    return driver.Tick(state, hooks, more);
-  };
+  const StateTicker ticker{
+      [&] { return driver.HasWork(); },
+      [&](KeyValueView* state, bool* more) -> absl::StatusOr<std::vector<OutputRecord>> {
+        profiles::ProfileStore profile_store(state);
+        ProfileBatch profiles(&profile_store, activation.get(), state);
+        const ActivationDriver::Hooks hooks{[&](uint64_t id) { return profiles.Reevaluate(id); },
+                                            [&]() -> absl::StatusOr<std::vector<OutputRecord>> {
+                                              std::vector<OutputRecord> out;
+                                              RETURN_IF_ERROR(finish(profiles, out));
+                                              return out;
+                                            }};
+        return driver.Tick(state, hooks, more);
+      }};
   WorkerLoopOptions loop{"profiles", options.topic_prefix + "profiles", {topics.resolved}, store.get()};
   return RunWorkerLoopWithTicks(options, loop, handler, ticker, stop);
 }

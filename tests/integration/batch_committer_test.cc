@@ -14,32 +14,14 @@
 #include "common/kafka.h"
 #include "common/rocks_store.h"
 #include "tests/fakes/kafka_reading.h"
+#include "tests/fakes/temp_store_test.h"
 
 namespace tessera::app {
 namespace {
 
 constexpr char kOutputs[] = "committer.outputs";
 
-class BatchCommitterTest : public ::testing::Test {
- protected:
-  void SetUp() override {
-    dir_ = (std::filesystem::temp_directory_path() /
-            absl::StrCat("tessera-committer-", getpid(), "-",
-                         ::testing::UnitTest::GetInstance()->current_test_info()->name()))
-               .string();
-    std::filesystem::remove_all(dir_);
-    auto store = RocksStore::Open(dir_);
-    ASSERT_TRUE(store.ok()) << store.status();
-    store_ = *std::move(store);
-  }
-  void TearDown() override {
-    store_.reset();
-    std::filesystem::remove_all(dir_);
-  }
-
-  std::string dir_;
-  std::unique_ptr<RocksStore> store_;
-};
+using BatchCommitterTest = testing::TempStoreTest;
 
 // A read-modify-write chain across overlapped batches: each batch reads a counter through its
 // staged writes over the batch being committed, adds one and publishes one output per step. Had
