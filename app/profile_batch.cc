@@ -14,8 +14,9 @@ absl::StatusOr<ProfileBatch::Entry*> ProfileBatch::Load(uint64_t id, std::string
   ASSIGN_OR_RETURN(std::optional<v1::Profile> stored, store_->Load(id));
   Entry& entry = entries_[id];
   if (stored.has_value()) {
-    entry.before = *stored;
     entry.current = *std::move(stored);
+    entry.before = profiles::ProfileSnapshot(entry.current);
+    entry.stored_version = entry.current.version();
   } else {
     entry.current.set_id(id);
     entry.current.set_workspace(std::string(workspace));
@@ -35,7 +36,7 @@ absl::Status ProfileBatch::Prefetch(const std::vector<uint64_t>& ids) {
 absl::StatusOr<v1::Profile*> ProfileBatch::Get(uint64_t id, std::string_view workspace) {
   ASSIGN_OR_RETURN(Entry * entry, Load(id, workspace));
   if (entry->before_pending) {  // loaded by Reevaluate: keep the stored state for ChangedFields
-    entry->before = entry->current;
+    entry->before = profiles::ProfileSnapshot(entry->current);
     entry->before_pending = false;
   }
   entry->changed = true;
@@ -49,7 +50,7 @@ absl::Status ProfileBatch::Reevaluate(uint64_t id) {
   Entry& entry = entries_[id];
   // Only the version is needed unless an event touches it too (then Get copies it): a backfill
   // re-evaluates every profile and the copy would be pure overhead.
-  entry.before.set_version(stored->version());
+  entry.stored_version = stored->version();
   entry.before_pending = true;
   entry.current = *std::move(stored);
   return absl::OkStatus();
@@ -90,7 +91,7 @@ absl::StatusOr<std::vector<v1::ProfileUpdate>> ProfileBatch::Finish(int64_t now_
     v1::ProfileUpdate update;
     update.set_profile_id(id);
     update.set_updated_at_ms(now_ms);
-    update.set_version(entry.before.version() + 1);
+    update.set_version(entry.stored_version + 1);
     const size_t changes_before = activation.segment_changes.size();
     if (entry.merged_into != 0) {
       if (activation_ != nullptr) activation_->Retire(entry.current, *kv_, now, activation);
@@ -106,7 +107,7 @@ absl::StatusOr<std::vector<v1::ProfileUpdate>> ProfileBatch::Finish(int64_t now_
         // moved, none of which is in the profile's JSON. Saved without a new version and without a
         // profile update: segment-changes carries the membership, naming the current version.
         for (size_t i = changes_before; i < activation.segment_changes.size(); ++i) {
-          activation.segment_changes[i].version = entry.before.version();
+          activation.segment_changes[i].version = entry.stored_version;
         }
         store_->Save(entry.current);
         continue;

@@ -19,6 +19,7 @@
 #include "absl/container/node_hash_map.h"
 #include "absl/status/statusor.h"
 #include "common/kv.h"
+#include "profiles/profile_state.h"
 #include "profiles/profile_store.h"
 #include "profiles/triggers.h"
 #include "proto/tessera/v1/tessera.pb.h"
@@ -63,11 +64,12 @@ class ProfileBatch {
 
  private:
   struct Entry {
-    v1::Profile before;  // as stored (empty when new)
+    profiles::ProfileSnapshot before;  // as stored (empty when new)
+    uint64_t stored_version = 0;       // 0 when new
     v1::Profile current;
     uint64_t merged_into = 0;
     bool changed = false;  // an event or a merge touched it (not only a re-evaluation)
-    bool before_pending = false;  // loaded by Reevaluate: `before` holds only the version so far
+    bool before_pending = false;  // loaded by Reevaluate: `before` not taken yet
   };
   absl::StatusOr<Entry*> Load(uint64_t id, std::string_view workspace);
 

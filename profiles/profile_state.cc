@@ -518,6 +518,38 @@ std::vector<std::string> ChangedFields(const v1::Profile& before, const v1::Prof
   return DifferentFields(JsonFields(before, &before_computed, &groups), JsonFields(after, &after_computed, &groups));
 }
 
+namespace {
+
+std::vector<std::pair<std::string_view, std::string>> OrderFields(const v1::Profile& profile) {
+  JsonGroups orders;
+  orders[kOrdersGroup] = true;
+  return JsonFields(profile, nullptr, &orders);
+}
+
+}  // namespace
+
+ProfileSnapshot::ProfileSnapshot(v1::Profile& profile) {
+  // Without orders, the copy renders them as they are: nothing to keep.
+  if (!profile.orders().empty()) order_fields_ = OrderFields(profile);
+  google::protobuf::Map<std::string, v1::OrderSummary> orders;
+  orders.swap(*profile.mutable_orders());
+  without_orders_ = profile;
+  profile.mutable_orders()->swap(orders);
+}
+
+std::vector<std::string> ChangedFields(const ProfileSnapshot& before, const v1::Profile& after) {
+  JsonGroups groups = GroupsToCompare(before.without_orders_, after);
+  groups[kOrdersGroup] = true;  // the snapshot has no orders to compare: its rendered fields are compared
+  std::vector<std::pair<std::string_view, std::string>> before_fields =
+      JsonFields(before.without_orders_, nullptr, &groups);
+  for (auto& [name, value] : before_fields) {  // order_fields_ is empty when there were no orders
+    for (const auto& [order_name, order_value] : before.order_fields_) {
+      if (name == order_name) value = order_value;
+    }
+  }
+  return DifferentFields(before_fields, JsonFields(after, nullptr, &groups));
+}
+
 std::vector<std::string> ChangedFieldsByFullJson(const v1::Profile& before, const v1::Profile& after) {
   return DifferentFields(JsonFields(before), JsonFields(after));
 }

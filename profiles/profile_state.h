@@ -11,6 +11,8 @@
 
 #include <cstdint>
 #include <string>
+#include <string_view>
+#include <utility>
 #include <vector>
 
 #include "absl/time/time.h"
@@ -48,6 +50,25 @@ std::vector<std::string> ChangedFields(const v1::Profile& before, const v1::Prof
 // event changed a computed trait (not when time alone moved one).
 std::vector<std::string> ChangedFields(const v1::Profile& before, const v1::Profile& after, absl::Time now,
                                        const ComputedTraitsConfig& config);
+// A profile as it was, kept to compare with what it becomes, without a copy of its order history:
+// everything but `orders`, and the JSON fields the orders render to (orders_count ..
+// items_by_category, the aggregates the document shows). A copy of every order on every touch
+// (plus freeing it) made a customer with thousands of orders cost milliseconds per batch
+// (docs/architecture.md, "Known limits").
+class ProfileSnapshot {
+ public:
+  ProfileSnapshot() = default;  // of a profile that did not exist yet
+  // Takes `profile`'s order map out while it copies the rest, then puts it back: `profile` is left
+  // exactly as it was.
+  explicit ProfileSnapshot(v1::Profile& profile);
+
+ private:
+  friend std::vector<std::string> ChangedFields(const ProfileSnapshot& before, const v1::Profile& after);
+  v1::Profile without_orders_;
+  std::vector<std::pair<std::string_view, std::string>> order_fields_;
+};
+// ChangedFields(before, after) for the profile `before` was taken of.
+std::vector<std::string> ChangedFields(const ProfileSnapshot& before, const v1::Profile& after);
 // What ChangedFields must always answer, by rendering both profiles' JSON whole (ChangedFields
 // renders only the fields whose proto parts differ). For the tests that hold them equal.
 std::vector<std::string> ChangedFieldsByFullJson(const v1::Profile& before, const v1::Profile& after);

@@ -509,10 +509,19 @@ TEST(ProfileStatePropertyTest, ChangedFieldsEqualsComparingTheWholeJson) {
       const v1::Profile& before = states[i - 1 - rng() % std::min<size_t>(i, 4)];
       const std::vector<std::string> expected = ChangedFieldsByFullJson(before, states[i]);
       ASSERT_EQ(ChangedFields(before, states[i]), expected) << "trial " << trial << " step " << i;
+      // The same from a snapshot (no copy of the orders), which leaves the profile as it was.
+      v1::Profile taken = before;
+      const ProfileSnapshot snapshot(taken);
+      ASSERT_TRUE(google::protobuf::util::MessageDifferencer::Equals(taken, before)) << "trial " << trial;
+      ASSERT_EQ(ChangedFields(snapshot, states[i]), expected) << "trial " << trial << " step " << i;
       if (!expected.empty()) ++differing_steps;
     }
   }
   EXPECT_GT(differing_steps, 1000);  // the steps really changed fields
+  // And from a profile that did not exist.
+  v1::Profile bought = NewProfile(1);
+  ApplyEvent(Purchase("o1", kT0, v1::ORDER_STATUS_COMPLETED, 4550, "THB"), bought);
+  EXPECT_EQ(ChangedFields(ProfileSnapshot(), bought), ChangedFieldsByFullJson(v1::Profile(), bought));
 }
 
 TEST(ProfileStatePropertyTest, ApplyingTheSameEventsInAnyOrderGivesTheSameProfile) {
