@@ -37,7 +37,7 @@ struct StateTicker {
   // Whether a tick has anything to do, judged from the store as committed so far. The loop asks
   // before it drains the batch in flight for the tick: a tick reads the committed store, so it must
   // wait for that batch's acknowledgements and WriteBatch, and when it waited once a second for
-  // nothing, that was 7-10% of a drain's loop time. What the batch in flight makes due is seen
+  // nothing, that was 5-10% of a drain's loop time. What the batch in flight makes due is seen
   // one tick (a second) later. Unset: always.
   std::function<absl::StatusOr<bool>()> has_work;
   // The tick. Sets *more when it has more to do at once (the loop polls one batch, then calls again

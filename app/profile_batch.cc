@@ -48,8 +48,8 @@ absl::Status ProfileBatch::Reevaluate(uint64_t id) {
   ASSIGN_OR_RETURN(std::optional<v1::Profile> stored, store_->Load(id));
   if (!stored.has_value()) return absl::OkStatus();
   Entry& entry = entries_[id];
-  // Only the version is needed unless an event touches it too (then Get copies it): a backfill
-  // re-evaluates every profile and the copy would be pure overhead.
+  // Only the version is needed unless an event touches it too (then Get takes the snapshot): a
+  // backfill re-evaluates every profile and the snapshot would be pure overhead.
   entry.stored_version = stored->version();
   entry.before_pending = true;
   entry.current = *std::move(stored);
