@@ -5,6 +5,7 @@
 
 #include <algorithm>
 #include <atomic>
+#include <functional>
 #include <set>
 
 #include "absl/container/flat_hash_map.h"
@@ -521,6 +522,40 @@ static absl::StatusOr<rd_kafka_t*> AdminClient(const std::string& brokers) {
   return rk;
 }
 
+// Sends one topic admin request (`submit` hands it its options and reply queue) and waits for the
+// answer: the request's own error, else the first per-topic error other than `tolerated`.
+static absl::Status RunTopicAdminRequest(
+    rd_kafka_t* rk, rd_kafka_admin_op_t op, absl::Duration timeout, const std::string& brokers, const char* verb,
+    rd_kafka_resp_err_t tolerated, const std::function<void(rd_kafka_AdminOptions_t*, rd_kafka_queue_t*)>& submit,
+    const std::function<const rd_kafka_topic_result_t**(rd_kafka_event_t*, size_t*)>& topic_results) {
+  char err[512];
+  rd_kafka_queue_t* queue = rd_kafka_queue_new(rk);
+  rd_kafka_AdminOptions_t* options = rd_kafka_AdminOptions_new(rk, op);
+  rd_kafka_AdminOptions_set_operation_timeout(options, TimeoutMillis(timeout), err, sizeof(err));
+  submit(options, queue);
+  absl::Status status = absl::OkStatus();
+  rd_kafka_event_t* event = rd_kafka_queue_poll(queue, TimeoutMillis(timeout) + 5000);
+  if (event == nullptr) {
+    status = absl::UnavailableError(absl::StrCat(verb, " topics: no answer from ", brokers));
+  } else if (rd_kafka_event_error(event) != RD_KAFKA_RESP_ERR_NO_ERROR) {
+    status = absl::UnavailableError(absl::StrCat(verb, " topics: ", rd_kafka_event_error_string(event)));
+  } else {
+    size_t count = 0;
+    const rd_kafka_topic_result_t** results = topic_results(event, &count);
+    for (size_t i = 0; i < count && status.ok(); ++i) {
+      const rd_kafka_resp_err_t e = rd_kafka_topic_result_error(results[i]);
+      if (e != RD_KAFKA_RESP_ERR_NO_ERROR && e != tolerated) {
+        status = absl::UnavailableError(absl::StrCat(verb, " topic ", rd_kafka_topic_result_name(results[i]), ": ",
+                                                     rd_kafka_topic_result_error_string(results[i])));
+      }
+    }
+  }
+  if (event != nullptr) rd_kafka_event_destroy(event);
+  rd_kafka_AdminOptions_destroy(options);
+  rd_kafka_queue_destroy(queue);
+  return status;
+}
+
 absl::Status CreateTopics(const std::string& brokers, const std::vector<TopicSpec>& topics, absl::Duration timeout) {
   absl::StatusOr<rd_kafka_t*> client = AdminClient(brokers);
   if (!client.ok()) return client.status();
@@ -532,31 +567,15 @@ absl::Status CreateTopics(const std::string& brokers, const std::vector<TopicSpe
     for (const auto& [k, v] : spec.configs) rd_kafka_NewTopic_set_config(t, k.c_str(), v.c_str());
     new_topics.push_back(t);
   }
-  rd_kafka_queue_t* queue = rd_kafka_queue_new(rk);
-  rd_kafka_AdminOptions_t* options = rd_kafka_AdminOptions_new(rk, RD_KAFKA_ADMIN_OP_CREATETOPICS);
-  rd_kafka_AdminOptions_set_operation_timeout(options, TimeoutMillis(timeout), err, sizeof(err));
-  rd_kafka_CreateTopics(rk, new_topics.data(), new_topics.size(), options, queue);
-  absl::Status status = absl::OkStatus();
-  rd_kafka_event_t* event = rd_kafka_queue_poll(queue, TimeoutMillis(timeout) + 5000);
-  if (event == nullptr) {
-    status = absl::UnavailableError(absl::StrCat("create topics: no answer from ", brokers));
-  } else if (rd_kafka_event_error(event) != RD_KAFKA_RESP_ERR_NO_ERROR) {
-    status = absl::UnavailableError(absl::StrCat("create topics: ", rd_kafka_event_error_string(event)));
-  } else {
-    const rd_kafka_CreateTopics_result_t* result = rd_kafka_event_CreateTopics_result(event);
-    size_t count = 0;
-    const rd_kafka_topic_result_t** results = rd_kafka_CreateTopics_result_topics(result, &count);
-    for (size_t i = 0; i < count; ++i) {
-      rd_kafka_resp_err_t e = rd_kafka_topic_result_error(results[i]);
-      if (e != RD_KAFKA_RESP_ERR_NO_ERROR && e != RD_KAFKA_RESP_ERR_TOPIC_ALREADY_EXISTS && status.ok()) {
-        status = absl::UnavailableError(absl::StrCat("create topic ", rd_kafka_topic_result_name(results[i]), ": ",
-                                                     rd_kafka_topic_result_error_string(results[i])));
-      }
-    }
-  }
-  if (event != nullptr) rd_kafka_event_destroy(event);
-  rd_kafka_AdminOptions_destroy(options);
-  rd_kafka_queue_destroy(queue);
+  // An existing topic is left as it is.
+  absl::Status status = RunTopicAdminRequest(
+      rk, RD_KAFKA_ADMIN_OP_CREATETOPICS, timeout, brokers, "create", RD_KAFKA_RESP_ERR_TOPIC_ALREADY_EXISTS,
+      [&](rd_kafka_AdminOptions_t* options, rd_kafka_queue_t* queue) {
+        rd_kafka_CreateTopics(rk, new_topics.data(), new_topics.size(), options, queue);
+      },
+      [](rd_kafka_event_t* event, size_t* count) {
+        return rd_kafka_CreateTopics_result_topics(rd_kafka_event_CreateTopics_result(event), count);
+      });
   for (auto* t : new_topics) rd_kafka_NewTopic_destroy(t);
   if (status.ok()) status = WaitUntilTopicsHaveLeaders(rk, topics, absl::Now() + timeout);
   rd_kafka_destroy(rk);
@@ -586,33 +605,15 @@ absl::StatusOr<std::vector<std::string>> DeleteTopicsWithPrefix(const std::strin
   }
   std::vector<rd_kafka_DeleteTopic_t*> doomed;
   for (const std::string& name : *names) doomed.push_back(rd_kafka_DeleteTopic_new(name.c_str()));
-  char err[512];
-  rd_kafka_queue_t* queue = rd_kafka_queue_new(rk);
-  rd_kafka_AdminOptions_t* options = rd_kafka_AdminOptions_new(rk, RD_KAFKA_ADMIN_OP_DELETETOPICS);
-  rd_kafka_AdminOptions_set_operation_timeout(options, TimeoutMillis(timeout), err, sizeof(err));
-  rd_kafka_DeleteTopics(rk, doomed.data(), doomed.size(), options, queue);
-  absl::Status status = absl::OkStatus();
-  rd_kafka_event_t* event = rd_kafka_queue_poll(queue, TimeoutMillis(timeout) + 5000);
-  if (event == nullptr) {
-    status = absl::UnavailableError(absl::StrCat("delete topics: no answer from ", brokers));
-  } else if (rd_kafka_event_error(event) != RD_KAFKA_RESP_ERR_NO_ERROR) {
-    status = absl::UnavailableError(absl::StrCat("delete topics: ", rd_kafka_event_error_string(event)));
-  } else {
-    size_t count = 0;
-    const rd_kafka_topic_result_t** results =
-        rd_kafka_DeleteTopics_result_topics(rd_kafka_event_DeleteTopics_result(event), &count);
-    for (size_t i = 0; i < count && status.ok(); ++i) {
-      const rd_kafka_resp_err_t e = rd_kafka_topic_result_error(results[i]);
-      // Deleted meanwhile by someone else: the goal holds.
-      if (e != RD_KAFKA_RESP_ERR_NO_ERROR && e != RD_KAFKA_RESP_ERR_UNKNOWN_TOPIC_OR_PART) {
-        status = absl::UnavailableError(absl::StrCat("delete topic ", rd_kafka_topic_result_name(results[i]), ": ",
-                                                     rd_kafka_topic_result_error_string(results[i])));
-      }
-    }
-  }
-  if (event != nullptr) rd_kafka_event_destroy(event);
-  rd_kafka_AdminOptions_destroy(options);
-  rd_kafka_queue_destroy(queue);
+  // A topic deleted meanwhile by someone else: the goal holds.
+  absl::Status status = RunTopicAdminRequest(
+      rk, RD_KAFKA_ADMIN_OP_DELETETOPICS, timeout, brokers, "delete", RD_KAFKA_RESP_ERR_UNKNOWN_TOPIC_OR_PART,
+      [&](rd_kafka_AdminOptions_t* options, rd_kafka_queue_t* queue) {
+        rd_kafka_DeleteTopics(rk, doomed.data(), doomed.size(), options, queue);
+      },
+      [](rd_kafka_event_t* event, size_t* count) {
+        return rd_kafka_DeleteTopics_result_topics(rd_kafka_event_DeleteTopics_result(event), count);
+      });
   for (auto* t : doomed) rd_kafka_DeleteTopic_destroy(t);
   // As with creation, the controller answers before the metadata agrees; wait until it does, so a
   // caller that recreates a topic of the same name gets a new, empty one.
