@@ -409,15 +409,7 @@ def main():
           f"({fw['people_seen']:,} seen) | {k(ff['events_per_s'])} events/s | {f1(ff['cpu_s_per_million'])} | "
           f"{ff['events_per_s'] / fpass['per_s']:.3f} × (target 0.5 ×) |")
         a("")
-        a(f"The drain slowed as it went: about 15k events/s in its first 10 s, 11–12k after 30 s, 7–8k from the "
-          f"third minute on (its log's progress lines). The busiest person of this workload has "
-          f"{fw['busiest_person_events']:,} events (Zipf {fw['zipf_exponent']}), about 6,000 of them orders, and a "
-          "profile keeps every order (`Profile.orders`, last writer wins per order id, so that refunds and late "
-          "events fold in any order): each batch that touches such a profile parses, copies, renders, compares, "
-          "serializes and frees all of them. perf over the Kafka-less pipeline at this size (2026-12-04, "
-          "`perf record --call-graph dwarf`): profile parse, copy, free, JSON render, comparison and "
-          "serialization are about 45% of the pipeline thread's samples. The same pipeline over flatter "
-          "activity is faster:")
+        a(fr["findings"])
         a("")
         for h in fr.get("hand_measurements", []):
             parts = [f"{name.replace('_', ' ').replace('zipf 0 ', 'Zipf 0.')} {k(v['events_per_s'])} events/s "
