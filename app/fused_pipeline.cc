@@ -79,7 +79,7 @@ absl::Status FusedPipeline::ApplyPending() {
     for (const v1::MergeRecord& merge : pending.merges) {
       ASSIGN_OR_RETURN(v1::Profile * loser, batch_.Get(merge.loser(), event.workspace()));
       ASSIGN_OR_RETURN(v1::Profile * winner, batch_.Get(merge.winner(), event.workspace()));
-      ProfileBatch::Absorb(*loser, *winner);
+      ProfileBatch::Absorb(*loser, *winner, *computed_traits_);
       RETURN_IF_ERROR(batch_.MarkMerged(merge.loser(), merge.winner()));
     }
     ASSIGN_OR_RETURN(v1::Profile * profile, batch_.Get(pending.profile_id, event.workspace()));

@@ -56,11 +56,12 @@ absl::Status ProfileBatch::Reevaluate(uint64_t id) {
   return absl::OkStatus();
 }
 
-void ProfileBatch::Absorb(const v1::Profile& loser, v1::Profile& winner) {
+void ProfileBatch::Absorb(const v1::Profile& loser, v1::Profile& winner,
+                          const profiles::ComputedTraitsConfig& config) {
   const bool absorbed = loser.id() == winner.id() ||
                         std::binary_search(winner.merged_from().begin(), winner.merged_from().end(), loser.id());
   if (!absorbed) profiles::SegmentEngine::AbsorbWindows(loser, winner);
-  profiles::AbsorbProfile(loser, winner);
+  profiles::AbsorbProfile(loser, winner, config);
 }
 
 absl::StatusOr<std::optional<uint64_t>> ProfileBatch::MergedInto(uint64_t id) {

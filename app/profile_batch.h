@@ -52,9 +52,10 @@ class ProfileBatch {
   // segment is being backfilled). No-op for an id with no stored profile (merged away, unknown).
   absl::Status Reevaluate(uint64_t id);
 
-  // Folds `loser` into `winner` as AbsorbProfile does, plus the segment window counters (which
-  // AbsorbProfile does not know). A no-op when the winner already absorbed it.
-  static void Absorb(const v1::Profile& loser, v1::Profile& winner);
+  // Folds `loser` into `winner` as AbsorbProfile does (with the computed-traits `config` the
+  // events are applied with), plus the segment window counters (which AbsorbProfile does not
+  // know). A no-op when the winner already absorbed it.
+  static void Absorb(const v1::Profile& loser, v1::Profile& winner, const profiles::ComputedTraitsConfig& config);
 
   // Stages every touched profile with a new version; returns one update per profile (a tombstone
   // for a merged one), ordered by id. With an activation engine, appends the segment changes (with

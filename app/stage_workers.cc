@@ -26,6 +26,7 @@
 #include "ingest/ingest.h"
 #include "ingest/quality.h"
 #include "profiles/event_store.h"
+#include "profiles/order_totals.h"
 #include "profiles/profile_state.h"
 #include "profiles/profile_store.h"
 #include "sinks/profile_updates.h"
@@ -182,6 +183,11 @@ absl::Status RunProfilesStage(const RunOptions& options, const std::atomic<bool>
     profiles::ActivationOutputs changes;
     ASSIGN_OR_RETURN(std::vector<v1::ProfileUpdate> updates, profiles.Finish(SystemClock().NowMillis(), &changes));
     for (v1::ProfileUpdate& update : updates) {
+      // The sinks stage renders the profile's JSON, which reads the order totals, never the orders:
+      // without them a record's size does not grow with the customer's order history (with them, a
+      // customer with some thousands of orders passed the broker's message size limit and stopped
+      // this stage for good).
+      profiles::DropOrdersKeepingTotals(*update.mutable_profile());
       out.push_back(OutputRecord{topics.profile_changes, sinks::ProfileKey(update.profile_id()),
                                  update.SerializeAsString(), {}});
     }
@@ -257,7 +263,7 @@ absl::Status RunProfilesStage(const RunOptions& options, const std::atomic<bool>
         continue;
       }
       ASSIGN_OR_RETURN(v1::Profile * winner_profile, profiles.Get(winner, transfer.loser_state().workspace()));
-      ProfileBatch::Absorb(transfer.loser_state(), *winner_profile);  // no-op when replayed
+      ProfileBatch::Absorb(transfer.loser_state(), *winner_profile, *options.computed_traits);  // no-op when replayed
     }
     RETURN_IF_ERROR(finish(profiles, out));
     return out;

@@ -59,6 +59,7 @@
 #include "common/bytes.h"
 #include "common/clock.h"
 #include "common/rocks_store.h"
+#include "profiles/order_totals.h"
 #include "profiles/query/export.h"
 #include "profiles/query/query_api.h"
 #include "profiles/query/query_server.h"
@@ -123,6 +124,7 @@ v1::Profile MakeProfile(int64_t i) {
     order.set_message_id(absl::StrCat("order:o-", i, "-", o, ":completed"));
     (*order.mutable_category_quantities())["coffee"] = 1;
   }
+  *p.mutable_order_totals() = profiles::ComputeOrderTotals(p.orders());  // as the fold keeps them
   p.set_version(3);
   return p;
 }

@@ -55,6 +55,7 @@
 #include "common/clock.h"
 #include "common/rocks_store.h"
 #include "profiles/event_store.h"
+#include "profiles/order_totals.h"
 #include "profiles/profile_state.h"
 #include "profiles/profile_store.h"
 #include "profiles/triggers.h"
@@ -150,6 +151,7 @@ v1::Profile MakeProfile(uint64_t id, int64_t now_ms, std::mt19937_64& rng) {
     const std::string key = absl::StrCat("purchase.order?category=", category);
     (*(*p.mutable_event_windows())[key].mutable_by_day())[profiles::UtcDay(o.timestamp_ms())] += 1;
   }
+  if (orders > 0) *p.mutable_order_totals() = profiles::ComputeOrderTotals(p.orders());  // as the fold keeps them
   const int pages = pick(rng) % 8;
   for (int i = 0; i < pages; ++i) {
     (*(*p.mutable_event_windows())["web.page"].mutable_by_day())[profiles::UtcDay(last_seen) - pick(rng) % 20] += 1;

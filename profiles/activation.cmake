@@ -3,5 +3,5 @@
 # simdjson for them.
 add_library(tessera_activation STATIC conditions.cc segments.cc triggers.cc)
 target_link_libraries(tessera_activation
-  PUBLIC tessera_common tessera_proto absl::time absl::status absl::statusor
+  PUBLIC tessera_common tessera_proto tessera_order_totals absl::time absl::status absl::statusor
   PRIVATE tessera_warnings yaml-cpp simdjson::simdjson absl::strings absl::flat_hash_set)

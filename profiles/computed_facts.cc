@@ -8,6 +8,7 @@
 #include "absl/strings/str_join.h"
 #include "common/absl_compat.h"
 #include "common/currency.h"
+#include "profiles/order_totals.h"
 
 namespace tessera::profiles {
 namespace {
@@ -30,18 +31,16 @@ std::optional<FactValue> MoneyField(const ComputedTraits& traits, std::string_vi
 // What the default source (ProfileFactsView without a ComputedTraitSource) answers beyond the
 // computed object, so plugging this source in takes no condition away.
 std::optional<FactValue> DefaultSourceFact(const v1::Profile& profile, std::string_view name, absl::Time now) {
-  const auto orders_with = [&profile](v1::OrderStatus status) {
-    int64_t n = 0;
-    for (const auto& [id, order] : profile.orders()) n += order.status() == status ? 1 : 0;
-    return FactValue::Number(static_cast<double>(n));
-  };
+  v1::OrderTotals scratch;
+  const v1::OrderTotals& totals = OrderTotalsOf(profile, scratch);
+  const auto number = [](int64_t n) { return FactValue::Number(static_cast<double>(n)); };
   const auto count = [](const google::protobuf::Map<std::string, int64_t>& map, std::string_view key) {
     auto it = map.find(std::string(key));
     return FactValue::Number(it == map.end() ? 0 : static_cast<double>(it->second));
   };
-  if (name == "orders_count") return orders_with(v1::ORDER_STATUS_COMPLETED);
-  if (name == "refunds_count") return orders_with(v1::ORDER_STATUS_REFUNDED);
-  if (name == "cancelled_count") return orders_with(v1::ORDER_STATUS_CANCELLED);
+  if (name == "orders_count") return number(totals.completed());
+  if (name == "refunds_count") return number(totals.refunded());
+  if (name == "cancelled_count") return number(totals.cancelled());
   if (name == "days_since_last_seen") {
     if (profile.event_counts().empty()) return std::nullopt;
     return FactValue::Number(std::floor(

@@ -14,6 +14,7 @@
 #include "common/clock.h"
 #include "common/currency.h"
 #include "common/json_writer.h"
+#include "profiles/order_totals.h"
 #include "simdjson.h"
 
 namespace tessera::profiles {
@@ -428,7 +429,9 @@ std::optional<std::string> TimeZoneTrait(const v1::Profile& profile) {
   return name;
 }
 
-std::pair<std::string, absl::TimeZone> ProfileTimeZone(const v1::Profile& profile, const ComputedTraitsConfig& config) {
+}  // namespace
+
+NamedTimeZone ProfileTimeZone(const v1::Profile& profile, const ComputedTraitsConfig& config) {
   absl::TimeZone zone;
   if (std::optional<std::string> name = TimeZoneTrait(profile); name.has_value() && absl::LoadTimeZone(*name, &zone)) {
     return {*name, zone};
@@ -436,6 +439,8 @@ std::pair<std::string, absl::TimeZone> ProfileTimeZone(const v1::Profile& profil
   if (absl::LoadTimeZone(config.default_time_zone, &zone)) return {config.default_time_zone, zone};
   return {"UTC", absl::UTCTimeZone()};
 }
+
+namespace {
 
 // The keys with the largest values, best first, ties by key; only positive values.
 std::vector<std::string> Top(const std::map<std::string, int64_t>& values, int n) {
@@ -481,14 +486,10 @@ std::string TierOf(int recency, int frequency, int monetary) {
 }
 
 std::optional<absl::Time> LastCompletedOrder(const v1::Profile& profile) {
-  std::optional<int64_t> last;
-  for (const auto& [id, order] : profile.orders()) {
-    if (order.status() == v1::ORDER_STATUS_COMPLETED && (!last.has_value() || order.timestamp_ms() > *last)) {
-      last = order.timestamp_ms();
-    }
-  }
-  if (!last.has_value()) return std::nullopt;
-  return absl::FromUnixMillis(*last);
+  v1::OrderTotals scratch;
+  const v1::OrderTotals& totals = OrderTotalsOf(profile, scratch);
+  if (totals.completed() == 0) return std::nullopt;
+  return absl::FromUnixMillis(totals.last_completed_ms());
 }
 
 std::string TimeJson(absl::Time time) {
@@ -631,24 +632,18 @@ namespace {
 // Value and RFM: completed orders, spend, first/last order, days since, the scores and tier.
 void ComputeValue(const v1::Profile& profile, absl::Time now, const ComputedTraitsConfig& config,
                   ComputedTraits& out) {
-  std::map<std::string, int64_t> orders_by_currency;
-  std::optional<int64_t> first_ms, last_ms;
-  for (const auto& [order_id, order] : profile.orders()) {
-    if (order.status() != v1::ORDER_STATUS_COMPLETED) continue;
-    const std::string& currency = order.total().currency();
-    ++out.orders;
-    out.lifetime_spend[currency] += order.total().minor_units();
-    ++orders_by_currency[currency];
-    if (!first_ms.has_value() || order.timestamp_ms() < *first_ms) first_ms = order.timestamp_ms();
-    if (!last_ms.has_value() || order.timestamp_ms() > *last_ms) last_ms = order.timestamp_ms();
-  }
+  v1::OrderTotals scratch;
+  const v1::OrderTotals& totals = OrderTotalsOf(profile, scratch);
+  out.orders = totals.completed();
+  out.lifetime_spend.insert(totals.spend().begin(), totals.spend().end());
   for (const auto& [currency, spend] : out.lifetime_spend) {
-    const int64_t n = orders_by_currency[currency];
-    out.average_order_value[currency] = (spend + n / 2) / n;
+    auto n = totals.completed_by_currency().find(currency);
+    if (n == totals.completed_by_currency().end() || n->second <= 0) continue;  // never: spend follows the count
+    out.average_order_value[currency] = (spend + n->second / 2) / n->second;
   }
-  if (!first_ms.has_value()) return;
-  out.first_order_at = absl::FromUnixMillis(*first_ms);
-  out.last_order_at = absl::FromUnixMillis(*last_ms);
+  if (totals.completed() == 0) return;
+  out.first_order_at = absl::FromUnixMillis(totals.first_completed_ms());
+  out.last_order_at = absl::FromUnixMillis(totals.last_completed_ms());
   out.days_since_last_order = std::max<int64_t>(0, absl::ToInt64Hours(now - *out.last_order_at) / 24);
 
   RfmScore rfm;
@@ -672,29 +667,43 @@ void ComputeValue(const v1::Profile& profile, absl::Time now, const ComputedTrai
 void ComputePreferences(const v1::Profile& profile, const ComputedTraitsConfig& config, ComputedTraits& out) {
   const auto [zone_name, zone] = ProfileTimeZone(profile, config);
   out.time_zone = zone_name;
-  std::map<std::string, int64_t> categories_by_count, categories_by_spend, products_by_count, products_by_spend,
-      channels;
+  v1::OrderTotals scratch;
+  const v1::OrderTotals& totals = OrderTotalsOf(profile, scratch);
+  const std::map<std::string, int64_t> categories_by_count(totals.items_by_category().begin(),
+                                                           totals.items_by_category().end());
+  const std::map<std::string, int64_t> products_by_count(totals.product_quantity().begin(),
+                                                         totals.product_quantity().end());
+  const std::map<std::string, int64_t> channels(totals.channels().begin(), totals.channels().end());
+  // Spend favourites rank spend in the reporting currency only: the "<currency> " keys.
+  const std::string reporting_prefix = CurrencyKey(config.reporting_currency, "");
+  const auto in_reporting_currency = [&reporting_prefix](const google::protobuf::Map<std::string, int64_t>& spend) {
+    std::map<std::string, int64_t> out;
+    for (const auto& [key, minor] : spend) {
+      if (key.starts_with(reporting_prefix)) out[key.substr(reporting_prefix.size())] += minor;
+    }
+    return out;
+  };
+  const std::map<std::string, int64_t> products_by_spend = in_reporting_currency(totals.product_spend());
+  const std::map<std::string, int64_t> categories_by_spend = in_reporting_currency(totals.category_spend());
+  // The usual weekday and hour: kept in the profile's zone. Totals kept in another zone (the
+  // configured default changed since) or not kept at all (a profile stored before them) are counted
+  // from the orders here instead.
   std::array<int64_t, 7> weekdays{};
   std::array<int64_t, 24> hours{};
-  int64_t orders = 0, with_coupon = 0;
-  for (const auto& [order_id, order] : profile.orders()) {
-    if (order.status() != v1::ORDER_STATUS_COMPLETED) continue;
-    ++orders;
-    if (!order.coupon().empty()) ++with_coupon;
-    if (!order.channel().empty()) ++channels[order.channel()];
-    const absl::CivilHour local = absl::ToCivilHour(absl::FromUnixMillis(order.timestamp_ms()), zone);
-    ++weekdays[static_cast<int>(absl::GetWeekday(local))];
-    ++hours[local.hour()];
-    for (const auto& [category, quantity] : order.category_quantities()) categories_by_count[category] += quantity;
-    const bool reporting = order.total().currency() == config.reporting_currency;
-    for (const auto& [sku, line] : order.lines()) {
-      products_by_count[sku] += line.quantity();
-      if (!reporting) continue;
-      products_by_spend[sku] += line.spend_minor();
-      categories_by_spend[line.category()] += line.spend_minor();
+  if (HasUsualTimesIn(totals, zone_name)) {
+    std::copy(totals.weekday_counts().begin(), totals.weekday_counts().end(), weekdays.begin());
+    std::copy(totals.hour_counts().begin(), totals.hour_counts().end(), hours.begin());
+  } else if (totals.completed() > 0) {
+    for (const auto& [order_id, order] : profile.orders()) {
+      if (order.status() != v1::ORDER_STATUS_COMPLETED) continue;
+      const absl::CivilHour local = absl::ToCivilHour(absl::FromUnixMillis(order.timestamp_ms()), zone);
+      ++weekdays[static_cast<int>(absl::GetWeekday(local))];
+      ++hours[local.hour()];
     }
   }
-  if (orders > 0) out.coupon_share = static_cast<double>(with_coupon) / static_cast<double>(orders);
+  if (totals.completed() > 0) {
+    out.coupon_share = static_cast<double>(totals.with_coupon()) / static_cast<double>(totals.completed());
+  }
   out.favourite_categories_by_spend = Top(categories_by_spend, config.favourites);
   out.favourite_categories_by_count = Top(categories_by_count, config.favourites);
   out.favourite_products_by_spend = Top(products_by_spend, config.favourites);

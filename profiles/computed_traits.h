@@ -27,6 +27,7 @@
 #include "absl/container/flat_hash_map.h"
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
+#include "profiles/order_totals.h"
 #include "proto/tessera/v1/tessera.pb.h"
 
 namespace tessera::profiles {
@@ -155,6 +156,10 @@ struct ComputedTraits {
 };
 
 ComputedTraits ComputeTraits(const v1::Profile& profile, absl::Time now, const ComputedTraitsConfig& config);
+
+// The profile's time zone: its `timezone` trait when that names a zone, else the configured
+// default, else UTC. Usual purchase times are counted in it (profiles/order_totals.h).
+NamedTimeZone ProfileTimeZone(const v1::Profile& profile, const ComputedTraitsConfig& config);
 
 // ComputeTraits limited to the part that holds the field `field` of the computed object (value and
 // RFM, preferences, engagement, cart, or the one user-defined trait; everything for an unknown

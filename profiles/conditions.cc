@@ -9,7 +9,9 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "common/absl_compat.h"
+#include "common/currency.h"
 #include "common/yaml_config.h"
+#include "profiles/order_totals.h"
 #include "simdjson.h"
 #include "yaml-cpp/yaml.h"
 
@@ -482,14 +484,12 @@ std::optional<FactValue> ProfileFactsView::Computed(std::string_view name) const
     auto it = map.find(std::string(key));
     return FactValue::Number(it == map.end() ? 0 : static_cast<double>(it->second));
   };
-  auto orders_with = [&](v1::OrderStatus status) {
-    int64_t n = 0;
-    for (const auto& [id, order] : profile_->orders()) n += order.status() == status ? 1 : 0;
-    return FactValue::Number(static_cast<double>(n));
-  };
-  if (name == "orders_count") return orders_with(v1::ORDER_STATUS_COMPLETED);
-  if (name == "refunds_count") return orders_with(v1::ORDER_STATUS_REFUNDED);
-  if (name == "cancelled_count") return orders_with(v1::ORDER_STATUS_CANCELLED);
+  v1::OrderTotals scratch;
+  const v1::OrderTotals& totals = OrderTotalsOf(*profile_, scratch);
+  const auto number = [](int64_t n) { return FactValue::Number(static_cast<double>(n)); };
+  if (name == "orders_count") return number(totals.completed());
+  if (name == "refunds_count") return number(totals.refunded());
+  if (name == "cancelled_count") return number(totals.cancelled());
   if (name == "days_since_last_seen") {
     if (profile_->last_seen_ms() == 0) return std::nullopt;
     return FactValue::Number(
@@ -497,14 +497,10 @@ std::optional<FactValue> ProfileFactsView::Computed(std::string_view name) const
   }
   if (name.starts_with("total_spend.")) {
     const std::string_view currency = name.substr(12);
-    int64_t minor = 0;
-    for (const auto& [id, order] : profile_->orders()) {
-      if (order.status() == v1::ORDER_STATUS_COMPLETED && order.total().currency() == currency) {
-        minor += order.total().minor_units();
-      }
-    }
+    auto spend = totals.spend().find(std::string(currency));
+    const int64_t minor = spend == totals.spend().end() ? 0 : spend->second;
     // Major units, through the currency's exponent; unknown currencies stay in minor units.
-    const int exponent = currency == "JPY" || currency == "KRW" || currency == "VND" ? 0 : 2;
+    const int exponent = CurrencyExponent(currency).value_or(0);
     return FactValue::Number(static_cast<double>(minor) / std::pow(10.0, exponent));
   }
   if (name.starts_with("event_type_counts.")) return count(profile_->event_type_counts(), name.substr(18));

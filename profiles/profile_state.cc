@@ -14,6 +14,7 @@
 #include "common/currency.h"
 #include "common/identifier.h"
 #include "common/json_writer.h"
+#include "profiles/order_totals.h"
 
 namespace tessera::profiles {
 namespace {
@@ -92,14 +93,10 @@ void MergeConsent(const std::string& purpose, const v1::ConsentState& candidate,
   }
 }
 
-void MergeOrder(const std::string& order_id, const v1::OrderSummary& candidate, v1::Profile& profile) {
-  auto& orders = *profile.mutable_orders();
-  auto it = orders.find(order_id);
-  if (it == orders.end()) {
-    orders[order_id] = candidate;
-  } else if (OrderWins(candidate, it->second)) {
-    it->second = candidate;
-  }
+void MergeOrder(const std::string& order_id, const v1::OrderSummary& candidate, const NamedTimeZone& zone,
+                v1::Profile& profile) {
+  auto it = profile.orders().find(order_id);
+  if (it == profile.orders().end() || OrderWins(candidate, it->second)) SetOrder(order_id, candidate, zone, profile);
 }
 
 void MergeSeen(int64_t first_ms, int64_t last_ms, bool target_has_seen, v1::Profile& profile) {
@@ -129,6 +126,10 @@ void WriteCounts(const google::protobuf::Map<std::string, int64_t>& counts, Json
   w.BeginObject();
   for (const auto& [key, count] : SortedEntries(counts)) w.Key(key).Int(count);
   w.EndObject();
+}
+
+std::map<std::string, int64_t> Sorted(const google::protobuf::Map<std::string, int64_t>& map) {
+  return std::map<std::string, int64_t>(map.begin(), map.end());
 }
 
 void WriteTime(bool set, int64_t ms, JsonWriter& w) {
@@ -219,45 +220,27 @@ std::vector<std::pair<std::string_view, std::string>> JsonFields(const v1::Profi
   }
 
   if (want(kOrdersGroup)) {
-    // Order-derived fields: only an order's current (last-written) status counts, so a refund
-    // replaces the completed order's contribution instead of adding to it.
-    int64_t completed = 0, refunded = 0, cancelled = 0;
-    std::map<std::string, int64_t> spend, refunded_money, items_by_category;
-    for (const auto& [order_id, order] : profile.orders()) {
-      switch (order.status()) {
-        case v1::ORDER_STATUS_COMPLETED:
-          ++completed;
-          spend[order.total().currency()] += order.total().minor_units();
-          for (const auto& [category, quantity] : order.category_quantities()) items_by_category[category] += quantity;
-          break;
-        case v1::ORDER_STATUS_REFUNDED:
-          ++refunded;
-          refunded_money[order.total().currency()] += order.total().minor_units();
-          break;
-        case v1::ORDER_STATUS_CANCELLED:
-          ++cancelled;
-          break;
-        default:
-          break;
-      }
-    }
-    add("orders_count", std::move(JsonWriter().Int(completed)));
-    add("refunds_count", std::move(JsonWriter().Int(refunded)));
-    add("cancelled_count", std::move(JsonWriter().Int(cancelled)));
+    // Order-derived fields, from the totals: only an order's current (last-written) status
+    // counts, so a refund replaces the completed order's contribution instead of adding to it.
+    v1::OrderTotals scratch;
+    const v1::OrderTotals& totals = OrderTotalsOf(profile, scratch);
+    add("orders_count", std::move(JsonWriter().Int(totals.completed())));
+    add("refunds_count", std::move(JsonWriter().Int(totals.refunded())));
+    add("cancelled_count", std::move(JsonWriter().Int(totals.cancelled())));
     {
       JsonWriter w;
-      WriteMoneyByCurrency(spend, w);
+      WriteMoneyByCurrency(Sorted(totals.spend()), w);
       add("total_spend", std::move(w));
     }
     {
       JsonWriter w;
-      WriteMoneyByCurrency(refunded_money, w);
+      WriteMoneyByCurrency(Sorted(totals.refunded_money()), w);
       add("refunded", std::move(w));
     }
     {
       JsonWriter w;
       w.BeginObject();
-      for (const auto& [category, quantity] : items_by_category) w.Key(category).Int(quantity);
+      for (const auto& [category, quantity] : Sorted(totals.items_by_category())) w.Key(category).Int(quantity);
       w.EndObject();
       add("items_by_category", std::move(w));
     }
@@ -381,13 +364,21 @@ void ApplyEvent(const v1::Event& event, v1::Profile& profile, const ComputedTrai
       (*summary.mutable_category_quantities())[item.category()] += item.quantity();
     }
     AddOrderLines(order, summary);
-    MergeOrder(order.order_id(), summary, profile);
+    MergeOrder(order.order_id(), summary, ProfileTimeZone(profile, config), profile);
+  } else if (event.traits().contains("timezone") || (!profile.has_order_totals() && !profile.orders().empty())) {
+    // The profile's zone may have moved (the usual purchase times are counted in it), or it was
+    // stored before order totals existed.
+    SetOrderZone(ProfileTimeZone(profile, config), profile);
   }
   // After the counters: HasSeenEvents is true from here on, and last_seen includes this event.
   ApplyComputedState(event, previous_last_seen_day, config, profile);
 }
 
 void AbsorbProfile(const v1::Profile& loser, v1::Profile& winner) {
+  AbsorbProfile(loser, winner, DefaultComputedTraitsConfig());
+}
+
+void AbsorbProfile(const v1::Profile& loser, v1::Profile& winner, const ComputedTraitsConfig& config) {
   if (loser.id() == winner.id()) return;  // absorbing itself would double every counter
   if (std::binary_search(winner.merged_from().begin(), winner.merged_from().end(), loser.id())) return;
 
@@ -423,7 +414,11 @@ void AbsorbProfile(const v1::Profile& loser, v1::Profile& winner) {
   AddCounts(loser.event_type_counts(), *winner.mutable_event_type_counts());
   AddCounts(loser.social_counts(), *winner.mutable_social_counts());
   AddCounts(loser.track_event_counts(), *winner.mutable_track_event_counts());
-  for (const auto& [order_id, order] : loser.orders()) MergeOrder(order_id, order, winner);
+  // After the traits: the zone is the merged profile's. SetOrderZone recounts the usual times when
+  // the loser's timezone trait won, and also covers a loser without orders.
+  const NamedTimeZone zone = ProfileTimeZone(winner, config);
+  SetOrderZone(zone, winner);
+  for (const auto& [order_id, order] : loser.orders()) MergeOrder(order_id, order, zone, winner);
   AbsorbComputedState(loser, winner);
 }
 
@@ -485,11 +480,15 @@ JsonGroups GroupsToCompare(const v1::Profile& a, const v1::Profile& b) {
   differ[kLastSeenGroup] = !same_seen || a.last_seen_ms() != b.last_seen_ms();
   differ[kEventCountsGroup] = !SameMap(a.event_counts(), b.event_counts(), same_count);
   differ[kEventTypeCountsGroup] = !SameMap(a.event_type_counts(), b.event_type_counts(), same_count);
-  differ[kOrdersGroup] = !SameMap(a.orders(), b.orders(), [&](const v1::OrderSummary& x, const v1::OrderSummary& y) {
-    return x.status() == y.status() && x.total().currency() == y.total().currency() &&
-           x.total().minor_units() == y.total().minor_units() &&
-           SameMap(x.category_quantities(), y.category_quantities(), same_count);
-  });
+  {
+    v1::OrderTotals a_scratch, b_scratch;
+    const v1::OrderTotals& x = OrderTotalsOf(a, a_scratch);
+    const v1::OrderTotals& y = OrderTotalsOf(b, b_scratch);
+    differ[kOrdersGroup] = x.completed() != y.completed() || x.refunded() != y.refunded() ||
+                           x.cancelled() != y.cancelled() || !SameMap(x.spend(), y.spend(), same_count) ||
+                           !SameMap(x.refunded_money(), y.refunded_money(), same_count) ||
+                           !SameMap(x.items_by_category(), y.items_by_category(), same_count);
+  }
   differ[kSocialGroup] = !SameMap(a.social_counts(), b.social_counts(), same_count);
   differ[kTrackEventsGroup] = !SameMap(a.track_event_counts(), b.track_event_counts(), same_count);
   differ[kConsentGroup] = !SameMap(a.consent(), b.consent(), [](const v1::ConsentState& x, const v1::ConsentState& y) {
@@ -518,36 +517,20 @@ std::vector<std::string> ChangedFields(const v1::Profile& before, const v1::Prof
   return DifferentFields(JsonFields(before, &before_computed, &groups), JsonFields(after, &after_computed, &groups));
 }
 
-namespace {
-
-std::vector<std::pair<std::string_view, std::string>> OrderFields(const v1::Profile& profile) {
-  JsonGroups orders;
-  orders[kOrdersGroup] = true;
-  return JsonFields(profile, nullptr, &orders);
-}
-
-}  // namespace
-
 ProfileSnapshot::ProfileSnapshot(v1::Profile& profile) {
-  // Without orders, the copy renders them as they are: nothing to keep.
-  if (!profile.orders().empty()) order_fields_ = OrderFields(profile);
+  // The orders group renders from the totals, so the copy needs no orders. A profile stored before
+  // totals existed gets them computed here, from the orders it had.
   google::protobuf::Map<std::string, v1::OrderSummary> orders;
   orders.swap(*profile.mutable_orders());
   without_orders_ = profile;
   profile.mutable_orders()->swap(orders);
+  if (!without_orders_.has_order_totals() && !profile.orders().empty()) {
+    *without_orders_.mutable_order_totals() = ComputeOrderTotals(profile.orders());
+  }
 }
 
 std::vector<std::string> ChangedFields(const ProfileSnapshot& before, const v1::Profile& after) {
-  JsonGroups groups = GroupsToCompare(before.without_orders_, after);
-  groups[kOrdersGroup] = true;  // the snapshot has no orders to compare: its rendered fields are compared
-  std::vector<std::pair<std::string_view, std::string>> before_fields =
-      JsonFields(before.without_orders_, nullptr, &groups);
-  for (auto& [name, value] : before_fields) {  // order_fields_ is empty when there were no orders
-    for (const auto& [order_name, order_value] : before.order_fields_) {
-      if (name == order_name) value = order_value;
-    }
-  }
-  return DifferentFields(before_fields, JsonFields(after, nullptr, &groups));
+  return ChangedFields(before.without_orders_, after);
 }
 
 std::vector<std::string> ChangedFieldsByFullJson(const v1::Profile& before, const v1::Profile& after) {

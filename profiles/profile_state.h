@@ -31,6 +31,9 @@ void ApplyEvent(const v1::Event& event, v1::Profile& profile);
 // Folds a merged-away profile into the winner: as if every event of `loser` had been applied to
 // `winner`. No-op if loser.id() is already in winner.merged_from (a replayed transfer).
 // Does not touch the version.
+// `config` gives the default time zone the merged profile's usual purchase times are counted in;
+// the two-argument form uses DefaultComputedTraitsConfig().
+void AbsorbProfile(const v1::Profile& loser, v1::Profile& winner, const ComputedTraitsConfig& config);
 void AbsorbProfile(const v1::Profile& loser, v1::Profile& winner);
 
 // The profile as the JSON the CLI prints and the query API serves (docs/profile.md has the shape):
@@ -51,10 +54,9 @@ std::vector<std::string> ChangedFields(const v1::Profile& before, const v1::Prof
 std::vector<std::string> ChangedFields(const v1::Profile& before, const v1::Profile& after, absl::Time now,
                                        const ComputedTraitsConfig& config);
 // A profile as it was, kept to compare with what it becomes, without a copy of its order history:
-// everything but `orders`, and the JSON fields the orders render to (orders_count ..
-// items_by_category, the aggregates the document shows). A copy of every order on every touch
-// (plus freeing it) made a customer with thousands of orders cost milliseconds per batch
-// (docs/architecture.md, "Known limits").
+// everything but `orders` (the JSON renders orders_count .. items_by_category from order_totals).
+// A copy of every order on every touch (plus freeing it) made a customer with thousands of orders
+// cost milliseconds per batch (docs/architecture.md, "Known limits").
 class ProfileSnapshot {
  public:
   ProfileSnapshot() = default;  // of a profile that did not exist yet
@@ -64,8 +66,7 @@ class ProfileSnapshot {
 
  private:
   friend std::vector<std::string> ChangedFields(const ProfileSnapshot& before, const v1::Profile& after);
-  v1::Profile without_orders_;
-  std::vector<std::pair<std::string_view, std::string>> order_fields_;
+  v1::Profile without_orders_;  // with order_totals, computed here if the stored profile predates them
 };
 // ChangedFields(before, after) for the profile `before` was taken of.
 std::vector<std::string> ChangedFields(const ProfileSnapshot& before, const v1::Profile& after);

@@ -12,6 +12,7 @@
 #include "common/yaml_config.h"
 #include "common/bytes.h"
 #include "common/json_writer.h"
+#include "profiles/order_totals.h"
 #include "simdjson.h"
 #include "yaml-cpp/yaml.h"
 
@@ -92,13 +93,10 @@ std::vector<Planner> Planners(const TriggerConfig& config, const v1::Profile& pr
     }
   }
   if (config.first_order_anniversary_days_before.has_value()) {
-    std::optional<int64_t> first;
-    for (const auto& [id, order] : profile.orders()) {
-      if (order.status() != v1::ORDER_STATUS_COMPLETED) continue;
-      if (!first.has_value() || order.timestamp_ms() < *first) first = order.timestamp_ms();
-    }
-    if (first.has_value()) {
-      const absl::CivilDay day = absl::ToCivilDay(absl::FromUnixMillis(*first), zone);
+    v1::OrderTotals scratch;
+    const v1::OrderTotals& totals = OrderTotalsOf(profile, scratch);
+    if (totals.completed() > 0) {
+      const absl::CivilDay day = absl::ToCivilDay(absl::FromUnixMillis(totals.first_completed_ms()), zone);
       const int32_t before = *config.first_order_anniversary_days_before;
       planners.push_back([=](absl::Time from) {
         return Yearly("first_order_anniversary", day, static_cast<int>(day.year()) + 1, before, zone, from);
