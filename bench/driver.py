@@ -27,6 +27,7 @@ import os
 import platform
 import re
 import shutil
+import signal
 import subprocess
 import sys
 import tempfile
@@ -268,15 +269,20 @@ def run_distributed(tessera, brokers, prefix, data_dir, events, batch_size, work
         elif time.time() - unchanged_since >= quiet_s:
             break
         time.sleep(0.5)
+    # os.kill, not Popen.send_signal/kill: those reap a child that has already exited, and the
+    # wait4 below (for its rusage) then fails with ECHILD. A stage that died early is reaped first.
     for stage in ("profiles", "sinks"):
-        if stage not in usage:
-            procs[stage][0].send_signal(15)
+        if stage not in usage and not reap(stage):
+            os.kill(procs[stage][0].pid, signal.SIGTERM)
             reap(stage, block=True)
     for stage in procs:
-        if stage not in usage:
-            procs[stage][0].kill()
+        if stage not in usage and not reap(stage):
+            os.kill(procs[stage][0].pid, signal.SIGKILL)
             reap(stage, block=True)
         procs[stage][1].close()
+    # Every stage ends by the --max-records stop or the SIGTERM above, with exit code 0; any other
+    # end means the drain did not finish, and the rate below would describe a pipeline that died.
+    failed = {st: u[0] for st, u in usage.items() if u[0] != 0}
     assigned = None
     with open(os.path.join(work, "dist-ingest.log")) as f:
         for line in f:
@@ -284,7 +290,7 @@ def run_distributed(tessera, brokers, prefix, data_dir, events, batch_size, work
                 assigned = log_time(line)
                 break
     first = assigned or start
-    seconds = (newest / 1000.0 - first) if newest else None
+    seconds = (newest / 1000.0 - first) if newest and not failed else None
     cpu = sum(u[1] for u in usage.values())
     return {
         "events": events,
@@ -293,9 +299,21 @@ def run_distributed(tessera, brokers, prefix, data_dir, events, batch_size, work
         "cpu_s": round(cpu, 3),
         "cpu_s_per_million": cpu * 1e6 / events,
         "stages": {st: {"exit_code": u[0], "cpu_s": round(u[1], 3), "max_rss_bytes": u[2]} for st, u in usage.items()},
+        "failed": {st: {"exit_code": code, "last_log_line": last_line(os.path.join(work, f"dist-{st}.log"))}
+                   for st, code in failed.items()},
         "end": "newest profile-updates timestamp, after ingest and identity had stopped at N records and "
                f"profile-updates then stayed unchanged for {quiet_s:.0f} s",
     }
+
+
+def last_line(path):
+    """The last non-empty line of a log, for saying why a process ended."""
+    try:
+        with open(path, errors="replace") as f:
+            lines = [line.strip() for line in f if line.strip()]
+        return lines[-1] if lines else ""
+    except FileNotFoundError:
+        return ""
 
 
 def wait_for_line(path, needle, timeout_s):

@@ -208,6 +208,11 @@ def main():
         stages = ", ".join(f"{st} {u['cpu_s']:.1f}" for st, u in d["stages"].items())
         a(f"| distributed, 4 stage processes | {k(d['events_per_s'])} events/s | {f1(d['cpu_s_per_million'])} "
           f"(CPU-s: {stages}) | {bcpu(d)} | {load(d)} |")
+    elif res.get("distributed", {}).get("failed"):
+        d = res["distributed"]
+        why = "; ".join(f"{st} exited with {f['exit_code']}: {f['last_log_line']}".replace("|", "\\|")
+                        for st, f in d["failed"].items())
+        a(f"| distributed, 4 stage processes | **did not finish**: {why} | — | — | {load(d)} |")
     a(f"| pipeline without Kafka | {k(pipe['per_s'])} events/s | {f1(pipe['cpu_s_per_million'])} | — | {load(pipe)} |")
     for name, key in (("Get", "get"), ("Get+Put per op", "get_put"), ("batched update, synced WriteBatch", "batched_update"),
                       ("Merge per op", "merge")):
@@ -408,7 +413,26 @@ def main():
         a(f"| fused `tessera run`, drain of {fw['events']:,} events of {fw['people']:,} people "
           f"({fw['people_seen']:,} seen) | {k(ff['events_per_s'])} events/s | {f1(ff['cpu_s_per_million'])} | "
           f"{ff['events_per_s'] / fpass['per_s']:.3f} × (target 0.5 ×) |")
+        if fr.get("sustainable", {}).get("events_per_s"):
+            fs = fr["sustainable"]
+            a(f"| fused, steady load (sustainable; {fs['seconds']} s tries, fell behind at {fs['unsteady_at']:,}/s) | "
+              f"{k(fs['events_per_s'])} events/s | — | {fs['events_per_s'] / fpass['per_s']:.3f} × |")
         a("")
+        if fr.get("latency"):
+            a("| latency, event → profile update | offered | p50 | p99 | p99.9 | B_pass p99 | target |")
+            a("|---|---|---|---|---|---|---|")
+            for lat in fr["latency"]:
+                t, bp = lat["tessera"], lat["b_pass"]
+                target = "≤ B_pass p99 + 10 ms and ≤ 25 ms" if lat["load"] == 0.5 else "—"
+                a(f"| {int(lat['load'] * 100)}% of the sustainable rate | {lat['rate']:,}/s | {f1(t['p50_ms'])} ms | "
+                  f"{f1(t['p99_ms'])} ms | {f1(t['p999_ms'])} ms | {f1(bp['p99_ms'])} ms | {target} |")
+            a("")
+        if fr.get("recovery"):
+            rc = fr["recovery"]
+            a(f"Recovery (`kill -9` at {rc['rate']:,} events/s offered, 1M people): first output "
+              f"{rc['first_output_after_restart_s']:.2f} s after the restart, lag under 1 s after "
+              f"{rc['lag_under_1s_after_restart_s']:.2f} s, {rc['probes_lost']} of {rc['probes_sent']:,} probes lost.")
+            a("")
         a(fr["findings"])
         a("")
         for h in fr.get("hand_measurements", []):
@@ -416,10 +440,11 @@ def main():
                      f"({f1(v['cpu_s_per_million'])} CPU-s/M)" for name, v in h.items() if isinstance(v, dict)]
             a(f"- {h['what']}: {'; '.join(parts)} (`{h['command']}`).")
         a("")
-        a("What it means: a profile's cost per change grows with its history, without bound. Bounding it is the "
-          "next step for scenario 1 at 1M and 10M (order history out of the profile record, with aggregates kept "
-          "by delta, docs/architecture.md); until then the full run's figures at 1M are below the quick run's "
-          "ratios, and its memory drains use uniform activity.")
+        a("What it means: a profile's cost per change grows with its history, without bound. The order traits are "
+          "now kept as totals updated by delta (`Profile.order_totals`), so no trait walks the orders; the orders "
+          "themselves are still parsed and written with the profile on every change. Moving them to keys of their "
+          "own is the next step for scenario 1 at 1M and 10M (docs/architecture.md, \"Known limits\"); until then "
+          "the full run's figures at 1M are below the quick run's ratios, and its memory drains use uniform activity.")
         a("")
     a("## Not measured yet")
     a("")
