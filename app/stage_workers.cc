@@ -187,7 +187,7 @@ absl::Status RunProfilesStage(const RunOptions& options, const std::atomic<bool>
       // without them a record's size does not grow with the customer's order history (with them, a
       // customer with some thousands of orders passed the broker's message size limit and stopped
       // this stage for good).
-      profiles::DropOrdersKeepingTotals(*update.mutable_profile());
+      if (update.has_profile()) profiles::DropOrdersKeepingTotals(*update.mutable_profile());  // tombstones have none
       out.push_back(OutputRecord{topics.profile_changes, sinks::ProfileKey(update.profile_id()),
                                  update.SerializeAsString(), {}});
     }
