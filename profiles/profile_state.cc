@@ -128,10 +128,6 @@ void WriteCounts(const google::protobuf::Map<std::string, int64_t>& counts, Json
   w.EndObject();
 }
 
-std::map<std::string, int64_t> Sorted(const google::protobuf::Map<std::string, int64_t>& map) {
-  return std::map<std::string, int64_t>(map.begin(), map.end());
-}
-
 void WriteTime(bool set, int64_t ms, JsonWriter& w) {
   if (!set) {
     w.Null();
@@ -142,9 +138,9 @@ void WriteTime(bool set, int64_t ms, JsonWriter& w) {
 
 // Money as a decimal string with the currency's exponent; a currency ingest would never have let
 // through (no exponent known) is written as plain minor units rather than guessed at.
-void WriteMoneyByCurrency(const std::map<std::string, int64_t>& by_currency, JsonWriter& w) {
+void WriteMoneyByCurrency(const google::protobuf::Map<std::string, int64_t>& by_currency, JsonWriter& w) {
   w.BeginObject();
-  for (const auto& [currency, minor_units] : by_currency) {
+  for (const auto& [currency, minor_units] : SortedEntries(by_currency)) {
     w.Key(currency).String(FormatMinorUnits(minor_units, CurrencyExponent(currency).value_or(0)));
   }
   w.EndObject();
@@ -229,19 +225,17 @@ std::vector<std::pair<std::string_view, std::string>> JsonFields(const v1::Profi
     add("cancelled_count", std::move(JsonWriter().Int(totals.cancelled())));
     {
       JsonWriter w;
-      WriteMoneyByCurrency(Sorted(totals.spend()), w);
+      WriteMoneyByCurrency(totals.spend(), w);
       add("total_spend", std::move(w));
     }
     {
       JsonWriter w;
-      WriteMoneyByCurrency(Sorted(totals.refunded_money()), w);
+      WriteMoneyByCurrency(totals.refunded_money(), w);
       add("refunded", std::move(w));
     }
     {
       JsonWriter w;
-      w.BeginObject();
-      for (const auto& [category, quantity] : Sorted(totals.items_by_category())) w.Key(category).Int(quantity);
-      w.EndObject();
+      WriteCounts(totals.items_by_category(), w);
       add("items_by_category", std::move(w));
     }
   }
