@@ -162,20 +162,37 @@ def run_tessera(tessera, args, log_path, sample_every=0.25):
         wall = time.time() - start
     if os.waitstatus_to_exitcode(status) != 0:
         raise RuntimeError(f"tessera exited with {os.waitstatus_to_exitcode(status)}; see {log_path}")
-    assigned = stopped = None
-    with open(log_path) as f:
-        for line in f:
-            if assigned is None and " INFO assigned " in line:
-                assigned = log_time(line)
-            if "stopped after" in line:
-                stopped = log_time(line)
+    assigned, stopped, progress = log_progress(log_path)
     return {
         "wall_s": round(wall, 3),
         "processing_s": round(stopped - assigned, 3) if assigned and stopped else None,
         "cpu_s": round(usage.ru_utime + usage.ru_stime, 3),
         "max_rss_bytes": usage.ru_maxrss * 1024,
         "samples": samples,
+        "progress": progress,
     }
+
+
+PROGRESS = re.compile(r" INFO \w+: (\d+) records \((\d+)/s\)")
+
+
+def log_progress(log_path):
+    """From a tessera run log: when it was first assigned partitions and when it stopped (epoch s),
+    and its progress lines (every 10 s: records so far and the rate since the last line), with t in
+    seconds since the assignment."""
+    assigned = stopped = None
+    progress = []
+    with open(log_path) as f:
+        for line in f:
+            if assigned is None and " INFO assigned " in line:
+                assigned = log_time(line)
+            if "stopped after" in line:
+                stopped = log_time(line)
+            m = PROGRESS.search(line)
+            if m and assigned is not None:
+                progress.append({"t": round(log_time(line) - assigned, 3), "records": int(m.group(1)),
+                                 "per_s": int(m.group(2))})
+    return assigned, stopped, progress
 
 
 # Inclusive instruction shares of the pipeline's parts, relative to the whole measured loop.
@@ -657,6 +674,7 @@ def main():
         "cpu_s_per_million": fused["cpu_s"] * 1e6 / events,
         "max_rss_bytes": fused["max_rss_bytes"],
         "samples": fused["samples"],
+        "progress": fused["progress"],
         **m.record(),
     }
 

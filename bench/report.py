@@ -121,6 +121,9 @@ def main():
     else:
         a(f"These are `{res['mode']}` figures ({w['events']:,} events, {fp['profiles']:,} profiles), not the 1M/10M-profile "
           "targets of the full run; the ratios are what carries over, since all of them come from the same run.")
+    for note in res.get("notes", []):
+        a("")
+        a(f"Note on this run: {note}.")
     a("")
     a("## Machine")
     a("")
@@ -221,8 +224,19 @@ def main():
     a(f"| B_parse ingest EventParser | {k(parse['event_parser']['per_s'])} msg/s ({parse['event_parser_mb_per_s']:,.0f} MB/s) | "
       f"{f1(parse['event_parser']['cpu_s_per_million'])} | — | {load(parse)} |")
     a("")
-    a(f"B_kv ran over {kv['keys']:,} keys of {kv['value_bytes']} B (all of them fit in the memtables and the block "
-      "cache at this size, so B_kv is high here and will fall at 1M profiles; the ratio must be re-taken there). The fused run peaked at "
+    kv_bytes = kv["keys"] * kv["value_bytes"]
+    fits = ("all of them fit in the memtables and the block cache at this size, so B_kv is high here and will fall at "
+            "1M profiles; the ratio must be re-taken there" if kv_bytes < 128 * 2**20 else
+            f"{kv_bytes / 2**20:,.0f} MiB of values against the 256 MiB block cache")
+    prog = fu.get("progress") or []
+    if len(prog) >= 6:
+        n = len(prog)
+        thirds = [prog[:n // 3], prog[n // 3:2 * n // 3], prog[2 * n // 3:]]
+        spans = "; ".join(f"{min(x['per_s'] for x in part):,}–{max(x['per_s'] for x in part):,} events/s from "
+                          f"{part[0]['t'] - 10:,.0f} to {part[-1]['t']:,.0f} s" for part in thirds)
+        a(f"The fused drain's rate over time (its log's progress lines, one every 10 s, in thirds of the run): {spans}.")
+        a("")
+    a(f"B_kv ran over {kv['keys']:,} keys of {kv['value_bytes']} B ({fits}). The fused run peaked at "
       f"{fu['max_rss_bytes'] / 2**20:,.0f} MiB RSS; it produced {pipe['updates']:,} profile updates and {pipe['merges']:,} "
       f"merge records for {w['events']:,} events (pipeline run), {pipe['dead_letters']} dead letters.")
     a("")
@@ -343,13 +357,21 @@ def main():
         a("")
         mg = mem["marginal_bytes_per_profile"]
         if mg is not None:
-            a(f"Marginal: {mg:,.0f} B of peak RSS per profile. Two things make the small populations' slope "
-              "steep and noisy: the fixed part (memtables of up to 2 × 64 MiB, the consumer's prefetch queue, the "
+            small_pops = mem["points"][-1]["profiles"] < 1_000_000
+            a(f"Marginal: {mg:,.0f} B of peak RSS per profile. "
+              + ("Two things make the small populations' slope steep and noisy: " if small_pops else
+                 "What else moves between the two: ")
+              + "the fixed part (memtables of up to 2 × 64 MiB, the consumer's prefetch queue, the "
               "producer's buffer, the allocator's retained pages) is most of the RSS and its peak moves with timing; and "
               "identity's fingerprint index grows with every identifier until its cap (2M entries a table, "
               "`identity/identity_rules.h`; docs/identity.md measures 160–209 MiB at 1M identifiers and 345–348 MiB at "
-              "10M, about 18 B per identifier past the cap). The slope is the issue's figure when the populations "
-              "differ by millions: the full run's 1M and 10M people.")
+              "10M, about 18 B per identifier past the cap)." + (
+                  " The slope is the issue's figure when the populations differ by millions: the full run's 1M and "
+                  "10M people." if small_pops else
+                  " Here the populations differ by millions, so the slope is the issue's figure"
+                  + (": at or near zero, the profiles' own memory is lost in the noise of the fixed part (the "
+                     "peak is the block cache, the memtables and the client queues, and the identity index at "
+                     "its cap), since profiles live in RocksDB, not in the process." if mg < 16 else ".")))
             a("")
     if "profile" in res:
         pr = res["profile"]
@@ -398,15 +420,19 @@ def main():
             a(f"| {s['stage']} | {s['figure']} | {s['value']} | {s['target']} | {'yes' if s['met'] else '**no**'} | `{s['command']}` |")
         a("")
     partial_path = os.path.join(os.path.dirname(os.path.abspath(__file__)), "results", "full-partial.json")
-    if res["mode"] != "full" and os.path.exists(partial_path):
+    if os.path.exists(partial_path):
         with open(partial_path) as f:
             fr = json.load(f)
         fw, ff, fpass = fr["workload"], fr["fused"], fr["b_pass"]
-        a("## Full run, first part (1M people)")
+        full = res["mode"] == "full"
+        a("## What the first full run found" if full else "## Full run, first part (1M people)")
         a("")
-        a(f"The full run (`bench/run`) was started once, at commit {fr.get('git_commit')} ({fr['started_at']}); "
-          f"source: `bench/results/full-partial.json`. {fr['stopped']} {fr.get('workload_note', '')}")
+        a(f"The full run (`bench/run`) was first started at commit {fr.get('git_commit')} ({fr['started_at']}); "
+          f"source: `bench/results/full-partial.json`. {fr['stopped']} {fr.get('workload_note', '')}"
+          + (" Its figures are superseded by this page's; what it found, and the measurements made by hand "
+             "because of it, follow." if full else ""))
         a("")
+    if os.path.exists(partial_path) and res["mode"] != "full":
         a("| measurement | rate | CPU-s per million | ratio to B_pass |")
         a("|---|---|---|---|")
         a(f"| B_pass consume→produce | {k(fpass['per_s'])} msg/s | {f1(fpass['cpu_s_per_million'])} | — |")
@@ -433,6 +459,7 @@ def main():
               f"{rc['first_output_after_restart_s']:.2f} s after the restart, lag under 1 s after "
               f"{rc['lag_under_1s_after_restart_s']:.2f} s, {rc['probes_lost']} of {rc['probes_sent']:,} probes lost.")
             a("")
+    if os.path.exists(partial_path):
         a(fr["findings"])
         a("")
         for h in fr.get("hand_measurements", []):
@@ -457,7 +484,7 @@ def main():
     a("- Scenario 2's CDF plot (the distribution is in the results file).")
     if not res.get("memory") or res["memory"]["points"][-1]["profiles"] < 1_000_000:
         a("- Scenario 3's memory at 1M and 10M profiles (the full run's populations; this run's are small).")
-    a("- Scenario 4 at 10M profiles and at full load (this run: the quick population, half load).")
+    a(f"- Scenario 4 at 10M profiles and at full load (this run: {w['people']:,} people, half load).")
     a("- The cost of Kafka transactions for the outputs.")
     a("")
     with open(out_path, "w") as out:
