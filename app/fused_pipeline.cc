@@ -26,7 +26,7 @@ FusedPipeline::FusedPipeline(KeyValueView* kv, FusedPipelineOptions options, con
       profiles_(kv),
       activation_(std::move(options.activation)),
       computed_traits_(std::move(options.computed_traits)),
-      batch_(&profiles_, activation_.get(), kv) {}
+      batch_(&profiles_, activation_.get(), kv, computed_traits_.get()) {}
 
 absl::Status FusedPipeline::Apply(const RawRecord& record) {
   if (batch_finished_) {
@@ -62,6 +62,7 @@ absl::Status FusedPipeline::Apply(const RawRecord& record) {
 absl::Status FusedPipeline::ApplyPending() {
   std::vector<uint64_t> ids;
   std::vector<std::pair<uint64_t, const v1::Event*>> events;
+  std::vector<std::pair<uint64_t, std::string_view>> orders;
   ids.reserve(pending_.size());
   events.reserve(pending_.size());
   for (const PendingEvent& pending : pending_) {
@@ -71,18 +72,22 @@ absl::Status FusedPipeline::ApplyPending() {
     }
     ids.push_back(pending.profile_id);
     events.emplace_back(pending.profile_id, &pending.event);
+    const std::string_view order_id = profiles::OrderIdOf(pending.event);
+    if (!order_id.empty()) orders.emplace_back(pending.profile_id, order_id);
   }
   RETURN_IF_ERROR(batch_.Prefetch(ids));
+  RETURN_IF_ERROR(batch_.PrefetchOrders(orders));
   RETURN_IF_ERROR(profiles::PrefetchEvents(kv_, events));
   for (const PendingEvent& pending : pending_) {
     const v1::Event& event = pending.event;
     for (const v1::MergeRecord& merge : pending.merges) {
-      ASSIGN_OR_RETURN(v1::Profile * loser, batch_.Get(merge.loser(), event.workspace()));
-      ASSIGN_OR_RETURN(v1::Profile * winner, batch_.Get(merge.winner(), event.workspace()));
-      ProfileBatch::Absorb(*loser, *winner, *computed_traits_);
+      ASSIGN_OR_RETURN(v1::Profile * loser, batch_.GetWhole(merge.loser(), event.workspace()));
+      RETURN_IF_ERROR(batch_.Get(merge.winner(), event.workspace()).status());
+      RETURN_IF_ERROR(batch_.Absorb(*loser, merge.winner()));
       RETURN_IF_ERROR(batch_.MarkMerged(merge.loser(), merge.winner()));
     }
     ASSIGN_OR_RETURN(v1::Profile * profile, batch_.Get(pending.profile_id, event.workspace()));
+    RETURN_IF_ERROR(batch_.NeedOrdersOf(pending.profile_id, event));
     profiles::ApplyEvent(event, *profile, *computed_traits_);
     RETURN_IF_ERROR(profiles::StageEvent(kv_, pending.profile_id, event));
     if (activation_ != nullptr) activation_->RecordEvent(event, pending.applied_at_ms, *profile);

@@ -332,7 +332,7 @@ absl::StatusOr<SplitOutcome> SplitProfiles(KeyValueView& kv, const profiles::Key
 
   identity::SplitAudit audit = options.audit;
   audit.reason = options.removal.Describe();
-  ProfileBatch batch(&store, options.activation.get(), &kv);
+  ProfileBatch batch(&store, options.activation.get(), &kv, options.computed_traits.get());
   profiles::FoldHook count_windows = nullptr;
   if (options.activation != nullptr) {
     count_windows = [&](const v1::Event& event, v1::Profile& profile) {

@@ -2,25 +2,65 @@
 
 #include <algorithm>
 
+#include "absl/strings/str_cat.h"
 #include "absl/time/time.h"
+#include "common/deterministic_bytes.h"
 #include "common/status_macros.h"
+#include "profiles/order_totals.h"
 #include "profiles/profile_state.h"
 #include "profiles/segments.h"
 
 namespace tessera::app {
 
+void ProfileBatch::Adopt(Entry& entry, v1::Profile stored) {
+  entry.current = std::move(stored);
+  entry.stored_version = entry.current.version();
+  entry.stored_buckets = entry.current.order_buckets();
+  // Stored apart, none of them read yet. (A profile is never stored with this set.)
+  entry.current.set_orders_partial(entry.stored_buckets > 0);
+}
+
+ProfileBatch::Entry* ProfileBatch::Find(uint64_t id) {
+  auto it = entries_.find(id);
+  return it == entries_.end() ? nullptr : &it->second;
+}
+
 absl::StatusOr<ProfileBatch::Entry*> ProfileBatch::Load(uint64_t id, std::string_view workspace) {
-  if (auto it = entries_.find(id); it != entries_.end()) return &it->second;
-  ASSIGN_OR_RETURN(std::optional<v1::Profile> stored, store_->Load(id));
+  if (Entry* entry = Find(id)) {
+    // Created by MarkMerged or PrefetchOrders without a workspace: a new profile takes the one its
+    // first event names.
+    if (entry->stored_version == 0 && entry->current.workspace().empty() && !workspace.empty()) {
+      entry->current.set_workspace(std::string(workspace));
+    }
+    return entry;
+  }
+  std::optional<v1::Profile> stored;
+  if (!not_stored_.contains(id)) {
+    ASSIGN_OR_RETURN(stored, store_->Load(id));
+  }
   Entry& entry = entries_[id];
   if (stored.has_value()) {
-    entry.current = *std::move(stored);
+    Adopt(entry, *std::move(stored));
     entry.before = profiles::ProfileSnapshot(entry.current);
-    entry.stored_version = entry.current.version();
   } else {
     entry.current.set_id(id);
     entry.current.set_workspace(std::string(workspace));
   }
+  return &entry;
+}
+
+absl::StatusOr<ProfileBatch::Entry*> ProfileBatch::LoadStored(uint64_t id) {
+  if (Entry* entry = Find(id)) return entry;
+  if (not_stored_.contains(id)) return nullptr;
+  ASSIGN_OR_RETURN(std::optional<v1::Profile> stored, store_->Load(id));
+  if (!stored.has_value()) {
+    not_stored_.insert(id);
+    return nullptr;
+  }
+  Entry& entry = entries_[id];
+  Adopt(entry, *std::move(stored));
+  entry.before = profiles::ProfileSnapshot(entry.current);
+  entry.loaded_only = true;
   return &entry;
 }
 
@@ -33,6 +73,55 @@ absl::Status ProfileBatch::Prefetch(const std::vector<uint64_t>& ids) {
   return store_->Prefetch(std::move(missing));
 }
 
+absl::Status ProfileBatch::PrefetchOrders(const std::vector<std::pair<uint64_t, std::string_view>>& orders) {
+  std::vector<std::pair<uint64_t, uint32_t>> buckets;
+  for (const auto& [id, order_id] : orders) {
+    ASSIGN_OR_RETURN(Entry * entry, LoadStored(id));
+    if (entry == nullptr || !entry->current.orders_partial()) continue;
+    const uint32_t bucket = profiles::OrderBucketOf(order_id, entry->current.order_buckets());
+    if (!entry->loaded_buckets.contains(bucket)) buckets.emplace_back(id, bucket);
+  }
+  if (buckets.empty()) return absl::OkStatus();
+  return store_->PrefetchOrderBuckets(std::move(buckets));
+}
+
+absl::Status ProfileBatch::LoadBucket(uint64_t id, Entry& entry, uint32_t bucket) {
+  if (entry.loaded_buckets.contains(bucket)) return absl::OkStatus();
+  ASSIGN_OR_RETURN(std::optional<std::string> bytes, store_->LoadOrderBucket(id, bucket));
+  std::string& kept = entry.loaded_buckets[bucket];
+  if (!bytes.has_value()) return absl::OkStatus();
+  v1::OrderBucket stored;
+  if (!stored.ParseFromString(*bytes)) {
+    return absl::DataLossError(absl::StrCat("order bucket ", bucket, " of profile ", id, " is ", bytes->size(),
+                                            " bytes that do not parse as tessera.v1.OrderBucket"));
+  }
+  // No order of this bucket is in memory yet (an event's order is only set after its bucket is
+  // read), so these are the orders' states as stored.
+  auto& orders = *entry.current.mutable_orders();
+  for (auto& [order_id, order] : *stored.mutable_orders()) orders[order_id] = std::move(order);
+  kept = *std::move(bytes);
+  return absl::OkStatus();
+}
+
+absl::Status ProfileBatch::LoadBuckets(uint64_t id, Entry& entry, const std::vector<uint32_t>& buckets) {
+  std::vector<std::pair<uint64_t, uint32_t>> missing;
+  for (uint32_t bucket : buckets) {
+    if (!entry.loaded_buckets.contains(bucket)) missing.emplace_back(id, bucket);
+  }
+  if (missing.size() > 1) RETURN_IF_ERROR(store_->PrefetchOrderBuckets(missing));
+  for (const auto& [unused, bucket] : missing) RETURN_IF_ERROR(LoadBucket(id, entry, bucket));
+  return absl::OkStatus();
+}
+
+absl::Status ProfileBatch::LoadAllOrders(uint64_t id, Entry& entry) {
+  if (!entry.current.orders_partial()) return absl::OkStatus();
+  std::vector<uint32_t> all(entry.current.order_buckets());
+  for (uint32_t bucket = 0; bucket < all.size(); ++bucket) all[bucket] = bucket;
+  RETURN_IF_ERROR(LoadBuckets(id, entry, all));
+  entry.current.set_orders_partial(false);
+  return absl::OkStatus();
+}
+
 absl::StatusOr<v1::Profile*> ProfileBatch::Get(uint64_t id, std::string_view workspace) {
   ASSIGN_OR_RETURN(Entry * entry, Load(id, workspace));
   if (entry->before_pending) {  // loaded by Reevaluate: keep the stored state for ChangedFields
@@ -40,28 +129,125 @@ absl::StatusOr<v1::Profile*> ProfileBatch::Get(uint64_t id, std::string_view wor
     entry->before_pending = false;
   }
   entry->changed = true;
+  entry->loaded_only = false;
   return &entry->current;
 }
 
+absl::StatusOr<v1::Profile*> ProfileBatch::GetWhole(uint64_t id, std::string_view workspace) {
+  ASSIGN_OR_RETURN(v1::Profile * profile, Get(id, workspace));
+  RETURN_IF_ERROR(LoadAllOrders(id, *Find(id)));
+  return profile;
+}
+
+absl::Status ProfileBatch::NeedOrdersOf(uint64_t id, const v1::Event& event) {
+  const std::string_view order_id = profiles::OrderIdOf(event);
+  if (order_id.empty()) return absl::OkStatus();
+  Entry* entry = Find(id);
+  if (entry == nullptr) return absl::InternalError(absl::StrCat("NeedOrdersOf before Get of profile ", id));
+  if (!entry->current.orders_partial()) return absl::OkStatus();
+  return LoadBucket(id, *entry, profiles::OrderBucketOf(order_id, entry->current.order_buckets()));
+}
+
 absl::Status ProfileBatch::Reevaluate(uint64_t id) {
-  if (entries_.contains(id)) return absl::OkStatus();
+  if (Entry* entry = Find(id)) {
+    entry->loaded_only = false;  // read ahead by PrefetchOrders: evaluated at Finish after all
+    return absl::OkStatus();
+  }
   ASSIGN_OR_RETURN(std::optional<v1::Profile> stored, store_->Load(id));
   if (!stored.has_value()) return absl::OkStatus();
   Entry& entry = entries_[id];
   // Only the version is needed unless an event touches it too (then Get takes the snapshot): a
   // backfill re-evaluates every profile and the snapshot would be pure overhead.
-  entry.stored_version = stored->version();
+  Adopt(entry, *std::move(stored));
   entry.before_pending = true;
-  entry.current = *std::move(stored);
   return absl::OkStatus();
 }
 
-void ProfileBatch::Absorb(const v1::Profile& loser, v1::Profile& winner,
-                          const profiles::ComputedTraitsConfig& config) {
-  const bool absorbed = loser.id() == winner.id() ||
-                        std::binary_search(winner.merged_from().begin(), winner.merged_from().end(), loser.id());
-  if (!absorbed) profiles::SegmentEngine::AbsorbWindows(loser, winner);
-  profiles::AbsorbProfile(loser, winner, config);
+absl::Status ProfileBatch::Absorb(const v1::Profile& loser, uint64_t winner) {
+  Entry* entry = Find(winner);
+  if (entry == nullptr) return absl::InternalError(absl::StrCat("Absorb into profile ", winner, " before its Get"));
+  if (loser.orders_partial()) {
+    return absl::InternalError(absl::StrCat("profile ", loser.id(), " is absorbed without all its orders"));
+  }
+  v1::Profile& into = entry->current;
+  const bool absorbed = loser.id() == into.id() ||
+                        std::binary_search(into.merged_from().begin(), into.merged_from().end(), loser.id());
+  if (absorbed) return absl::OkStatus();  // a replayed transfer: AbsorbProfile would do nothing either
+  if (into.orders_partial()) {  // the winner's states of the loser's orders decide which state wins
+    std::vector<uint32_t> buckets;
+    buckets.reserve(loser.orders_size());
+    for (const auto& [order_id, order] : loser.orders()) {
+      buckets.push_back(profiles::OrderBucketOf(order_id, into.order_buckets()));
+    }
+    std::sort(buckets.begin(), buckets.end());
+    buckets.erase(std::unique(buckets.begin(), buckets.end()), buckets.end());
+    RETURN_IF_ERROR(LoadBuckets(winner, *entry, buckets));
+  }
+  profiles::SegmentEngine::AbsorbWindows(loser, into);
+  profiles::AbsorbProfile(loser, into, *config_);
+  return absl::OkStatus();
+}
+
+absl::Status ProfileBatch::SettleOrders(uint64_t id, Entry& entry) {
+  v1::Profile& profile = entry.current;
+  if (!profile.order_totals().stale()) return absl::OkStatus();
+  RETURN_IF_ERROR(LoadAllOrders(id, entry));
+  profiles::RecountOrderTotals(profiles::ProfileTimeZone(profile, *config_), profile);
+  return absl::OkStatus();
+}
+
+absl::Status ProfileBatch::SaveProfile(uint64_t id, Entry& entry) {
+  v1::Profile& profile = entry.current;
+  const uint32_t buckets = profile.order_buckets();
+  const int64_t count = buckets == 0 ? profile.orders_size() : profile.order_totals().orders();
+  uint32_t wanted = buckets;
+  if (buckets == 0 ? count > profiles::kInlineOrders : count > profiles::kMaxOrdersPerBucket * buckets) {
+    wanted = profiles::OrderBucketsFor(count);
+  }
+  if (wanted != buckets) {
+    // Moving apart, or more buckets: every order is rewritten in the new layout.
+    RETURN_IF_ERROR(LoadAllOrders(id, entry));
+    if (!profile.has_order_totals()) {  // stored before totals existed: they are read, not the orders
+      profiles::RecountOrderTotals(profiles::ProfileTimeZone(profile, *config_), profile);
+    }
+    profile.mutable_order_totals()->set_orders(profile.orders_size());
+    std::vector<v1::OrderBucket> layout(wanted);
+    for (auto& [order_id, order] : *profile.mutable_orders()) {
+      (*layout[profiles::OrderBucketOf(order_id, wanted)].mutable_orders())[order_id] = std::move(order);
+    }
+    for (uint32_t bucket = 0; bucket < wanted; ++bucket) {
+      std::string bytes = DeterministicBytes(layout[bucket]);
+      // An empty bucket needs a delete only where the old layout may have stored something.
+      if (!bytes.empty() || bucket < entry.stored_buckets) store_->SaveOrderBucket(id, bucket, bytes);
+    }
+    profile.set_order_buckets(wanted);
+  } else if (buckets > 0) {
+    // Only the buckets read can have changed; every order in memory belongs to one of them.
+    absl::flat_hash_map<uint32_t, v1::OrderBucket> layout;
+    for (auto& [order_id, order] : *profile.mutable_orders()) {
+      const uint32_t bucket = profiles::OrderBucketOf(order_id, buckets);
+      if (!entry.loaded_buckets.contains(bucket)) {
+        return absl::InternalError(absl::StrCat("order ", order_id, " of profile ", id, " is in memory but its bucket ",
+                                                bucket, " was never read: saving it would lose the others"));
+      }
+      (*layout[bucket].mutable_orders())[order_id] = std::move(order);
+    }
+    for (const auto& [bucket, stored_bytes] : entry.loaded_buckets) {
+      auto it = layout.find(bucket);
+      std::string bytes = it == layout.end() ? std::string() : DeterministicBytes(it->second);
+      if (bytes != stored_bytes) store_->SaveOrderBucket(id, bucket, bytes);
+    }
+  }
+  // Buckets past the count (a profile rebuilt with fewer orders): nothing may read them again.
+  for (uint32_t bucket = profile.order_buckets(); bucket < entry.stored_buckets; ++bucket) {
+    store_->SaveOrderBucket(id, bucket, "");
+  }
+  entry.stored_buckets = profile.order_buckets();
+  entry.loaded_buckets.clear();
+  if (profile.order_buckets() > 0) profile.clear_orders();
+  profile.set_orders_partial(false);
+  store_->Save(profile);
+  return absl::OkStatus();
 }
 
 absl::StatusOr<std::optional<uint64_t>> ProfileBatch::MergedInto(uint64_t id) {
@@ -73,6 +259,7 @@ absl::Status ProfileBatch::MarkMerged(uint64_t loser, uint64_t winner) {
   ASSIGN_OR_RETURN(Entry * entry, Load(loser, ""));
   entry->merged_into = winner;
   entry->changed = true;
+  entry->loaded_only = false;
   return absl::OkStatus();
 }
 
@@ -89,6 +276,7 @@ absl::StatusOr<std::vector<v1::ProfileUpdate>> ProfileBatch::Finish(int64_t now_
   updates.reserve(ids.size());
   for (uint64_t id : ids) {
     Entry& entry = entries_[id];
+    if (entry.loaded_only) continue;  // read ahead for an event that then did not apply (a replay)
     v1::ProfileUpdate update;
     update.set_profile_id(id);
     update.set_updated_at_ms(now_ms);
@@ -97,8 +285,11 @@ absl::StatusOr<std::vector<v1::ProfileUpdate>> ProfileBatch::Finish(int64_t now_
     if (entry.merged_into != 0) {
       if (activation_ != nullptr) activation_->Retire(entry.current, *kv_, now, activation);
       store_->MarkMerged(id, entry.merged_into);
+      // Its orders went to the winner (absorbed here or handed on whole).
+      for (uint32_t bucket = 0; bucket < entry.stored_buckets; ++bucket) store_->SaveOrderBucket(id, bucket, "");
       update.set_merged_into(entry.merged_into);
     } else {
+      RETURN_IF_ERROR(SettleOrders(id, entry));
       bool membership_changed = false;
       if (activation_ != nullptr) {
         ASSIGN_OR_RETURN(membership_changed, activation_->Evaluate(entry.current, *kv_, now, activation));
@@ -110,7 +301,7 @@ absl::StatusOr<std::vector<v1::ProfileUpdate>> ProfileBatch::Finish(int64_t now_
         for (size_t i = changes_before; i < activation.segment_changes.size(); ++i) {
           activation.segment_changes[i].version = entry.stored_version;
         }
-        store_->Save(entry.current);
+        RETURN_IF_ERROR(SaveProfile(id, entry));
         continue;
       }
       (void)membership_changed;  // published on segment-changes, with the version below
@@ -119,7 +310,7 @@ absl::StatusOr<std::vector<v1::ProfileUpdate>> ProfileBatch::Finish(int64_t now_
         update.add_changed_fields(std::move(field));
       }
       entry.current.set_version(update.version());
-      store_->Save(entry.current);
+      RETURN_IF_ERROR(SaveProfile(id, entry));
       *update.mutable_profile() = std::move(entry.current);
     }
     for (size_t i = changes_before; i < activation.segment_changes.size(); ++i) {
@@ -128,6 +319,7 @@ absl::StatusOr<std::vector<v1::ProfileUpdate>> ProfileBatch::Finish(int64_t now_
     updates.push_back(std::move(update));
   }
   entries_.clear();
+  not_stored_.clear();
   return updates;
 }
 

@@ -8,17 +8,29 @@
 // a new version and without a profile update: membership is not part of the profile's JSON and is
 // published on segment-changes (naming the profile's current version) instead.
 //
+// Orders kept apart (Profile.order_buckets, profiles/profile_store.h): a stored profile comes in
+// with none of them in memory (Profile.orders_partial). Before an order event is folded the batch
+// reads the bucket of its order (NeedOrdersOf; PrefetchOrders reads a batch's in one MultiGet);
+// before a profile's state is absorbed or handed on, every bucket (GetWhole). What needs every
+// order of a winner (OrderTotals.stale) is recounted at Finish, which writes only the buckets
+// whose orders changed, and moves the orders of a profile that passed kInlineOrders to buckets.
+//
 // Thread-safety: not thread-safe; belongs to the processing thread.
 #pragma once
 
 #include <cstdint>
 #include <optional>
+#include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
+#include "absl/container/flat_hash_map.h"
+#include "absl/container/flat_hash_set.h"
 #include "absl/container/node_hash_map.h"
 #include "absl/status/statusor.h"
 #include "common/kv.h"
+#include "profiles/computed_traits.h"
 #include "profiles/profile_state.h"
 #include "profiles/profile_store.h"
 #include "profiles/triggers.h"
@@ -30,16 +42,32 @@ class ProfileBatch {
  public:
   explicit ProfileBatch(profiles::ProfileStore* store) : store_(store) {}
   // `activation` (may be null: no segments or triggers) evaluates through `kv`, the same view the
-  // store writes to. Both must outlive the batch.
-  ProfileBatch(profiles::ProfileStore* store, const profiles::ActivationEngine* activation, KeyValueView* kv)
-      : store_(store), activation_(activation), kv_(kv) {}
+  // store writes to. `config` (null: the defaults) is the computed-traits config events are applied
+  // with: its zone is the one order totals are recounted in. All must outlive the batch.
+  ProfileBatch(profiles::ProfileStore* store, const profiles::ActivationEngine* activation, KeyValueView* kv,
+               const profiles::ComputedTraitsConfig* config = nullptr)
+      : store_(store),
+        activation_(activation),
+        kv_(kv),
+        config_(config != nullptr ? config : &profiles::DefaultComputedTraitsConfig()) {}
 
   // Reads the stored profiles of `ids` not yet in this batch in one batched read, ahead of the
   // Get/Reevaluate calls for them (ProfileStore::Prefetch). Optional: only makes those faster.
   absl::Status Prefetch(const std::vector<uint64_t>& ids);
 
+  // Reads, in one batched read, the order buckets that hold these orders (profile id, order id) of
+  // stored profiles that keep their orders apart, ahead of the NeedOrdersOf calls for them.
+  // Optional, like Prefetch (call it after that one: it loads the profiles).
+  absl::Status PrefetchOrders(const std::vector<std::pair<uint64_t, std::string_view>>& orders);
+
   // The profile's current state in this batch, loaded or created (with `workspace`) on first use.
+  // A profile that keeps its orders apart has in `orders` only the buckets read so far.
   absl::StatusOr<v1::Profile*> Get(uint64_t id, std::string_view workspace);
+  // Get, with every order in memory (all of the profile's buckets read).
+  absl::StatusOr<v1::Profile*> GetWhole(uint64_t id, std::string_view workspace);
+  // Reads what ApplyEvent needs in memory to fold `event` into profile `id` (got already): the
+  // bucket of its order, if it is an order event of a profile that keeps its orders apart.
+  absl::Status NeedOrdersOf(uint64_t id, const v1::Event& event);
 
   // The winner `id` was merged into, in this batch or before; nullopt for a live profile.
   absl::StatusOr<std::optional<uint64_t>> MergedInto(uint64_t id);
@@ -52,10 +80,11 @@ class ProfileBatch {
   // segment is being backfilled). No-op for an id with no stored profile (merged away, unknown).
   absl::Status Reevaluate(uint64_t id);
 
-  // Folds `loser` into `winner` as AbsorbProfile does (with the computed-traits `config` the
-  // events are applied with), plus the segment window counters (which AbsorbProfile does not
-  // know). A no-op when the winner already absorbed it.
-  static void Absorb(const v1::Profile& loser, v1::Profile& winner, const profiles::ComputedTraitsConfig& config);
+  // Folds `loser` (whole: every order in memory, e.g. from GetWhole or a transfer) into this
+  // batch's profile `winner` (got already) as AbsorbProfile does, with the batch's computed-traits
+  // config, plus the segment window counters (which AbsorbProfile does not know); first reads the
+  // winner's buckets of the loser's orders. A no-op when the winner already absorbed it.
+  absl::Status Absorb(const v1::Profile& loser, uint64_t winner);
 
   // Stages every touched profile with a new version; returns one update per profile (a tombstone
   // for a merged one), ordered by id. With an activation engine, appends the segment changes (with
@@ -71,14 +100,35 @@ class ProfileBatch {
     uint64_t merged_into = 0;
     bool changed = false;  // an event or a merge touched it (not only a re-evaluation)
     bool before_pending = false;  // loaded by Reevaluate: `before` not taken yet
+    // A profile that keeps its orders apart: the buckets read into `current.orders`, each with its
+    // bytes as stored ("" for none), so that Finish writes only those whose orders changed.
+    absl::flat_hash_map<uint32_t, std::string> loaded_buckets;
+    uint32_t stored_buckets = 0;  // order_buckets as stored: keys past the new count are deleted
+    bool loaded_only = false;  // read by PrefetchOrders, not (yet) got or re-evaluated: not saved
   };
   absl::StatusOr<Entry*> Load(uint64_t id, std::string_view workspace);
+  // The entry of a stored profile (loaded if need be), or null for one not stored.
+  absl::StatusOr<Entry*> LoadStored(uint64_t id);
+  void Adopt(Entry& entry, v1::Profile stored);
+  Entry* Find(uint64_t id);
+  absl::Status LoadBucket(uint64_t id, Entry& entry, uint32_t bucket);
+  absl::Status LoadBuckets(uint64_t id, Entry& entry, const std::vector<uint32_t>& buckets);
+  absl::Status LoadAllOrders(uint64_t id, Entry& entry);
+  // Recounts stale order totals (OrderTotals.stale) from every order, all read first.
+  absl::Status SettleOrders(uint64_t id, Entry& entry);
+  // Writes the buckets whose orders changed (all of them when the orders move apart past
+  // kInlineOrders, or the buckets double; totals a profile stored before them lacks are counted
+  // then), deletes buckets past the count, and writes the profile without its orders.
+  absl::Status SaveProfile(uint64_t id, Entry& entry);
 
   profiles::ProfileStore* store_;
   const profiles::ActivationEngine* activation_ = nullptr;
   KeyValueView* kv_ = nullptr;
+  const profiles::ComputedTraitsConfig* config_ = &profiles::DefaultComputedTraitsConfig();
   // node_hash_map: pointers handed out by Get stay valid while more profiles load.
   absl::node_hash_map<uint64_t, Entry> entries_;
+  // Profiles PrefetchOrders found not stored: Load creates them without reading the store again.
+  absl::flat_hash_set<uint64_t> not_stored_;
 };
 
 }  // namespace tessera::app

@@ -198,7 +198,7 @@ absl::Status RunProfilesStage(const RunOptions& options, const std::atomic<bool>
   const BatchHandler handler = [&](const std::vector<KafkaMessage>& batch,
                                    KeyValueView* state) -> absl::StatusOr<std::vector<OutputRecord>> {
     profiles::ProfileStore profile_store(state);
-    ProfileBatch profiles(&profile_store, activation.get(), state);
+    ProfileBatch profiles(&profile_store, activation.get(), state, options.computed_traits.get());
     std::vector<OutputRecord> out;
     auto forward = [&](uint64_t to, v1::ResolvedRecord record) {
       out.push_back(OutputRecord{topics.resolved, sinks::ProfileKey(to), record.SerializeAsString(), {}});
@@ -213,14 +213,18 @@ absl::Status RunProfilesStage(const RunOptions& options, const std::atomic<bool>
     // a Get per event.
     std::vector<uint64_t> event_profiles;
     std::vector<std::pair<uint64_t, const v1::Event*>> events;
+    std::vector<std::pair<uint64_t, std::string_view>> orders;
     event_profiles.reserve(records.size());
     events.reserve(records.size());
     for (const v1::ResolvedRecord& record : records) {
       if (!record.has_event()) continue;
       event_profiles.push_back(record.event().profile_id());
       events.emplace_back(record.event().profile_id(), &record.event().event());
+      const std::string_view order_id = profiles::OrderIdOf(record.event().event());
+      if (!order_id.empty()) orders.emplace_back(record.event().profile_id(), order_id);
     }
     RETURN_IF_ERROR(profiles.Prefetch(event_profiles));
+    RETURN_IF_ERROR(profiles.PrefetchOrders(orders));
     RETURN_IF_ERROR(profiles::PrefetchEvents(state, events));
     for (size_t i = 0; i < batch.size(); ++i) {
       const KafkaMessage& m = batch[i];
@@ -238,6 +242,7 @@ absl::Status RunProfilesStage(const RunOptions& options, const std::atomic<bool>
                                                       resolved.event().source()));
         if (!fresh) continue;
         ASSIGN_OR_RETURN(v1::Profile * profile, profiles.Get(resolved.profile_id(), resolved.event().workspace()));
+        RETURN_IF_ERROR(profiles.NeedOrdersOf(resolved.profile_id(), resolved.event()));
         profiles::ApplyEvent(resolved.event(), *profile, *options.computed_traits);
         RETURN_IF_ERROR(profiles::StageEvent(state, resolved.profile_id(), resolved.event()));
         activation->RecordEvent(resolved.event(), SystemClock().NowMillis(), *profile);
@@ -250,8 +255,11 @@ absl::Status RunProfilesStage(const RunOptions& options, const std::atomic<bool>
         // First hop, on the loser's partition: hand its state to the winner's partition.
         ASSIGN_OR_RETURN(std::optional<uint64_t> already, profiles.MergedInto(loser));
         if (already.has_value()) continue;  // replayed transfer
-        ASSIGN_OR_RETURN(v1::Profile * loser_profile, profiles.Get(loser, ""));
-        *transfer.mutable_loser_state() = *loser_profile;
+        // Whole: the winner's partition has no other way to read its orders.
+        ASSIGN_OR_RETURN(v1::Profile * loser_profile, profiles.GetWhole(loser, ""));
+        v1::Profile& handed_on = *transfer.mutable_loser_state();
+        handed_on = *loser_profile;
+        handed_on.clear_order_buckets();  // every order is inline in the transfer
         RETURN_IF_ERROR(profiles.MarkMerged(loser, winner));
         forward(winner, std::move(record));
         continue;
@@ -262,8 +270,8 @@ absl::Status RunProfilesStage(const RunOptions& options, const std::atomic<bool>
         forward(*winner_moved, std::move(record));
         continue;
       }
-      ASSIGN_OR_RETURN(v1::Profile * winner_profile, profiles.Get(winner, transfer.loser_state().workspace()));
-      ProfileBatch::Absorb(transfer.loser_state(), *winner_profile, *options.computed_traits);  // no-op when replayed
+      RETURN_IF_ERROR(profiles.Get(winner, transfer.loser_state().workspace()).status());
+      RETURN_IF_ERROR(profiles.Absorb(transfer.loser_state(), winner));  // no-op when replayed
     }
     RETURN_IF_ERROR(finish(profiles, out));
     return out;
@@ -273,7 +281,7 @@ absl::Status RunProfilesStage(const RunOptions& options, const std::atomic<bool>
       [&] { return driver.HasWork(); },
       [&](KeyValueView* state, bool* more) -> absl::StatusOr<std::vector<OutputRecord>> {
         profiles::ProfileStore profile_store(state);
-        ProfileBatch profiles(&profile_store, activation.get(), state);
+        ProfileBatch profiles(&profile_store, activation.get(), state, options.computed_traits.get());
         const ActivationDriver::Hooks hooks{[&](uint64_t id) { return profiles.Reevaluate(id); },
                                             [&]() -> absl::StatusOr<std::vector<OutputRecord>> {
                                               std::vector<OutputRecord> out;

@@ -310,7 +310,7 @@ int Stage(RocksStore* store, const app::ActivationSetup& setup, const Flags& fla
     const absl::Time start = absl::Now();
     StagedWrites staged(store);
     profiles::ProfileStore profile_store(&staged);
-    app::ProfileBatch profiles(&profile_store, &activation, &staged);
+    app::ProfileBatch profiles(&profile_store, &activation, &staged, setup.computed.get());
     const int64_t batch_now = SystemClock().NowMillis();
     double mark = ThreadCpuSeconds();
     const auto phase = [&mark](double& into) {
@@ -321,13 +321,16 @@ int Stage(RocksStore* store, const app::ActivationSetup& setup, const Flags& fla
     {  // as the stage does: the batch's profiles and event keys in one MultiGet each, counted as loading
       std::vector<uint64_t> ids;
       std::vector<std::pair<uint64_t, const v1::Event*>> events;
+      std::vector<std::pair<uint64_t, std::string_view>> orders;
       ids.reserve(batch.size());
       events.reserve(batch.size());
       for (const auto& [id, event] : batch) {
         ids.push_back(id);
         events.emplace_back(id, &event);
+        if (!profiles::OrderIdOf(event).empty()) orders.emplace_back(id, profiles::OrderIdOf(event));
       }
       absl::Status s = profiles.Prefetch(ids);
+      if (s.ok()) s = profiles.PrefetchOrders(orders);
       if (s.ok()) s = profiles::PrefetchEvents(&staged, events);
       if (!s.ok()) {
         std::fprintf(stderr, "%s\n", s.ToString().c_str());
@@ -336,6 +339,9 @@ int Stage(RocksStore* store, const app::ActivationSetup& setup, const Flags& fla
     }
     for (const auto& [id, event] : batch) {
       absl::StatusOr<v1::Profile*> profile = profiles.Get(id, event.workspace());
+      if (profile.ok()) {
+        if (absl::Status s = profiles.NeedOrdersOf(id, event); !s.ok()) profile = s;
+      }
       if (!profile.ok()) {
         std::fprintf(stderr, "%s\n", profile.status().ToString().c_str());
         return 1;

@@ -17,6 +17,12 @@ inline std::string BigEndian64(uint64_t value) {
   return out;
 }
 
+inline std::string BigEndian32(uint32_t value) {
+  std::string out;
+  for (int shift = 24; shift >= 0; shift -= 8) out.push_back(static_cast<char>((value >> shift) & 0xFF));
+  return out;
+}
+
 // Reads 8 bytes big-endian from the start of `bytes` (caller checks the size).
 inline uint64_t ReadBigEndian64(std::string_view bytes) {
   uint64_t value = 0;

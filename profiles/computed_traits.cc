@@ -687,7 +687,9 @@ void ComputePreferences(const v1::Profile& profile, const ComputedTraitsConfig& 
   const std::map<std::string, int64_t> categories_by_spend = in_reporting_currency(totals.category_spend());
   // The usual weekday and hour: kept in the profile's zone. Totals kept in another zone (the
   // configured default changed since) or not kept at all (a profile stored before them) are counted
-  // from the orders here instead.
+  // from the orders here instead. A profile that keeps its orders apart (Profile.order_buckets) has
+  // none here: after a change of the default zone its usual times are empty until its next order
+  // or zone change recounts them (app/profile_batch.h).
   std::array<int64_t, 7> weekdays{};
   std::array<int64_t, 24> hours{};
   if (HasUsualTimesIn(totals, zone_name)) {

@@ -137,7 +137,12 @@ std::string CurrencyKey(std::string_view currency, std::string_view key) {
 v1::OrderTotals ComputeOrderTotals(const Orders& orders, const NamedTimeZone* zone) {
   v1::OrderTotals totals;
   for (const auto& [id, order] : orders) Contribute(order, +1, zone, totals);
+  totals.set_orders(static_cast<int64_t>(orders.size()));
   return totals;
+}
+
+void RecountOrderTotals(const NamedTimeZone& zone, v1::Profile& profile) {
+  *profile.mutable_order_totals() = ComputeOrderTotals(profile.orders(), &zone);
 }
 
 const v1::OrderTotals& OrderTotalsOf(const v1::Profile& profile, v1::OrderTotals& scratch) {
@@ -158,6 +163,10 @@ void SetOrderZone(const NamedTimeZone& zone, v1::Profile& profile) {
     return;
   }
   if (profile.order_totals().completed() == 0 || HasUsualTimesIn(profile.order_totals(), zone.name)) return;
+  if (profile.orders_partial()) {  // the counts need every order: the batch recounts before saving
+    profile.mutable_order_totals()->set_stale(true);
+    return;
+  }
   RecountUsualTimes(profile.orders(), zone, *profile.mutable_order_totals());
 }
 
@@ -175,13 +184,19 @@ void SetOrder(const std::string& order_id, const v1::OrderSummary& state, const 
   auto it = orders.find(order_id);
   if (it == orders.end()) {
     Contribute(state, +1, &zone, totals);
+    totals.set_orders(totals.orders() + 1);
     orders[order_id] = state;
     return;
   }
   const bool span_lost = Contribute(it->second, -1, &zone, totals);
   Contribute(state, +1, &zone, totals);
   it->second = state;
-  if (span_lost) RecomputeCompletedSpan(orders, totals);
+  if (!span_lost) return;
+  if (profile.orders_partial()) {
+    totals.set_stale(true);  // the batch recounts from every order before saving
+  } else {
+    RecomputeCompletedSpan(orders, totals);
+  }
 }
 
 }  // namespace tessera::profiles

@@ -37,14 +37,22 @@ const v1::OrderTotals& OrderTotalsOf(const v1::Profile& profile, v1::OrderTotals
 // Whether `totals` holds the usual-times counts for the zone named `zone_name`.
 bool HasUsualTimesIn(const v1::OrderTotals& totals, std::string_view zone_name);
 
+// The same from every order of `profile` (which must all be in memory), replacing the totals it
+// has: for a batch that held only some of them (Profile.orders_partial) when a change needed all.
+void RecountOrderTotals(const NamedTimeZone& zone, v1::Profile& profile);
+
 // Sets order `order_id` of `profile` to `state` (which the caller has decided wins) and moves the
 // totals with it: the order's previous contribution out, the new one in. `zone` is the profile's.
+// With Profile.orders_partial, the order's bucket must be in memory (its previous state, if any,
+// is then in `orders`); what would need the other orders (the span, when the earliest or latest
+// completed order stops counting) marks the totals stale instead (OrderTotals.stale).
 void SetOrder(const std::string& order_id, const v1::OrderSummary& state, const NamedTimeZone& zone,
               v1::Profile& profile);
 
 // Brings the totals to `zone`, the profile's zone now: counts the usual times again from the
 // orders when they were kept in another zone, and fills in totals a profile stored before they
-// existed lacks. A no-op (no walk over the orders) when they are already right.
+// existed lacks. A no-op (no walk over the orders) when they are already right. With only some of
+// the orders in memory (Profile.orders_partial) a recount marks the totals stale instead.
 void SetOrderZone(const NamedTimeZone& zone, v1::Profile& profile);
 
 // Clears the profile's orders, first computing its totals if it has none (a profile stored before

@@ -9,8 +9,7 @@
 
 #include "absl/time/time.h"
 #include "common/clock.h"
-#include "google/protobuf/io/coded_stream.h"
-#include "google/protobuf/io/zero_copy_stream_impl_lite.h"
+#include "common/deterministic_bytes.h"
 #include "common/currency.h"
 #include "common/identifier.h"
 #include "common/json_writer.h"
@@ -59,16 +58,6 @@ void MergeTrait(const std::string& name, const v1::TraitValue& candidate, v1::Pr
   } else if (TraitWins(candidate, it->second)) {
     it->second = candidate;
   }
-}
-
-std::string DeterministicBytes(const v1::OrderSummary& order) {
-  std::string bytes;
-  google::protobuf::io::StringOutputStream stream(&bytes);
-  google::protobuf::io::CodedOutputStream coded(&stream);
-  coded.SetSerializationDeterministic(true);
-  order.SerializeToCodedStream(&coded);
-  coded.Trim();
-  return bytes;
 }
 
 bool OrderWins(const v1::OrderSummary& candidate, const v1::OrderSummary& current) {
@@ -345,7 +334,7 @@ void ApplyEvent(const v1::Event& event, v1::Profile& profile, const ComputedTrai
     const std::string& action = event.social().action().empty() ? event.type() : event.social().action();
     ++(*profile.mutable_social_counts())[event.social().platform() + "." + action];
   }
-  if (event.channel() == v1::CHANNEL_PURCHASE && !event.order().order_id().empty()) {
+  if (!OrderIdOf(event).empty()) {
     const v1::Order& order = event.order();
     v1::OrderSummary summary;
     summary.set_status(order.status());
@@ -366,6 +355,11 @@ void ApplyEvent(const v1::Event& event, v1::Profile& profile, const ComputedTrai
   }
   // After the counters: HasSeenEvents is true from here on, and last_seen includes this event.
   ApplyComputedState(event, previous_last_seen_day, config, profile);
+}
+
+std::string_view OrderIdOf(const v1::Event& event) {
+  if (event.channel() != v1::CHANNEL_PURCHASE) return {};
+  return event.order().order_id();
 }
 
 void AbsorbProfile(const v1::Profile& loser, v1::Profile& winner) {

@@ -28,6 +28,10 @@ namespace tessera::profiles {
 void ApplyEvent(const v1::Event& event, v1::Profile& profile, const ComputedTraitsConfig& config);
 void ApplyEvent(const v1::Event& event, v1::Profile& profile);
 
+// The order an event sets (ApplyEvent keeps its state in Profile.orders), or empty for an event
+// that sets none: what a profile keeping its orders apart must have in memory before the fold.
+std::string_view OrderIdOf(const v1::Event& event);
+
 // Folds a merged-away profile into the winner: as if every event of `loser` had been applied to
 // `winner`. No-op if loser.id() is already in winner.merged_from (a replayed transfer).
 // Does not touch the version.

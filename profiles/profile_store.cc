@@ -13,8 +13,26 @@ namespace {
 
 std::string ProfileKey(uint64_t id) { return absl::StrCat("pf/", BigEndian64(id)); }
 std::string MergedKey(uint64_t id) { return absl::StrCat("pr/", BigEndian64(id)); }
+std::string OrderBucketKey(uint64_t id, uint32_t bucket) {
+  return absl::StrCat("po/", BigEndian64(id), BigEndian32(bucket));
+}
 
 }  // namespace
+
+uint32_t OrderBucketsFor(int64_t orders) {
+  uint32_t buckets = 1;
+  while (static_cast<int64_t>(buckets) * kMaxOrdersPerBucket < orders) buckets *= 2;
+  return buckets;
+}
+
+uint32_t OrderBucketOf(std::string_view order_id, uint32_t buckets) {
+  uint64_t hash = 14695981039346656037ull;  // FNV-1a, 64 bits
+  for (unsigned char c : order_id) {
+    hash ^= c;
+    hash *= 1099511628211ull;
+  }
+  return static_cast<uint32_t>(hash & (buckets - 1));
+}
 
 absl::StatusOr<std::optional<v1::Profile>> ProfileStore::Load(uint64_t id) {
   ASSIGN_OR_RETURN(std::optional<std::string> bytes, kv_->Get(ProfileKey(id)));
@@ -52,6 +70,42 @@ absl::StatusOr<std::optional<uint64_t>> ProfileStore::MergedInto(uint64_t id) {
                                             " bytes, expected an 8-byte id"));
   }
   return ReadBigEndian64(*bytes);
+}
+
+absl::StatusOr<std::optional<std::string>> ProfileStore::LoadOrderBucket(uint64_t id, uint32_t bucket) {
+  return kv_->Get(OrderBucketKey(id, bucket));
+}
+
+absl::Status ProfileStore::PrefetchOrderBuckets(std::vector<std::pair<uint64_t, uint32_t>> buckets) {
+  std::sort(buckets.begin(), buckets.end());  // big-endian keys sort as the pairs do
+  buckets.erase(std::unique(buckets.begin(), buckets.end()), buckets.end());
+  std::vector<std::string> keys;
+  keys.reserve(buckets.size());
+  for (const auto& [id, bucket] : buckets) keys.push_back(OrderBucketKey(id, bucket));
+  return kv_->Prefetch(keys);
+}
+
+void ProfileStore::SaveOrderBucket(uint64_t id, uint32_t bucket, const std::string& bytes) {
+  if (bytes.empty()) {
+    kv_->Delete(OrderBucketKey(id, bucket));
+  } else {
+    kv_->Put(OrderBucketKey(id, bucket), bytes);
+  }
+}
+
+absl::Status ProfileStore::LoadAllOrders(v1::Profile& profile) {
+  for (uint32_t bucket = 0; bucket < profile.order_buckets(); ++bucket) {
+    ASSIGN_OR_RETURN(std::optional<std::string> bytes, LoadOrderBucket(profile.id(), bucket));
+    if (!bytes.has_value()) continue;
+    v1::OrderBucket orders;
+    if (!orders.ParseFromString(*bytes)) {
+      return absl::DataLossError(absl::StrCat("order bucket ", bucket, " of profile ", profile.id(), " is ",
+                                              bytes->size(), " bytes that do not parse as tessera.v1.OrderBucket"));
+    }
+    for (auto& [order_id, order] : *orders.mutable_orders()) (*profile.mutable_orders())[order_id] = std::move(order);
+  }
+  profile.set_orders_partial(false);
+  return absl::OkStatus();
 }
 
 }  // namespace tessera::profiles

@@ -13,6 +13,7 @@
 #include "common/absl_compat.h"
 #include "common/clock.h"
 #include "common/currency.h"
+#include "profiles/order_totals.h"
 #include "profiles/profile_state.h"
 #include "profiles/query/masking.h"
 
@@ -109,12 +110,11 @@ std::string FormatTime(int64_t ms) {
 }
 
 // Net spend per currency of orders currently completed (as ProfileToJson's total_spend).
+// From the order totals: a profile that keeps its orders apart has none in the record.
 std::map<std::string, int64_t> SpendByCurrency(const v1::Profile& profile) {
-  std::map<std::string, int64_t> spend;
-  for (const auto& [id, order] : profile.orders()) {
-    if (order.status() == v1::ORDER_STATUS_COMPLETED) spend[order.total().currency()] += order.total().minor_units();
-  }
-  return spend;
+  v1::OrderTotals scratch;
+  const v1::OrderTotals& totals = profiles::OrderTotalsOf(profile, scratch);
+  return std::map<std::string, int64_t>(totals.spend().begin(), totals.spend().end());
 }
 
 std::string FormatSpend(const std::string& currency, int64_t minor_units) {
@@ -169,12 +169,9 @@ class CsvFormat {
       auto it = profile.event_counts().find(channel);
       return it == profile.event_counts().end() ? int64_t{0} : it->second;
     };
-    int64_t orders = 0, refunds = 0, cancelled = 0;
-    for (const auto& [id, order] : profile.orders()) {
-      orders += order.status() == v1::ORDER_STATUS_COMPLETED;
-      refunds += order.status() == v1::ORDER_STATUS_REFUNDED;
-      cancelled += order.status() == v1::ORDER_STATUS_CANCELLED;
-    }
+    v1::OrderTotals scratch;
+    const v1::OrderTotals& totals = profiles::OrderTotalsOf(profile, scratch);
+    const int64_t orders = totals.completed(), refunds = totals.refunded(), cancelled = totals.cancelled();
     absl::StrAppend(&line, ",", FormatTime(profile.first_seen_ms()), ",", FormatTime(profile.last_seen_ms()), ",",
                     count("web"), ",", count("social"), ",", count("purchase"), ",", orders, ",", refunds, ",",
                     cancelled);

@@ -18,6 +18,7 @@
 #include "tests/fakes/bad_input.h"
 #include "tests/fakes/manual_clock.h"
 #include "tests/fakes/population.h"
+#include "tests/integration/feed_pipeline.h"
 #include "tests/integration/profile_snapshot.h"
 
 namespace tessera {
@@ -32,18 +33,7 @@ class FixedClock final : public Clock {
   int64_t NowMillis() const override { return 1'790'000'000'000; }
 };
 
-class TempDir {
- public:
-  TempDir() {
-    path_ = (std::filesystem::temp_directory_path() / "tessera-test-XXXXXX").string();
-    if (mkdtemp(path_.data()) == nullptr) std::abort();
-  }
-  ~TempDir() { std::filesystem::remove_all(path_); }
-  const std::string& path() const { return path_; }
-
- private:
-  std::string path_;
-};
+using testing::TempDir;
 
 struct RunResult {
   std::map<std::string, std::string> profiles;  // from the store
@@ -69,13 +59,7 @@ RunResult RunPipeline(const std::vector<RawRecord>& records, std::mt19937_64& rn
     app::FusedPipeline pipeline(&staged, app::FusedPipelineOptions{}, &clock);
     const size_t end = std::min(records.size(), next + batch_size(rng));
     for (; next < end; ++next) {
-      app::RawRecord raw;
-      raw.channel = records[next].channel;
-      raw.payload = records[next].payload;
-      raw.source.set_topic(std::string(app::RawTopicSuffix(raw.channel)));
-      raw.source.set_offset(offset++);
-      raw.received_at_ms = clock.NowMillis();
-      EXPECT_TRUE(pipeline.Apply(raw).ok());
+      EXPECT_TRUE(testing::ApplyRecord(pipeline, records[next], offset++, clock.NowMillis()).ok());
     }
     auto outputs = pipeline.FinishBatch();
     EXPECT_TRUE(outputs.ok()) << outputs.status();

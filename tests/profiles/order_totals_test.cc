@@ -88,6 +88,45 @@ TEST(OrderTotals, KeptTotalsEqualTotalsComputedAfreshInEveryOrderOfArrival) {
   }
 }
 
+// A batch working on a profile that keeps its orders apart has in memory only the orders its
+// events name (Profile.orders_partial): what needs every order (the span when the earliest or
+// latest completed order stops counting, the usual times in a new zone) is marked stale instead,
+// and a recount once all are read gives the totals of the whole history.
+TEST(OrderTotals, WithOnlySomeOrdersInMemoryWhatNeedsAllIsDeferredAndARecountSettlesIt) {
+  std::mt19937_64 rng(11);
+  int stale = 0;
+  for (int trial = 0; trial < 200; ++trial) {
+    const std::vector<v1::Event> events = RandomOrderMessages(rng, 2 + static_cast<int>(rng() % 30));
+    const v1::Profile whole = Fold(events);
+    const size_t split = rng() % events.size();
+    const v1::Profile stored = Fold(std::vector<v1::Event>(events.begin(), events.begin() + split));
+    v1::Profile partial = stored;
+    partial.clear_orders();
+    partial.set_orders_partial(true);
+    for (size_t i = split; i < events.size(); ++i) {
+      const std::string order_id(OrderIdOf(events[i]));
+      if (!order_id.empty() && !partial.orders().contains(order_id)) {  // its bucket, read
+        if (auto it = stored.orders().find(order_id); it != stored.orders().end()) {
+          (*partial.mutable_orders())[order_id] = it->second;
+        }
+      }
+      ApplyEvent(events[i], partial);
+    }
+    for (const auto& [order_id, order] : stored.orders()) {  // the other buckets, read at the end
+      if (!partial.orders().contains(order_id)) (*partial.mutable_orders())[order_id] = order;
+    }
+    partial.set_orders_partial(false);
+    if (partial.order_totals().stale()) {
+      ++stale;
+      RecountOrderTotals(ProfileTimeZone(partial, DefaultComputedTraitsConfig()), partial);
+    }
+    ASSERT_TRUE(MessageDifferencer::Equals(partial.order_totals(), whole.order_totals()))
+        << "trial " << trial << " split " << split << "\npartial: " << partial.order_totals().ShortDebugString()
+        << "\nwhole:   " << whole.order_totals().ShortDebugString();
+  }
+  EXPECT_GT(stale, 10) << "the trials must defer something now and then";
+}
+
 TEST(OrderTotals, MergedProfilesKeepTheTotalsOfTheirCombinedOrders) {
   std::mt19937_64 rng(7);
   for (int trial = 0; trial < 100; ++trial) {

@@ -78,5 +78,50 @@ TEST(ProfileStoreTest, CorruptValuesAreDataLoss) {
   EXPECT_EQ(store.MergedInto(1).status().code(), absl::StatusCode::kDataLoss);
 }
 
+// The bucket of an order addresses stored keys: the hash must never change (FNV-1a, 64 bits,
+// values computed independently).
+TEST(ProfileStoreTest, OrderBucketsHashTheOrderIdTheSameOnEveryBuild) {
+  EXPECT_EQ(OrderBucketOf("A-001", 16), 14u);
+  EXPECT_EQ(OrderBucketOf("A-001", 1024), 238u);
+  EXPECT_EQ(OrderBucketOf("order-42", 16), 4u);
+  EXPECT_EQ(OrderBucketOf("order-42", 1024), 724u);
+  EXPECT_EQ(OrderBucketOf("", 16), 5u);
+  EXPECT_EQ(OrderBucketOf("anything", 1), 0u);
+  EXPECT_EQ(OrderBucketsFor(1), 1u);
+  EXPECT_EQ(OrderBucketsFor(kMaxOrdersPerBucket), 1u);
+  EXPECT_EQ(OrderBucketsFor(kMaxOrdersPerBucket + 1), 2u);
+  EXPECT_EQ(OrderBucketsFor(12'000), 512u);
+}
+
+TEST(ProfileStoreTest, OrderBucketsRoundTripUnderTheProfileIdAndLoadAllOrdersReadsThemAll) {
+  MemoryKv kv;
+  ProfileStore store(&kv);
+  v1::Profile profile = SampleProfile(7);
+  profile.set_order_buckets(4);
+  for (int i = 0; i < 40; ++i) {
+    const std::string id = "o-" + std::to_string(i);
+    v1::OrderBucket bucket;
+    auto existing = store.LoadOrderBucket(7, OrderBucketOf(id, 4));
+    ASSERT_TRUE(existing.ok());
+    if (existing->has_value()) {
+      ASSERT_TRUE(bucket.ParseFromString(**existing));
+    }
+    (*bucket.mutable_orders())[id].set_timestamp_ms(i);
+    store.SaveOrderBucket(7, OrderBucketOf(id, 4), bucket.SerializeAsString());
+  }
+  EXPECT_TRUE(kv.data().contains("po/" + BigEndian64(7) + std::string("\0\0\0\3", 4)));
+  store.SaveOrderBucket(7, 9, "");  // empty bytes delete (here: nothing there)
+  EXPECT_FALSE(kv.data().contains("po/" + BigEndian64(7) + std::string("\0\0\0\x09", 4)));
+  v1::Profile whole = profile;
+  whole.set_orders_partial(true);
+  ASSERT_TRUE(store.LoadAllOrders(whole).ok());
+  EXPECT_FALSE(whole.orders_partial());
+  ASSERT_EQ(whole.orders_size(), 40);
+  EXPECT_EQ(whole.orders().at("o-17").timestamp_ms(), 17);
+
+  kv.Put("po/" + BigEndian64(7) + std::string("\0\0\0\1", 4), "\xff\xff");
+  EXPECT_EQ(store.LoadAllOrders(whole).code(), absl::StatusCode::kDataLoss);
+}
+
 }  // namespace
 }  // namespace tessera::profiles
