@@ -26,26 +26,11 @@ ProfileBatch::Entry* ProfileBatch::Find(uint64_t id) {
 }
 
 absl::StatusOr<ProfileBatch::Entry*> ProfileBatch::Load(uint64_t id, std::string_view workspace) {
-  if (Entry* entry = Find(id)) {
-    // Created by MarkMerged or PrefetchOrders without a workspace: a new profile takes the one its
-    // first event names.
-    if (entry->stored_version == 0 && entry->current.workspace().empty() && !workspace.empty()) {
-      entry->current.set_workspace(std::string(workspace));
-    }
-    return entry;
-  }
-  std::optional<v1::Profile> stored;
-  if (!not_stored_.contains(id)) {
-    ASSIGN_OR_RETURN(stored, store_->Load(id));
-  }
+  ASSIGN_OR_RETURN(Entry * stored, LoadStored(id));
+  if (stored != nullptr) return stored;
   Entry& entry = entries_[id];
-  if (stored.has_value()) {
-    Adopt(entry, *std::move(stored));
-    entry.before = profiles::ProfileSnapshot(entry.current);
-  } else {
-    entry.current.set_id(id);
-    entry.current.set_workspace(std::string(workspace));
-  }
+  entry.current.set_id(id);
+  entry.current.set_workspace(std::string(workspace));
   return &entry;
 }
 

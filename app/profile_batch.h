@@ -106,8 +106,10 @@ class ProfileBatch {
     uint32_t stored_buckets = 0;  // order_buckets as stored: keys past the new count are deleted
     bool loaded_only = false;  // read by PrefetchOrders, not (yet) got or re-evaluated: not saved
   };
+  // The entry of `id`: loaded, or created new (with `workspace`) when not stored.
   absl::StatusOr<Entry*> Load(uint64_t id, std::string_view workspace);
-  // The entry of a stored profile (loaded if need be), or null for one not stored.
+  // The entry of a stored profile (loaded if need be; read ahead only, until Get, MarkMerged or
+  // Reevaluate claims it), or null for one not stored.
   absl::StatusOr<Entry*> LoadStored(uint64_t id);
   void Adopt(Entry& entry, v1::Profile stored);
   Entry* Find(uint64_t id);
