@@ -59,7 +59,7 @@ const std::set<std::string> kRunValueOptions = {"brokers",    "data-dir",  "topi
                                                 "phone-region", "time-zone", "workspace",    "batch-size",
                                                 "max-records",  "instance-id", "block-cache-mb",
                                                 "dedup-window-hours", "own-partitions", "http", "config",
-                                                "batch-linger-ms"};
+                                                "batch-linger-ms", "fetch-wait-ms"};
 
 absl::StatusOr<RunOptions> RunOptionsFrom(const CliArgs& args) {
   RunOptions options;
@@ -85,6 +85,9 @@ absl::StatusOr<RunOptions> RunOptionsFrom(const CliArgs& args) {
   int64_t linger_ms = absl::ToInt64Milliseconds(options.batch_linger);
   RETURN_IF_ERROR(number("batch-linger-ms", linger_ms));
   options.batch_linger = absl::Milliseconds(linger_ms);
+  int64_t fetch_wait_ms = absl::ToInt64Milliseconds(options.fetch_wait);
+  RETURN_IF_ERROR(number("fetch-wait-ms", fetch_wait_ms));
+  options.fetch_wait = absl::Milliseconds(fetch_wait_ms);
   size_t cache_mb = options.block_cache_bytes >> 20;
   RETURN_IF_ERROR(number("block-cache-mb", cache_mb));
   options.block_cache_bytes = cache_mb << 20;

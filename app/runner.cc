@@ -63,6 +63,7 @@ absl::Status RunWorkerLoopWithTicks(const RunOptions& run, const WorkerLoopOptio
   consumer_options.group_instance_id = run.instance_id.empty() ? loop.group_id + "-0" : run.instance_id;
   consumer_options.topics = loop.topics;
   consumer_options.owned_partitions = run.owned_partitions;
+  consumer_options.fetch_wait = run.fetch_wait;
   if (loop.store != nullptr) {
     RocksStore* store = loop.store;
     const std::string group = loop.group_id;

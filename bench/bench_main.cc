@@ -259,6 +259,8 @@ int Pass(const Flags& flags) {
   consumer_options.group_id = prefix + "bench.pass";
   consumer_options.group_instance_id = prefix + "bench.pass-0";
   consumer_options.topics = {topics.raw_web, topics.raw_social, topics.raw_purchase};
+  // The same fetch batching as `tessera run`'s stages: same consumer settings, as issue 8 asks.
+  consumer_options.fetch_wait = absl::Milliseconds(flags.Int("fetch-wait-ms", absl::ToInt64Milliseconds(app::RunOptions{}.fetch_wait)));
   auto consumer = KafkaConsumer::Create(consumer_options);
   if (!consumer.ok()) return Fail(consumer.status());
 
@@ -337,6 +339,8 @@ int Latency(const Flags& flags) {
   consumer_options.brokers = brokers;
   consumer_options.group_id = absl::StrCat(watch_topic, ".latency-watch-", tag);
   consumer_options.topics = {watch_topic};
+  // The stopwatch fetches without batching (fetch_wait zero): it must see an update the moment
+  // it is consumable, not when a fetch has gathered enough.
   auto consumer = KafkaConsumer::Create(consumer_options);
   if (!consumer.ok()) return Fail(consumer.status());
 

@@ -315,6 +315,10 @@ absl::StatusOr<std::unique_ptr<KafkaConsumer>> KafkaConsumer::Create(Options opt
       {"isolation.level", "read_committed"},
   };
   if (!options.group_instance_id.empty()) settings["group.instance.id"] = options.group_instance_id;
+  if (options.fetch_wait > absl::ZeroDuration()) {
+    settings["fetch.wait.max.ms"] = absl::StrCat(std::max<int64_t>(1, absl::ToInt64Milliseconds(options.fetch_wait)));
+    settings["fetch.min.bytes"] = absl::StrCat(kBatchingFetchBytes);
+  }
   settings = Merge(std::move(settings), options.extra);
   auto conf = MakeConf(settings);
   if (!conf.ok()) return conf.status();
