@@ -133,8 +133,9 @@ class KafkaConsumer {
     // How long the broker may hold a fetch to gather up to kBatchingFetchBytes before it answers
     // (fetch.wait.max.ms with fetch.min.bytes). Zero: it answers as soon as one record is there.
     // A stage under a steady load otherwise runs a batch, a produce request, a WAL sync and a
-    // fetch per handful of records: at 1,000 events/s the fused run spent 0.46 cores and the
-    // broker 0.65 on that, against 0.17 and 0.32 with a 10 ms wait (docs/benchmarks.md).
+    // fetch per handful of records: at 1,000 events/s `tessera run` spent 0.47 cores and the
+    // broker 0.68 on that, against 0.17-0.21 and 0.32-0.36 with a 10 ms wait
+    // (docs/architecture.md, "Fetch batching").
     absl::Duration fetch_wait = absl::ZeroDuration();
     // False: PollBatch leaves KafkaMessage::headers empty (a consumer that never reads them saves
     // the per-record copies).
