@@ -4,12 +4,19 @@
 
 #include <stdlib.h>
 
+#include <algorithm>
 #include <cstdint>
 #include <filesystem>
+#include <functional>
+#include <random>
 #include <string>
+#include <vector>
 
 #include "absl/status/status.h"
 #include "app/fused_pipeline.h"
+#include "common/clock.h"
+#include "common/rocks_store.h"
+#include "gtest/gtest.h"
 #include "tests/fakes/population.h"
 
 namespace tessera::testing {
@@ -23,6 +30,29 @@ inline absl::Status ApplyRecord(app::FusedPipeline& pipeline, const RawRecord& r
   raw.source.set_offset(offset);
   raw.received_at_ms = received_at_ms;
   return pipeline.Apply(raw);
+}
+
+// Feeds `records` in batches of 1 to `max_batch` records (sizes drawn from `rng`), each through a
+// new FusedPipeline over its own StagedWrites, committed like the worker loop does. `on_outputs`
+// sees each batch's outputs; a failed Apply, FinishBatch or Commit fails the test.
+inline void FeedInRandomBatches(RocksStore& store, const Clock& clock, const std::vector<RawRecord>& records,
+                                std::mt19937_64& rng, size_t max_batch,
+                                const std::function<void(app::BatchOutputs&)>& on_outputs) {
+  std::uniform_int_distribution<size_t> batch_size(1, max_batch);
+  size_t next = 0;
+  int64_t offset = 0;
+  while (next < records.size()) {
+    StagedWrites staged(&store);
+    app::FusedPipeline pipeline(&staged, app::FusedPipelineOptions{}, &clock);
+    const size_t end = std::min(records.size(), next + batch_size(rng));
+    for (; next < end; ++next) {
+      EXPECT_TRUE(ApplyRecord(pipeline, records[next], offset++, clock.NowMillis()).ok());
+    }
+    auto outputs = pipeline.FinishBatch();
+    EXPECT_TRUE(outputs.ok()) << outputs.status();
+    if (outputs.ok()) on_outputs(*outputs);
+    EXPECT_TRUE(staged.Commit().ok());
+  }
 }
 
 // A fresh directory under the system's temp dir, removed with everything in it at the end.

@@ -51,24 +51,12 @@ RunResult RunPipeline(const std::vector<RawRecord>& records, std::mt19937_64& rn
   EXPECT_TRUE(store.ok()) << store.status();
   FixedClock clock;
   RunResult result;
-  std::uniform_int_distribution<size_t> batch_size(1, 200);
-  size_t next = 0;
-  int64_t offset = 0;
-  while (next < records.size()) {
-    StagedWrites staged(store->get());
-    app::FusedPipeline pipeline(&staged, app::FusedPipelineOptions{}, &clock);
-    const size_t end = std::min(records.size(), next + batch_size(rng));
-    for (; next < end; ++next) {
-      EXPECT_TRUE(testing::ApplyRecord(pipeline, records[next], offset++, clock.NowMillis()).ok());
-    }
-    auto outputs = pipeline.FinishBatch();
-    EXPECT_TRUE(outputs.ok()) << outputs.status();
-    for (const auto& u : outputs->updates) result.update_values.push_back(sinks::ProfileUpdateToJson(u));
-    for (auto& d : outputs->dead_letters) result.dead_letters.push_back(std::move(d));
-    result.merges += outputs->merges.size();
-    result.duplicates += outputs->duplicates;
-    EXPECT_TRUE(staged.Commit().ok());
-  }
+  testing::FeedInRandomBatches(**store, clock, records, rng, 200, [&result](app::BatchOutputs& outputs) {
+    for (const auto& u : outputs.updates) result.update_values.push_back(sinks::ProfileUpdateToJson(u));
+    for (auto& d : outputs.dead_letters) result.dead_letters.push_back(std::move(d));
+    result.merges += outputs.merges.size();
+    result.duplicates += outputs.duplicates;
+  });
   auto profiles = testing::ProfilesByIdentifiers(**store);
   EXPECT_TRUE(profiles.ok()) << profiles.status();
   result.profiles = *std::move(profiles);

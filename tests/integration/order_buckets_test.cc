@@ -152,24 +152,10 @@ StoredCustomer RunPipeline(const std::vector<testing::RawRecord>& records, std::
   auto store = RocksStore::Open(dir.path() + "/store", tessera::testing::PipelineStoreOptions());
   EXPECT_TRUE(store.ok()) << store.status();
   FixedClock clock;
-  std::uniform_int_distribution<size_t> batch_size(1, max_batch);
-  size_t next = 0;
-  int64_t offset = 0;
-  while (next < records.size()) {
-    StagedWrites staged(store->get());
-    app::FusedPipeline pipeline(&staged, app::FusedPipelineOptions{}, &clock);
-    const size_t end = std::min(records.size(), next + batch_size(rng));
-    for (; next < end; ++next) {
-      EXPECT_TRUE(testing::ApplyRecord(pipeline, records[next], offset++, clock.NowMillis()).ok());
-    }
-    auto outputs = pipeline.FinishBatch();
-    EXPECT_TRUE(outputs.ok()) << outputs.status();
-    if (outputs.ok()) {
-      EXPECT_TRUE(outputs->dead_letters.empty()) << outputs->dead_letters.front().reason() << ": "
-                                                 << outputs->dead_letters.front().detail();
-    }
-    EXPECT_TRUE(staged.Commit().ok());
-  }
+  testing::FeedInRandomBatches(**store, clock, records, rng, max_batch, [](app::BatchOutputs& outputs) {
+    EXPECT_TRUE(outputs.dead_letters.empty())
+        << outputs.dead_letters.front().reason() << ": " << outputs.dead_letters.front().detail();
+  });
 
   StoredCustomer out;
   std::vector<uint64_t> ids;
