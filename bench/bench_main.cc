@@ -260,7 +260,8 @@ int Pass(const Flags& flags) {
   consumer_options.group_instance_id = prefix + "bench.pass-0";
   consumer_options.topics = {topics.raw_web, topics.raw_social, topics.raw_purchase};
   // The same fetch batching as `tessera run`'s stages: same consumer settings, as issue 8 asks.
-  consumer_options.fetch_wait = absl::Milliseconds(flags.Int("fetch-wait-ms", absl::ToInt64Milliseconds(app::RunOptions{}.fetch_wait)));
+  const int64_t fetch_wait_ms = absl::ToInt64Milliseconds(app::RunOptions{}.fetch_wait);
+  consumer_options.fetch_wait = absl::Milliseconds(flags.Int("fetch-wait-ms", fetch_wait_ms));
   auto consumer = KafkaConsumer::Create(consumer_options);
   if (!consumer.ok()) return Fail(consumer.status());
 
