@@ -180,6 +180,7 @@ int RunCommand(const std::vector<std::string>& raw_args) {
       worker.brokers = options->brokers;
       worker.topic_prefix = options->topic_prefix;
       worker.data_dir = options->data_dir;
+      worker.fetch_wait = options->fetch_wait;
       absl::StatusOr<std::unique_ptr<sinks::DeliveryService>> started = sinks::DeliveryService::Start(*destinations, worker);
       if (!started.ok()) return Fail(started.status());
       sink_service = *std::move(started);

@@ -10,11 +10,12 @@
 //      kafka: one DestinationWorker produces every item to a destination topic (batches of
 //      --batch, up to 64 unacknowledged batches: a configured Kafka destination's default).
 //      raw-pass (a baseline, not Tessera): the ceiling of the kafka mode on this machine. One thread
-//      runs librdkafka directly: a consumer with the worker's consumer settings polls the same
-//      records and a producer with the kafka destination's settings (idempotent, acks=all, lz4,
-//      linger.ms 10) produces each one unchanged (key, payload, headers copied) to an output
-//      topic of 4 partitions; a record counts when its delivery report arrives. No parsing, no
-//      consent decision, no rendering, no offset commits, no local state.
+//      runs librdkafka directly: a consumer with the worker's consumer settings (fetch batching,
+//      prefetch limits) polls the same records and a producer with the kafka destination's
+//      settings (idempotent, acks=all, lz4, linger.ms 10) produces each one unchanged (key,
+//      payload, headers copied) to an output topic of 4 partitions; a record counts when its
+//      delivery report arrives. No parsing, no consent decision, no rendering, no offset commits,
+//      no local state.
 //   3. The clock starts at the first delivered item (the consumer group has joined) and stops when
 //      all N are delivered; changes/s = N / that time. The consumer may have prefetched up to its
 //      queue limit before the clock started, so the rate over the second half (N/2 to N) is
@@ -22,6 +23,7 @@
 //      receiver, librdkafka threads) are reported beside it; the broker runs on the same 2 cores.
 //
 // Usage: sinks-bench --brokers 127.0.0.1:19692 [--mode webhook|kafka|both|raw-pass] [--changes 200000] [--batch 500]
+//                    [--fetch-wait-ms 10]   (WorkerOptions::fetch_wait, for A/B runs)
 #include <event2/buffer.h>
 #include <event2/event.h>
 #include <event2/http.h>
@@ -199,7 +201,10 @@ class RawPass {
                                 {"group.id", out_topic_ + ".group"},
                                 {"enable.auto.commit", "false"},
                                 {"auto.offset.reset", "earliest"},
-                                {"fetch.wait.max.ms", "20"},
+                                {"fetch.wait.max.ms", "10"},
+                                {"fetch.min.bytes", absl::StrCat(KafkaConsumer::kBatchingFetchBytes)},
+                                {"queued.min.messages", absl::StrCat(sinks::kWorkerPrefetchRecords)},
+                                {"queued.max.messages.kbytes", absl::StrCat(sinks::kWorkerPrefetchKbytes)},
                                 {"isolation.level", "read_committed"}});
     consumer_ = rd_kafka_new(RD_KAFKA_CONSUMER, cconf, error, sizeof(error));
     ok_ = ok_ && producer_ != nullptr && consumer_ != nullptr;
@@ -337,12 +342,14 @@ int Main(int argc, char** argv) {
   std::string brokers, mode = "both";
   int64_t changes = 200000;
   size_t batch = 500;
+  absl::Duration fetch_wait = sinks::WorkerOptions{}.fetch_wait;
   for (int i = 1; i + 1 < argc; i += 2) {
     const std::string flag = argv[i];
     if (flag == "--brokers") brokers = argv[i + 1];
     if (flag == "--mode") mode = argv[i + 1];
     if (flag == "--changes") changes = std::atoll(argv[i + 1]);
     if (flag == "--batch") batch = static_cast<size_t>(std::atoll(argv[i + 1]));
+    if (flag == "--fetch-wait-ms") fetch_wait = absl::Milliseconds(std::atoll(argv[i + 1]));
   }
   if (brokers.empty()) {
     std::fprintf(stderr, "usage: sinks-bench --brokers HOST:PORT [--mode webhook|kafka|both|raw-pass] [--changes N] [--batch N]\n");
@@ -361,6 +368,7 @@ int Main(int argc, char** argv) {
   options.brokers = brokers;
   options.topic_prefix = prefix;
   options.data_dir = data_dir;
+  options.fetch_wait = fetch_wait;
 
   sinks::DestinationConfig d;
   d.purposes = {"email_marketing"};

@@ -1,17 +1,23 @@
 #include "sinks/delivery_worker.h"
 
+#include <pthread.h>
+
 #include <algorithm>
 #include <filesystem>
+#include <functional>
 #include <fstream>
 #include <map>
 #include <mutex>
 #include <random>
 #include <set>
 #include <sstream>
+#include <thread>
+#include <utility>
 #include <vector>
 
 #include "absl/container/flat_hash_set.h"
 #include "absl/strings/str_cat.h"
+#include "absl/synchronization/mutex.h"
 #include "absl/time/clock.h"
 #include "common/json_writer.h"
 #include "common/log.h"
@@ -67,6 +73,56 @@ struct Batch {
   uint64_t rebalances_at_send = 0;  // State::rebalances when it was sent
   size_t size() const { return items.size(); }
   bool empty() const { return items.empty(); }
+};
+
+// A thread that runs one job at a time: Start hands it a job (once the previous one finished),
+// Wait returns once it has finished. A worker writes its held-profile set on one.
+class JobThread {
+ public:
+  explicit JobThread(const std::string& name) : thread_([this] { Loop(); }) {
+    pthread_setname_np(thread_.native_handle(), name.substr(0, 15).c_str());
+  }
+  ~JobThread() {
+    {
+      absl::MutexLock lock(&mu_);
+      stop_ = true;
+    }
+    thread_.join();  // after the job it is running, if any
+  }
+
+  void Start(std::function<void()> job) {
+    absl::MutexLock lock(&mu_);
+    mu_.Await(absl::Condition(this, &JobThread::Idle));
+    job_ = std::move(job);
+  }
+
+  void Wait() {
+    absl::MutexLock lock(&mu_);
+    mu_.Await(absl::Condition(this, &JobThread::Idle));
+  }
+
+ private:
+  void Loop() {
+    while (true) {
+      std::function<void()> job;
+      {
+        absl::MutexLock lock(&mu_);
+        mu_.Await(absl::Condition(this, &JobThread::HasWork));
+        if (job_ == nullptr) return;  // stopping
+        job = job_;
+      }
+      job();
+      absl::MutexLock lock(&mu_);
+      job_ = nullptr;
+    }
+  }
+  bool Idle() const { return job_ == nullptr; }
+  bool HasWork() const { return stop_ || job_ != nullptr; }
+
+  absl::Mutex mu_;
+  std::function<void()> job_;  // guarded by mu_; set from Start until the job has run
+  bool stop_ = false;          // guarded by mu_
+  std::thread thread_;
 };
 
 }  // namespace
@@ -159,6 +215,14 @@ struct DestinationWorker::State {
   std::map<TopicPartition, int64_t> committed;
   int64_t last_commit_ms = 0;
   int64_t last_status_ms = 0;
+  // The held-profile writes being written on commit_thread (null when none), and what to commit
+  // once they are.
+  std::unique_ptr<StagedWrites> writing;
+  absl::Status writing_status;  // set by commit_thread
+  std::map<TopicPartition, int64_t> writing_offsets;
+  uint64_t writing_rebalances = 0;
+  // Last: destroyed first, so no job outlives what it uses.
+  std::unique_ptr<JobThread> commit_thread = std::make_unique<JobThread>("sink-commit");
 
   // After a rebalance: items of partitions no longer ours leave the open batch.
   void DropRevokedFromOpenBatch() {
@@ -343,14 +407,46 @@ struct DestinationWorker::State {
     }
   }
 
+  // Every commit_interval: the dead-letter producer is flushed, the held-profile writes staged so
+  // far go to RocksDB on commit_thread while the loop goes on (a million new profiles' keys cost
+  // the worker thread a fifth of its time when written here: docs/sinks.md, 2026-12-05), and the
+  // offsets captured with them are committed to the group at the next Commit, once written. Reads
+  // meanwhile see the writes through `staged`'s batch below.
   absl::Status Commit() {
+    RETURN_IF_ERROR(FinishHeldWrite());
     if (dlq_unflushed) {
       RETURN_IF_ERROR(dlq->Flush(absl::Seconds(30)));
       dlq_unflushed = false;
     }
-    if (staged->staged_count() > 0) RETURN_IF_ERROR(staged->Commit());
+    std::map<TopicPartition, int64_t> offsets = tracker.CommittableOffsets();
+    if (staged->staged_count() == 0) return CommitOffsets(offsets);
+    writing = std::move(staged);
+    writing_offsets = std::move(offsets);
+    writing_rebalances = rebalances;
+    staged = std::make_unique<StagedWrites>(store.get(), writing.get());
+    commit_thread->Start([this] { writing_status = writing->Write(); });
+    return absl::OkStatus();
+  }
+
+  // Waits for the held-profile write Commit started, then commits its offsets.
+  absl::Status FinishHeldWrite() {
+    if (writing == nullptr) return absl::OkStatus();
+    commit_thread->Wait();
+    if (!writing_status.ok()) {
+      LogWarning(absl::StrCat("sink ", d.name, ": held-profile write: ", writing_status.ToString(), "; again"));
+      writing_status = writing->Write();
+      RETURN_IF_ERROR(writing_status);  // kept: the next Commit tries again, offsets not committed
+    }
+    staged->ForgetBelow();
+    writing.reset();
+    std::map<TopicPartition, int64_t> offsets = std::exchange(writing_offsets, {});
+    // After a rebalance, the partitions' new owners commit their own progress.
+    return writing_rebalances == rebalances ? CommitOffsets(offsets) : absl::OkStatus();
+  }
+
+  absl::Status CommitOffsets(const std::map<TopicPartition, int64_t>& offsets) {
     std::map<TopicPartition, int64_t> changed;
-    for (const auto& [tp, next] : tracker.CommittableOffsets()) {
+    for (const auto& [tp, next] : offsets) {
       auto it = committed.find(tp);
       if (it == committed.end() || it->second != next) changed[tp] = next;
     }
@@ -433,10 +529,14 @@ absl::StatusOr<std::unique_ptr<DestinationWorker>> DestinationWorker::Create(Des
   consumer_options.topics = s.input_topics;
   consumer_options.copy_headers = false;  // records are told apart by their topic, never a header
   // librdkafka's prefetch is the other memory a destination holds: bounded by its queue limits
-  // (the defaults, 64 MiB or 100,000 records; a dead destination also pauses at max_pending). A
-  // smaller limit throttles delivery: librdkafka 2.0 (Debian's) stops fetching when the queue is
-  // full and looks again only about once a second, so an 8 MiB queue drained in ~0.1 s left the
-  // worker idle most of each second (sinks-bench kafka, 1M changes: 106k changes/s at 8 MiB, 133-145k at 64).
+  // (a dead destination also pauses at max_pending). They must hold about a second of delivery:
+  // librdkafka 2.0 (Debian's) stops fetching a partition once the queue is over a limit and looks
+  // again only when its broker thread wakes, about once a second, so the limits cap a backlog's
+  // delivery rate. 8 MiB gave 106k changes/s; librdkafka's defaults (64 MiB or 100,000 records)
+  // exactly 200k, one refill a second, once the worker could go faster (docs/sinks.md).
+  consumer_options.extra["queued.min.messages"] = absl::StrCat(kWorkerPrefetchRecords);
+  consumer_options.extra["queued.max.messages.kbytes"] = absl::StrCat(kWorkerPrefetchKbytes);
+  consumer_options.fetch_wait = s.options.fetch_wait;
   for (const auto& [k, v] : s.options.consumer_extra) consumer_options.extra[k] = v;
   ASSIGN_OR_RETURN(s.consumer, KafkaConsumer::Create(std::move(consumer_options)));
   s.rate_refilled_ms = NowMs();
@@ -516,6 +616,7 @@ absl::Status DestinationWorker::Run() {
     s.HandleResults(s.transport->Poll(absl::Milliseconds(50)), NowMs());
   }
   absl::Status commit = s.Commit();
+  if (commit.ok()) commit = s.FinishHeldWrite();
   if (!commit.ok()) LogWarning(absl::StrCat("sink ", s.d.name, ": final commit: ", commit.ToString()));
   s.PublishCounters(NowMs(), true);
   s.consumer->Close();

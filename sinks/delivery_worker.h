@@ -8,15 +8,18 @@
 // remember what the destination holds; on failure retry with exponential backoff and full jitter
 // (at least the receiver's Retry-After) until `retry.max_window_ms` has passed since the first
 // failure, then write the item with its last error to `<prefix>sink.<name>.dlq`. Every
-// `commit_interval`, the dead-letter producer is flushed, the held-profile set is written, and the
-// consumer group commits the offsets DeliveryTracker says are safe. While `max_pending` records
-// are held, the consumer's partitions are paused (the rest stays in Kafka).
+// `commit_interval`, the dead-letter producer is flushed, the held-profile set staged since is
+// written (on a thread of its own, while the loop goes on), and once it is, the consumer group
+// commits the offsets DeliveryTracker said were safe (so at the next commit: offsets trail by one
+// interval). While `max_pending` records are held, the consumer's partitions are paused (the rest
+// stays in Kafka).
 //
 // Local state (RocksDB, keys under "sk/"): "sk/h/<profile id, 8 bytes big-endian>" -> "" for every
 // profile the destination holds (see destination_filter.h). The counters are also written, once a
 // second, to `<data dir>/sinks/<name>/status.json` for `tessera sinks status`.
 //
-// Thread-safety: Run() on one thread; counters() and RequestStop() from any thread.
+// Thread-safety: Run() on one thread (it starts the held-set writer thread itself); counters()
+// and RequestStop() from any thread.
 #pragma once
 
 #include <atomic>
@@ -48,11 +51,19 @@ struct SinkCounters {
 std::string CountersToJson(const std::string& name, const SinkCounters& counters, int64_t updated_at_ms);
 SinkCounters CountersFromJson(const std::string& json);
 
+// The worker consumer's prefetch limits (librdkafka's queued.min.messages and
+// queued.max.messages.kbytes): about a second of delivery at 200,000 changes/s (see Create).
+inline constexpr int kWorkerPrefetchRecords = 200'000;
+inline constexpr int kWorkerPrefetchKbytes = 128 << 10;
+
 struct WorkerOptions {
   std::string brokers;
   std::string topic_prefix = "tessera.";
   std::string data_dir;  // the worker's state lives in <data_dir>/sinks/<name>
   absl::Duration commit_interval = absl::Milliseconds(500);
+  // The consumer's fetch batching (KafkaConsumer::Options::fetch_wait), as `tessera run`'s stages
+  // have it: under a steady load the broker answers a fetch every 10 ms, not once per record.
+  absl::Duration fetch_wait = absl::Milliseconds(10);
   KafkaConfig consumer_extra;
 };
 

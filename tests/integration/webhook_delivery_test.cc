@@ -256,6 +256,61 @@ TEST_F(WebhookDeliveryTest, ConsentNoneSendsNothingWithdrawnSendsDeletionGranted
   ASSERT_TRUE(service->Stop().ok());
 }
 
+// The held-profile set is written on a thread of its own, behind the loop, and the offsets are
+// committed only once it is written. So what a stopped worker held is on disk when Stop returns: the
+// next worker still sends a deletion notice for each withdrawal, and re-sends nothing it delivered.
+TEST_F(WebhookDeliveryTest, HeldProfilesAndOffsetsSurviveARestart) {
+  WebhookReceiver receiver(dir_, "restart", kSecret, {});
+  sinks::DestinationConfig d = Webhook("mail", receiver.url());
+  d.purposes = {"email_marketing"};
+  const std::string brokers = kafka_->bootstrap_servers();
+  constexpr uint64_t kProfiles = 300;
+  const auto updates = [](uint64_t version, bool granted) {
+    std::vector<v1::ProfileUpdate> out;
+    for (uint64_t id = 1; id <= kProfiles; ++id) out.push_back(MakeUpdate(id, version, {{"email_marketing", granted}}));
+    return out;
+  };
+  const auto acked_types = [](const ReceiverState& state, const std::string& type) {
+    size_t n = 0;
+    for (const auto& [profile, receipts] : AckedByProfile(state)) {
+      for (const auto& r : receipts) n += r.type == type;
+    }
+    return n;
+  };
+  // The mock cluster lets the second worker in only once the first one's session has expired.
+  sinks::WorkerOptions options = Options();
+  options.consumer_extra["session.timeout.ms"] = "6000";
+  ASSERT_TRUE(kafka_->CreateTopics(sinks::SinkTopicSpecs({d}, kPrefix, 1)).ok());
+  {
+    auto service = sinks::DeliveryService::Start({d}, options);
+    ASSERT_TRUE(service.ok()) << service.status();
+    ProduceUpdates(brokers, kTopic, updates(1, true));
+    const ReceiverState state = WaitFor(
+        receiver, [&](const ReceiverState& s) { return acked_types(s, "profile") >= kProfiles; }, std::chrono::seconds(30));
+    ASSERT_EQ(acked_types(state, "profile"), kProfiles);
+    ASSERT_TRUE((*service)->Stop().ok());
+  }
+  auto service = sinks::DeliveryService::Start({d}, options);
+  ASSERT_TRUE(service.ok()) << service.status();
+  ProduceUpdates(brokers, kTopic, updates(2, false));
+  ReceiverState state = WaitFor(
+      receiver, [&](const ReceiverState& s) { return acked_types(s, "deletion") >= kProfiles; }, std::chrono::seconds(30));
+  std::this_thread::sleep_for(std::chrono::milliseconds(500));  // nothing else may arrive
+  state = receiver.State();
+  const auto by_profile = AckedByProfile(state);
+  ASSERT_EQ(by_profile.size(), kProfiles);
+  for (const auto& [profile, receipts] : by_profile) {
+    ASSERT_EQ(receipts.size(), 2u) << "profile " << profile;
+    EXPECT_EQ(receipts[0].type, "profile") << "profile " << profile;
+    EXPECT_EQ(receipts[0].version, 1) << "profile " << profile;
+    EXPECT_EQ(receipts[1].type, "deletion") << "profile " << profile;
+    EXPECT_EQ(receipts[1].version, 2) << "profile " << profile;
+  }
+  const auto counters = (*service)->counters();
+  EXPECT_EQ(counters[0].second.skipped_consent, 0);
+  ASSERT_TRUE((*service)->Stop().ok());
+}
+
 // A Kafka-topic destination keeps producing while earlier batches wait for acknowledgements (per-
 // record delivery reports): the topic ends with every consented profile's changes in version order
 // (coalescing may skip intermediate ones), each key once, keyed by profile id with the content-type
