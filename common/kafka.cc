@@ -165,7 +165,8 @@ absl::StatusOr<std::unique_ptr<KafkaProducer>> KafkaProducer::Create(const std::
 static absl::Status ProduceWithOpaque(rd_kafka_t* rk, KafkaProducer::DeliveryState& state, void* opaque,
                                       std::string_view topic, std::string_view key, std::string_view value,
                                       const std::vector<KafkaHeader>& headers, std::optional<int32_t> partition,
-                                      absl::Duration queue_wait) {
+                                      absl::Duration queue_wait,
+                                      KafkaProducer::ValueBuffer value_buffer = KafkaProducer::ValueBuffer::kCopy) {
   const absl::Time deadline = absl::Now() + queue_wait;
   rd_kafka_topic_t* handle = nullptr;
   {
@@ -183,11 +184,12 @@ static absl::Status ProduceWithOpaque(rd_kafka_t* rk, KafkaProducer::DeliverySta
     handle = it->second;
   }
   const absl::string_view topic_name = AbslView(topic);
+  const int msgflags = value_buffer == KafkaProducer::ValueBuffer::kCopy ? RD_KAFKA_MSG_F_COPY : 0;
   while (true) {
     rd_kafka_headers_t* hdrs = kafka_internal::MakeHeaders(headers);
     rd_kafka_resp_err_t err = rd_kafka_producev(
         rk, RD_KAFKA_V_RKT(handle), RD_KAFKA_V_PARTITION(partition.value_or(RD_KAFKA_PARTITION_UA)),
-        RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY), RD_KAFKA_V_OPAQUE(opaque),
+        RD_KAFKA_V_MSGFLAGS(msgflags), RD_KAFKA_V_OPAQUE(opaque),
         RD_KAFKA_V_KEY(const_cast<char*>(key.data()), key.size()),
         RD_KAFKA_V_VALUE(const_cast<char*>(value.data()), value.size()),
         RD_KAFKA_V_HEADERS(hdrs), RD_KAFKA_V_END);
@@ -214,10 +216,10 @@ absl::Status KafkaProducer::Produce(std::string_view topic, std::string_view key
 
 absl::Status KafkaProducer::ProduceTracked(uint64_t ticket, std::string_view topic, std::string_view key,
                                            std::string_view value, const std::vector<KafkaHeader>& headers,
-                                           absl::Duration queue_wait) {
+                                           absl::Duration queue_wait, ValueBuffer value_buffer) {
   if (ticket == 0) return absl::InvalidArgumentError("ProduceTracked: ticket 0 means untracked");
   return ProduceWithOpaque(rk_, *state_, reinterpret_cast<void*>(static_cast<uintptr_t>(ticket)), topic, key, value,
-                           headers, std::nullopt, queue_wait);
+                           headers, std::nullopt, queue_wait, value_buffer);
 }
 
 std::vector<KafkaProducer::DeliveryReport> KafkaProducer::TakeDeliveryReports(absl::Duration max_wait) {

@@ -224,6 +224,13 @@ struct DestinationWorker::State {
   // Last: destroyed first, so no job outlives what it uses.
   std::unique_ptr<JobThread> commit_thread = std::make_unique<JobThread>("sink-commit");
 
+  // The transport goes before the batches it may still be sending (a Kafka transport borrows the
+  // items' bytes; its producer flushes as it is destroyed).
+  ~State() {
+    commit_thread.reset();
+    transport.reset();
+  }
+
   // After a rebalance: items of partitions no longer ours leave the open batch.
   void DropRevokedFromOpenBatch() {
     Batch kept;

@@ -24,8 +24,10 @@ class KafkaTopicTransport final : public Transport {
     Batch& batch = batches_[request_id];
     for (const OutgoingItem& item : items) {
       headers_[1].value = item.idempotency_key;
+      // Borrowed, not copied: the worker keeps the batch until Poll reports it finished, which is
+      // after every record's delivery report (transport.h).
       absl::Status status = producer_->ProduceTracked(request_id, destination_.topic, item.profile_key, item.json,
-                                                      headers_, absl::Seconds(1));
+                                                      headers_, absl::Seconds(1), KafkaProducer::ValueBuffer::kBorrow);
       if (!status.ok()) {
         // The records already enqueued still get reports; the batch is retried whole once they
         // have, so a resend never races an earlier copy of the same change.

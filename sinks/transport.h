@@ -43,7 +43,9 @@ struct SendResult {
 class Transport {
  public:
   virtual ~Transport() = default;
-  // Starts sending one batch; its SendResult comes from a later Poll.
+  // Starts sending one batch; its SendResult comes from a later Poll. The caller keeps `items`
+  // alive and unchanged until then, and until the transport is destroyed if it never came: a
+  // Kafka transport hands librdkafka the items' bytes without copying them.
   virtual void Send(uint64_t request_id, const std::vector<OutgoingItem>& items) = 0;
   // Waits up to `max_wait` for progress and returns the batches finished since the last call.
   virtual std::vector<SendResult> Poll(absl::Duration max_wait) = 0;
