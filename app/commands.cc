@@ -80,14 +80,16 @@ absl::StatusOr<RunOptions> RunOptionsFrom(const CliArgs& args) {
     }
     return absl::OkStatus();
   };
+  auto milliseconds = [&](const char* name, absl::Duration& out) -> absl::Status {
+    int64_t ms = absl::ToInt64Milliseconds(out);
+    RETURN_IF_ERROR(number(name, ms));
+    out = absl::Milliseconds(ms);
+    return absl::OkStatus();
+  };
   RETURN_IF_ERROR(number("batch-size", options.batch_size));
   RETURN_IF_ERROR(number("max-records", options.max_records));
-  int64_t linger_ms = absl::ToInt64Milliseconds(options.batch_linger);
-  RETURN_IF_ERROR(number("batch-linger-ms", linger_ms));
-  options.batch_linger = absl::Milliseconds(linger_ms);
-  int64_t fetch_wait_ms = absl::ToInt64Milliseconds(options.fetch_wait);
-  RETURN_IF_ERROR(number("fetch-wait-ms", fetch_wait_ms));
-  options.fetch_wait = absl::Milliseconds(fetch_wait_ms);
+  RETURN_IF_ERROR(milliseconds("batch-linger-ms", options.batch_linger));
+  RETURN_IF_ERROR(milliseconds("fetch-wait-ms", options.fetch_wait));
   size_t cache_mb = options.block_cache_bytes >> 20;
   RETURN_IF_ERROR(number("block-cache-mb", cache_mb));
   options.block_cache_bytes = cache_mb << 20;

@@ -165,8 +165,7 @@ absl::StatusOr<std::unique_ptr<KafkaProducer>> KafkaProducer::Create(const std::
 static absl::Status ProduceWithOpaque(rd_kafka_t* rk, KafkaProducer::DeliveryState& state, void* opaque,
                                       std::string_view topic, std::string_view key, std::string_view value,
                                       const std::vector<KafkaHeader>& headers, std::optional<int32_t> partition,
-                                      absl::Duration queue_wait,
-                                      KafkaProducer::ValueBuffer value_buffer = KafkaProducer::ValueBuffer::kCopy) {
+                                      absl::Duration queue_wait, KafkaProducer::ValueBuffer value_buffer) {
   const absl::Time deadline = absl::Now() + queue_wait;
   rd_kafka_topic_t* handle = nullptr;
   {
@@ -211,7 +210,8 @@ static absl::Status ProduceWithOpaque(rd_kafka_t* rk, KafkaProducer::DeliverySta
 absl::Status KafkaProducer::Produce(std::string_view topic, std::string_view key, std::string_view value,
                                     const std::vector<KafkaHeader>& headers, std::optional<int32_t> partition,
                                     absl::Duration queue_wait) {
-  return ProduceWithOpaque(rk_, *state_, nullptr, topic, key, value, headers, partition, queue_wait);
+  return ProduceWithOpaque(rk_, *state_, nullptr, topic, key, value, headers, partition, queue_wait,
+                           ValueBuffer::kCopy);
 }
 
 absl::Status KafkaProducer::ProduceTracked(uint64_t ticket, std::string_view topic, std::string_view key,
