@@ -507,11 +507,31 @@ std::vector<std::string> ChangedFields(const v1::Profile& before, const v1::Prof
 
 ProfileSnapshot::ProfileSnapshot(v1::Profile& profile) {
   // The orders group renders from the totals, so the copy needs no orders. A profile stored before
-  // totals existed gets them computed here, from the orders it had.
+  // totals existed gets them computed here, from the orders it had. The other parts set aside are
+  // never read by JsonFields (the "computed" field is rendered by the caller, from them); setting
+  // aside rather than copying field by field, so that a field added later is copied by default.
+  // Swapping a map or a message out and back is constant time.
   google::protobuf::Map<std::string, v1::OrderSummary> orders;
-  orders.swap(*profile.mutable_orders());
+  google::protobuf::Map<int32_t, v1::EngagementDay> engagement_days;
+  v1::CartState cart;
+  google::protobuf::Map<std::string, v1::CustomTraitState> custom_traits;
+  google::protobuf::Map<std::string, int64_t> segments;
+  google::protobuf::Map<std::string, v1::EventDayCounts> event_windows;
+  google::protobuf::RepeatedPtrField<v1::ScheduledTimer> timers;
+  const auto set_aside = [&] {
+    orders.swap(*profile.mutable_orders());
+    engagement_days.swap(*profile.mutable_engagement_days());
+    cart.Swap(profile.mutable_cart());
+    custom_traits.swap(*profile.mutable_custom_traits());
+    segments.swap(*profile.mutable_segments());
+    event_windows.swap(*profile.mutable_event_windows());
+    timers.Swap(profile.mutable_timers());
+  };
+  const bool had_cart = profile.has_cart();
+  set_aside();
   without_orders_ = profile;
-  profile.mutable_orders()->swap(orders);
+  set_aside();  // and back
+  if (!had_cart) profile.clear_cart();  // mutable_cart() set it
   if (!without_orders_.has_order_totals() && !profile.orders().empty()) {
     *without_orders_.mutable_order_totals() = ComputeOrderTotals(profile.orders());
   }

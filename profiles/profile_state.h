@@ -60,7 +60,10 @@ std::vector<std::string> ChangedFields(const v1::Profile& before, const v1::Prof
 // A profile as it was, kept to compare with what it becomes, without a copy of its order history:
 // everything but `orders` (the JSON renders orders_count .. items_by_category from order_totals).
 // A copy of every order on every touch (plus freeing it) made a customer with thousands of orders
-// cost milliseconds per batch (docs/architecture.md, "Known limits").
+// cost milliseconds per batch (docs/architecture.md, "Known limits"). Nor does it copy the state
+// the profile's JSON is not rendered from (engagement days, cart, custom trait states, segments,
+// event windows, timers: the computed traits' inputs and activation's), which was most of the
+// copy for a profile with segments and computed traits configured.
 class ProfileSnapshot {
  public:
   ProfileSnapshot() = default;  // of a profile that did not exist yet

@@ -479,6 +479,41 @@ TEST(ProfileStatePropertyTest, AbsorbingSplitProfilesEqualsApplyingEveryEventToO
 // ChangedFields renders only the fields whose proto parts differ; it must name exactly what
 // comparing every field's JSON names, after any event, consent, absorb or version step, and
 // between states several steps apart.
+// A snapshot sets aside what the JSON is not rendered from instead of copying it, and gives every
+// part back: the profile is byte for byte as it was, with or without a cart. What it compares is
+// unchanged by those parts (they are not in the profile's JSON).
+TEST(ProfileStateTest, ASnapshotLeavesEveryPartOfTheProfileAsItWas) {
+  for (const bool with_cart : {true, false}) {
+    v1::Profile p = NewProfile(1);
+    ApplyEvent(Purchase("o1", kT0, v1::ORDER_STATUS_COMPLETED, 4550, "THB"), p);
+    (*p.mutable_engagement_days())[20000].set_page_views(3);
+    if (with_cart) {
+      p.mutable_cart()->set_last_checkout_ms(kT0);
+    } else {
+      p.clear_cart();  // the purchase set its last_order_ms
+    }
+    (*p.mutable_custom_traits())["coffee_spend"].set_window_days(30);
+    (*p.mutable_segments())["vip"] = kT0;
+    (*(*p.mutable_event_windows())["web.page"].mutable_by_day())[20000] = 2;
+    v1::ScheduledTimer& timer = *p.add_timers();
+    timer.set_name("segments");
+    timer.set_due_ms(kT0 + 1000);
+    ASSERT_EQ(p.has_cart(), with_cart);
+    const v1::Profile original = p;
+    const ProfileSnapshot snapshot(p);
+    EXPECT_TRUE(google::protobuf::util::MessageDifferencer::Equals(p, original)) << "cart " << with_cart;
+    EXPECT_EQ(p.has_cart(), with_cart);
+    EXPECT_EQ(p.SerializeAsString(), original.SerializeAsString()) << "cart " << with_cart;
+    EXPECT_TRUE(ChangedFields(snapshot, p).empty());
+    v1::Profile later = p;
+    (*later.mutable_segments())["vip"] = kT0 + 5;  // not in the JSON: nothing changed
+    later.clear_timers();
+    EXPECT_TRUE(ChangedFields(snapshot, later).empty());
+    (*later.mutable_traits())["city"].set_json(R"("Chiang Mai")");
+    EXPECT_EQ(ChangedFields(snapshot, later), std::vector<std::string>{"traits"});
+  }
+}
+
 TEST(ProfileStatePropertyTest, ChangedFieldsEqualsComparingTheWholeJson) {
   std::mt19937_64 rng(20261203);
   int64_t differing_steps = 0;
