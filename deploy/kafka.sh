@@ -20,9 +20,10 @@
 #   start after a kill -9 ~14 s: the controller waits out the old registration (broker.session.timeout.ms 9 s).
 # JVM: Kafka's own heap and GC defaults (kafka-server-start.sh, kafka-run-class.sh). With the JVM's
 # (a 256 MiB start heap, G1's 200 ms pause goal) the broker paused for young and remark GCs every
-# ~0.6 s under the collector benchmark: 119-124 pauses, 635-831 ms in all, per three runs; with
-# these 24-25 pauses, 201-237 ms, and the collector's single-track p99 at half rate stayed under
-# 10 ms in 6 of 6 runs against 4 of 6 (docs/collector.md, 2026-12-05).
+# ~0.6 s under the collector benchmark: 119-185 pauses, 0.64-0.99 s in all, per broker start of
+# three or four runs; with these 24-29 pauses, 0.20-0.32 s, and the collector's single-track p99
+# at half rate stayed under 10 ms in 10 of 10 runs on a warm broker against 5 of 10
+# (docs/collector.md, 2026-12-05).
 set -euo pipefail
 
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
