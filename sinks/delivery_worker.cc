@@ -77,6 +77,9 @@ struct Batch {
 
 // A thread that runs one job at a time: Start hands it a job (once the previous one finished),
 // Wait returns once it has finished. A worker writes its held-profile set on one.
+// The stages' app::BatchCommitter does the same for their state (write on a thread, then commit
+// the offsets) but is not used here: it lives in app/, which links this library, and a failed
+// write stops a stage for good, where a destination logs it and writes again at the next Commit.
 class JobThread {
  public:
   explicit JobThread(const std::string& name) : thread_([this] { Loop(); }) {
