@@ -49,8 +49,8 @@ struct BatchOutputs {
   std::vector<v1::DeadLetter> dead_letters;
   std::vector<v1::MergeRecord> merges;
   // One per profile changed in the batch (with its new version), and one tombstone per profile
-  // merged away (merged_into set).
-  std::vector<v1::ProfileUpdate> updates;
+  // merged away (merged_into set). Their profiles live as long as these.
+  ProfileUpdates updates;
   int64_t duplicates = 0;  // events dropped because their messageId was seen within the window
   std::vector<identity::IdentityViolation> violations;  // links the identity rules refused or undid
   std::vector<profiles::SegmentChange> segment_changes;    // enters and exits, once per transition

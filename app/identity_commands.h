@@ -16,6 +16,7 @@
 #include <vector>
 
 #include "absl/status/statusor.h"
+#include "app/profile_batch.h"
 #include "common/kv.h"
 #include "identity/identity_explain.h"
 #include "identity/identity_rules.h"
@@ -44,7 +45,7 @@ struct SplitOptions {
 struct SplitOutcome {
   std::vector<identity::SplitPlan> plans;        // one per profile touched (some may not split)
   std::vector<identity::SplitRecord> records;    // the splits staged
-  std::vector<v1::ProfileUpdate> updates;        // to publish: the profiles split and the new ones
+  ProfileUpdates updates;                         // to publish: the profiles split and the new ones
   profiles::ActivationOutputs activation;        // segment changes and triggers, with an engine
 };
 

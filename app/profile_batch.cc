@@ -12,12 +12,53 @@
 
 namespace tessera::app {
 
-void ProfileBatch::Adopt(Entry& entry, v1::Profile stored) {
-  entry.current = std::move(stored);
-  entry.stored_version = entry.current.version();
-  entry.stored_buckets = entry.current.order_buckets();
+ProfileUpdates::ProfileUpdates(ProfileUpdates&& other) noexcept
+    : arena_(std::move(other.arena_)), updates_(std::exchange(other.updates_, nullptr)) {}
+
+ProfileUpdates& ProfileUpdates::operator=(ProfileUpdates&& other) noexcept {
+  if (this != &other) {
+    updates_ = std::exchange(other.updates_, nullptr);  // before the arena it lives on goes
+    arena_ = std::move(other.arena_);
+  }
+  return *this;
+}
+
+const ProfileUpdates::Field& ProfileUpdates::field() const {
+  static const Field* const kNone = new Field();
+  return updates_ != nullptr ? *updates_ : *kNone;
+}
+
+ProfileUpdates::Field& ProfileUpdates::mutable_field() {
+  static Field* const kNone = new Field();  // stays empty: only iterated
+  return updates_ != nullptr ? *updates_ : *kNone;
+}
+
+std::unique_ptr<google::protobuf::Arena> ProfileBatch::NewArena() {
+  // Blocks up to 64 KiB rather than the default 8 KiB: a batch holds some thousands of profiles of
+  // a few KiB each (and a copy of most of each), freed all at once.
+  google::protobuf::ArenaOptions options;
+  options.start_block_size = 4 << 10;
+  options.max_block_size = 64 << 10;
+  return std::make_unique<google::protobuf::Arena>(options);
+}
+
+ProfileBatch::Entry& ProfileBatch::NewEntry(uint64_t id) {
+  Entry& entry = entries_[id];
+  entry.current = google::protobuf::Arena::CreateMessage<v1::Profile>(arena_.get());
+  return entry;
+}
+
+absl::StatusOr<ProfileBatch::Entry*> ProfileBatch::ReadStored(uint64_t id) {
+  v1::Profile* stored = google::protobuf::Arena::CreateMessage<v1::Profile>(arena_.get());
+  ASSIGN_OR_RETURN(bool found, store_->LoadInto(id, *stored));
+  if (!found) return nullptr;  // the empty message stays on the arena until Finish: a few hundred bytes
+  Entry& entry = entries_[id];
+  entry.current = stored;
+  entry.stored_version = stored->version();
+  entry.stored_buckets = stored->order_buckets();
   // Stored apart, none of them read yet. (A profile is never stored with this set.)
-  entry.current.set_orders_partial(entry.stored_buckets > 0);
+  stored->set_orders_partial(entry.stored_buckets > 0);
+  return &entry;
 }
 
 ProfileBatch::Entry* ProfileBatch::Find(uint64_t id) {
@@ -28,25 +69,23 @@ ProfileBatch::Entry* ProfileBatch::Find(uint64_t id) {
 absl::StatusOr<ProfileBatch::Entry*> ProfileBatch::Load(uint64_t id, std::string_view workspace) {
   ASSIGN_OR_RETURN(Entry * stored, LoadStored(id));
   if (stored != nullptr) return stored;
-  Entry& entry = entries_[id];
-  entry.current.set_id(id);
-  entry.current.set_workspace(std::string(workspace));
+  Entry& entry = NewEntry(id);
+  entry.current->set_id(id);
+  entry.current->set_workspace(std::string(workspace));
   return &entry;
 }
 
 absl::StatusOr<ProfileBatch::Entry*> ProfileBatch::LoadStored(uint64_t id) {
   if (Entry* entry = Find(id)) return entry;
   if (not_stored_.contains(id)) return nullptr;
-  ASSIGN_OR_RETURN(std::optional<v1::Profile> stored, store_->Load(id));
-  if (!stored.has_value()) {
+  ASSIGN_OR_RETURN(Entry * entry, ReadStored(id));
+  if (entry == nullptr) {
     not_stored_.insert(id);
     return nullptr;
   }
-  Entry& entry = entries_[id];
-  Adopt(entry, *std::move(stored));
-  entry.before = profiles::ProfileSnapshot(entry.current);
-  entry.loaded_only = true;
-  return &entry;
+  entry->before = profiles::ProfileSnapshot(*entry->current);
+  entry->loaded_only = true;
+  return entry;
 }
 
 absl::Status ProfileBatch::Prefetch(const std::vector<uint64_t>& ids) {
@@ -62,8 +101,8 @@ absl::Status ProfileBatch::PrefetchOrders(const std::vector<std::pair<uint64_t, 
   std::vector<std::pair<uint64_t, uint32_t>> buckets;
   for (const auto& [id, order_id] : orders) {
     ASSIGN_OR_RETURN(Entry * entry, LoadStored(id));
-    if (entry == nullptr || !entry->current.orders_partial()) continue;
-    const uint32_t bucket = profiles::OrderBucketOf(order_id, entry->current.order_buckets());
+    if (entry == nullptr || !entry->current->orders_partial()) continue;
+    const uint32_t bucket = profiles::OrderBucketOf(order_id, entry->current->order_buckets());
     if (!entry->loaded_buckets.contains(bucket)) buckets.emplace_back(id, bucket);
   }
   if (buckets.empty()) return absl::OkStatus();
@@ -75,15 +114,15 @@ absl::Status ProfileBatch::LoadBucket(uint64_t id, Entry& entry, uint32_t bucket
   ASSIGN_OR_RETURN(std::optional<std::string> bytes, store_->LoadOrderBucket(id, bucket));
   std::string& kept = entry.loaded_buckets[bucket];
   if (!bytes.has_value()) return absl::OkStatus();
-  v1::OrderBucket stored;
-  if (!stored.ParseFromString(*bytes)) {
+  auto* stored = google::protobuf::Arena::CreateMessage<v1::OrderBucket>(arena_.get());  // moved from below
+  if (!stored->ParseFromString(*bytes)) {
     return absl::DataLossError(absl::StrCat("order bucket ", bucket, " of profile ", id, " is ", bytes->size(),
                                             " bytes that do not parse as tessera.v1.OrderBucket"));
   }
   // No order of this bucket is in memory yet (an event's order is only set after its bucket is
   // read), so these are the orders' states as stored.
-  auto& orders = *entry.current.mutable_orders();
-  for (auto& [order_id, order] : *stored.mutable_orders()) orders[order_id] = std::move(order);
+  auto& orders = *entry.current->mutable_orders();
+  for (auto& [order_id, order] : *stored->mutable_orders()) orders[order_id] = std::move(order);
   kept = *std::move(bytes);
   return absl::OkStatus();
 }
@@ -99,23 +138,23 @@ absl::Status ProfileBatch::LoadBuckets(uint64_t id, Entry& entry, const std::vec
 }
 
 absl::Status ProfileBatch::LoadAllOrders(uint64_t id, Entry& entry) {
-  if (!entry.current.orders_partial()) return absl::OkStatus();
-  std::vector<uint32_t> all(entry.current.order_buckets());
+  if (!entry.current->orders_partial()) return absl::OkStatus();
+  std::vector<uint32_t> all(entry.current->order_buckets());
   for (uint32_t bucket = 0; bucket < all.size(); ++bucket) all[bucket] = bucket;
   RETURN_IF_ERROR(LoadBuckets(id, entry, all));
-  entry.current.set_orders_partial(false);
+  entry.current->set_orders_partial(false);
   return absl::OkStatus();
 }
 
 absl::StatusOr<v1::Profile*> ProfileBatch::Get(uint64_t id, std::string_view workspace) {
   ASSIGN_OR_RETURN(Entry * entry, Load(id, workspace));
   if (entry->before_pending) {  // loaded by Reevaluate: keep the stored state for ChangedFields
-    entry->before = profiles::ProfileSnapshot(entry->current);
+    entry->before = profiles::ProfileSnapshot(*entry->current);
     entry->before_pending = false;
   }
   entry->changed = true;
   entry->loaded_only = false;
-  return &entry->current;
+  return entry->current;
 }
 
 absl::StatusOr<v1::Profile*> ProfileBatch::GetWhole(uint64_t id, std::string_view workspace) {
@@ -129,8 +168,8 @@ absl::Status ProfileBatch::NeedOrdersOf(uint64_t id, const v1::Event& event) {
   if (order_id.empty()) return absl::OkStatus();
   Entry* entry = Find(id);
   if (entry == nullptr) return absl::InternalError(absl::StrCat("NeedOrdersOf before Get of profile ", id));
-  if (!entry->current.orders_partial()) return absl::OkStatus();
-  return LoadBucket(id, *entry, profiles::OrderBucketOf(order_id, entry->current.order_buckets()));
+  if (!entry->current->orders_partial()) return absl::OkStatus();
+  return LoadBucket(id, *entry, profiles::OrderBucketOf(order_id, entry->current->order_buckets()));
 }
 
 absl::Status ProfileBatch::Reevaluate(uint64_t id) {
@@ -138,13 +177,11 @@ absl::Status ProfileBatch::Reevaluate(uint64_t id) {
     entry->loaded_only = false;  // read ahead by PrefetchOrders: evaluated at Finish after all
     return absl::OkStatus();
   }
-  ASSIGN_OR_RETURN(std::optional<v1::Profile> stored, store_->Load(id));
-  if (!stored.has_value()) return absl::OkStatus();
-  Entry& entry = entries_[id];
+  ASSIGN_OR_RETURN(Entry * entry, ReadStored(id));
+  if (entry == nullptr) return absl::OkStatus();
   // Only the version is needed unless an event touches it too (then Get takes the snapshot): a
   // backfill re-evaluates every profile and the snapshot would be pure overhead.
-  Adopt(entry, *std::move(stored));
-  entry.before_pending = true;
+  entry->before_pending = true;
   return absl::OkStatus();
 }
 
@@ -154,7 +191,7 @@ absl::Status ProfileBatch::Absorb(const v1::Profile& loser, uint64_t winner) {
   if (loser.orders_partial()) {
     return absl::InternalError(absl::StrCat("profile ", loser.id(), " is absorbed without all its orders"));
   }
-  v1::Profile& into = entry->current;
+  v1::Profile& into = *entry->current;
   const bool absorbed = loser.id() == into.id() ||
                         std::binary_search(into.merged_from().begin(), into.merged_from().end(), loser.id());
   if (absorbed) return absl::OkStatus();  // a replayed transfer: AbsorbProfile would do nothing either
@@ -174,7 +211,7 @@ absl::Status ProfileBatch::Absorb(const v1::Profile& loser, uint64_t winner) {
 }
 
 absl::Status ProfileBatch::SettleOrders(uint64_t id, Entry& entry) {
-  v1::Profile& profile = entry.current;
+  v1::Profile& profile = *entry.current;
   if (!profile.order_totals().stale()) return absl::OkStatus();
   RETURN_IF_ERROR(LoadAllOrders(id, entry));
   profiles::RecountOrderTotals(profiles::ProfileTimeZone(profile, *config_), profile);
@@ -182,7 +219,7 @@ absl::Status ProfileBatch::SettleOrders(uint64_t id, Entry& entry) {
 }
 
 absl::Status ProfileBatch::SaveProfile(uint64_t id, Entry& entry) {
-  v1::Profile& profile = entry.current;
+  v1::Profile& profile = *entry.current;
   const uint32_t buckets = profile.order_buckets();
   const int64_t count = buckets == 0 ? profile.orders_size() : profile.order_totals().orders();
   uint32_t wanted = buckets;
@@ -196,30 +233,34 @@ absl::Status ProfileBatch::SaveProfile(uint64_t id, Entry& entry) {
       profiles::RecountOrderTotals(profiles::ProfileTimeZone(profile, *config_), profile);
     }
     profile.mutable_order_totals()->set_orders(profile.orders_size());
-    std::vector<v1::OrderBucket> layout(wanted);
+    // On the profile's arena, so that the orders move rather than copy.
+    std::vector<v1::OrderBucket*> layout(wanted);
+    for (v1::OrderBucket*& bucket : layout) bucket = google::protobuf::Arena::CreateMessage<v1::OrderBucket>(arena_.get());
     for (auto& [order_id, order] : *profile.mutable_orders()) {
-      (*layout[profiles::OrderBucketOf(order_id, wanted)].mutable_orders())[order_id] = std::move(order);
+      (*layout[profiles::OrderBucketOf(order_id, wanted)]->mutable_orders())[order_id] = std::move(order);
     }
     for (uint32_t bucket = 0; bucket < wanted; ++bucket) {
-      std::string bytes = DeterministicBytes(layout[bucket]);
+      std::string bytes = DeterministicBytes(*layout[bucket]);
       // An empty bucket needs a delete only where the old layout may have stored something.
       if (!bytes.empty() || bucket < entry.stored_buckets) store_->SaveOrderBucket(id, bucket, bytes);
     }
     profile.set_order_buckets(wanted);
   } else if (buckets > 0) {
     // Only the buckets read can have changed; every order in memory belongs to one of them.
-    absl::flat_hash_map<uint32_t, v1::OrderBucket> layout;
+    absl::flat_hash_map<uint32_t, v1::OrderBucket*> layout;  // on the arena, as above
     for (auto& [order_id, order] : *profile.mutable_orders()) {
       const uint32_t bucket = profiles::OrderBucketOf(order_id, buckets);
       if (!entry.loaded_buckets.contains(bucket)) {
         return absl::InternalError(absl::StrCat("order ", order_id, " of profile ", id, " is in memory but its bucket ",
                                                 bucket, " was never read: saving it would lose the others"));
       }
-      (*layout[bucket].mutable_orders())[order_id] = std::move(order);
+      v1::OrderBucket*& into = layout[bucket];
+      if (into == nullptr) into = google::protobuf::Arena::CreateMessage<v1::OrderBucket>(arena_.get());
+      (*into->mutable_orders())[order_id] = std::move(order);
     }
     for (const auto& [bucket, stored_bytes] : entry.loaded_buckets) {
       auto it = layout.find(bucket);
-      std::string bytes = it == layout.end() ? std::string() : DeterministicBytes(it->second);
+      std::string bytes = it == layout.end() ? std::string() : DeterministicBytes(*it->second);
       if (bytes != stored_bytes) store_->SaveOrderBucket(id, bucket, bytes);
     }
   }
@@ -248,8 +289,7 @@ absl::Status ProfileBatch::MarkMerged(uint64_t loser, uint64_t winner) {
   return absl::OkStatus();
 }
 
-absl::StatusOr<std::vector<v1::ProfileUpdate>> ProfileBatch::Finish(int64_t now_ms,
-                                                                    profiles::ActivationOutputs* activation_out) {
+absl::StatusOr<ProfileUpdates> ProfileBatch::Finish(int64_t now_ms, profiles::ActivationOutputs* activation_out) {
   profiles::ActivationOutputs unused;
   profiles::ActivationOutputs& activation = activation_out != nullptr ? *activation_out : unused;
   const absl::Time now = absl::FromUnixMillis(now_ms);
@@ -257,27 +297,28 @@ absl::StatusOr<std::vector<v1::ProfileUpdate>> ProfileBatch::Finish(int64_t now_
   ids.reserve(entries_.size());
   for (const auto& [id, entry] : entries_) ids.push_back(id);
   std::sort(ids.begin(), ids.end());  // deterministic output order, whatever the hash order
-  std::vector<v1::ProfileUpdate> updates;
-  updates.reserve(ids.size());
+  google::protobuf::Arena* arena = arena_.get();
+  auto* updates = google::protobuf::Arena::CreateMessage<ProfileUpdates::Field>(arena);
+  updates->Reserve(static_cast<int>(ids.size()));
   for (uint64_t id : ids) {
     Entry& entry = entries_[id];
     if (entry.loaded_only) continue;  // read ahead for an event that then did not apply (a replay)
-    v1::ProfileUpdate update;
-    update.set_profile_id(id);
-    update.set_updated_at_ms(now_ms);
-    update.set_version(entry.stored_version + 1);
+    auto* update = google::protobuf::Arena::CreateMessage<v1::ProfileUpdate>(arena);
+    update->set_profile_id(id);
+    update->set_updated_at_ms(now_ms);
+    update->set_version(entry.stored_version + 1);
     const size_t changes_before = activation.segment_changes.size();
     if (entry.merged_into != 0) {
-      if (activation_ != nullptr) activation_->Retire(entry.current, *kv_, now, activation);
+      if (activation_ != nullptr) activation_->Retire(*entry.current, *kv_, now, activation);
       store_->MarkMerged(id, entry.merged_into);
       // Its orders went to the winner (absorbed here or handed on whole).
       for (uint32_t bucket = 0; bucket < entry.stored_buckets; ++bucket) store_->SaveOrderBucket(id, bucket, "");
-      update.set_merged_into(entry.merged_into);
+      update->set_merged_into(entry.merged_into);
     } else {
       RETURN_IF_ERROR(SettleOrders(id, entry));
       bool membership_changed = false;
       if (activation_ != nullptr) {
-        ASSIGN_OR_RETURN(membership_changed, activation_->Evaluate(entry.current, *kv_, now, activation));
+        ASSIGN_OR_RETURN(membership_changed, activation_->Evaluate(*entry.current, *kv_, now, activation));
       }
       if (!entry.changed) {
         // Only re-evaluated (a timer, a backfill): membership, timers and window buckets may have
@@ -291,21 +332,23 @@ absl::StatusOr<std::vector<v1::ProfileUpdate>> ProfileBatch::Finish(int64_t now_
       }
       (void)membership_changed;  // published on segment-changes, with the version below
       // Compared before the version moves, so "changed" names only what the events changed.
-      for (std::string& field : profiles::ChangedFields(entry.before, entry.current)) {
-        update.add_changed_fields(std::move(field));
+      for (std::string& field : profiles::ChangedFields(entry.before, *entry.current)) {
+        update->add_changed_fields(std::move(field));
       }
-      entry.current.set_version(update.version());
+      entry.current->set_version(update->version());
       RETURN_IF_ERROR(SaveProfile(id, entry));
-      *update.mutable_profile() = std::move(entry.current);
+      update->set_allocated_profile(std::exchange(entry.current, nullptr));  // the same arena: no copy
     }
     for (size_t i = changes_before; i < activation.segment_changes.size(); ++i) {
-      activation.segment_changes[i].version = update.version();
+      activation.segment_changes[i].version = update->version();
     }
-    updates.push_back(std::move(update));
+    updates->AddAllocated(update);  // the same arena: no copy
   }
   entries_.clear();
   not_stored_.clear();
-  return updates;
+  // What the entries pointed into goes with the updates; the next batch starts a new arena.
+  ProfileUpdates finished(std::exchange(arena_, NewArena()), updates);
+  return finished;
 }
 
 }  // namespace tessera::app

@@ -15,10 +15,16 @@
 // order of a winner (OrderTotals.stale) is recounted at Finish, which writes only the buckets
 // whose orders changed, and moves the orders of a profile that passed kInlineOrders to buckets.
 //
+// The batch's profiles, their snapshots and the updates Finish returns are allocated on one
+// protobuf arena, which Finish hands to the updates: a profile is a tree of maps, strings and
+// sub-messages, and freeing it node by node was an eighth of the profiles stage's time.
+//
 // Thread-safety: not thread-safe; belongs to the processing thread.
 #pragma once
 
+#include <cstddef>
 #include <cstdint>
+#include <memory>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -30,6 +36,8 @@
 #include "absl/container/node_hash_map.h"
 #include "absl/status/statusor.h"
 #include "common/kv.h"
+#include "google/protobuf/arena.h"
+#include "google/protobuf/repeated_ptr_field.h"
 #include "profiles/computed_traits.h"
 #include "profiles/profile_state.h"
 #include "profiles/profile_store.h"
@@ -38,15 +46,48 @@
 
 namespace tessera::app {
 
+// The profile updates of one batch, in id order, with the arena they and their profiles live on.
+// Move-only; nothing points into it once it is destroyed.
+class ProfileUpdates {
+ public:
+  using Field = google::protobuf::RepeatedPtrField<v1::ProfileUpdate>;
+
+  ProfileUpdates() = default;  // none
+  ProfileUpdates(ProfileUpdates&& other) noexcept;
+  ProfileUpdates& operator=(ProfileUpdates&& other) noexcept;
+  ProfileUpdates(const ProfileUpdates&) = delete;
+  ProfileUpdates& operator=(const ProfileUpdates&) = delete;
+  ~ProfileUpdates() = default;
+
+  size_t size() const { return static_cast<size_t>(field().size()); }
+  bool empty() const { return field().empty(); }
+  const v1::ProfileUpdate& operator[](size_t i) const { return field().Get(static_cast<int>(i)); }
+  Field::const_iterator begin() const { return field().begin(); }
+  Field::const_iterator end() const { return field().end(); }
+  Field::iterator begin() { return mutable_field().begin(); }
+  Field::iterator end() { return mutable_field().end(); }
+
+ private:
+  friend class ProfileBatch;
+  ProfileUpdates(std::unique_ptr<google::protobuf::Arena> arena, Field* updates)
+      : arena_(std::move(arena)), updates_(updates) {}
+  const Field& field() const;
+  Field& mutable_field();
+
+  std::unique_ptr<google::protobuf::Arena> arena_;
+  Field* updates_ = nullptr;  // on arena_; null: none
+};
+
 class ProfileBatch {
  public:
-  explicit ProfileBatch(profiles::ProfileStore* store) : store_(store) {}
+  explicit ProfileBatch(profiles::ProfileStore* store) : store_(store), arena_(NewArena()) {}
   // `activation` (may be null: no segments or triggers) evaluates through `kv`, the same view the
   // store writes to. `config` (null: the defaults) is the computed-traits config events are applied
   // with: its zone is the one order totals are recounted in. All must outlive the batch.
   ProfileBatch(profiles::ProfileStore* store, const profiles::ActivationEngine* activation, KeyValueView* kv,
                const profiles::ComputedTraitsConfig* config = nullptr)
       : store_(store),
+        arena_(NewArena()),
         activation_(activation),
         kv_(kv),
         config_(config != nullptr ? config : &profiles::DefaultComputedTraitsConfig()) {}
@@ -89,14 +130,15 @@ class ProfileBatch {
   // Stages every touched profile with a new version; returns one update per profile (a tombstone
   // for a merged one), ordered by id. With an activation engine, appends the segment changes (with
   // the version that carries them) and trigger firings to `activation_out` (may be null without).
-  absl::StatusOr<std::vector<v1::ProfileUpdate>> Finish(int64_t now_ms,
-                                                        profiles::ActivationOutputs* activation_out = nullptr);
+  // The profiles got from this batch are the updates' now: the pointers handed out before are
+  // only good while the returned updates live.
+  absl::StatusOr<ProfileUpdates> Finish(int64_t now_ms, profiles::ActivationOutputs* activation_out = nullptr);
 
  private:
   struct Entry {
-    profiles::ProfileSnapshot before;  // as stored (empty when new)
+    profiles::ProfileSnapshot before;  // as stored (empty when new); on arena_
     uint64_t stored_version = 0;       // 0 when new
-    v1::Profile current;
+    v1::Profile* current = nullptr;    // on arena_
     uint64_t merged_into = 0;
     bool changed = false;  // an event or a merge touched it (not only a re-evaluation)
     bool before_pending = false;  // loaded by Reevaluate: `before` not taken yet
@@ -111,7 +153,11 @@ class ProfileBatch {
   // The entry of a stored profile (loaded if need be; read ahead only, until Get, MarkMerged or
   // Reevaluate claims it), or null for one not stored.
   absl::StatusOr<Entry*> LoadStored(uint64_t id);
-  void Adopt(Entry& entry, v1::Profile stored);
+  static std::unique_ptr<google::protobuf::Arena> NewArena();
+  // A new entry for `id`, with an empty profile on the arena.
+  Entry& NewEntry(uint64_t id);
+  // Reads profile `id` as stored into a new entry; null when not stored.
+  absl::StatusOr<Entry*> ReadStored(uint64_t id);
   Entry* Find(uint64_t id);
   absl::Status LoadBucket(uint64_t id, Entry& entry, uint32_t bucket);
   absl::Status LoadBuckets(uint64_t id, Entry& entry, const std::vector<uint32_t>& buckets);
@@ -124,6 +170,7 @@ class ProfileBatch {
   absl::Status SaveProfile(uint64_t id, Entry& entry);
 
   profiles::ProfileStore* store_;
+  std::unique_ptr<google::protobuf::Arena> arena_;  // handed to the updates by Finish
   const profiles::ActivationEngine* activation_ = nullptr;
   KeyValueView* kv_ = nullptr;
   const profiles::ComputedTraitsConfig* config_ = &profiles::DefaultComputedTraitsConfig();

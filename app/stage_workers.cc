@@ -181,7 +181,7 @@ absl::Status RunProfilesStage(const RunOptions& options, const std::atomic<bool>
   // segment changes and triggers are final and go straight to their topics.
   auto finish = [&](ProfileBatch& profiles, std::vector<OutputRecord>& out) -> absl::Status {
     profiles::ActivationOutputs changes;
-    ASSIGN_OR_RETURN(std::vector<v1::ProfileUpdate> updates, profiles.Finish(SystemClock().NowMillis(), &changes));
+    ASSIGN_OR_RETURN(ProfileUpdates updates, profiles.Finish(SystemClock().NowMillis(), &changes));
     for (v1::ProfileUpdate& update : updates) {
       // The sinks stage renders the profile's JSON, which reads the order totals, never the orders:
       // without them a record's size does not grow with the customer's order history (with them, a

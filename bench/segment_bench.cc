@@ -358,7 +358,7 @@ int Stage(RocksStore* store, const app::ActivationSetup& setup, const Flags& fla
       phase(phases.record);
     }
     profiles::ActivationOutputs out;
-    absl::StatusOr<std::vector<v1::ProfileUpdate>> finished = profiles.Finish(batch_now, &out);
+    absl::StatusOr<app::ProfileUpdates> finished = profiles.Finish(batch_now, &out);
     if (!finished.ok()) {
       std::fprintf(stderr, "%s\n", finished.status().ToString().c_str());
       return 1;

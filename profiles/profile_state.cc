@@ -4,10 +4,12 @@
 #include <bitset>
 #include <iterator>
 #include <map>
+#include <memory>
 #include <string_view>
 #include <utility>
 
 #include "absl/time/time.h"
+#include "google/protobuf/arena.h"
 #include "common/clock.h"
 #include "common/deterministic_bytes.h"
 #include "common/currency.h"
@@ -510,35 +512,35 @@ ProfileSnapshot::ProfileSnapshot(v1::Profile& profile) {
   // totals existed gets them computed here, from the orders it had. The other parts set aside are
   // never read by JsonFields (the "computed" field is rendered by the caller, from them); setting
   // aside rather than copying field by field, so that a field added later is copied by default.
-  // Swapping a map or a message out and back is constant time.
-  google::protobuf::Map<std::string, v1::OrderSummary> orders;
-  google::protobuf::Map<int32_t, v1::EngagementDay> engagement_days;
-  v1::CartState cart;
-  google::protobuf::Map<std::string, v1::CustomTraitState> custom_traits;
-  google::protobuf::Map<std::string, int64_t> segments;
-  google::protobuf::Map<std::string, v1::EventDayCounts> event_windows;
-  google::protobuf::RepeatedPtrField<v1::ScheduledTimer> timers;
+  // They are set aside into a message on the profile's own arena: swapping a map or a message out
+  // and back is then constant time (between arenas it would be a copy).
+  google::protobuf::Arena* arena = profile.GetArena();
+  v1::Profile* aside = google::protobuf::Arena::CreateMessage<v1::Profile>(arena);
+  const std::unique_ptr<v1::Profile> aside_owned(arena == nullptr ? aside : nullptr);
   const auto set_aside = [&] {
-    orders.swap(*profile.mutable_orders());
-    engagement_days.swap(*profile.mutable_engagement_days());
-    cart.Swap(profile.mutable_cart());
-    custom_traits.swap(*profile.mutable_custom_traits());
-    segments.swap(*profile.mutable_segments());
-    event_windows.swap(*profile.mutable_event_windows());
-    timers.Swap(profile.mutable_timers());
+    aside->mutable_orders()->swap(*profile.mutable_orders());
+    aside->mutable_engagement_days()->swap(*profile.mutable_engagement_days());
+    aside->mutable_cart()->Swap(profile.mutable_cart());
+    aside->mutable_custom_traits()->swap(*profile.mutable_custom_traits());
+    aside->mutable_segments()->swap(*profile.mutable_segments());
+    aside->mutable_event_windows()->swap(*profile.mutable_event_windows());
+    aside->mutable_timers()->Swap(profile.mutable_timers());
   };
   const bool had_cart = profile.has_cart();
   set_aside();
-  without_orders_ = profile;
+  without_orders_ = google::protobuf::Arena::CreateMessage<v1::Profile>(arena);
+  if (arena == nullptr) owned_.reset(without_orders_);
+  *without_orders_ = profile;
   set_aside();  // and back
   if (!had_cart) profile.clear_cart();  // mutable_cart() set it
-  if (!without_orders_.has_order_totals() && !profile.orders().empty()) {
-    *without_orders_.mutable_order_totals() = ComputeOrderTotals(profile.orders());
+  if (!without_orders_->has_order_totals() && !profile.orders().empty()) {
+    *without_orders_->mutable_order_totals() = ComputeOrderTotals(profile.orders());
   }
 }
 
 std::vector<std::string> ChangedFields(const ProfileSnapshot& before, const v1::Profile& after) {
-  return ChangedFields(before.without_orders_, after);
+  return ChangedFields(before.without_orders_ != nullptr ? *before.without_orders_ : v1::Profile::default_instance(),
+                       after);
 }
 
 std::vector<std::string> ChangedFieldsByFullJson(const v1::Profile& before, const v1::Profile& after) {

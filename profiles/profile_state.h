@@ -10,6 +10,7 @@
 #pragma once
 
 #include <cstdint>
+#include <memory>
 #include <string>
 #include <string_view>
 #include <utility>
@@ -68,12 +69,15 @@ class ProfileSnapshot {
  public:
   ProfileSnapshot() = default;  // of a profile that did not exist yet
   // Takes `profile`'s order map out while it copies the rest, then puts it back: `profile` is left
-  // exactly as it was.
+  // exactly as it was. The copy is made on `profile`'s arena, if it has one (and then lives as long
+  // as that arena, not longer), else owned by the snapshot.
   explicit ProfileSnapshot(v1::Profile& profile);
 
  private:
   friend std::vector<std::string> ChangedFields(const ProfileSnapshot& before, const v1::Profile& after);
-  v1::Profile without_orders_;  // with order_totals, computed here if the stored profile predates them
+  std::unique_ptr<v1::Profile> owned_;  // the copy of a profile on no arena
+  // With order_totals, computed here if the stored profile predates them. Null: of no profile.
+  v1::Profile* without_orders_ = nullptr;
 };
 // ChangedFields(before, after) for the profile `before` was taken of.
 std::vector<std::string> ChangedFields(const ProfileSnapshot& before, const v1::Profile& after);

@@ -35,15 +35,21 @@ uint32_t OrderBucketOf(std::string_view order_id, uint32_t buckets) {
 }
 
 absl::StatusOr<std::optional<v1::Profile>> ProfileStore::Load(uint64_t id) {
-  ASSIGN_OR_RETURN(std::optional<std::string> bytes, kv_->Get(ProfileKey(id)));
-  if (!bytes.has_value()) return std::nullopt;
   v1::Profile profile;
+  ASSIGN_OR_RETURN(bool stored, LoadInto(id, profile));
+  if (!stored) return std::nullopt;
+  return profile;
+}
+
+absl::StatusOr<bool> ProfileStore::LoadInto(uint64_t id, v1::Profile& into) {
+  ASSIGN_OR_RETURN(std::optional<std::string> bytes, kv_->Get(ProfileKey(id)));
+  if (!bytes.has_value()) return false;
   // Only Save writes these keys; a value that does not parse is a corrupt store.
-  if (!profile.ParseFromString(*bytes)) {
+  if (!into.ParseFromString(*bytes)) {
     return absl::DataLossError(absl::StrCat("profile ", id, " is stored as ", bytes->size(),
                                             " bytes that do not parse as tessera.v1.Profile"));
   }
-  return profile;
+  return true;
 }
 
 absl::Status ProfileStore::Prefetch(std::vector<uint64_t> ids) {

@@ -37,6 +37,8 @@ class ProfileStore {
   explicit ProfileStore(KeyValueView* kv) : kv_(kv) {}
 
   absl::StatusOr<std::optional<v1::Profile>> Load(uint64_t id);
+  // Load, parsed into `into` (e.g. a message on an arena); false, `into` untouched, when not stored.
+  absl::StatusOr<bool> LoadInto(uint64_t id, v1::Profile& into);
   // Tells the view these profiles are about to be loaded (KeyValueView::Prefetch): over RocksDB,
   // one MultiGet for a whole batch instead of a Get per profile.
   absl::Status Prefetch(std::vector<uint64_t> ids);

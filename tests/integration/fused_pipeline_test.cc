@@ -185,6 +185,39 @@ TEST(FusedPipelineTest, SamplesGiveTheProfilesTheQuickstartDocuments) {
   EXPECT_EQ(wichai.total_spend, (std::map<std::string, std::string>{{"THB", "185.00"}}));
 }
 
+// A batch's updates own the arena their profiles live on: they stay whole while the same pipeline
+// runs its next batch, and after the pipeline is gone (the runner encodes them after both).
+TEST(FusedPipelineTest, UpdatesOutliveTheNextBatchAndThePipeline) {
+  const std::vector<RawRecord> records = ReadSamples();
+  TempDir dir;
+  auto store = RocksStore::Open(dir.path() + "/store", tessera::testing::PipelineStoreOptions());
+  ASSERT_TRUE(store.ok()) << store.status();
+  FixedClock clock;
+  StagedWrites staged(store->get());
+  app::BatchOutputs first;
+  std::vector<std::string> first_json;
+  {
+    app::FusedPipeline pipeline(&staged, app::FusedPipelineOptions{}, &clock);
+    const size_t half = records.size() / 2;
+    for (size_t i = 0; i < records.size(); ++i) {
+      if (i == half) {
+        auto outputs = pipeline.FinishBatch();
+        ASSERT_TRUE(outputs.ok()) << outputs.status();
+        first = *std::move(outputs);
+        for (const auto& u : first.updates) first_json.push_back(sinks::ProfileUpdateToJson(u));
+      }
+      ASSERT_TRUE(testing::ApplyRecord(pipeline, records[i], static_cast<int64_t>(i), clock.NowMillis()).ok());
+    }
+    auto second = pipeline.FinishBatch();
+    ASSERT_TRUE(second.ok()) << second.status();
+    EXPECT_FALSE(second->updates.empty());
+  }
+  ASSERT_FALSE(first_json.empty());
+  std::vector<std::string> again;
+  for (const auto& u : first.updates) again.push_back(sinks::ProfileUpdateToJson(u));
+  EXPECT_EQ(again, first_json);
+}
+
 // ---- Segments and time triggers through the fused pipeline over real RocksDB ----
 
 // A fused node's state across restarts: the store is closed and reopened and every batch builds a

@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "common/identifier.h"
+#include "google/protobuf/arena.h"
 #include "google/protobuf/util/message_differencer.h"
 #include "gtest/gtest.h"
 
@@ -480,37 +481,43 @@ TEST(ProfileStatePropertyTest, AbsorbingSplitProfilesEqualsApplyingEveryEventToO
 // comparing every field's JSON names, after any event, consent, absorb or version step, and
 // between states several steps apart.
 // A snapshot sets aside what the JSON is not rendered from instead of copying it, and gives every
-// part back: the profile is byte for byte as it was, with or without a cart. What it compares is
-// unchanged by those parts (they are not in the profile's JSON).
+// part back: the profile is byte for byte as it was, with or without a cart, on the heap or on an
+// arena (where the parts are set aside on the same arena). What it compares is unchanged by those
+// parts (they are not in the profile's JSON).
 TEST(ProfileStateTest, ASnapshotLeavesEveryPartOfTheProfileAsItWas) {
   for (const bool with_cart : {true, false}) {
-    v1::Profile p = NewProfile(1);
-    ApplyEvent(Purchase("o1", kT0, v1::ORDER_STATUS_COMPLETED, 4550, "THB"), p);
-    (*p.mutable_engagement_days())[20000].set_page_views(3);
-    if (with_cart) {
-      p.mutable_cart()->set_last_checkout_ms(kT0);
-    } else {
-      p.clear_cart();  // the purchase set its last_order_ms
+    for (const bool on_arena : {false, true}) {
+      google::protobuf::Arena arena;
+      v1::Profile heap;
+      v1::Profile& p = on_arena ? *google::protobuf::Arena::CreateMessage<v1::Profile>(&arena) : heap;
+      p = NewProfile(1);
+      ApplyEvent(Purchase("o1", kT0, v1::ORDER_STATUS_COMPLETED, 4550, "THB"), p);
+      (*p.mutable_engagement_days())[20000].set_page_views(3);
+      if (with_cart) {
+        p.mutable_cart()->set_last_checkout_ms(kT0);
+      } else {
+        p.clear_cart();  // the purchase set its last_order_ms
+      }
+      (*p.mutable_custom_traits())["coffee_spend"].set_window_days(30);
+      (*p.mutable_segments())["vip"] = kT0;
+      (*(*p.mutable_event_windows())["web.page"].mutable_by_day())[20000] = 2;
+      v1::ScheduledTimer& timer = *p.add_timers();
+      timer.set_name("segments");
+      timer.set_due_ms(kT0 + 1000);
+      ASSERT_EQ(p.has_cart(), with_cart);
+      const v1::Profile original = p;
+      const ProfileSnapshot snapshot(p);
+      EXPECT_TRUE(google::protobuf::util::MessageDifferencer::Equals(p, original)) << "cart " << with_cart;
+      EXPECT_EQ(p.has_cart(), with_cart);
+      EXPECT_EQ(p.SerializeAsString(), original.SerializeAsString()) << "cart " << with_cart << " arena " << on_arena;
+      EXPECT_TRUE(ChangedFields(snapshot, p).empty());
+      v1::Profile later = p;
+      (*later.mutable_segments())["vip"] = kT0 + 5;  // not in the JSON: nothing changed
+      later.clear_timers();
+      EXPECT_TRUE(ChangedFields(snapshot, later).empty());
+      (*later.mutable_traits())["city"].set_json(R"("Chiang Mai")");
+      EXPECT_EQ(ChangedFields(snapshot, later), std::vector<std::string>{"traits"});
     }
-    (*p.mutable_custom_traits())["coffee_spend"].set_window_days(30);
-    (*p.mutable_segments())["vip"] = kT0;
-    (*(*p.mutable_event_windows())["web.page"].mutable_by_day())[20000] = 2;
-    v1::ScheduledTimer& timer = *p.add_timers();
-    timer.set_name("segments");
-    timer.set_due_ms(kT0 + 1000);
-    ASSERT_EQ(p.has_cart(), with_cart);
-    const v1::Profile original = p;
-    const ProfileSnapshot snapshot(p);
-    EXPECT_TRUE(google::protobuf::util::MessageDifferencer::Equals(p, original)) << "cart " << with_cart;
-    EXPECT_EQ(p.has_cart(), with_cart);
-    EXPECT_EQ(p.SerializeAsString(), original.SerializeAsString()) << "cart " << with_cart;
-    EXPECT_TRUE(ChangedFields(snapshot, p).empty());
-    v1::Profile later = p;
-    (*later.mutable_segments())["vip"] = kT0 + 5;  // not in the JSON: nothing changed
-    later.clear_timers();
-    EXPECT_TRUE(ChangedFields(snapshot, later).empty());
-    (*later.mutable_traits())["city"].set_json(R"("Chiang Mai")");
-    EXPECT_EQ(ChangedFields(snapshot, later), std::vector<std::string>{"traits"});
   }
 }
 
@@ -549,6 +556,13 @@ TEST(ProfileStatePropertyTest, ChangedFieldsEqualsComparingTheWholeJson) {
       const ProfileSnapshot snapshot(taken);
       ASSERT_TRUE(google::protobuf::util::MessageDifferencer::Equals(taken, before)) << "trial " << trial;
       ASSERT_EQ(ChangedFields(snapshot, states[i]), expected) << "trial " << trial << " step " << i;
+      // And of a profile on an arena (as a batch's are).
+      google::protobuf::Arena arena;
+      v1::Profile* on_arena = google::protobuf::Arena::CreateMessage<v1::Profile>(&arena);
+      *on_arena = before;
+      const ProfileSnapshot arena_snapshot(*on_arena);
+      ASSERT_TRUE(google::protobuf::util::MessageDifferencer::Equals(*on_arena, before)) << "trial " << trial;
+      ASSERT_EQ(ChangedFields(arena_snapshot, states[i]), expected) << "trial " << trial << " step " << i;
       if (!expected.empty()) ++differing_steps;
     }
   }
