@@ -303,22 +303,12 @@ absl::StatusOr<ProfileUpdates> ProfileBatch::Finish(int64_t now_ms, profiles::Ac
   for (uint64_t id : ids) {
     Entry& entry = entries_[id];
     if (entry.loaded_only) continue;  // read ahead for an event that then did not apply (a replay)
-    auto* update = google::protobuf::Arena::CreateMessage<v1::ProfileUpdate>(arena);
-    update->set_profile_id(id);
-    update->set_updated_at_ms(now_ms);
-    update->set_version(entry.stored_version + 1);
     const size_t changes_before = activation.segment_changes.size();
-    if (entry.merged_into != 0) {
-      if (activation_ != nullptr) activation_->Retire(*entry.current, *kv_, now, activation);
-      store_->MarkMerged(id, entry.merged_into);
-      // Its orders went to the winner (absorbed here or handed on whole).
-      for (uint32_t bucket = 0; bucket < entry.stored_buckets; ++bucket) store_->SaveOrderBucket(id, bucket, "");
-      update->set_merged_into(entry.merged_into);
-    } else {
+    if (entry.merged_into == 0) {
       RETURN_IF_ERROR(SettleOrders(id, entry));
-      bool membership_changed = false;
       if (activation_ != nullptr) {
-        ASSIGN_OR_RETURN(membership_changed, activation_->Evaluate(*entry.current, *kv_, now, activation));
+        // Whether membership moved is published on segment-changes, with the version set below.
+        RETURN_IF_ERROR(activation_->Evaluate(*entry.current, *kv_, now, activation).status());
       }
       if (!entry.changed) {
         // Only re-evaluated (a timer, a backfill): membership, timers and window buckets may have
@@ -330,7 +320,18 @@ absl::StatusOr<ProfileUpdates> ProfileBatch::Finish(int64_t now_ms, profiles::Ac
         RETURN_IF_ERROR(SaveProfile(id, entry));
         continue;
       }
-      (void)membership_changed;  // published on segment-changes, with the version below
+    }
+    auto* update = google::protobuf::Arena::CreateMessage<v1::ProfileUpdate>(arena);
+    update->set_profile_id(id);
+    update->set_updated_at_ms(now_ms);
+    update->set_version(entry.stored_version + 1);
+    if (entry.merged_into != 0) {
+      if (activation_ != nullptr) activation_->Retire(*entry.current, *kv_, now, activation);
+      store_->MarkMerged(id, entry.merged_into);
+      // Its orders went to the winner (absorbed here or handed on whole).
+      for (uint32_t bucket = 0; bucket < entry.stored_buckets; ++bucket) store_->SaveOrderBucket(id, bucket, "");
+      update->set_merged_into(entry.merged_into);
+    } else {
       // Compared before the version moves, so "changed" names only what the events changed.
       for (std::string& field : profiles::ChangedFields(entry.before, *entry.current)) {
         update->add_changed_fields(std::move(field));
