@@ -42,11 +42,14 @@ TEST(JsonWriterTest, MixedStringsEscapePieceByPiece) {
   const std::vector<std::pair<std::string, std::string>> pieces = {
       {"a", "a"},           {"order-123 ", "order-123 "}, {"\"", "\\\""},      {"\\", "\\\\"},
       {"\n", "\\n"},       {"\x01", "\\u0001"},        {"\x1f", "\\u001f"},     {"ก", "ก"},
-      {"\xFF", "\xEF\xBF\xBD"}, {"~", "~"},                {"\x7f", "\x7f"},       {"", ""}};
+      {"\xFF", "\xEF\xBF\xBD"}, {"~", "~"},                {"\x7f", "\x7f"},       {"", ""},
+      {"สมชาย", "สมชาย"},  {"\xF0\x9F\x98\x80", "\xF0\x9F\x98\x80"},  // Thai and a 4-byte emoji: whole runs
+      {"\xE0\xB8", "\xEF\xBF\xBD\xEF\xBF\xBD"},  // a truncated sequence: each byte replaced
+      {"\xED\xA0\x80", "\xEF\xBF\xBD\xEF\xBF\xBD\xEF\xBF\xBD"}};  // a surrogate is not UTF-8
   std::mt19937 rng(3);
   for (int round = 0; round < 5000; ++round) {
     std::string value, expected = "\"";
-    const int count = static_cast<int>(rng() % 12);
+    const int count = static_cast<int>(rng() % 24);  // long enough to cross several 8-byte words
     for (int i = 0; i < count; ++i) {
       const auto& [raw, escaped] = pieces[rng() % pieces.size()];
       value += raw;
@@ -56,6 +59,31 @@ TEST(JsonWriterTest, MixedStringsEscapePieceByPiece) {
     std::string out = "prefix:";
     AppendJsonString(value, out);
     ASSERT_EQ(out, "prefix:" + expected) << round;
+  }
+}
+
+// The fast path scans eight bytes at a time: an escape at any offset of a word, in ASCII and in
+// Thai text, is found and the bytes around it kept.
+TEST(JsonWriterTest, FindsAnEscapeAtEveryOffsetOfEveryWord) {
+  const std::vector<std::pair<char, std::string>> escapes = {
+      {'"', "\\\""}, {'\\', "\\\\"}, {'\n', "\\n"}, {'\x1f', "\\u001f"}, {'\x00', "\\u0000"}};
+  for (const std::string& filler : {std::string("abcdefgh"), std::string("กขค")}) {
+    std::string text;
+    while (text.size() < 40) text += filler;
+    for (size_t offset = 0; offset <= text.size(); ++offset) {
+      for (const auto& [raw, escaped] : escapes) {
+        std::string value = text;
+        value.insert(offset, 1, raw);
+        std::string out;
+        AppendJsonString(value, out);
+        const size_t letter_bytes = filler == "abcdefgh" ? 1 : 3;
+        if (offset % letter_bytes == 0) {  // not inside a Thai letter
+          ASSERT_EQ(out, "\"" + text.substr(0, offset) + escaped + text.substr(offset) + "\"") << offset;
+        } else {  // a byte inside a letter: no longer UTF-8, repaired, but the escape is still found
+          ASSERT_NE(out.find(escaped), std::string::npos) << offset;
+        }
+      }
+    }
   }
 }
 
