@@ -54,16 +54,24 @@ inline bool AnyByteNeedsEscape(uint64_t word) {
   return ((below_space | quote | backslash) & kHighBits) != 0;
 }
 
-bool IsAscii(std::string_view value) {
-  uint64_t seen = 0;
-  size_t i = 0;
-  for (; i + 8 <= value.size(); i += 8) {
-    uint64_t word;
-    std::memcpy(&word, value.data() + i, 8);
-    seen |= word;
+// Whether `value` is all printable ASCII with nothing to escape (most keys and values), tested a
+// word at a time: a string of eight bytes or more as overlapping words, a shorter one padded with
+// spaces. Its answer is the common case's whole cost.
+bool IsPlainAscii(std::string_view value) {
+  const char* p = value.data();
+  const size_t size = value.size();
+  const auto plain = [](uint64_t word) { return (word & kHighBits) == 0 && !AnyByteNeedsEscape(word); };
+  uint64_t word = kEveryByte * ' ';
+  if (size < 8) {
+    if (size > 0) std::memcpy(&word, p, size);
+    return plain(word);
   }
-  for (; i < value.size(); ++i) seen |= static_cast<unsigned char>(value[i]);
-  return (seen & kHighBits) == 0;
+  for (size_t i = 0; i + 8 < size; i += 8) {
+    std::memcpy(&word, p + i, 8);
+    if (!plain(word)) return false;
+  }
+  std::memcpy(&word, p + size - 8, 8);  // the last eight bytes, overlapping what was tested
+  return plain(word);
 }
 
 void AppendEscaped(unsigned char c, std::string& out) {
@@ -121,29 +129,43 @@ void AppendRepairingInvalidUtf8(std::string_view value, std::string& out) {
 void AppendJsonString(std::string_view value, std::string& out) {
   out.reserve(out.size() + value.size() + 2);
   out.push_back('"');
-  // Almost every string is valid UTF-8 already (ingest's simdjson validated what came in), so the
-  // escaper checks that once (a word-wise ASCII test, simdjson's vectorized validator for the rest)
-  // and then only looks for the three kinds of byte JSON escapes, eight bytes at a time. Escaping
-  // byte by byte, with a UTF-8 check per letter, was an eighth of the fused pipeline's instructions
-  // (callgrind, docs/benchmarks.md).
-  if (!IsAscii(value) && !simdjson::validate_utf8(value.data(), value.size())) {
-    AppendRepairingInvalidUtf8(value, out);
+  if (IsPlainAscii(value)) {
+    out.append(value.data(), value.size());
     out.push_back('"');
     return;
   }
+  // One pass, eight bytes at a time where it can: almost every string is valid UTF-8 already
+  // (ingest's simdjson validated what came in) and needs no escape, and most are short keys and
+  // values, so a per-string cost counts as much as a per-byte one. At the first byte of 0x80 or
+  // more the rest is checked once with simdjson's vectorized validator; only a string that is not
+  // valid UTF-8 takes the byte-wise path that repairs it. Escaping byte by byte with a UTF-8 check
+  // per letter was an eighth of the fused pipeline's instructions (callgrind, docs/benchmarks.md).
   const char* const end = value.data() + value.size();
   const char* run = value.data();  // the first byte not appended yet
   const char* p = run;
+  uint64_t stop_bits = kHighBits;  // a word with a non-ASCII byte stops the word loop until checked
   while (p < end) {
-    if (end - p >= 8) {
+    while (end - p >= 8) {
       uint64_t word;
       std::memcpy(&word, p, 8);
-      if (!AnyByteNeedsEscape(word)) {
-        p += 8;
-        continue;
-      }
+      if ((word & stop_bits) != 0 || AnyByteNeedsEscape(word)) break;
+      p += 8;
     }
+    if (p == end) break;
     const unsigned char c = static_cast<unsigned char>(*p);
+    if (c >= 0x80) {
+      if (stop_bits != 0) {
+        if (!simdjson::validate_utf8(p, static_cast<size_t>(end - p))) {  // what precedes is ASCII
+          out.append(run, static_cast<size_t>(p - run));
+          AppendRepairingInvalidUtf8(std::string_view(p, static_cast<size_t>(end - p)), out);
+          out.push_back('"');
+          return;
+        }
+        stop_bits = 0;
+      }
+      ++p;
+      continue;
+    }
     if (c >= 0x20 && c != '"' && c != '\\') {
       ++p;
       continue;
