@@ -23,16 +23,6 @@ ProfileUpdates& ProfileUpdates::operator=(ProfileUpdates&& other) noexcept {
   return *this;
 }
 
-const ProfileUpdates::Field& ProfileUpdates::field() const {
-  static const Field* const kNone = new Field();
-  return updates_ != nullptr ? *updates_ : *kNone;
-}
-
-ProfileUpdates::Field& ProfileUpdates::mutable_field() {
-  static Field* const kNone = new Field();  // stays empty: only iterated
-  return updates_ != nullptr ? *updates_ : *kNone;
-}
-
 std::unique_ptr<google::protobuf::Arena> ProfileBatch::NewArena() {
   // Blocks up to 64 KiB rather than the default 8 KiB: a batch holds some thousands of profiles of
   // a few KiB each (and a copy of most of each), freed all at once.

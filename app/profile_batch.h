@@ -59,20 +59,23 @@ class ProfileUpdates {
   ProfileUpdates& operator=(const ProfileUpdates&) = delete;
   ~ProfileUpdates() = default;
 
-  size_t size() const { return static_cast<size_t>(field().size()); }
-  bool empty() const { return field().empty(); }
-  const v1::ProfileUpdate& operator[](size_t i) const { return field().Get(static_cast<int>(i)); }
-  Field::const_iterator begin() const { return field().begin(); }
-  Field::const_iterator end() const { return field().end(); }
-  Field::iterator begin() { return mutable_field().begin(); }
-  Field::iterator end() { return mutable_field().end(); }
+  size_t size() const { return updates_ != nullptr ? static_cast<size_t>(updates_->size()) : 0; }
+  bool empty() const { return size() == 0; }
+  const v1::ProfileUpdate& operator[](size_t i) const { return updates_->Get(static_cast<int>(i)); }
+  // With no updates, begin and end are both the default iterator, so a loop runs no times.
+  Field::const_iterator begin() const {
+    return updates_ != nullptr ? updates_->cbegin() : Field::const_iterator();
+  }
+  Field::const_iterator end() const {
+    return updates_ != nullptr ? updates_->cend() : Field::const_iterator();
+  }
+  Field::iterator begin() { return updates_ != nullptr ? updates_->begin() : Field::iterator(); }
+  Field::iterator end() { return updates_ != nullptr ? updates_->end() : Field::iterator(); }
 
  private:
   friend class ProfileBatch;
   ProfileUpdates(std::unique_ptr<google::protobuf::Arena> arena, Field* updates)
       : arena_(std::move(arena)), updates_(updates) {}
-  const Field& field() const;
-  Field& mutable_field();
 
   std::unique_ptr<google::protobuf::Arena> arena_;
   Field* updates_ = nullptr;  // on arena_; null: none

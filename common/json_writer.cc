@@ -54,24 +54,29 @@ inline bool AnyByteNeedsEscape(uint64_t word) {
   return ((below_space | quote | backslash) & kHighBits) != 0;
 }
 
-// Whether `value` is all printable ASCII with nothing to escape (most keys and values), tested a
-// word at a time: a string of eight bytes or more as overlapping words, a shorter one padded with
-// spaces. Its answer is the common case's whole cost.
-bool IsPlainAscii(std::string_view value) {
+// Whether byte `c` of a JSON string must be escaped: a control character, a quote or a backslash.
+inline bool NeedsEscape(unsigned char c) { return c < 0x20 || c == '"' || c == '\\'; }
+
+// How many leading bytes of `value` are printable ASCII with nothing to escape, tested a word at a
+// time: all of them (value.size()) for most keys and values, whose answer is then this test's whole
+// cost; otherwise a multiple of eight at or before the first byte that is not. A string of eight
+// bytes or more is tested as words, the last one overlapping; a shorter one padded with spaces.
+size_t PlainAsciiPrefix(std::string_view value) {
   const char* p = value.data();
   const size_t size = value.size();
   const auto plain = [](uint64_t word) { return (word & kHighBits) == 0 && !AnyByteNeedsEscape(word); };
   uint64_t word = kEveryByte * ' ';
   if (size < 8) {
     if (size > 0) std::memcpy(&word, p, size);
-    return plain(word);
+    return plain(word) ? size : 0;
   }
-  for (size_t i = 0; i + 8 < size; i += 8) {
+  size_t i = 0;
+  for (; i + 8 < size; i += 8) {
     std::memcpy(&word, p + i, 8);
-    if (!plain(word)) return false;
+    if (!plain(word)) return i;
   }
   std::memcpy(&word, p + size - 8, 8);  // the last eight bytes, overlapping what was tested
-  return plain(word);
+  return plain(word) ? size : i;       // bytes before i were tested plain
 }
 
 void AppendEscaped(unsigned char c, std::string& out) {
@@ -101,7 +106,7 @@ void AppendRepairingInvalidUtf8(std::string_view value, std::string& out) {
     while (plain < size) {
       const unsigned char p = static_cast<unsigned char>(value[plain]);
       if (p < 0x80) {
-        if (p < 0x20 || p == '"' || p == '\\') break;
+        if (NeedsEscape(p)) break;
         ++plain;
         continue;
       }
@@ -116,7 +121,7 @@ void AppendRepairingInvalidUtf8(std::string_view value, std::string& out) {
     }
     // value[i] is a quote, a backslash, a control character or a byte that is not valid UTF-8.
     const unsigned char c = static_cast<unsigned char>(value[i++]);
-    if (c < 0x20 || c == '"' || c == '\\') {
+    if (NeedsEscape(c)) {
       AppendEscaped(c, out);
       continue;
     }
@@ -129,7 +134,8 @@ void AppendRepairingInvalidUtf8(std::string_view value, std::string& out) {
 void AppendJsonString(std::string_view value, std::string& out) {
   out.reserve(out.size() + value.size() + 2);
   out.push_back('"');
-  if (IsPlainAscii(value)) {
+  const size_t plain_prefix = PlainAsciiPrefix(value);
+  if (plain_prefix == value.size()) {
     out.append(value.data(), value.size());
     out.push_back('"');
     return;
@@ -142,7 +148,7 @@ void AppendJsonString(std::string_view value, std::string& out) {
   // per letter was an eighth of the fused pipeline's instructions (callgrind, docs/benchmarks.md).
   const char* const end = value.data() + value.size();
   const char* run = value.data();  // the first byte not appended yet
-  const char* p = run;
+  const char* p = run + plain_prefix;
   uint64_t stop_bits = kHighBits;  // a word with a non-ASCII byte stops the word loop until checked
   while (p < end) {
     while (end - p >= 8) {
@@ -166,7 +172,7 @@ void AppendJsonString(std::string_view value, std::string& out) {
       ++p;
       continue;
     }
-    if (c >= 0x20 && c != '"' && c != '\\') {
+    if (!NeedsEscape(c)) {
       ++p;
       continue;
     }

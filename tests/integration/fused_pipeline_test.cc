@@ -9,6 +9,7 @@
 #include <fstream>
 #include <random>
 #include <sstream>
+#include <utility>
 
 #include "absl/strings/str_cat.h"
 #include "common/rocks_store.h"
@@ -216,6 +217,39 @@ TEST(FusedPipelineTest, UpdatesOutliveTheNextBatchAndThePipeline) {
   std::vector<std::string> again;
   for (const auto& u : first.updates) again.push_back(sinks::ProfileUpdateToJson(u));
   EXPECT_EQ(again, first_json);
+}
+
+// Updates with nothing in them (an empty batch, or what is left after a move) have no arena and
+// iterate no times, whether read or written through.
+TEST(FusedPipelineTest, AnEmptyBatchAndAMovedFromBatchHaveNoUpdates) {
+  TempDir dir;
+  auto store = RocksStore::Open(dir.path() + "/store", tessera::testing::PipelineStoreOptions());
+  ASSERT_TRUE(store.ok()) << store.status();
+  FixedClock clock;
+  StagedWrites staged(store->get());
+  app::FusedPipeline pipeline(&staged, app::FusedPipelineOptions{}, &clock);
+  auto empty = pipeline.FinishBatch();
+  ASSERT_TRUE(empty.ok()) << empty.status();
+  EXPECT_TRUE(empty->updates.empty());
+  EXPECT_EQ(empty->updates.size(), 0u);
+  size_t visited = 0;
+  for ([[maybe_unused]] auto& u : empty->updates) ++visited;
+  for ([[maybe_unused]] const auto& u : std::as_const(empty->updates)) ++visited;
+  EXPECT_EQ(visited, 0u);
+
+  const std::vector<RawRecord> records = ReadSamples();
+  for (size_t i = 0; i < records.size(); ++i) {
+    ASSERT_TRUE(testing::ApplyRecord(pipeline, records[i], static_cast<int64_t>(i), clock.NowMillis()).ok());
+  }
+  auto full = pipeline.FinishBatch();
+  ASSERT_TRUE(full.ok()) << full.status();
+  const size_t count = full->updates.size();
+  ASSERT_GT(count, 0u);
+  app::ProfileUpdates taken = std::move(full->updates);
+  EXPECT_EQ(taken.size(), count);
+  EXPECT_TRUE(full->updates.empty());  // NOLINT(bugprone-use-after-move): a moved-from batch is empty
+  for ([[maybe_unused]] auto& u : full->updates) ++visited;
+  EXPECT_EQ(visited, 0u);
 }
 
 // ---- Segments and time triggers through the fused pipeline over real RocksDB ----
