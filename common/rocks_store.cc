@@ -298,7 +298,14 @@ absl::Status StagedWrites::Write() const {
   for (const auto& entry : staged_) in_order.push_back(&entry);
   std::sort(in_order.begin(), in_order.end(), [](const auto* a, const auto* b) { return a->first < b->first; });
   KeyPresenceFilter* presence = store_->presence_filter_.get();
-  rocksdb::WriteBatch batch;
+  // Reserved whole up front: a batch is some MiB, and growing it by doubling copied it about once
+  // more and touched fresh pages at every step (page faults were 6% of the fused loop in perf).
+  // Per record: a type byte, two varint lengths (at most 5 bytes each) and the bytes.
+  size_t reserved = 12;  // WriteBatch's header: sequence number and count
+  for (const auto* entry : in_order) {
+    reserved += 11 + entry->first.size() + (entry->second.has_value() ? entry->second->size() : 0);
+  }
+  rocksdb::WriteBatch batch(reserved);
   for (const auto* entry : in_order) {
     const auto& [key, value] = *entry;
     // Into the filter before RocksDB: a key a reader can see is never answered "absent".
