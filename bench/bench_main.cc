@@ -28,7 +28,7 @@
 //             --delete yes deletes every topic whose name starts with P instead (a run's big topics, once
 //             measured, so a full run fits on the disk)
 //   latency   --brokers B --prefix P --watch TOPIC --rate R --seconds S [--warmup-seconds 5]
-//             [--probes-per-s 200] [--people N] [--seed S] [--series-out FILE]
+//             [--probes-per-s 200] [--people N] [--seed S] [--zipf Z] [--skip K] [--series-out FILE]
 //             scenario 2: the workload into P's raw topics at R events/s on a fixed schedule (open
 //             loop), with probe events among them: identify calls of a user never seen, one every
 //             1/probes-per-s s, each marked "latency-probe-<tag>-<n>". A consumer of TOPIC (the
@@ -37,6 +37,8 @@
 //             was handed to the producer. Probes sent during the warm-up are not counted.
 //             --series-out FILE: every probe's send and arrival time and the watched topic's arrivals
 //             per 10 ms, on the monotonic clock (the recovery scenario reads them).
+//             --skip K: the workload from its event K on (the same people as a `produce` of K events
+//             with the same seed, new messageIds), for a load over a store that drain filled.
 //
 // Only the baselines use RocksDB and librdkafka below Tessera's adapters (the RocksDB handle of a
 // RocksStore, a merge-operator DB for B_kv), because measuring the raw engine is their purpose.
@@ -392,10 +394,15 @@ int Latency(const Flags& flags) {
   std::vector<Planned> plan;
   plan.reserve(static_cast<size_t>(total_events));
   {
+    // --skip K: the workload's events after its first K, so the load continues a population that
+    // `produce` (same seed) already filled a store with, under new messageIds.
+    const int64_t skip = flags.Int("skip", 0);
     WorkloadOptions options = WorkloadFrom(flags);
-    options.events = total_events;
+    options.events = skip + total_events;
     WorkloadGenerator generator(options);
     WorkloadEvent event;
+    for (int64_t i = 0; i < skip && generator.Next(event); ++i) {
+    }
     int64_t probe_count = 0;
     for (int64_t i = 0; i < total_events; ++i) {
       if (i % probe_every == 0 && probe_count < probes) {

@@ -356,12 +356,12 @@ def stop_process(proc, timeout_s=30):
         proc.wait()
 
 
-def start_tessera_run(tessera, brokers, prefix, data_dir, batch_size, log_path, wait_assigned=True):
+def start_tessera_run(tessera, brokers, prefix, data_dir, batch_size, log_path, wait_assigned=True, extra=()):
     """`tessera run` on `prefix`'s topics, not stopped after any count; by default returns once it
     has its partitions (so a load offered next is not timed through the group join)."""
     with open(log_path, "w") as f:
         proc = subprocess.Popen([tessera, "run", "--brokers", brokers, "--topic-prefix", prefix, "--data-dir", data_dir,
-                                 "--batch-size", str(batch_size)], stdout=f, stderr=subprocess.STDOUT)
+                                 "--batch-size", str(batch_size)] + list(extra), stdout=f, stderr=subprocess.STDOUT)
     if wait_assigned and not wait_for_line(log_path, " INFO assigned ", 90):
         stop_process(proc)
         raise RuntimeError(f"tessera run did not join its group; see {log_path}")
@@ -384,11 +384,13 @@ def footprint(bench, store_dir, raw_bytes, log, compact):
 
 
 def run_memory(tessera, bench, brokers, base_prefix, work, people_sizes, events, cache_mb, partitions, seed, batch_size,
-               log):
+               log, keep_largest=False):
     """Scenario 3's memory: a fused drain of the same number of events, uniformly spread, over each
     population size, with a fixed block cache; peak RSS of each and the marginal bytes per profile
-    between the two."""
+    between the two. keep_largest: the last population's data dir is left for scenario 4 at scale
+    (its path in "kept_data_dir")."""
     points = []
+    kept = None
     for people in people_sizes:
         prefix = f"{base_prefix[:-1]}-mem{people}."
         run_json([bench, "produce", "--brokers", brokers, "--prefix", prefix, "--partitions", str(partitions),
@@ -399,7 +401,10 @@ def run_memory(tessera, bench, brokers, base_prefix, work, people_sizes, events,
                                     "--block-cache-mb", str(cache_mb)],
                           os.path.join(work, f"tessera-memory-{people}.log"))
         store = run_json([bench, "store", "--dir", os.path.join(data_dir, "store")], log)
-        shutil.rmtree(data_dir, ignore_errors=True)
+        if keep_largest and people == people_sizes[-1]:
+            kept = data_dir
+        else:
+            shutil.rmtree(data_dir, ignore_errors=True)
         delete_topics(bench, brokers, prefix, log)  # the full run's 2 x 20M events would not fit otherwise
         # The last samples read a process that is exiting (RSS 0): the last live one is the end.
         tail = [x["rss_bytes"] for x in run["samples"] if x["rss_bytes"]]
@@ -410,7 +415,7 @@ def run_memory(tessera, bench, brokers, base_prefix, work, people_sizes, events,
     small, large = points[0], points[-1]
     marginal = ((large["max_rss_bytes"] - small["max_rss_bytes"]) / (large["profiles"] - small["profiles"])
                 if large["profiles"] > small["profiles"] else None)
-    return {"block_cache_mb": cache_mb, "points": points, "marginal_bytes_per_profile": marginal}
+    return {"block_cache_mb": cache_mb, "points": points, "marginal_bytes_per_profile": marginal, "kept_data_dir": kept}
 
 
 def delete_topics(bench, brokers, prefix, log):
@@ -514,18 +519,25 @@ def run_sustainable(tessera, bench, brokers, base_prefix, work, ceiling, seconds
     return {"events_per_s": lo, "unsteady_at": hi, "ceiling": ceiling, "seconds": seconds, "tries": tries}
 
 
-def run_recovery(tessera, bench, brokers, base_prefix, work, rate, seconds, people, seed, batch_size, log):
+def run_recovery(tessera, bench, brokers, base_prefix, work, rate, seconds, people, seed, batch_size, log,
+                 name="recovery", data_dir=None, skip=0, tessera_extra=()):
     """Scenario 4: `tessera run` under a steady offered load is killed with SIGKILL and restarted on
-    the same data dir; the latency tool's probes say what arrived, when, and whether any was lost."""
-    prefix = f"{base_prefix[:-1]}-recovery."
+    the same data dir; the latency tool's probes say what arrived, when, and whether any was lost.
+    By default on an empty store with a population of its own (seed + 2). With data_dir (a store a
+    drain of `skip` events of `people` with `seed` filled) and skip: the load continues that
+    workload (same people, new messageIds), so the run reads and updates the stored profiles."""
+    prefix = f"{base_prefix[:-1]}-{name}."
     run_json([bench, "topics", "--brokers", brokers, "--prefix", prefix], log)
-    data_dir = os.path.join(work, "recovery")
-    series_path = os.path.join(work, "recovery-series.json")
+    data_dir = data_dir or os.path.join(work, name)
+    series_path = os.path.join(work, f"{name}-series.json")
     proc = start_tessera_run(tessera, brokers, prefix, data_dir, batch_size,
-                             os.path.join(work, "recovery-tessera-1.log"))
+                             os.path.join(work, f"{name}-tessera-1.log"), extra=tessera_extra)
     warmup = 5
-    cmd = latency_cmd(bench, brokers, prefix, prefix + "profile-updates", rate, seconds - warmup, people, seed + 2,
-                      ["--warmup-seconds", str(warmup), "--series-out", series_path])
+    load_flags = ["--warmup-seconds", str(warmup), "--series-out", series_path]
+    if skip:
+        load_flags += ["--skip", str(skip)]
+    cmd = latency_cmd(bench, brokers, prefix, prefix + "profile-updates", rate, seconds - warmup, people,
+                      seed if skip else seed + 2, load_flags)
     log.write("$ " + " ".join(cmd) + "\n")
     log.flush()
     load = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=log, text=True)
@@ -537,7 +549,7 @@ def run_recovery(tessera, bench, brokers, base_prefix, work, rate, seconds, peop
         killed = time.monotonic()
         # Not waiting for the group: the first output after the restart includes the join.
         proc = start_tessera_run(tessera, brokers, prefix, data_dir, batch_size,
-                                 os.path.join(work, "recovery-tessera-2.log"), wait_assigned=False)
+                                 os.path.join(work, f"{name}-tessera-2.log"), wait_assigned=False, extra=tessera_extra)
         restarted = time.monotonic()
         out, _ = load.communicate(timeout=seconds * 4 + 120)
         summary = json.loads(out.strip().splitlines()[-1])["latency"]
@@ -545,7 +557,12 @@ def run_recovery(tessera, bench, brokers, base_prefix, work, rate, seconds, peop
         if load.poll() is None:
             load.kill()
         stop_process(proc)
-        shutil.rmtree(data_dir, ignore_errors=True)
+    # Over a drained store: how many profiles the load added (the rest of its events updated stored ones).
+    profiles_after = None
+    if skip:
+        store = run_json([bench, "store", "--dir", os.path.join(data_dir, "store")], log)
+        profiles_after = store["prefixes"].get("pf/", {}).get("keys", 0)
+    shutil.rmtree(data_dir, ignore_errors=True)
     with open(series_path) as f:
         series = json.load(f)
     restart_ms = restarted * 1000
@@ -564,6 +581,9 @@ def run_recovery(tessera, bench, brokers, base_prefix, work, rate, seconds, peop
     return {
         "rate": rate,
         "seconds": seconds,
+        "people": people,
+        "continues_drain_of": skip,
+        "profiles_after": profiles_after,
         "killed_after_s": round(seconds / 3, 1),
         "restart_gap_ms": round((restarted - killed) * 1000, 1),
         "first_output_after_restart_s": round((first_output - restart_ms) / 1000, 3) if first_output else None,
@@ -574,6 +594,36 @@ def run_recovery(tessera, bench, brokers, base_prefix, work, rate, seconds, peop
         "p50_before_kill_ms": sorted(before_kill)[len(before_kill) // 2] if before_kill else None,
         "latency": {k: v for k, v in summary.items() if k != "cdf_ms"},
     }
+
+
+def recovery_at_scale(tessera, bench, args, prefix, work, data_dir, memory, rate, mode, broker_pid, step, log):
+    """Scenario 4 as the issue states it: SIGKILL at full load (the sustainable rate) over the store of
+    the memory scenario's largest population, whose workload the load continues (Zipf-skewed, the
+    default, over the same people: most events update a stored profile), with its block cache."""
+    big = memory["points"][-1]
+    step(f"scenario 4 at scale: kill -9 of tessera run at {rate} events/s offered over the store of {big['profiles']:,} "
+         f"profiles, restart, {mode['recovery_s']} s")
+    with Measure(broker_pid) as m:
+        rec = run_recovery(tessera, bench, args.brokers, prefix, work, rate, mode["recovery_s"], big["people"],
+                           args.seed, args.batch_size, log, name="recovery-scale", data_dir=data_dir,
+                           skip=big["events"], tessera_extra=["--block-cache-mb", str(memory["block_cache_mb"])])
+    delete_topics(bench, args.brokers, f"{prefix[:-1]}-recovery-scale.", log)
+    return dict(rec, profiles_before=big["profiles"], block_cache_mb=memory["block_cache_mb"], **m.record())
+
+
+def only_recovery_at_scale(args, mode, tessera, bench, work, prefix, broker_pid, results, step, log):
+    """--only-recovery-at-scale RATE: the memory scenario's drain of its largest population alone, then
+    scenario 4 at scale at RATE events/s (a sustainable rate measured before), without the rest."""
+    people = mode["memory_people"][-1]
+    step(f"scenario 3's drain of {mode['memory_events']:,} events over {people:,} people, store kept")
+    with Measure(broker_pid) as m:
+        memory = run_memory(tessera, bench, args.brokers, prefix, work, (people,), mode["memory_events"],
+                            mode["memory_cache_mb"], args.partitions, args.seed, args.batch_size, log,
+                            keep_largest=True)
+    kept = memory.pop("kept_data_dir")
+    results["memory_largest_only"] = dict(memory, **m.record())
+    results["recovery_at_scale"] = recovery_at_scale(tessera, bench, args, prefix, work, kept, memory,
+                                                     args.only_recovery_at_scale, mode, broker_pid, step, log)
 
 
 def build_type(bin_dir):
@@ -603,6 +653,8 @@ def main():
     ap.add_argument("--no-distributed", action="store_true")
     ap.add_argument("--no-latency", action="store_true")
     ap.add_argument("--no-recovery", action="store_true")
+    ap.add_argument("--only-recovery-at-scale", type=int, metavar="RATE", default=0,
+                    help="only scenario 4 at scale, at RATE events/s (and the drain that fills its store)")
     args = ap.parse_args()
 
     mode = MODES[args.mode]
@@ -643,6 +695,18 @@ def main():
         with open(partial, "w") as f:
             json.dump(dict(results, unfinished_at=name, logs=work), f, indent=1)
         print(f"bench: {time.strftime('%H:%M:%S')} {name}", file=sys.stderr, flush=True)
+
+    if args.only_recovery_at_scale:
+        only_recovery_at_scale(args, mode, tessera, bench, work, prefix, broker_pid, results, step, log)
+        results["finished_at"] = datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds")
+        results["logs"] = work
+        log.close()
+        with open(args.out, "w") as out:
+            json.dump(results, out, indent=1)
+            out.write("\n")
+        os.remove(partial)
+        print(f"bench: results in {args.out} (logs in {work})", file=sys.stderr)
+        return
 
     step(f"produce {events} events of {people} people into {prefix}raw.*")
     with Measure(broker_pid) as m:
@@ -752,8 +816,13 @@ def main():
          f"people (uniform activity) with a {mode['memory_cache_mb']} MiB block cache")
     with Measure(broker_pid) as m:
         memory = run_memory(tessera, bench, args.brokers, prefix, work, sizes, mode["memory_events"],
-                            mode["memory_cache_mb"], args.partitions, args.seed, args.batch_size, log)
+                            mode["memory_cache_mb"], args.partitions, args.seed, args.batch_size, log,
+                            keep_largest=not args.no_recovery)
+    kept = memory.pop("kept_data_dir")
     results["memory"] = dict(memory, **m.record())
+    if kept:
+        results["recovery_at_scale"] = recovery_at_scale(tessera, bench, args, prefix, work, kept, memory, round(max_rate),
+                                                         mode, broker_pid, step, log)
 
     step("B_kv: RocksDB with the pipeline's options")
     with Measure(broker_pid) as m:
