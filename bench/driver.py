@@ -599,7 +599,8 @@ def run_recovery(tessera, bench, brokers, base_prefix, work, rate, seconds, peop
 def recovery_at_scale(tessera, bench, args, prefix, work, data_dir, memory, rate, mode, broker_pid, step, log):
     """Scenario 4 as the issue states it: SIGKILL at full load (the sustainable rate) over the store of
     the memory scenario's largest population, whose workload the load continues (Zipf-skewed, the
-    default, over the same people: most events update a stored profile), with its block cache."""
+    default, over the same people: an event of a person or device the drain met updates a stored
+    profile), with its block cache."""
     big = memory["points"][-1]
     step(f"scenario 4 at scale: kill -9 of tessera run at {rate} events/s offered over the store of {big['profiles']:,} "
          f"profiles, restart, {mode['recovery_s']} s")

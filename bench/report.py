@@ -305,14 +305,14 @@ def main():
         a("")
     ras = res.get("recovery_at_scale")
     if ras:
-        a("### At scale: full load over the 10M-person store")
+        a(f"### At scale: full load over the {ras['people']:,}-person store")
         a("")
         sep = ras.get("measured_separately")
         where = (f" Measured apart from the rest of this page: {sep}" if sep else "")
         a(f"The issue's version of scenario 4: the store that scenario 3's memory drain left ({ras['profiles_before']:,} "
           f"profiles of {ras['people']:,} people, {ras['continues_drain_of']:,} events, uniform activity), "
           f"`tessera run` with its {ras['block_cache_mb']:,} MiB block cache, and a load at the sustainable rate "
-          f"({ras['rate']:,} events/s, the full run's scenario 1 at 1M people) that continues the same workload "
+          f"({ras['rate']:,} events/s, scenario 1's at {w['people']:,} people) that continues the same workload "
           f"(same people, Zipf-skewed, new messageIds: `tessera-bench latency --skip`), so its events read and "
           f"update stored profiles wherever the drain met the person or device before "
           f"({ras['profiles_after'] - ras['profiles_before']:,} profiles added by "
