@@ -129,17 +129,41 @@ void AppendRepairingInvalidUtf8(std::string_view value, std::string& out) {
   }
 }
 
-}  // namespace
+// The string's contents, escaped, for a value whose first `plain_prefix` bytes need no escape.
+void AppendEscapedContents(std::string_view value, size_t plain_prefix, std::string& out);
 
-void AppendJsonString(std::string_view value, std::string& out) {
-  out.reserve(out.size() + value.size() + 2);
-  out.push_back('"');
+// `lead` (if not 0), the quoted string, then `trail` (if not 0): a member's comma and a key's colon
+// go in with it. A short plain string, most keys and values, goes in with one append from the stack:
+// with 43 calls an event averaging 11 bytes, the calls' fixed costs (a reserve, pushes of the quotes
+// and separators) were as many instructions as the bytes.
+void AppendJsonStringBetween(char lead, std::string_view value, char trail, std::string& out) {
+  constexpr size_t kShort = 60;
   const size_t plain_prefix = PlainAsciiPrefix(value);
-  if (plain_prefix == value.size()) {
-    out.append(value.data(), value.size());
-    out.push_back('"');
+  if (plain_prefix == value.size() && value.size() <= kShort) {
+    char buffer[kShort + 4];
+    size_t n = 0;
+    if (lead != 0) buffer[n++] = lead;
+    buffer[n++] = '"';
+    if (!value.empty()) std::memcpy(buffer + n, value.data(), value.size());
+    n += value.size();
+    buffer[n++] = '"';
+    if (trail != 0) buffer[n++] = trail;
+    out.append(buffer, n);
     return;
   }
+  out.reserve(out.size() + value.size() + 4);
+  if (lead != 0) out.push_back(lead);
+  out.push_back('"');
+  if (plain_prefix == value.size()) {
+    out.append(value.data(), value.size());
+  } else {
+    AppendEscapedContents(value, plain_prefix, out);
+  }
+  out.push_back('"');
+  if (trail != 0) out.push_back(trail);
+}
+
+void AppendEscapedContents(std::string_view value, size_t plain_prefix, std::string& out) {
   // One pass, eight bytes at a time where it can: almost every string is valid UTF-8 already
   // (ingest's simdjson validated what came in) and needs no escape, and most are short keys and
   // values, so a per-string cost counts as much as a per-byte one. At the first byte of 0x80 or
@@ -164,7 +188,6 @@ void AppendJsonString(std::string_view value, std::string& out) {
         if (!simdjson::validate_utf8(p, static_cast<size_t>(end - p))) {  // what precedes is ASCII
           out.append(run, static_cast<size_t>(p - run));
           AppendRepairingInvalidUtf8(std::string_view(p, static_cast<size_t>(end - p)), out);
-          out.push_back('"');
           return;
         }
         stop_bits = 0;
@@ -181,18 +204,25 @@ void AppendJsonString(std::string_view value, std::string& out) {
     run = ++p;
   }
   out.append(run, static_cast<size_t>(end - run));
-  out.push_back('"');
+}
+
+}  // namespace
+
+void AppendJsonString(std::string_view value, std::string& out) { AppendJsonStringBetween(0, value, 0, out); }
+
+char JsonWriter::Separator() {
+  if (after_key_) {
+    after_key_ = false;
+    return 0;
+  }
+  if (has_element_.empty()) return 0;
+  const bool comma = has_element_.back();
+  has_element_.back() = true;
+  return comma ? ',' : 0;
 }
 
 void JsonWriter::BeforeValue() {
-  if (after_key_) {
-    after_key_ = false;
-    return;
-  }
-  if (!has_element_.empty()) {
-    if (has_element_.back()) out_.push_back(',');
-    has_element_.back() = true;
-  }
+  if (const char separator = Separator(); separator != 0) out_.push_back(separator);
 }
 
 JsonWriter& JsonWriter::BeginObject() {
@@ -222,16 +252,13 @@ JsonWriter& JsonWriter::EndArray() {
 }
 
 JsonWriter& JsonWriter::Key(std::string_view key) {
-  BeforeValue();
-  AppendJsonString(key, out_);
-  out_.push_back(':');
+  AppendJsonStringBetween(Separator(), key, ':', out_);
   after_key_ = true;
   return *this;
 }
 
 JsonWriter& JsonWriter::String(std::string_view value) {
-  BeforeValue();
-  AppendJsonString(value, out_);
+  AppendJsonStringBetween(Separator(), value, 0, out_);
   return *this;
 }
 

@@ -38,7 +38,10 @@ class JsonWriter {
   std::string Take() && { return std::move(out_); }
 
  private:
-  void BeforeValue();
+  // What goes before the next value: a comma after an earlier member or element, nothing first or
+  // after a key. Records that a value follows.
+  char Separator();
+  void BeforeValue();  // appends Separator()
 
   std::string out_;
   // One entry per open container: true once it holds an element (a comma is due).

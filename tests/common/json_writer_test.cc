@@ -87,5 +87,29 @@ TEST(JsonWriterTest, FindsAnEscapeAtEveryOffsetOfEveryWord) {
   }
 }
 
+// Keys and strings go in with their comma and colon: short plain ones in one piece from the stack,
+// longer or escaped ones the general way. Every length on both sides of the boundary, first and later
+// in objects and arrays, gives the same text as quoting the pieces one by one.
+TEST(JsonWriterTest, KeysAndStringsOfEveryLengthAroundTheShortPath) {
+  for (size_t length = 0; length <= 130; ++length) {
+    const std::string plain(length, 'k');
+    std::string escaped = plain;
+    escaped.insert(length / 2, "\"");
+    std::string quoted_plain, quoted_escaped;
+    AppendJsonString(plain, quoted_plain);
+    AppendJsonString(escaped, quoted_escaped);
+    ASSERT_EQ(quoted_plain, "\"" + plain + "\"");
+    JsonWriter w;
+    w.BeginObject();
+    w.Key(plain).String(escaped);
+    w.Key(escaped).String(plain);
+    w.Key("list").BeginArray().String(plain).String(escaped).String(plain).EndArray();
+    w.EndObject();
+    ASSERT_EQ(w.str(), "{" + quoted_plain + ":" + quoted_escaped + "," + quoted_escaped + ":" + quoted_plain +
+                           ",\"list\":[" + quoted_plain + "," + quoted_escaped + "," + quoted_plain + "]}")
+        << length;
+  }
+}
+
 }  // namespace
 }  // namespace tessera
