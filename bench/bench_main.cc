@@ -219,11 +219,9 @@ int Produce(const Flags& flags) {
   if (!producer.ok()) return Fail(producer.status());
   const WorkloadOptions options = WorkloadFrom(flags);
   WorkloadGenerator generator(options);
-  const int64_t skip = flags.Int("skip", 0);
-  WorkloadEvent event;
-  for (int64_t i = 0; i < skip && generator.Next(event); ++i) {
-  }
+  generator.Skip(flags.Int("skip", 0));
   const WorkloadStats skipped = generator.stats();
+  WorkloadEvent event;
   Stopwatch watch;
   while (generator.Next(event)) {
     if (absl::Status s = (*producer)->Produce(topics.Raw(event.channel), event.key, event.payload); !s.ok()) {
@@ -400,9 +398,8 @@ int Latency(const Flags& flags) {
     WorkloadOptions options = WorkloadFrom(flags);
     options.events = skip + total_events;
     WorkloadGenerator generator(options);
+    generator.Skip(skip);
     WorkloadEvent event;
-    for (int64_t i = 0; i < skip && generator.Next(event); ++i) {
-    }
     int64_t probe_count = 0;
     for (int64_t i = 0; i < total_events; ++i) {
       if (i % probe_every == 0 && probe_count < probes) {

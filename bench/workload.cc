@@ -388,6 +388,13 @@ std::string WorkloadGenerator::Payload(EventKind kind, int64_t person, const std
   return std::move(w).Take();
 }
 
+int64_t WorkloadGenerator::Skip(int64_t count) {
+  WorkloadEvent event;
+  int64_t skipped = 0;
+  while (skipped < count && Next(event)) ++skipped;
+  return skipped;
+}
+
 bool WorkloadGenerator::Next(WorkloadEvent& event) {
   if (stats_.events >= options_.events) return false;
   const int64_t person = NextPerson();

@@ -70,6 +70,10 @@ class WorkloadGenerator {
 
   // Fills `event` with the next event; false once options.events were generated.
   bool Next(WorkloadEvent& event);
+  // Generates and drops the next `count` events (fewer if the workload ends first; returns how many),
+  // so what follows continues a workload another run produced: the same people (the population
+  // follows from the seed) with new messageIds (numbered by event).
+  int64_t Skip(int64_t count);
 
   // Counts so far (expected_profiles and busiest_person_events are computed on each call).
   WorkloadStats stats() const;

@@ -7,6 +7,8 @@
 #include <gtest/gtest.h>
 
 #include <set>
+#include <string>
+#include <string_view>
 #include <variant>
 
 #include "absl/container/flat_hash_set.h"
@@ -26,6 +28,18 @@ std::vector<WorkloadEvent> Generate(const WorkloadOptions& options, WorkloadStat
   while (generator.Next(event)) events.push_back(event);
   if (stats != nullptr) *stats = generator.stats();
   return events;
+}
+
+// What ingest deduplicates a generated payload by: its messageId, or an order's order_id (the
+// generator's writer emits them unspaced). Empty if it has neither.
+std::string MessageIdOf(const std::string& payload) {
+  for (std::string_view key : {std::string_view("\"messageId\":\""), std::string_view("\"order_id\":\"")}) {
+    const size_t at = payload.find(key);
+    if (at == std::string::npos) continue;
+    const size_t from = at + key.size();
+    return payload.substr(from, payload.find('"', from) - from);
+  }
+  return "";
 }
 
 WorkloadOptions Small() {
@@ -50,6 +64,29 @@ TEST(WorkloadTest, SameOptionsGiveTheSameEventsAndAnotherSeedDoesNot) {
   size_t same = 0;
   for (size_t i = 0; i < a.size(); ++i) same += a[i].payload == c[i].payload ? 1 : 0;
   EXPECT_EQ(same, 0u);
+}
+
+// A load that skips the first K events continues the workload exactly (the recovery scenario at
+// scale offers it over a store a drain of those K filled), and its messageIds are all new.
+TEST(WorkloadTest, SkippingKEventsContinuesTheSameWorkloadWithNewMessageIds) {
+  const std::vector<WorkloadEvent> all = Generate(Small());
+  constexpr int64_t kSkip = 12'345;
+  WorkloadGenerator generator(Small());
+  ASSERT_EQ(generator.Skip(kSkip), kSkip);
+  WorkloadEvent event;
+  std::set<std::string> first_ids;
+  for (int64_t i = 0; i < kSkip; ++i) first_ids.insert(MessageIdOf(all[static_cast<size_t>(i)].payload));
+  ASSERT_EQ(first_ids.size(), static_cast<size_t>(kSkip));
+  ASSERT_FALSE(first_ids.contains(""));
+  for (size_t i = static_cast<size_t>(kSkip); i < all.size(); ++i) {
+    ASSERT_TRUE(generator.Next(event)) << i;
+    ASSERT_EQ(event.payload, all[i].payload) << i;
+    ASSERT_EQ(event.person, all[i].person) << i;
+    ASSERT_FALSE(first_ids.contains(MessageIdOf(event.payload))) << i;
+  }
+  EXPECT_FALSE(generator.Next(event));
+  WorkloadGenerator past_the_end(Small());
+  EXPECT_EQ(past_the_end.Skip(Small().events + 10), Small().events);
 }
 
 TEST(WorkloadTest, IngestAcceptsEveryEventWithExactlyItsIdentifiers) {
