@@ -627,6 +627,20 @@ def only_recovery_at_scale(args, mode, tessera, bench, work, prefix, broker_pid,
                                                      args.only_recovery_at_scale, mode, broker_pid, step, log)
 
 
+def write_results(results, out_path, partial, work, log):
+    """The finished results file (the partial one goes), with where the logs are."""
+    results["load_avg_end"] = loadavg()
+    results["finished_at"] = datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds")
+    results["logs"] = work
+    log.close()
+    os.makedirs(os.path.dirname(os.path.abspath(out_path)), exist_ok=True)
+    with open(out_path, "w") as out:
+        json.dump(results, out, indent=1)
+        out.write("\n")
+    os.remove(partial)
+    print(f"bench: results in {out_path} (logs in {work})", file=sys.stderr)
+
+
 def build_type(bin_dir):
     """CMAKE_BUILD_TYPE of the binaries measured, from their build tree's CMakeCache.txt."""
     try:
@@ -699,14 +713,7 @@ def main():
 
     if args.only_recovery_at_scale:
         only_recovery_at_scale(args, mode, tessera, bench, work, prefix, broker_pid, results, step, log)
-        results["finished_at"] = datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds")
-        results["logs"] = work
-        log.close()
-        with open(args.out, "w") as out:
-            json.dump(results, out, indent=1)
-            out.write("\n")
-        os.remove(partial)
-        print(f"bench: results in {args.out} (logs in {work})", file=sys.stderr)
+        write_results(results, args.out, partial, work, log)
         return
 
     step(f"produce {events} events of {people} people into {prefix}raw.*")
@@ -862,16 +869,7 @@ def main():
         "disk_over_raw_logical_after_updates_compacted":
             results["footprint_after_updates_compacted"]["disk_over_raw_logical"],
     }
-    results["load_avg_end"] = loadavg()
-    results["finished_at"] = datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds")
-    results["logs"] = work
-    log.close()
-    os.makedirs(os.path.dirname(os.path.abspath(args.out)), exist_ok=True)
-    with open(args.out, "w") as out:
-        json.dump(results, out, indent=1)
-        out.write("\n")
-    os.remove(partial)
-    print(f"bench: results in {args.out} (logs in {work})", file=sys.stderr)
+    write_results(results, args.out, partial, work, log)
 
 
 if __name__ == "__main__":

@@ -130,39 +130,6 @@ void AppendRepairingInvalidUtf8(std::string_view value, std::string& out) {
 }
 
 // The string's contents, escaped, for a value whose first `plain_prefix` bytes need no escape.
-void AppendEscapedContents(std::string_view value, size_t plain_prefix, std::string& out);
-
-// `lead` (if not 0), the quoted string, then `trail` (if not 0): a member's comma and a key's colon
-// go in with it. A short plain string, most keys and values, goes in with one append from the stack:
-// with 43 calls an event averaging 11 bytes, the calls' fixed costs (a reserve, pushes of the quotes
-// and separators) were as many instructions as the bytes.
-void AppendJsonStringBetween(char lead, std::string_view value, char trail, std::string& out) {
-  constexpr size_t kShort = 60;
-  const size_t plain_prefix = PlainAsciiPrefix(value);
-  if (plain_prefix == value.size() && value.size() <= kShort) {
-    char buffer[kShort + 4];
-    size_t n = 0;
-    if (lead != 0) buffer[n++] = lead;
-    buffer[n++] = '"';
-    if (!value.empty()) std::memcpy(buffer + n, value.data(), value.size());
-    n += value.size();
-    buffer[n++] = '"';
-    if (trail != 0) buffer[n++] = trail;
-    out.append(buffer, n);
-    return;
-  }
-  out.reserve(out.size() + value.size() + 4);
-  if (lead != 0) out.push_back(lead);
-  out.push_back('"');
-  if (plain_prefix == value.size()) {
-    out.append(value.data(), value.size());
-  } else {
-    AppendEscapedContents(value, plain_prefix, out);
-  }
-  out.push_back('"');
-  if (trail != 0) out.push_back(trail);
-}
-
 void AppendEscapedContents(std::string_view value, size_t plain_prefix, std::string& out) {
   // One pass, eight bytes at a time where it can: almost every string is valid UTF-8 already
   // (ingest's simdjson validated what came in) and needs no escape, and most are short keys and
@@ -204,6 +171,34 @@ void AppendEscapedContents(std::string_view value, size_t plain_prefix, std::str
     run = ++p;
   }
   out.append(run, static_cast<size_t>(end - run));
+}
+
+// `lead` (if not 0), the quoted string, then `trail` (if not 0): a member's comma and a key's colon
+// go in with it. A short plain string, most keys and values, goes in with one append from the stack:
+// at 43 calls an event averaging 11 bytes, a call's fixed costs (a reserve, pushes of the quotes and
+// separators) outweighed its bytes; this path took the writer's own instructions down a fifth
+// (callgrind, docs/benchmarks.md's stage table).
+void AppendJsonStringBetween(char lead, std::string_view value, char trail, std::string& out) {
+  constexpr size_t kShort = 60;
+  const size_t plain_prefix = PlainAsciiPrefix(value);
+  if (plain_prefix == value.size() && value.size() <= kShort) {
+    char buffer[kShort + 4];
+    size_t n = 0;
+    if (lead != 0) buffer[n++] = lead;
+    buffer[n++] = '"';
+    if (!value.empty()) std::memcpy(buffer + n, value.data(), value.size());
+    n += value.size();
+    buffer[n++] = '"';
+    if (trail != 0) buffer[n++] = trail;
+    out.append(buffer, n);
+    return;
+  }
+  out.reserve(out.size() + value.size() + 4);
+  if (lead != 0) out.push_back(lead);
+  out.push_back('"');
+  AppendEscapedContents(value, plain_prefix, out);  // a plain string is appended whole there
+  out.push_back('"');
+  if (trail != 0) out.push_back(trail);
 }
 
 }  // namespace
