@@ -254,22 +254,31 @@ def last_update_ms(brokers, topic):
     return max(stamps) if stamps else None
 
 
+def start_stage(tessera, stage, brokers, prefix, data_dir, batch_size, log_path, extra=()):
+    """One stage process (`tessera ingest|identity|profiles|sinks`) on `prefix`'s topics; its output
+    goes to log_path."""
+    with open(log_path, "w") as log:
+        return subprocess.Popen([tessera, stage, "--brokers", brokers, "--topic-prefix", prefix, "--data-dir", data_dir,
+                                 "--batch-size", str(batch_size)] + list(extra), stdout=log, stderr=subprocess.STDOUT)
+
+
+DISTRIBUTED_STAGES = ("ingest", "identity", "profiles", "sinks")
+
+
 def run_distributed(tessera, brokers, prefix, data_dir, events, batch_size, work, quiet_s=5.0, timeout_s=900):
     """ingest, identity, profiles and sinks as four processes on preloaded raw topics. ingest and identity
     stop after N records; the run ends when profile-updates has taken no new record for quiet_s after that.
     events/s = N / (newest profile-update timestamp - ingest's first partition assignment)."""
     procs = {}
     start = time.time()
-    for stage in ("ingest", "identity", "profiles", "sinks"):
+    for stage in DISTRIBUTED_STAGES:
         extra = ["--max-records", str(events)] if stage in ("ingest", "identity") else []
-        log = open(os.path.join(work, f"dist-{stage}.log"), "w")
-        procs[stage] = (subprocess.Popen([tessera, stage, "--brokers", brokers, "--topic-prefix", prefix, "--data-dir",
-                                          data_dir, "--batch-size", str(batch_size)] + extra,
-                                         stdout=log, stderr=subprocess.STDOUT), log)
+        procs[stage] = start_stage(tessera, stage, brokers, prefix, data_dir, batch_size,
+                                   os.path.join(work, f"dist-{stage}.log"), extra)
     usage = {}
 
     def reap(stage, block=False):
-        proc = procs[stage][0]
+        proc = procs[stage]
         pid, status, ru = os.wait4(proc.pid, 0 if block else os.WNOHANG)
         if pid == 0:
             return False
@@ -291,13 +300,12 @@ def run_distributed(tessera, brokers, prefix, data_dir, events, batch_size, work
     # wait4 below (for its rusage) then fails with ECHILD. A stage that died early is reaped first.
     for stage in ("profiles", "sinks"):
         if stage not in usage and not reap(stage):
-            os.kill(procs[stage][0].pid, signal.SIGTERM)
+            os.kill(procs[stage].pid, signal.SIGTERM)
             reap(stage, block=True)
     for stage in procs:
         if stage not in usage and not reap(stage):
-            os.kill(procs[stage][0].pid, signal.SIGKILL)
+            os.kill(procs[stage].pid, signal.SIGKILL)
             reap(stage, block=True)
-        procs[stage][1].close()
     # Every stage ends by the --max-records stop or the SIGTERM above, with exit code 0; any other
     # end means the drain did not finish, and the rate below would describe a pipeline that died.
     failed = {st: u[0] for st, u in usage.items() if u[0] != 0}
@@ -481,37 +489,88 @@ def lag_is_steady(probes, offered, achieved):
     return last[len(last) // 2] <= 2 * first[len(first) // 2] + 100
 
 
+def clone_data_dir(src, dst):
+    """A copy of a closed data dir to run on, without copying its bulk: RocksDB never changes an SST
+    file once written, so those are hard links (what its Checkpoint does); everything else (MANIFEST,
+    WAL, OPTIONS, CURRENT), which a run appends to or rewrites, is copied."""
+    for root, _, files in os.walk(src):
+        out = os.path.join(dst, os.path.relpath(root, src))
+        os.makedirs(out, exist_ok=True)
+        for name in files:
+            if name.endswith(".sst"):
+                os.link(os.path.join(root, name), os.path.join(out, name))
+            else:
+                shutil.copy2(os.path.join(root, name), os.path.join(out, name))
+
+
+def fused_starter(tessera, brokers, batch_size, work, base_data_dir=None, extra=()):
+    """Starts the fused pipeline of a sustainable-rate try: `tessera run` on a fresh store, or with
+    base_data_dir on a clone of that store (every try starts from the same stored profiles)."""
+    def start(tag, prefix):
+        data_dir = os.path.join(work, tag)
+        if base_data_dir:
+            clone_data_dir(base_data_dir, data_dir)
+        proc = start_tessera_run(tessera, brokers, prefix, data_dir, batch_size,
+                                 os.path.join(work, f"{tag}-tessera.log"), extra=extra)
+        return [proc], data_dir
+    return start
+
+
+def distributed_starter(tessera, brokers, batch_size, work):
+    """Starts the four stage processes of a sustainable-rate try on a fresh data dir, and returns once
+    each has its partitions (so the load is not timed through four group joins)."""
+    def start(tag, prefix):
+        data_dir = os.path.join(work, tag)
+        procs, logs = [], []
+        for stage in DISTRIBUTED_STAGES:
+            logs.append(os.path.join(work, f"{tag}-{stage}.log"))
+            procs.append(start_stage(tessera, stage, brokers, prefix, data_dir, batch_size, logs[-1]))
+        if not all(wait_for_line(path, " INFO assigned ", 90) for path in logs):
+            for proc in procs:
+                stop_process(proc)
+            raise RuntimeError(f"a stage did not join its group; see {work}/{tag}-*.log")
+        return procs, data_dir
+    return start
+
+
 def run_sustainable(tessera, bench, brokers, base_prefix, work, ceiling, seconds, steps, people, seed, batch_size,
-                    log):
-    """Scenario 1 as the issue defines it: the highest offered rate `tessera run` keeps up with (no
-    growing lag), by bisection between 0 and `ceiling` (the drain rate). Each try is a fresh
-    `tessera run` on fresh topics, loaded on a schedule for `seconds` after a 5 s warm-up."""
+                    log, start=None, name="sustain", skip=0):
+    """Scenario 1 as the issue defines it: the highest offered rate the pipeline keeps up with (no
+    growing lag), by bisection between 0 and `ceiling` (its drain rate). Each try starts the pipeline
+    afresh with `start(tag, prefix)` (default: `tessera run` on a fresh store; see fused_starter and
+    distributed_starter) on fresh topics, loaded on a schedule for `seconds` after a 5 s warm-up.
+    With skip, the load continues the workload of `people` and `seed` from its event `skip` on (the
+    drain that filled a cloned store); otherwise each try has a population of its own."""
+    start = start or fused_starter(tessera, brokers, batch_size, work)
     lo, hi = 0.0, float(ceiling)
     tries = []
     for step_no in range(steps):
         rate = round((lo + hi) / 2)
-        prefix = f"{base_prefix[:-1]}-sus{step_no}."
+        tag = f"{name}-{step_no}"
+        prefix = f"{base_prefix[:-1]}-{name}{step_no}."
         run_json([bench, "topics", "--brokers", brokers, "--prefix", prefix], log)
-        data_dir = os.path.join(work, f"sustain-{step_no}")
-        series_path = os.path.join(work, f"sustain-{step_no}-series.json")
-        proc = start_tessera_run(tessera, brokers, prefix, data_dir, batch_size,
-                                 os.path.join(work, f"sustain-{step_no}-tessera.log"))
+        series_path = os.path.join(work, f"{tag}-series.json")
+        load_flags = ["--series-out", series_path] + (["--skip", str(skip)] if skip else [])
+        procs, data_dir = start(tag, prefix)
         try:
-            cpu0 = proc_cpu_seconds(proc.pid)
+            cpu0 = [proc_cpu_seconds(proc.pid) for proc in procs]
             lat = run_json(latency_cmd(bench, brokers, prefix, prefix + "profile-updates", rate, seconds, people,
-                                       seed + 3 + step_no, ["--series-out", series_path]), log)["latency"]
-            cpu1 = proc_cpu_seconds(proc.pid)
+                                       seed if skip else seed + 3 + step_no, load_flags), log)["latency"]
+            cpu1 = [proc_cpu_seconds(proc.pid) for proc in procs]
         finally:
-            stop_process(proc)
+            for proc in procs:
+                stop_process(proc)
             shutil.rmtree(data_dir, ignore_errors=True)
+        delete_topics(bench, brokers, prefix, log)
         with open(series_path) as f:
             series = json.load(f)
         warmup_us = series["probes"][0][0] + lat["warmup_s"] * 1e6 if series["probes"] else 0
         probes = [(s / 1000, a / 1000 if a >= 0 else None) for s, a in series["probes"] if s >= warmup_us]
         steady = lag_is_steady(probes, rate, lat["achieved_per_s"])
+        cpu = (round(sum(c1[0] - c0[0] for c0, c1 in zip(cpu0, cpu1)), 3)
+               if all(cpu0) and all(cpu1) else None)
         tries.append({"rate": rate, "steady": steady, "p50_ms": lat["p50_ms"], "p99_ms": lat["p99_ms"],
-                      "achieved_per_s": lat["achieved_per_s"],
-                      "pipeline_cpu_s": round(cpu1[0] - cpu0[0], 3) if cpu0 and cpu1 else None})
+                      "achieved_per_s": lat["achieved_per_s"], "pipeline_cpu_s": cpu})
         if steady:
             lo = rate
         else:
@@ -596,25 +655,76 @@ def run_recovery(tessera, bench, brokers, base_prefix, work, rate, seconds, peop
     }
 
 
-def recovery_at_scale(tessera, bench, args, prefix, work, data_dir, memory, rate, mode, broker_pid, step, log):
-    """Scenario 4 as the issue states it: SIGKILL at full load (the sustainable rate) over the store of
-    the memory scenario's largest population, whose workload the load continues (Zipf-skewed, the
+def at_scale(tessera, bench, args, prefix, work, data_dir, memory, fallback_rate, mode, broker_pid, step, log):
+    """Scenarios 1 and 4 over the store of the memory scenario's largest population (10M people in the
+    full run), with its block cache, under a load that continues its workload (Zipf-skewed, the
     default, over the same people: an event of a person or device the drain met updates a stored
-    profile), with its block cache."""
+    profile). First the sustainable rate, each try on a clone of that store; then scenario 4 as the
+    issue states it, SIGKILL at full load: that rate (fallback_rate, the 1M-person one, if no try
+    was steady)."""
     big = memory["points"][-1]
+    extra = ["--block-cache-mb", str(memory["block_cache_mb"])]
+    step(f"scenario 1 at scale: the highest steady load tessera run keeps up with over the store of "
+         f"{big['profiles']:,} profiles, {mode['sustain_steps']} tries of {mode['sustain_s']} s")
+    with Measure(broker_pid) as m:
+        sustained = run_sustainable(tessera, bench, args.brokers, prefix, work, round(big["events_per_s"]),
+                                    mode["sustain_s"], mode["sustain_steps"], big["people"], args.seed,
+                                    args.batch_size, log, name="sustain-scale",
+                                    start=fused_starter(tessera, args.brokers, args.batch_size, work, data_dir, extra),
+                                    skip=big["events"])
+    out = {"sustainable_at_scale": dict(sustained, profiles_before=big["profiles"], people=big["people"],
+                                        block_cache_mb=memory["block_cache_mb"], **m.record())}
+    # With no steady try: the population-of-scenarios rate, or (measured alone) the lowest rate tried.
+    rate = sustained["events_per_s"] or fallback_rate or sustained["unsteady_at"]
     step(f"scenario 4 at scale: kill -9 of tessera run at {rate} events/s offered over the store of {big['profiles']:,} "
          f"profiles, restart, {mode['recovery_s']} s")
     with Measure(broker_pid) as m:
         rec = run_recovery(tessera, bench, args.brokers, prefix, work, rate, mode["recovery_s"], big["people"],
                            args.seed, args.batch_size, log, name="recovery-scale", data_dir=data_dir,
-                           skip=big["events"], tessera_extra=["--block-cache-mb", str(memory["block_cache_mb"])])
+                           skip=big["events"], tessera_extra=extra)
     delete_topics(bench, args.brokers, f"{prefix[:-1]}-recovery-scale.", log)
-    return dict(rec, profiles_before=big["profiles"], block_cache_mb=memory["block_cache_mb"], **m.record())
+    out["recovery_at_scale"] = dict(rec, profiles_before=big["profiles"], block_cache_mb=memory["block_cache_mb"],
+                                    rate_from=("the sustainable rate at scale" if sustained["events_per_s"]
+                                               else "no try at scale was steady: " +
+                                               ("the sustainable rate of scenario 1" if fallback_rate
+                                                else "the lowest rate tried")),
+                                    **m.record())
+    return out
 
 
-def only_recovery_at_scale(args, mode, tessera, bench, work, prefix, broker_pid, results, step, log):
-    """--only-recovery-at-scale RATE: the memory scenario's drain of its largest population alone, then
-    scenario 4 at scale at RATE events/s (a sustainable rate measured before), without the rest."""
+def distributed(tessera, bench, args, mode, prefix, work, workload_flags, events, people, broker_pid, step, log):
+    """Scenario 1 for the four stage processes: their drain of the workload, then their sustainable rate."""
+    dist_prefix = prefix[:-1] + "-dist."
+    step(f"scenario 1, distributed: the same workload into {dist_prefix}raw.*, four stage processes")
+    run_json([bench, "produce", "--brokers", args.brokers, "--prefix", dist_prefix,
+              "--partitions", str(args.partitions)] + workload_flags, log)
+    with Measure(broker_pid) as m:
+        dist = run_distributed(tessera, args.brokers, dist_prefix, os.path.join(work, "distributed"), events,
+                               args.batch_size, work)
+    out = {"distributed": dict(dist, **m.record())}
+    shutil.rmtree(os.path.join(work, "distributed"), ignore_errors=True)
+    delete_topics(bench, args.brokers, dist_prefix, log)
+    if not dist["events_per_s"]:
+        return out
+    step(f"scenario 1, distributed, sustainable: the highest steady load the four stages keep up with, "
+         f"{mode['sustain_steps']} tries of {mode['sustain_s']} s")
+    with Measure(broker_pid) as m:
+        sustained = run_sustainable(tessera, bench, args.brokers, prefix, work, round(dist["events_per_s"]),
+                                    mode["sustain_s"], mode["sustain_steps"], people, args.seed, args.batch_size,
+                                    log, start=distributed_starter(tessera, args.brokers, args.batch_size, work),
+                                    name="sustain-dist")
+    out["distributed_sustainable"] = dict(sustained, **m.record())
+    return out
+
+
+def only(args, mode, tessera, bench, work, prefix, broker_pid, results, workload_flags, step, log):
+    """--only at-scale|distributed: one part of the full run, measured apart from the rest. at-scale:
+    the memory scenario's drain of its largest population, then scenarios 1 and 4 over that store;
+    distributed: the four stages' drain and sustainable rate."""
+    if args.only == "distributed":
+        results.update(distributed(tessera, bench, args, mode, prefix, work, workload_flags, mode["events"],
+                                   mode["people"], broker_pid, step, log))
+        return
     people = mode["memory_people"][-1]
     step(f"scenario 3's drain of {mode['memory_events']:,} events over {people:,} people, store kept")
     with Measure(broker_pid) as m:
@@ -623,8 +733,8 @@ def only_recovery_at_scale(args, mode, tessera, bench, work, prefix, broker_pid,
                             keep_largest=True)
     kept = memory.pop("kept_data_dir")
     results["memory_largest_only"] = dict(memory, **m.record())
-    results["recovery_at_scale"] = recovery_at_scale(tessera, bench, args, prefix, work, kept, memory,
-                                                     args.only_recovery_at_scale, mode, broker_pid, step, log)
+    results.update(at_scale(tessera, bench, args, prefix, work, kept, memory, None, mode, broker_pid, step, log))
+    shutil.rmtree(kept, ignore_errors=True)
 
 
 def write_results(results, out_path, partial, work, log):
@@ -668,8 +778,9 @@ def main():
     ap.add_argument("--no-distributed", action="store_true")
     ap.add_argument("--no-latency", action="store_true")
     ap.add_argument("--no-recovery", action="store_true")
-    ap.add_argument("--only-recovery-at-scale", type=int, metavar="RATE", default=0,
-                    help="only scenario 4 at scale, at RATE events/s (and the drain that fills its store)")
+    ap.add_argument("--only", choices=("at-scale", "distributed"),
+                    help="only scenarios 1 and 4 over the largest memory store (with the drain that fills it), "
+                         "or only the distributed pipeline's drain and sustainable rate")
     args = ap.parse_args()
 
     mode = MODES[args.mode]
@@ -711,8 +822,8 @@ def main():
             json.dump(dict(results, unfinished_at=name, logs=work), f, indent=1)
         print(f"bench: {time.strftime('%H:%M:%S')} {name}", file=sys.stderr, flush=True)
 
-    if args.only_recovery_at_scale:
-        only_recovery_at_scale(args, mode, tessera, bench, work, prefix, broker_pid, results, step, log)
+    if args.only:
+        only(args, mode, tessera, bench, work, prefix, broker_pid, results, workload_flags, step, log)
         write_results(results, args.out, partial, work, log)
         return
 
@@ -782,16 +893,8 @@ def main():
         results["recovery"] = dict(rec, **m.record())
 
     if not args.no_distributed:
-        dist_prefix = prefix[:-1] + "-dist."
-        step(f"scenario 1, distributed: the same workload into {dist_prefix}raw.*, four stage processes")
-        run_json([bench, "produce", "--brokers", args.brokers, "--prefix", dist_prefix,
-                  "--partitions", str(args.partitions)] + workload_flags, log)
-        with Measure(broker_pid) as m:
-            dist = run_distributed(tessera, args.brokers, dist_prefix, os.path.join(work, "distributed"), events,
-                                   args.batch_size, work)
-        results["distributed"] = dict(dist, **m.record())
-        shutil.rmtree(os.path.join(work, "distributed"), ignore_errors=True)
-        delete_topics(bench, args.brokers, dist_prefix, log)
+        results.update(distributed(tessera, bench, args, mode, prefix, work, workload_flags, events, people,
+                                   broker_pid, step, log))
 
     step("scenario 3: footprint of the fused store after the load, as left and compacted")
     store_dir = os.path.join(data_dir, "store")
@@ -829,8 +932,9 @@ def main():
     kept = memory.pop("kept_data_dir")
     results["memory"] = dict(memory, **m.record())
     if kept:
-        results["recovery_at_scale"] = recovery_at_scale(tessera, bench, args, prefix, work, kept, memory, round(max_rate),
-                                                         mode, broker_pid, step, log)
+        results.update(at_scale(tessera, bench, args, prefix, work, kept, memory, round(max_rate), mode, broker_pid,
+                                step, log))
+        shutil.rmtree(kept, ignore_errors=True)
 
     step("B_kv: RocksDB with the pipeline's options")
     with Measure(broker_pid) as m:
