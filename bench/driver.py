@@ -637,6 +637,8 @@ def run_recovery(tessera, bench, brokers, base_prefix, work, rate, seconds, peop
             lag_ok_at = arrived_after[i][0]
             break
     before_kill = [a - s for s, a in probes if a is not None and a < killed * 1000]
+    # What the restarted process did meanwhile: its progress lines (every 10 s, records and rate).
+    progress_after = log_progress(os.path.join(work, f"{name}-tessera-2.log"))[2]
     return {
         "rate": rate,
         "seconds": seconds,
@@ -651,6 +653,7 @@ def run_recovery(tessera, bench, brokers, base_prefix, work, rate, seconds, peop
         "probes_lost": lost,
         "max_probe_latency_ms": max((a - s for s, a in probes if a is not None), default=None),
         "p50_before_kill_ms": sorted(before_kill)[len(before_kill) // 2] if before_kill else None,
+        "progress_after_restart": progress_after,
         "latency": {k: v for k, v in summary.items() if k != "cdf_ms"},
     }
 

@@ -247,6 +247,11 @@ def main():
     a(f"| B_parse ingest EventParser | {k(parse['event_parser']['per_s'])} msg/s ({parse['event_parser_mb_per_s']:,.0f} MB/s) | "
       f"{f1(parse['event_parser']['cpu_s_per_million'])} | — | {load(parse)} |")
     a("")
+    for key, label in (("sustainable_at_scale", "The steady load over the largest store"),
+                       ("distributed_sustainable", "The distributed steady load")):
+        if (res.get(key) or {}).get("measured_separately"):
+            a(f"{label} was measured apart from the rest of this page: {res[key]['measured_separately']}")
+            a("")
     kv_bytes = kv["keys"] * kv["value_bytes"]
     fits = ("all of them fit in the memtables and the block cache at this size, so B_kv is high here and will fall at "
             "1M profiles; the ratio must be re-taken there" if kv_bytes < 128 * 2**20 else
@@ -347,6 +352,20 @@ def main():
           f"{ras['probes_lost']} / {ras['probes_sent']:,} | {ras['p50_before_kill_ms']:,.0f} ms | "
           f"{ras['max_probe_latency_ms']:,.0f} ms |")
         a("")
+        prog = ras.get("progress_after_restart") or []
+        if prog:
+            a(f"After the restart `tessera run` processed {prog[0]['per_s']:,} events/s over its first 10 s (its "
+              f"progress log) against {ras['rate']:,}/s offered: the backlog of the kill clears only as fast as the "
+              "margin between the two, which at full load is small. Its caches start empty after a restart (the block cache, identity's fingerprint "
+              "index) and the presence filter answers only once its scan of the store's identifiers is done; how "
+              "much each costs was not measured.")
+            a("")
+        for earlier in ras.get("earlier", []):
+            a(f"Earlier, {earlier['when']}: at {earlier['rate']:,} events/s offered over the same kind of store, first "
+              f"output {earlier['first_output_after_restart_s']} s, lag under 1 s after "
+              f"{earlier['lag_under_1s_after_restart_s']} s, {earlier['probes_lost']} of {earlier['probes_sent']:,} "
+              "probes lost.")
+            a("")
     if fpc and fpu:
         upd = res["updates"]
         a("## Footprint (scenario 3)")
