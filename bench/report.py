@@ -90,6 +90,10 @@ def main():
         fo, lag = rec["first_output_after_restart_s"], rec["lag_under_1s_after_restart_s"]
         ok = fo is not None and fo <= 3 and lag is not None and lag <= 10 and rec["probes_lost"] == 0
         scale = f", {rec['profiles_before']:,} profiles" if "profiles_before" in rec else ""
+        repeats = [o for o in rec.get("other_runs", []) if o["rate"] == rec["rate"]]
+        if repeats:
+            scale += ("; repeated at the same rate: lag < 1 s after " +
+                      " and ".join(f"{o['lag_under_1s_after_restart_s']} s" for o in repeats) + ", see below")
         a(f"| {label} | first output {fo if fo is not None else 'never'} s; lag < 1 s "
           f"{'after ' + str(lag) + ' s' if lag is not None else 'never reached'}; {rec['probes_lost']} of "
           f"{rec['probes_sent']:,} probes lost ({rec['rate']:,} events/s offered{scale}) | {'met' if ok else '**missed**'} |")
@@ -360,10 +364,10 @@ def main():
               "index) and the presence filter answers only once its scan of the store's identifiers is done; how "
               "much each costs was not measured.")
             a("")
-        for earlier in ras.get("earlier", []):
-            a(f"Earlier, {earlier['when']}: at {earlier['rate']:,} events/s offered over the same kind of store, first "
-              f"output {earlier['first_output_after_restart_s']} s, lag under 1 s after "
-              f"{earlier['lag_under_1s_after_restart_s']} s, {earlier['probes_lost']} of {earlier['probes_sent']:,} "
+        for other in ras.get("other_runs", []):
+            a(f"{other['when']}: at {other['rate']:,} events/s offered over the same kind of store, first "
+              f"output {other['first_output_after_restart_s']} s, lag under 1 s after "
+              f"{other['lag_under_1s_after_restart_s']} s, {other['probes_lost']} of {other['probes_sent']:,} "
               "probes lost.")
             a("")
     if fpc and fpu:
