@@ -360,9 +360,10 @@ def main():
         if prog:
             a(f"After the restart `tessera run` processed {prog[0]['per_s']:,} events/s over its first 10 s (its "
               f"progress log) against {ras['rate']:,}/s offered: the backlog of the kill clears only as fast as the "
-              "margin between the two, which at full load is small. Its caches start empty after a restart (the block cache, identity's fingerprint "
-              "index) and the presence filter answers only once its scan of the store's identifiers is done; how "
-              "much each costs was not measured.")
+              "margin between the two, which at full load is small. Its caches start empty after a restart (the "
+              "block cache, identity's fingerprint index) and the presence filter answers only once its scan of "
+              "the store's identifiers is done (the stage table has an A/B of the scan's priority); what each of "
+              "these costs was not measured apart.")
             a("")
         for other in ras.get("other_runs", []):
             a(f"{other['when']}: at {other['rate']:,} events/s offered over the same kind of store, first "

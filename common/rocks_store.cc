@@ -151,12 +151,12 @@ void RocksStore::ScanIntoPresenceFilter() {
       const rocksdb::Slice key = it->key();
       if (!key.starts_with(ToSlice(prefix))) break;
       presence_filter_->Add(std::string_view(key.data(), key.size()));
-      ++keys;
       if (++seen % 4096 == 0 && stop_scan_.load(std::memory_order_relaxed)) {
         complete = false;
         break;
       }
     }
+    keys += seen;
     if (!it->status().ok()) {
       // Never ready: every Get keeps reading RocksDB, which is correct, only slower.
       LogWarning(absl::StrCat("presence filter: scan of ", prefix, " failed, lookups keep reading RocksDB: ",
