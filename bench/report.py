@@ -334,7 +334,7 @@ def main():
     if ras:
         a(f"### At scale: full load over the {ras['people']:,}-person store")
         a("")
-        sep = ras.get("measured_separately") or (res.get("sustainable_at_scale") or {}).get("measured_separately")
+        sep = ras.get("measured_separately")
         where = (f" Measured apart from the rest of this page: {sep}" if sep else "")
         a(f"The issue's version of scenario 4: the store that scenario 3's memory drain left ({ras['profiles_before']:,} "
           f"profiles of {ras['people']:,} people, {ras['continues_drain_of']:,} events, uniform activity), "
