@@ -59,7 +59,7 @@ const std::set<std::string> kRunValueOptions = {"brokers",    "data-dir",  "topi
                                                 "phone-region", "time-zone", "workspace",    "batch-size",
                                                 "max-records",  "instance-id", "block-cache-mb",
                                                 "dedup-window-hours", "own-partitions", "http", "config",
-                                                "batch-linger-ms", "fetch-wait-ms"};
+                                                "batch-linger-ms", "fetch-wait-ms", "presence-filter-save-s"};
 
 absl::StatusOr<RunOptions> RunOptionsFrom(const CliArgs& args) {
   RunOptions options;
@@ -90,6 +90,9 @@ absl::StatusOr<RunOptions> RunOptionsFrom(const CliArgs& args) {
   RETURN_IF_ERROR(number("max-records", options.max_records));
   RETURN_IF_ERROR(milliseconds("batch-linger-ms", options.batch_linger));
   RETURN_IF_ERROR(milliseconds("fetch-wait-ms", options.fetch_wait));
+  int64_t save_s = absl::ToInt64Seconds(options.presence_filter_snapshot_every);
+  RETURN_IF_ERROR(number("presence-filter-save-s", save_s));
+  options.presence_filter_snapshot_every = absl::Seconds(save_s);
   size_t cache_mb = options.block_cache_bytes >> 20;
   RETURN_IF_ERROR(number("block-cache-mb", cache_mb));
   options.block_cache_bytes = cache_mb << 20;

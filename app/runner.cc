@@ -44,6 +44,7 @@ absl::StatusOr<std::unique_ptr<RocksStore>> OpenStageStore(const std::string& pa
   // Every stage store gets it: identity keys only exist in the fused and identity stores, and an
   // empty prefix costs one seek at open.
   options.presence_filter_prefixes = identity::PresenceFilteredPrefixes();
+  options.presence_filter_snapshot_every = run.presence_filter_snapshot_every;
   return RocksStore::Open(path, options);
 }
 

@@ -2,6 +2,7 @@
 #pragma once
 
 #include <cstdint>
+#include <cstring>
 #include <string>
 #include <string_view>
 
@@ -28,6 +29,21 @@ inline uint64_t ReadBigEndian64(std::string_view bytes) {
   uint64_t value = 0;
   for (int i = 0; i < 8; ++i) value = (value << 8) | static_cast<unsigned char>(bytes[i]);
   return value;
+}
+
+// A fixed-width value in this machine's byte order, for files only this machine reads back (a
+// saved filter, which records its byte order itself).
+template <typename T>
+void AppendHostValue(T value, std::string& out) {
+  out.append(reinterpret_cast<const char*>(&value), sizeof value);
+}
+// Reads one from the front of `in` and drops it; false if `in` is too short.
+template <typename T>
+bool ReadHostValue(std::string_view& in, T& value) {
+  if (in.size() < sizeof value) return false;
+  std::memcpy(&value, in.data(), sizeof value);
+  in.remove_prefix(sizeof value);
+  return true;
 }
 
 // A key scoped to a workspace: <prefix> <workspace> '\0' <name>. The NUL keeps workspace "shop"

@@ -1,15 +1,25 @@
 #include "common/key_presence_filter.h"
 
 #include <algorithm>
+#include <cstring>
 #include <utility>
 
-#include "absl/hash/hash.h"
-#include "common/absl_compat.h"
+#include "absl/strings/str_cat.h"
+#include "common/bytes.h"
+#include "common/stable_hash.h"
 
 namespace tessera {
 namespace {
 
-uint64_t HashKey(std::string_view key) { return absl::Hash<absl::string_view>{}(AbslView(key)); }
+// Stable across processes: a saved filter must find the keys a later process hashes.
+uint64_t HashKey(std::string_view key) { return StableHash64(key); }
+
+// Names the format and, read back in another byte order, does not match: a snapshot is raw words.
+constexpr uint64_t kSnapshotMagic = 0x5453'5046'0001'0203ULL;  // "TSPF", version 1, then 2, 3
+
+size_t BlockCountFor(int64_t capacity) {
+  return std::max<size_t>(1, static_cast<size_t>(capacity) * KeyPresenceFilter::kBitsPerKey / 512);
+}
 
 // Eight odd multipliers (as in the split-block Bloom filter of Apache Parquet): each picks the bit
 // of one word from the hash's low half.
@@ -25,7 +35,7 @@ uint64_t BitOf(uint64_t hash, int word) {
 
 KeyPresenceFilter::Filter::Filter(int64_t capacity_keys)
     : capacity(capacity_keys),
-      block_count(std::max<size_t>(1, static_cast<size_t>(capacity_keys) * kBitsPerKey / 512)),
+      block_count(BlockCountFor(capacity_keys)),
       blocks(new Block[block_count]) {
   for (size_t i = 0; i < block_count; ++i) {
     for (std::atomic<uint64_t>& w : blocks[i].words) w.store(0, std::memory_order_relaxed);
@@ -37,6 +47,8 @@ KeyPresenceFilter::KeyPresenceFilter(std::vector<std::string> prefixes, int64_t 
   filters_[0].store(new Filter(std::max(first_capacity, kMinCapacity)), std::memory_order_release);
   filter_count_.store(1, std::memory_order_release);
 }
+
+KeyPresenceFilter::KeyPresenceFilter(std::vector<std::string> prefixes) : prefixes_(std::move(prefixes)) {}
 
 KeyPresenceFilter::~KeyPresenceFilter() {
   for (std::atomic<Filter*>& f : filters_) delete f.load(std::memory_order_acquire);
@@ -131,6 +143,64 @@ KeyPresenceFilterStats KeyPresenceFilter::stats() const {
   s.absent_answers = absent_answers_.load(std::memory_order_relaxed);
   s.maybe_answers = maybe_answers_.load(std::memory_order_relaxed);
   return s;
+}
+
+std::string KeyPresenceFilter::Snapshot() const {
+  const int count = filter_count_.load(std::memory_order_acquire);
+  size_t size = sizeof(uint64_t) + sizeof(int32_t);
+  for (int i = 0; i < count; ++i) {
+    size += 3 * sizeof(int64_t) + filters_[static_cast<size_t>(i)].load(std::memory_order_acquire)->block_count * sizeof(Block);
+  }
+  std::string out;
+  out.reserve(size);
+  AppendHostValue(kSnapshotMagic, out);
+  AppendHostValue(static_cast<int32_t>(count), out);
+  for (int i = 0; i < count; ++i) {
+    const Filter& f = *filters_[static_cast<size_t>(i)].load(std::memory_order_acquire);
+    AppendHostValue(f.capacity, out);
+    AppendHostValue(f.keys.load(std::memory_order_relaxed), out);
+    AppendHostValue(static_cast<uint64_t>(f.block_count), out);
+    for (size_t b = 0; b < f.block_count; ++b) {
+      for (const std::atomic<uint64_t>& word : f.blocks[b].words) AppendHostValue(word.load(std::memory_order_relaxed), out);
+    }
+  }
+  return out;
+}
+
+absl::StatusOr<std::unique_ptr<KeyPresenceFilter>> KeyPresenceFilter::FromSnapshot(std::vector<std::string> prefixes,
+                                                                                   std::string_view snapshot) {
+  std::string_view in = snapshot;
+  uint64_t magic = 0;
+  int32_t count = 0;
+  if (!ReadHostValue(in, magic) || magic != kSnapshotMagic) {
+    return absl::InvalidArgumentError("not a presence filter snapshot of this version and byte order");
+  }
+  if (!ReadHostValue(in, count) || count < 1 || count > kMaxFilters) {
+    return absl::InvalidArgumentError("presence filter snapshot: bad filter count");
+  }
+  auto filter = std::unique_ptr<KeyPresenceFilter>(new KeyPresenceFilter(std::move(prefixes)));
+  for (int i = 0; i < count; ++i) {
+    int64_t capacity = 0, keys = 0;
+    uint64_t block_count = 0;
+    if (!ReadHostValue(in, capacity) || !ReadHostValue(in, keys) || !ReadHostValue(in, block_count) || capacity < kMinCapacity ||
+        capacity > (int64_t{1} << 50) || block_count != BlockCountFor(capacity) ||
+        in.size() < block_count * sizeof(Block)) {
+      return absl::InvalidArgumentError(absl::StrCat("presence filter snapshot: filter ", i, " is cut short or inconsistent"));
+    }
+    auto f = std::make_unique<Filter>(capacity);
+    f->keys.store(keys, std::memory_order_relaxed);
+    for (size_t b = 0; b < f->block_count; ++b) {
+      for (std::atomic<uint64_t>& word : f->blocks[b].words) {
+        uint64_t bits = 0;
+        ReadHostValue(in, bits);
+        word.store(bits, std::memory_order_relaxed);
+      }
+    }
+    filter->filters_[static_cast<size_t>(i)].store(f.release(), std::memory_order_release);
+  }
+  if (!in.empty()) return absl::InvalidArgumentError("presence filter snapshot: trailing bytes");
+  filter->filter_count_.store(count, std::memory_order_release);
+  return filter;
 }
 
 }  // namespace tessera

@@ -21,8 +21,14 @@
 // block's eight 64-bit words (a "split block" Bloom filter), so a lookup costs one cache miss per
 // filter. At 12 bits per key the false-positive rate is about 0.5% per filter.
 //
+// Persistence: Snapshot() copies the bits out and FromSnapshot() restores them in a later process,
+// so a restart of a large store need not scan every key again (RocksStore saves one beside the
+// store, with which SST files it covers). Keys are hashed with StableHash64, the same in every
+// process; the bytes are in this machine's byte order, which the snapshot records.
+//
 // Thread-safety: Add and MayContain may be called from any threads at once (bits are set with
-// atomic OR; filters are only appended). MarkReady is called once by whoever finished the scan.
+// atomic OR; filters are only appended), and Snapshot too (a key added meanwhile may or may not be
+// in it). MarkReady is called once by whoever finished the scan.
 #pragma once
 
 #include <array>
@@ -34,6 +40,7 @@
 #include <string_view>
 #include <vector>
 
+#include "absl/status/statusor.h"
 #include "absl/synchronization/mutex.h"
 
 namespace tessera {
@@ -45,6 +52,10 @@ struct KeyPresenceFilterStats {
   size_t bytes = 0;           // memory of the bit arrays
   int64_t absent_answers = 0;  // lookups answered "absent" (RocksDB reads saved)
   int64_t maybe_answers = 0;   // lookups passed on to RocksDB (present keys, false positives, not ready)
+  // Filled in by RocksStore: whether the filter started from a saved snapshot, and how many keys
+  // the scan after the open added (all of the store's, or only the newer files' with a snapshot).
+  bool from_snapshot = false;
+  int64_t scanned_keys = 0;
 };
 
 class KeyPresenceFilter {
@@ -75,6 +86,13 @@ class KeyPresenceFilter {
 
   KeyPresenceFilterStats stats() const;
 
+  // The bits of every filter of the chain (not the prefixes, the answer counts or readiness).
+  std::string Snapshot() const;
+  // A filter holding the keys of `snapshot`, not ready: its owner adds what was written since, then
+  // calls MarkReady. InvalidArgument if the bytes are not a snapshot this build wrote.
+  static absl::StatusOr<std::unique_ptr<KeyPresenceFilter>> FromSnapshot(std::vector<std::string> prefixes,
+                                                                          std::string_view snapshot);
+
  private:
   // One split-block Bloom filter of a fixed number of 64-byte blocks.
   struct Block {
@@ -88,6 +106,9 @@ class KeyPresenceFilter {
     std::atomic<int64_t> keys{0};
   };
   static constexpr int kMaxFilters = 40;  // 2^40 times the first capacity: never reached
+
+  // An empty chain, for FromSnapshot.
+  explicit KeyPresenceFilter(std::vector<std::string> prefixes);
 
   static bool Contains(const Filter& filter, uint64_t hash);
   bool MayContainHash(uint64_t hash) const;

@@ -1,9 +1,15 @@
 #include "common/rocks_store.h"
 
+#include <fcntl.h>
 #include <pthread.h>
+#include <unistd.h>
 
 #include <algorithm>
+#include <cerrno>
 #include <cstdlib>
+#include <cstring>
+#include <fstream>
+#include <sstream>
 #include <utility>
 #include <vector>
 
@@ -13,14 +19,17 @@
 #include "common/bytes.h"
 #include "common/log.h"
 #include "common/rocks_options.h"
+#include "common/stable_hash.h"
 #include "common/status_macros.h"
 #include "rocksdb/compaction_filter.h"
 #include "rocksdb/db.h"
 #include "rocksdb/filter_policy.h"
+#include "rocksdb/metadata.h"
 #include "rocksdb/options.h"
 #include "rocksdb/slice.h"
 #include "rocksdb/slice_transform.h"
 #include "rocksdb/table.h"
+#include "rocksdb/table_properties.h"
 #include "rocksdb/write_batch.h"
 
 namespace tessera {
@@ -58,6 +67,53 @@ class ExpiringPrefixFilter final : public rocksdb::CompactionFilter {
   std::vector<ExpiringPrefix> prefixes_;
 };
 
+// The presence filter's file: a header naming the store and what the filter covers, the filter's
+// own snapshot, and a checksum of all of it (a torn or foreign file is never trusted).
+constexpr std::string_view kSnapshotHeader = "tessera presence filter\n";
+
+void AppendSized(std::string_view bytes, std::string& out) {
+  AppendHostValue(static_cast<uint32_t>(bytes.size()), out);
+  out.append(bytes);
+}
+bool ReadSized(std::string_view& in, std::string_view& bytes) {
+  uint32_t size = 0;
+  if (!ReadHostValue(in, size) || in.size() < size) return false;
+  bytes = in.substr(0, size);
+  in.remove_prefix(size);
+  return true;
+}
+std::string JoinedPrefixes(const std::vector<std::string>& prefixes) {
+  std::string joined;
+  for (const std::string& p : prefixes) absl::StrAppend(&joined, p.size(), ":", p, ";");
+  return joined;
+}
+
+// Writes `bytes` to `path` through a temporary file and a rename, so a reader sees the old file or
+// the new one whole. Not synced: a process crash keeps it (the page cache holds it), and after a
+// power loss a torn file fails its checksum and the filter is rebuilt by a full scan.
+absl::Status WriteFileAtomically(const std::string& path, std::string_view bytes) {
+  const std::string temporary = path + ".tmp";
+  const int fd = ::open(temporary.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+  if (fd < 0) return absl::InternalError(absl::StrCat("open ", temporary, ": ", std::strerror(errno)));
+  size_t written = 0;
+  while (written < bytes.size()) {
+    const ssize_t n = ::write(fd, bytes.data() + written, bytes.size() - written);
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) {
+      const int error = errno;
+      ::close(fd);
+      ::unlink(temporary.c_str());
+      return absl::InternalError(absl::StrCat("write ", temporary, ": ", std::strerror(error)));
+    }
+    written += static_cast<size_t>(n);
+  }
+  if (::close(fd) != 0) return absl::InternalError(absl::StrCat("close ", temporary, ": ", std::strerror(errno)));
+  if (::rename(temporary.c_str(), path.c_str()) != 0) {
+    return absl::InternalError(absl::StrCat("rename ", temporary, ": ", std::strerror(errno)));
+  }
+  return absl::OkStatus();
+}
+
 }  // namespace
 
 rocksdb::Options TesseraRocksOptions(size_t block_cache_bytes) {
@@ -88,13 +144,22 @@ rocksdb::Options TesseraRocksOptions(size_t block_cache_bytes) {
   return options;
 }
 
-RocksStore::RocksStore(std::unique_ptr<rocksdb::DB> db, RocksStoreOptions options,
+RocksStore::RocksStore(std::unique_ptr<rocksdb::DB> db, std::string path, RocksStoreOptions options,
                        std::unique_ptr<rocksdb::CompactionFilter> filter)
-    : compaction_filter_(std::move(filter)), db_(std::move(db)), options_(std::move(options)) {}
+    : compaction_filter_(std::move(filter)), db_(std::move(db)), path_(std::move(path)), options_(std::move(options)) {}
 
 RocksStore::~RocksStore() {
   stop_scan_.store(true, std::memory_order_relaxed);
+  stopping_.Notify();
   if (scan_thread_.joinable()) scan_thread_.join();
+  if (presence_filter_ != nullptr && presence_filter_->ready() &&
+      options_.presence_filter_snapshot_every > absl::ZeroDuration()) {
+    // A clean close leaves a current snapshot: the next open scans only the memtables' keys, which
+    // RocksDB flushes into a new SST file as it replays the WAL.
+    if (absl::Status saved = SavePresenceFilterSnapshot(); !saved.ok()) {
+      LogWarning(absl::StrCat("presence filter: not saved on close: ", saved.message()));
+    }
+  }
 }
 
 absl::StatusOr<std::unique_ptr<RocksStore>> RocksStore::Open(const std::string& path, RocksStoreOptions options) {
@@ -114,34 +179,136 @@ absl::StatusOr<std::unique_ptr<RocksStore>> RocksStore::Open(const std::string& 
   rocksdb::Status s = rocksdb::DB::Open(db_options, path, &raw);
   if (!s.ok()) return FromRocks(s, absl::StrCat("open RocksDB at ", path));
   auto store = std::unique_ptr<RocksStore>(
-      new RocksStore(std::unique_ptr<rocksdb::DB>(raw), std::move(options), std::move(filter)));
+      new RocksStore(std::unique_ptr<rocksdb::DB>(raw), path, std::move(options), std::move(filter)));
   if (store->options_.presence_filter_prefixes.empty()) {
     store->scan_done_.Notify();
     return store;
   }
-  // Sized for every key of the store (an over-estimate: other prefixes count too), so a store
-  // that does not grow needs one filter. Without the estimate (0) it starts small and grows.
-  uint64_t estimated_keys = 0;
-  store->db_->GetIntProperty("rocksdb.estimate-num-keys", &estimated_keys);
-  store->presence_filter_ = std::make_unique<KeyPresenceFilter>(store->options_.presence_filter_prefixes,
-                                                                static_cast<int64_t>(estimated_keys));
-  store->scan_thread_ = std::thread([raw_store = store.get()] {
+  uint64_t scan_newer_than_file = 0;
+  if (store->options_.presence_filter_snapshot_every > absl::ZeroDuration()) {
+    absl::StatusOr<LoadedPresenceFilter> loaded = store->LoadPresenceFilterSnapshot();
+    if (loaded.ok()) {
+      store->presence_filter_ = std::move(loaded->filter);
+      store->presence_filter_from_snapshot_ = true;
+      scan_newer_than_file = loaded->covers_files_up_to;
+      LogInfo(absl::StrCat("presence filter: loaded its snapshot (", store->presence_filter_->stats().keys,
+                           " keys, SST files up to #", scan_newer_than_file, "); scanning the newer ones"));
+    } else if (!absl::IsNotFound(loaded.status())) {
+      LogWarning(absl::StrCat("presence filter: snapshot not used, scanning every key: ", loaded.status().message()));
+      // Removed, so it is not tried again: one newer than a store put back to an earlier state
+      // would pass the sequence check once that store has written more than it had.
+      ::unlink(absl::StrCat(path, "/", kPresenceFilterSnapshotFile).c_str());
+    }
+  }
+  if (store->presence_filter_ == nullptr) {
+    // Sized for every key of the store (an over-estimate: other prefixes count too), so a store
+    // that does not grow needs one filter. Without the estimate (0) it starts small and grows.
+    uint64_t estimated_keys = 0;
+    store->db_->GetIntProperty("rocksdb.estimate-num-keys", &estimated_keys);
+    store->presence_filter_ = std::make_unique<KeyPresenceFilter>(store->options_.presence_filter_prefixes,
+                                                                  static_cast<int64_t>(estimated_keys));
+  }
+  store->scan_thread_ = std::thread([raw_store = store.get(), scan_newer_than_file] {
     pthread_setname_np(pthread_self(), "tessera-scan");  // tells it apart in top and perf
     // At full priority: after a restart the pipeline needs the filter more than the core it takes.
-    // Over a store of 10M people (15M keys) the scan took 8.5-11.7 s; niced to 10, 23-26 s, and the
-    // pipeline, reading RocksDB for identifiers the filter would have ruled out, ran slower in the
-    // first 10 s after the restart (docs/benchmarks.md, stage table).
-    raw_store->ScanIntoPresenceFilter();
+    // Over a store of 10M people (15M keys) the full scan took 8.5-11.7 s; niced to 10, 23-26 s, and
+    // the pipeline, reading RocksDB for identifiers the filter would have ruled out, ran slower in
+    // the first 10 s after the restart (docs/benchmarks.md, stage table).
+    raw_store->ScanIntoPresenceFilter(scan_newer_than_file);
+    const absl::Duration every = raw_store->options_.presence_filter_snapshot_every;
+    if (every <= absl::ZeroDuration() || !raw_store->presence_filter_->ready()) return;
+    while (!raw_store->stopping_.WaitForNotificationWithTimeout(every)) {
+      if (absl::Status saved = raw_store->SavePresenceFilterSnapshot(); !saved.ok()) {
+        LogWarning(absl::StrCat("presence filter: snapshot not saved: ", saved.message()));
+      }
+    }
   });
   return store;
 }
 
-void RocksStore::ScanIntoPresenceFilter() {
+uint64_t RocksStore::MaxLiveFileNumber() const {
+  std::vector<rocksdb::LiveFileMetaData> files;
+  db_->GetLiveFilesMetaData(&files);
+  uint64_t max = 0;
+  for (const rocksdb::LiveFileMetaData& file : files) max = std::max(max, file.file_number);
+  return max;
+}
+
+absl::Status RocksStore::SavePresenceFilterSnapshot() {
+  if (presence_filter_ == nullptr || !presence_filter_->ready()) {
+    return absl::FailedPreconditionError("no presence filter, or its scan has not finished");
+  }
+  absl::MutexLock lock(&snapshot_mutex_);
+  // The file number first, then the bits: every key of an SST file numbered up to it was written
+  // before the file was started, so before now, and went into the filter before its write
+  // (StagedWrites::Write). Anything written later lands in the memtables and then in files
+  // numbered higher, which the next open scans.
+  const uint64_t covers_files_up_to = MaxLiveFileNumber();
+  if (covers_files_up_to == snapshot_saved_up_to_ && snapshot_saved_up_to_ != 0) return absl::OkStatus();
+  std::string identity;
+  if (rocksdb::Status s = db_->GetDbIdentity(identity); !s.ok()) return FromRocks(s, "read the store's identity");
+  std::string bytes(kSnapshotHeader);
+  AppendSized(identity, bytes);
+  AppendSized(JoinedPrefixes(presence_filter_->prefixes()), bytes);
+  AppendHostValue(covers_files_up_to, bytes);
+  AppendHostValue(static_cast<uint64_t>(db_->GetLatestSequenceNumber()), bytes);
+  const std::string filter = presence_filter_->Snapshot();
+  AppendSized(filter, bytes);
+  AppendHostValue(StableHash64(bytes), bytes);
+  RETURN_IF_ERROR(WriteFileAtomically(absl::StrCat(path_, "/", kPresenceFilterSnapshotFile), bytes));
+  snapshot_saved_up_to_ = covers_files_up_to;
+  return absl::OkStatus();
+}
+
+absl::StatusOr<RocksStore::LoadedPresenceFilter> RocksStore::LoadPresenceFilterSnapshot() const {
+  const std::string file = absl::StrCat(path_, "/", kPresenceFilterSnapshotFile);
+  std::ifstream in(file, std::ios::binary);
+  if (!in) return absl::NotFoundError(absl::StrCat("no ", file));
+  std::ostringstream contents;
+  contents << in.rdbuf();
+  const std::string bytes = std::move(contents).str();
+  if (bytes.size() < kSnapshotHeader.size() + sizeof(uint64_t)) return absl::DataLossError(absl::StrCat(file, " is cut short"));
+  std::string_view body(bytes.data(), bytes.size() - sizeof(uint64_t));
+  uint64_t checksum = 0;
+  std::memcpy(&checksum, bytes.data() + body.size(), sizeof checksum);
+  if (StableHash64(body) != checksum) return absl::DataLossError(absl::StrCat(file, " fails its checksum"));
+  if (!body.starts_with(kSnapshotHeader)) return absl::DataLossError(absl::StrCat(file, " is not a presence filter"));
+  body.remove_prefix(kSnapshotHeader.size());
+  std::string_view identity, prefixes, filter;
+  uint64_t covers_files_up_to = 0, sequence = 0;
+  if (!ReadSized(body, identity) || !ReadSized(body, prefixes) || !ReadHostValue(body, covers_files_up_to) ||
+      !ReadHostValue(body, sequence) || !ReadSized(body, filter) || !body.empty()) {
+    return absl::DataLossError(absl::StrCat(file, " is malformed"));
+  }
+  std::string store_identity;
+  if (rocksdb::Status s = db_->GetDbIdentity(store_identity); !s.ok()) return FromRocks(s, "read the store's identity");
+  if (identity != store_identity) return absl::FailedPreconditionError("it was saved by another store");
+  if (prefixes != JoinedPrefixes(options_.presence_filter_prefixes)) {
+    return absl::FailedPreconditionError("it covers other key prefixes");
+  }
+  // A store put back to an earlier state (a copy from before the save) has written less than the
+  // filter says: its later files may reuse the numbers the snapshot counts as covered.
+  if (sequence > db_->GetLatestSequenceNumber()) {
+    return absl::FailedPreconditionError("it is newer than the store (a store restored from an older copy?)");
+  }
+  ASSIGN_OR_RETURN(std::unique_ptr<KeyPresenceFilter> restored,
+                   KeyPresenceFilter::FromSnapshot(options_.presence_filter_prefixes, filter));
+  return LoadedPresenceFilter{std::move(restored), covers_files_up_to};
+}
+
+void RocksStore::ScanIntoPresenceFilter(uint64_t newer_than_file) {
   const absl::Time started = absl::Now();
   int64_t keys = 0;
   rocksdb::ReadOptions read;
   read.fill_cache = false;  // a one-off pass must not evict the working set
   read.readahead_size = 2 << 20;
+  if (newer_than_file > 0) {
+    // The snapshot holds every key of the files up to it; an unknown number (0: a file written
+    // by a RocksDB that did not record it) is scanned.
+    read.table_filter = [newer_than_file](const rocksdb::TableProperties& table) {
+      return table.orig_file_number == 0 || table.orig_file_number > newer_than_file;
+    };
+  }
   bool complete = true;
   for (const std::string& prefix : presence_filter_->prefixes()) {
     // Writes after the iterator's implicit snapshot add their keys themselves (Commit).
@@ -157,6 +324,7 @@ void RocksStore::ScanIntoPresenceFilter() {
       }
     }
     keys += seen;
+    presence_filter_scanned_keys_.fetch_add(seen, std::memory_order_relaxed);
     if (!it->status().ok()) {
       // Never ready: every Get keeps reading RocksDB, which is correct, only slower.
       LogWarning(absl::StrCat("presence filter: scan of ", prefix, " failed, lookups keep reading RocksDB: ",
@@ -170,13 +338,18 @@ void RocksStore::ScanIntoPresenceFilter() {
     // Until now every lookup of an identifier read RocksDB: after a restart of a large store, this
     // says how long the pipeline ran without the filter.
     LogInfo(absl::StrCat("presence filter: ready after scanning ", keys, " keys in ",
-                         absl::FormatDuration(absl::Trunc(absl::Now() - started, absl::Milliseconds(1)))));
+                         absl::FormatDuration(absl::Trunc(absl::Now() - started, absl::Milliseconds(1))),
+                         presence_filter_from_snapshot_ ? " (the files newer than its snapshot)" : ""));
   }
   scan_done_.Notify();
 }
 
 KeyPresenceFilterStats RocksStore::presence_filter_stats() const {
-  return presence_filter_ != nullptr ? presence_filter_->stats() : KeyPresenceFilterStats{};
+  if (presence_filter_ == nullptr) return KeyPresenceFilterStats{};
+  KeyPresenceFilterStats stats = presence_filter_->stats();
+  stats.from_snapshot = presence_filter_from_snapshot_;
+  stats.scanned_keys = presence_filter_scanned_keys_.load(std::memory_order_relaxed);
+  return stats;
 }
 
 void RocksStore::WaitForPresenceFilter() const { scan_done_.WaitForNotification(); }
@@ -190,8 +363,8 @@ absl::StatusOr<std::unique_ptr<RocksStore>> RocksStore::OpenSecondary(const std:
   rocksdb::DB* raw = nullptr;
   rocksdb::Status s = rocksdb::DB::OpenAsSecondary(options, path, scratch_dir, &raw);
   if (!s.ok()) return FromRocks(s, absl::StrCat("open RocksDB at ", path, " (secondary)"));
-  auto store =
-      std::unique_ptr<RocksStore>(new RocksStore(std::unique_ptr<rocksdb::DB>(raw), RocksStoreOptions{}, nullptr));
+  auto store = std::unique_ptr<RocksStore>(
+      new RocksStore(std::unique_ptr<rocksdb::DB>(raw), path, RocksStoreOptions{}, nullptr));
   store->scan_done_.Notify();  // no presence filter: a secondary sees other processes' writes
   return store;
 }

@@ -5,20 +5,12 @@
 
 #include "absl/hash/hash.h"
 #include "common/absl_compat.h"
+#include "common/stable_hash.h"
 
 namespace tessera::identity {
 namespace {
 
-// splitmix64's finalizer: spreads every input bit over the output, so folding hashes one after
-// another keeps 64 bits of entropy.
-uint64_t Mix(uint64_t x) {
-  x ^= x >> 30;
-  x *= 0xbf58476d1ce4e5b9ULL;
-  x ^= x >> 27;
-  x *= 0x94d049bb133111ebULL;
-  x ^= x >> 31;
-  return x;
-}
+uint64_t Mix(uint64_t x) { return SplitMix64Finalize(x); }
 
 // FNV-1a, 32 bits: independent of absl::Hash, so a collision must happen in both at once.
 constexpr uint32_t kFnvOffset = 2166136261u;

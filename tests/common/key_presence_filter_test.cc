@@ -2,6 +2,7 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cstdio>
 #include <string>
 #include <thread>
@@ -61,6 +62,47 @@ TEST(KeyPresenceFilterTest, AnswersAbsentOnlyOnceReady) {
   const KeyPresenceFilterStats stats = filter.stats();
   EXPECT_EQ(stats.absent_answers, 1);
   EXPECT_EQ(stats.maybe_answers, 2);
+}
+
+// A snapshot restores the same bits: every key is still held, as many filters and keys as before,
+// and it is not ready (its owner must add what was written after the snapshot first).
+TEST(KeyPresenceFilterTest, ASnapshotRestoresEveryKeyInAFilterThatIsNotReadyYet) {
+  KeyPresenceFilter filter({"ix/", "dv/"}, 0);
+  constexpr int64_t kKeys = 300'000;
+  for (int64_t i = 0; i < kKeys; ++i) filter.Add(Key(i % 2 == 0 ? "ix/" : "dv/", i));
+  filter.MarkReady();
+  const std::string snapshot = filter.Snapshot();
+
+  auto restored = KeyPresenceFilter::FromSnapshot({"ix/", "dv/"}, snapshot);
+  ASSERT_TRUE(restored.ok()) << restored.status();
+  EXPECT_FALSE((*restored)->ready());
+  EXPECT_EQ((*restored)->prefixes(), filter.prefixes());
+  for (int64_t i = 0; i < kKeys; ++i) ASSERT_TRUE((*restored)->MayContain(Key(i % 2 == 0 ? "ix/" : "dv/", i))) << i;
+  EXPECT_EQ((*restored)->stats().filters, filter.stats().filters);
+  EXPECT_GT((*restored)->stats().filters, 1);
+  EXPECT_EQ((*restored)->stats().keys, filter.stats().keys);
+  EXPECT_EQ((*restored)->stats().bytes, filter.stats().bytes);
+  int64_t false_positives = 0;
+  for (int64_t i = kKeys; i < kKeys + 100'000; ++i) false_positives += (*restored)->MayContain(Key("ix/", i)) ? 1 : 0;
+  EXPECT_LT(false_positives, 3'000);
+  // It grows on from where it was.
+  (*restored)->Add("ix/after");
+  EXPECT_TRUE((*restored)->MayContain("ix/after"));
+  EXPECT_EQ((*restored)->Snapshot().size() >= snapshot.size(), true);
+}
+
+TEST(KeyPresenceFilterTest, BytesThatAreNotAWholeSnapshotAreRefused) {
+  KeyPresenceFilter filter({"ix/"}, 0);
+  for (int64_t i = 0; i < 1000; ++i) filter.Add(Key("ix/", i));
+  const std::string snapshot = filter.Snapshot();
+  EXPECT_TRUE(absl::IsInvalidArgument(KeyPresenceFilter::FromSnapshot({"ix/"}, "").status()));
+  EXPECT_TRUE(absl::IsInvalidArgument(
+      KeyPresenceFilter::FromSnapshot({"ix/"}, std::string_view(snapshot).substr(0, snapshot.size() - 1)).status()));
+  EXPECT_TRUE(absl::IsInvalidArgument(KeyPresenceFilter::FromSnapshot({"ix/"}, snapshot + "x").status()));
+  std::string other_order = snapshot;
+  std::reverse(other_order.begin(), other_order.begin() + 8);  // the magic as another byte order reads it
+  EXPECT_TRUE(absl::IsInvalidArgument(KeyPresenceFilter::FromSnapshot({"ix/"}, other_order).status()));
+  EXPECT_TRUE(KeyPresenceFilter::FromSnapshot({"ix/"}, snapshot).ok());
 }
 
 TEST(KeyPresenceFilterTest, CoversOnlyItsPrefixes) {

@@ -3,8 +3,14 @@
 #include <gtest/gtest.h>
 #include <rocksdb/db.h>
 
+#include <spawn.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
 #include <algorithm>
 #include <filesystem>
+#include <fstream>
+#include <iterator>
 #include <map>
 #include <memory>
 #include <random>
@@ -295,6 +301,170 @@ TEST_F(RocksStoreTest, KeysWrittenWhileThePresenceFilterScansAreNeverAnsweredAbs
   for (int i = kHeld + 10'000; i < kHeld + 20'000; ++i) absent += (*store)->Get(IxKey(i))->has_value() ? 0 : 1;
   EXPECT_EQ(absent, 10'000);
   EXPECT_GE((*store)->presence_filter_stats().absent_answers, 9'500);  // the filter, not RocksDB, said so
+}
+
+// What a crash leaves: rocks_store_crash_child opens the store, does `steps` and leaves by _exit,
+// with no destructor (so no save on close) and RocksDB's threads stopped wherever they were.
+void InAProcessThatCrashes(const std::string& dir, std::vector<std::string> steps) {
+  std::vector<std::string> args = {CRASH_CHILD_BIN, dir};
+  args.insert(args.end(), steps.begin(), steps.end());
+  std::vector<char*> argv;
+  for (std::string& a : args) argv.push_back(a.data());
+  argv.push_back(nullptr);
+  pid_t child = 0;
+  ASSERT_EQ(posix_spawn(&child, CRASH_CHILD_BIN, nullptr, nullptr, argv.data(), environ), 0);
+  int status = 0;
+  ASSERT_EQ(waitpid(child, &status, 0), child);
+  ASSERT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0) << "the child failed: " << status;
+}
+
+RocksStoreOptions WithSnapshotsOnDemand() {
+  RocksStoreOptions options = WithPresenceFilter();
+  options.sync_writes = true;
+  options.presence_filter_snapshot_every = absl::Hours(1);  // saved when the test says, and on close
+  return options;
+}
+
+// The keys the child's "put:FROM:TO" writes.
+void CommitKeys(RocksStore* store, int64_t from, int64_t to) {
+  StagedWrites staged(store);
+  for (int64_t i = from; i < to; ++i) staged.Put(IxKey(i), absl::StrCat("v", i));
+  ASSERT_TRUE(staged.Commit().ok());
+}
+
+void ExpectEveryKeyHeldAndOthersAbsent(RocksStore* store, int64_t held) {
+  for (int64_t i = 0; i < held; ++i) {
+    auto got = store->Get(IxKey(i));
+    ASSERT_TRUE(got.ok());
+    ASSERT_EQ(*got, std::optional<std::string>(absl::StrCat("v", i))) << IxKey(i);
+  }
+  const int64_t absent_before = store->presence_filter_stats().absent_answers;
+  for (int64_t i = held; i < held + 1000; ++i) ASSERT_EQ(*store->Get(IxKey(i)), std::nullopt);
+  EXPECT_GE(store->presence_filter_stats().absent_answers - absent_before, 980);  // the filter said so
+}
+
+// A clean close saves the filter; the next open loads it and scans only what is newer (here:
+// nothing) instead of every key.
+TEST_F(RocksStoreTest, AFilterSavedOnCloseIsLoadedAndNoKeyIsScannedAgain) {
+  constexpr int64_t kKeys = 50'000;
+  {
+    auto store = RocksStore::Open(path_ + "/db", WithSnapshotsOnDemand());
+    ASSERT_TRUE(store.ok());
+    CommitKeys(store->get(), 0, kKeys);
+    ASSERT_TRUE((*store)->db()->Flush(rocksdb::FlushOptions()).ok());
+    (*store)->WaitForPresenceFilter();
+    EXPECT_FALSE((*store)->presence_filter_stats().from_snapshot);
+  }
+  EXPECT_TRUE(std::filesystem::exists(path_ + "/db/" + RocksStore::kPresenceFilterSnapshotFile));
+  auto store = RocksStore::Open(path_ + "/db", WithSnapshotsOnDemand());
+  ASSERT_TRUE(store.ok());
+  (*store)->WaitForPresenceFilter();
+  const KeyPresenceFilterStats stats = (*store)->presence_filter_stats();
+  EXPECT_TRUE(stats.ready);
+  EXPECT_TRUE(stats.from_snapshot);
+  EXPECT_EQ(stats.scanned_keys, 0);
+  EXPECT_GE(stats.keys, kKeys * 99 / 100);
+  ExpectEveryKeyHeldAndOthersAbsent(store->get(), kKeys);
+}
+
+// A crash after a save: keys written after it sit in a newer SST file and in the WAL; the next open
+// loads the snapshot, scans exactly those, and no key is answered absent.
+TEST_F(RocksStoreTest, AfterACrashOnlyTheKeysWrittenSinceTheSnapshotAreScanned) {
+  constexpr int64_t kSaved = 40'000, kFlushedAfter = 3'000, kInTheWal = 2'000;
+  InAProcessThatCrashes(path_ + "/db", {absl::StrCat("put:0:", kSaved), "flush", "save",
+                                        absl::StrCat("put:", kSaved, ":", kSaved + kFlushedAfter), "flush",
+                                        absl::StrCat("put:", kSaved + kFlushedAfter, ":",
+                                                     kSaved + kFlushedAfter + kInTheWal)});
+  auto store = RocksStore::Open(path_ + "/db", WithSnapshotsOnDemand());
+  ASSERT_TRUE(store.ok());
+  (*store)->WaitForPresenceFilter();
+  const KeyPresenceFilterStats stats = (*store)->presence_filter_stats();
+  EXPECT_TRUE(stats.from_snapshot);
+  // Two SST files before the open and one from the WAL's replay: too few for a compaction, so the
+  // saved keys stay in the file the snapshot covers.
+  EXPECT_EQ(stats.scanned_keys, kFlushedAfter + kInTheWal);
+  ExpectEveryKeyHeldAndOthersAbsent(store->get(), kSaved + kFlushedAfter + kInTheWal);
+}
+
+// Crashes at random points between random writes, flushes, compactions (which rewrite keys the
+// snapshot covers into new files) and saves: after each, every key written is found.
+TEST_F(RocksStoreTest, AcrossRandomCrashesFlushesCompactionsAndSavesNoKeyIsEverAnsweredAbsent) {
+  std::mt19937_64 rng(11);
+  int64_t written = 0;
+  int lives_that_skipped_keys = 0;  // opened from a snapshot and scanned fewer keys than the store has
+  for (int life = 0; life < 6; ++life) {
+    std::vector<std::string> steps;
+    for (int i = 0; i < 12; ++i) {
+      switch (rng() % 4) {
+        case 0:
+          steps.push_back(absl::StrCat("put:", written, ":", written + 700));
+          written += 700;
+          break;
+        case 1: steps.push_back("flush"); break;
+        case 2: steps.push_back("compact"); break;
+        case 3: steps.push_back("save"); break;
+      }
+    }
+    InAProcessThatCrashes(path_ + "/db", steps);
+    auto store = RocksStore::Open(path_ + "/db", WithSnapshotsOnDemand());
+    ASSERT_TRUE(store.ok());
+    (*store)->WaitForPresenceFilter();
+    const KeyPresenceFilterStats stats = (*store)->presence_filter_stats();
+    lives_that_skipped_keys += stats.from_snapshot && stats.scanned_keys < written ? 1 : 0;
+    ExpectEveryKeyHeldAndOthersAbsent(store->get(), written);
+    ASSERT_FALSE(HasFailure()) << "after life " << life;
+    // Closed cleanly here (a save on close): the next life starts from that snapshot.
+  }
+  EXPECT_GT(written, 0);
+  EXPECT_GE(lives_that_skipped_keys, 3);
+}
+
+// A snapshot that does not fit the store is not used: the filter is built by a full scan, and the
+// file is removed.
+TEST_F(RocksStoreTest, ATornForeignOrNewerSnapshotIsNotUsed) {
+  const std::string file = path_ + "/db/" + RocksStore::kPresenceFilterSnapshotFile;
+  const std::string other_file = path_ + "/other/" + RocksStore::kPresenceFilterSnapshotFile;
+  for (const std::string& dir : {path_ + "/db", path_ + "/other"}) {
+    auto store = RocksStore::Open(dir, WithSnapshotsOnDemand());
+    ASSERT_TRUE(store.ok());
+    CommitKeys(store->get(), 0, 1'000);
+    (*store)->WaitForPresenceFilter();
+  }
+  auto expect_full_scan = [&](const char* what) {
+    auto store = RocksStore::Open(path_ + "/db", WithSnapshotsOnDemand());
+    ASSERT_TRUE(store.ok());
+    EXPECT_FALSE(std::filesystem::exists(file)) << what;  // removed when refused
+    (*store)->WaitForPresenceFilter();
+    EXPECT_FALSE((*store)->presence_filter_stats().from_snapshot) << what;
+    EXPECT_EQ((*store)->presence_filter_stats().scanned_keys, 1'000) << what;
+    ExpectEveryKeyHeldAndOthersAbsent(store->get(), 1'000);
+  };
+  {  // torn: one byte changed
+    std::string bytes;
+    {
+      std::ifstream in(file, std::ios::binary);
+      bytes.assign(std::istreambuf_iterator<char>(in), {});
+    }
+    ASSERT_GT(bytes.size(), 100u);
+    bytes[bytes.size() / 2] ^= 1;
+    std::ofstream(file, std::ios::binary | std::ios::trunc) << bytes;
+    expect_full_scan("torn");
+  }
+  std::filesystem::copy_file(other_file, file, std::filesystem::copy_options::overwrite_existing);
+  expect_full_scan("another store's");
+  // Newer than the store: the store put back to a copy taken before a later save.
+  const std::string copy = path_ + "/copy";
+  std::filesystem::copy(path_ + "/db", copy);
+  {
+    auto store = RocksStore::Open(path_ + "/db", WithSnapshotsOnDemand());
+    ASSERT_TRUE(store.ok());
+    CommitKeys(store->get(), 1'000, 1'001);
+  }
+  std::filesystem::copy_file(file, copy + "/" + RocksStore::kPresenceFilterSnapshotFile,
+                             std::filesystem::copy_options::overwrite_existing);
+  std::filesystem::remove_all(path_ + "/db");
+  std::filesystem::rename(copy, path_ + "/db");
+  expect_full_scan("newer");
 }
 
 TEST_F(RocksStoreTest, AStoreWithoutPresencePrefixesHasNoFilter) {
