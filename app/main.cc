@@ -53,7 +53,7 @@ constexpr char kUsage[] = R"(usage: tessera COMMAND [options]
 common options: --config FILE (YAML: identity merge rules, collector sources), --topic-prefix P (default "tessera."), --phone-region TH, --time-zone UTC,
   --workspace default, --batch-size 5000, --batch-linger-ms 0 (wait for more records once a batch has one),
   --fetch-wait-ms 10 (the broker gathers up to 1 MiB a fetch for at most this long; 0 answers at once),
-  --block-cache-mb 256, --presence-filter-save-s 10 (how often identity's filter of known identifiers is
+  --block-cache-mb 256, --presence-filter-save-s 30 (how often identity's filter of known identifiers is
   saved beside the store, so a restart reads only newer SST files instead of every key; 0: never),
   --dedup-window-hours 168 (a messageId seen again within it is dropped; 0 keeps duplicates)
   --config's `profiles: segments:` and `profiles: triggers:` drive run/profiles: segment-changes and

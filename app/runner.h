@@ -39,7 +39,7 @@ struct RunOptions {
   size_t block_cache_bytes = 256 << 20;
   // How often identity's presence filter is saved beside the store, so a restart scans only what
   // is newer (RocksStoreOptions::presence_filter_snapshot_every); zero: never, a full scan each open.
-  absl::Duration presence_filter_snapshot_every = absl::Seconds(10);
+  absl::Duration presence_filter_snapshot_every = absl::Seconds(30);
   int64_t dedup_window_ms = ingest::kDefaultDedupWindowMs;  // 0: keep duplicate messageIds
   identity::RulesByWorkspace identity_rules;  // merge rules (defaults unless --config says otherwise)
   // Segments and time triggers (`profiles:` of --config; null: none configured). The profiles

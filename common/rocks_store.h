@@ -54,7 +54,7 @@ struct RocksStoreOptions {
   // and scans only the SST files written after it instead of every key: over a store of 10M people
   // the full scan took about 10 s of a core, during which every identifier lookup read RocksDB.
   // Zero: no snapshot is saved or loaded.
-  absl::Duration presence_filter_snapshot_every = absl::Seconds(10);
+  absl::Duration presence_filter_snapshot_every = absl::Seconds(30);
   // When > 0, the memtable keeps an insert position per key prefix of this many bytes and starts
   // each insert there: cheap for a store whose commits are long ascending runs under one prefix
   // (StagedWrites commits in key order), e.g. the sinks' "sk/h/" keys, where it took the
@@ -124,6 +124,9 @@ class RocksStore {
     uint64_t covers_files_up_to = 0;
   };
   absl::StatusOr<LoadedPresenceFilter> LoadPresenceFilterSnapshot() const;
+  static constexpr int kMostFiltersToLoad = 3;  // a longer saved chain is rebuilt by a full scan
+  // About how many keys the presence filter will hold, to size its first filter.
+  int64_t EstimateKeysUnderPresencePrefixes() const;
   // The highest number among the live SST files (0 without any).
   uint64_t MaxLiveFileNumber() const;
 
@@ -141,6 +144,7 @@ class RocksStore {
   std::thread scan_thread_;
   absl::Mutex snapshot_mutex_;                          // one save at a time
   uint64_t snapshot_saved_up_to_ ABSL_GUARDED_BY(snapshot_mutex_) = 0;  // the last save's file number
+  int64_t snapshots_saved_ ABSL_GUARDED_BY(snapshot_mutex_) = 0;
 };
 
 // Writes staged over a RocksStore (see the file comment).

@@ -467,6 +467,35 @@ TEST_F(RocksStoreTest, ATornForeignOrNewerSnapshotIsNotUsed) {
   expect_full_scan("newer");
 }
 
+// A store that grew from empty in one run saves a long chain of filters, each a cache miss per
+// lookup; the next open rebuilds one filter sized for the store instead, and saves that.
+TEST_F(RocksStoreTest, ASavedChainOfManyFiltersIsRebuiltAsOne) {
+  constexpr int64_t kKeys = 600'000;  // 64Ki, then 128Ki, 256Ki, 512Ki: four filters
+  {
+    auto store = RocksStore::Open(path_ + "/db", WithSnapshotsOnDemand());
+    ASSERT_TRUE(store.ok());
+    (*store)->WaitForPresenceFilter();  // the empty store's scan, so every key below is added by commits
+    for (int64_t from = 0; from < kKeys; from += 100'000) CommitKeys(store->get(), from, from + 100'000);
+    EXPECT_EQ((*store)->presence_filter_stats().filters, 4);
+  }
+  {
+    auto store = RocksStore::Open(path_ + "/db", WithSnapshotsOnDemand());
+    ASSERT_TRUE(store.ok());
+    (*store)->WaitForPresenceFilter();
+    const KeyPresenceFilterStats stats = (*store)->presence_filter_stats();
+    EXPECT_FALSE(stats.from_snapshot);
+    EXPECT_EQ(stats.scanned_keys, kKeys);
+    EXPECT_EQ(stats.filters, 1);
+    ExpectEveryKeyHeldAndOthersAbsent(store->get(), kKeys);
+  }
+  auto store = RocksStore::Open(path_ + "/db", WithSnapshotsOnDemand());
+  ASSERT_TRUE(store.ok());
+  (*store)->WaitForPresenceFilter();
+  EXPECT_TRUE((*store)->presence_filter_stats().from_snapshot);  // the one-filter save is used
+  EXPECT_EQ((*store)->presence_filter_stats().filters, 1);
+  EXPECT_EQ((*store)->presence_filter_stats().scanned_keys, 0);
+}
+
 TEST_F(RocksStoreTest, AStoreWithoutPresencePrefixesHasNoFilter) {
   auto store = RocksStore::Open(path_ + "/db");
   ASSERT_TRUE(store.ok());
