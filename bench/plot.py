@@ -1,6 +1,7 @@
 #!/usr/bin/env python3
 """Plots of a results file (bench/results/*.json) as PNG: the fused run's CPU use and RSS over time,
-and the rates of the same run side by side.
+the rates of the same run side by side, and scenario 2's latency distributions (tessera run and
+B_pass at each offered load).
 
   bench/.venv/bin/python bench/plot.py bench/results/quick.json docs/benchmarks
 
@@ -59,6 +60,29 @@ def main():
     fig.tight_layout()
     fig.savefig(os.path.join(out, f"rates-{mode}.png"), dpi=110)
     plt.close(fig)
+
+    latency = [x for x in results.get("latency") or [] if x["tessera"].get("cdf_ms") and x["b_pass"].get("cdf_ms")]
+    if latency:
+        # cdf_ms holds every half percentile (201 points): latency on a log axis against the share
+        # of probes at or below it.
+        fig, ax = plt.subplots(figsize=(7, 3.6))
+        colors = ["tab:blue", "tab:red", "tab:green", "tab:purple"]
+        for x, color in zip(latency, colors):
+            for key, style, name in (("tessera", "-", "tessera run"), ("b_pass", ":", "B_pass")):
+                cdf = x[key]["cdf_ms"]
+                share = [i / (len(cdf) - 1) for i in range(len(cdf))]
+                ax.plot([max(v, 0.01) for v in cdf], share, style, color=color,
+                        label=f"{name}, {int(x['load'] * 100)}% load ({x['rate']:,}/s)")
+        ax.set_xscale("log")
+        ax.set_xlabel("raw event produced → its profile update consumable (ms, log scale)")
+        ax.set_ylabel("share of probes")
+        ax.set_ylim(0, 1.0)
+        ax.grid(True, which="both", alpha=0.3)
+        ax.set_title(f"scenario 2: latency distribution ({mode})")
+        ax.legend(fontsize=7, loc="lower right")
+        fig.tight_layout()
+        fig.savefig(os.path.join(out, f"latency-cdf-{mode}.png"), dpi=110)
+        plt.close(fig)
 
 
 if __name__ == "__main__":
