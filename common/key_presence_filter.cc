@@ -160,7 +160,7 @@ std::string KeyPresenceFilter::Snapshot() const {
     AppendHostValue(f.capacity, out);
     AppendHostValue(f.keys.load(std::memory_order_relaxed), out);
     AppendHostValue(static_cast<uint64_t>(f.block_count), out);
-    // Words stored straight into the sized string: an append per word was most of a save's time.
+    // Into the sized string word by word (each an atomic load: Adds may run meanwhile).
     const size_t at = out.size();
     out.resize(at + f.block_count * sizeof(Block));
     char* to = out.data() + at;
