@@ -114,6 +114,10 @@ absl::Status WriteFileAtomically(const std::string& path, std::string_view bytes
   return absl::OkStatus();
 }
 
+std::string PresenceFilterSnapshotPath(std::string_view store_path) {
+  return absl::StrCat(AbslView(store_path), "/", RocksStore::kPresenceFilterSnapshotFile);
+}
+
 }  // namespace
 
 rocksdb::Options TesseraRocksOptions(size_t block_cache_bytes) {
@@ -197,7 +201,7 @@ absl::StatusOr<std::unique_ptr<RocksStore>> RocksStore::Open(const std::string& 
       LogWarning(absl::StrCat("presence filter: snapshot not used, scanning every key: ", loaded.status().message()));
       // Removed, so it is not tried again: one newer than a store put back to an earlier state
       // would pass the sequence check once that store has written more than it had.
-      ::unlink(absl::StrCat(path, "/", kPresenceFilterSnapshotFile).c_str());
+      ::unlink(PresenceFilterSnapshotPath(path).c_str());
     }
   }
   if (store->presence_filter_ == nullptr) {
@@ -283,9 +287,9 @@ absl::Status RocksStore::SavePresenceFilterSnapshot() {
   const std::string filter = presence_filter_->Snapshot();
   AppendSized(filter, bytes);
   AppendHostValue(StableHash64(bytes), bytes);
-  RETURN_IF_ERROR(WriteFileAtomically(absl::StrCat(path_, "/", kPresenceFilterSnapshotFile), bytes));
+  RETURN_IF_ERROR(WriteFileAtomically(PresenceFilterSnapshotPath(path_), bytes));
   snapshot_saved_up_to_ = covers_files_up_to;
-  // What a save costs, once per process (and any slow one): it repeats every few seconds.
+  // What a save costs, once per process (and any slow one): it repeats every interval.
   const absl::Duration took = absl::Now() - started;
   if (++snapshots_saved_ == 1 || took > absl::Seconds(1)) {
     LogInfo(absl::StrCat("presence filter: saved ", bytes.size() >> 20, " MiB in ",
@@ -295,7 +299,7 @@ absl::Status RocksStore::SavePresenceFilterSnapshot() {
 }
 
 absl::StatusOr<RocksStore::LoadedPresenceFilter> RocksStore::LoadPresenceFilterSnapshot() const {
-  const std::string file = absl::StrCat(path_, "/", kPresenceFilterSnapshotFile);
+  const std::string file = PresenceFilterSnapshotPath(path_);
   std::ifstream in(file, std::ios::binary);
   if (!in) return absl::NotFoundError(absl::StrCat("no ", file));
   std::ostringstream contents;
@@ -328,7 +332,7 @@ absl::StatusOr<RocksStore::LoadedPresenceFilter> RocksStore::LoadPresenceFilterS
   ASSIGN_OR_RETURN(std::unique_ptr<KeyPresenceFilter> restored,
                    KeyPresenceFilter::FromSnapshot(options_.presence_filter_prefixes, filter));
   // A store that grew from empty in one run has a long chain (each filter twice the last), and a
-  // lookup of an absent key misses the cache once per filter: over the 10M store, 9 of them. A
+  // lookup of an absent key misses the cache once per filter: over the 10M store, 8 of them. A
   // full scan sizes one filter for the whole store, and the next save keeps that.
   if (const int filters = restored->stats().filters; filters > kMostFiltersToLoad) {
     return absl::FailedPreconditionError(
