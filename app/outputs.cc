@@ -1,6 +1,7 @@
 #include "app/outputs.h"
 
 #include "absl/strings/str_cat.h"
+#include "profiles/order_totals.h"
 #include "sinks/profile_updates.h"
 
 namespace tessera::app {
@@ -19,6 +20,17 @@ OutputRecord DeadLetterOutput(const Topics& topics, const v1::DeadLetter& dead_l
 OutputRecord MergeOutput(const Topics& topics, const v1::MergeRecord& merge) {
   return OutputRecord{topics.merges, sinks::ProfileKey(merge.winner()), merge.SerializeAsString(),
                       {{"content-type", "application/x-protobuf; messageType=tessera.v1.MergeRecord"}}};
+}
+
+OutputRecord ProfileChangeOutput(const Topics& topics, v1::ProfileUpdate& update) {
+  if (update.has_profile()) {  // tombstones have none
+    v1::Profile& profile = *update.mutable_profile();
+    profiles::DropOrdersKeepingTotals(profile);
+    profile.clear_segments();
+    profile.clear_event_windows();
+    profile.clear_timers();
+  }
+  return OutputRecord{topics.profile_changes, sinks::ProfileKey(update.profile_id()), update.SerializeAsString(), {}};
 }
 
 OutputRecord ProfileUpdateOutput(const Topics& topics, const v1::ProfileUpdate& update) {

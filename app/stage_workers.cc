@@ -26,7 +26,6 @@
 #include "ingest/ingest.h"
 #include "ingest/quality.h"
 #include "profiles/event_store.h"
-#include "profiles/order_totals.h"
 #include "profiles/profile_state.h"
 #include "profiles/profile_store.h"
 #include "sinks/profile_updates.h"
@@ -182,15 +181,7 @@ absl::Status RunProfilesStage(const RunOptions& options, const std::atomic<bool>
   auto finish = [&](ProfileBatch& profiles, std::vector<OutputRecord>& out) -> absl::Status {
     profiles::ActivationOutputs changes;
     ASSIGN_OR_RETURN(ProfileUpdates updates, profiles.Finish(SystemClock().NowMillis(), &changes));
-    for (v1::ProfileUpdate& update : updates) {
-      // The sinks stage renders the profile's JSON, which reads the order totals, never the orders:
-      // without them a record's size does not grow with the customer's order history (with them, a
-      // customer with some thousands of orders passed the broker's message size limit and stopped
-      // this stage for good).
-      if (update.has_profile()) profiles::DropOrdersKeepingTotals(*update.mutable_profile());  // tombstones have none
-      out.push_back(OutputRecord{topics.profile_changes, sinks::ProfileKey(update.profile_id()),
-                                 update.SerializeAsString(), {}});
-    }
+    for (v1::ProfileUpdate& update : updates) out.push_back(ProfileChangeOutput(topics, update));
     for (const profiles::SegmentChange& c : changes.segment_changes) out.push_back(SegmentChangeOutput(topics, c));
     for (const profiles::TriggerFiring& t : changes.triggers) out.push_back(TriggerOutput(topics, t));
     return absl::OkStatus();
