@@ -8,11 +8,15 @@
 //     flush         flushes the memtable into an SST file
 //     compact       compacts the whole key range (rewrites every key into new files)
 //     save          waits for the filter's scan and saves its snapshot
+//     saved         waits until the store has saved a snapshot on its own (up to 30 s)
 #include <unistd.h>
 
+#include <chrono>
 #include <cstdio>
 #include <cstdlib>
+#include <filesystem>
 #include <string>
+#include <thread>
 
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
@@ -45,6 +49,13 @@ int main(int argc, char** argv) {
     } else if (step == "save") {
       (*store)->WaitForPresenceFilter();
       if (absl::Status s = (*store)->SavePresenceFilterSnapshot(); !s.ok()) Fail(std::string(s.message()));
+    } else if (step == "saved") {
+      const std::string file = absl::StrCat(argv[1], "/", tessera::RocksStore::kPresenceFilterSnapshotFile);
+      (*store)->WaitForPresenceFilter();
+      for (int waited_ms = 0; !std::filesystem::exists(file); waited_ms += 10) {
+        if (waited_ms > 30'000) Fail("no snapshot saved within 30 s");
+        std::this_thread::sleep_for(std::chrono::milliseconds(10));
+      }
     } else if (step.starts_with("put:")) {
       const std::vector<std::string> parts = absl::StrSplit(step, ':');
       int64_t from = 0, to = 0;

@@ -386,6 +386,26 @@ TEST_F(RocksStoreTest, AfterACrashOnlyTheKeysWrittenSinceTheSnapshotAreScanned) 
   ExpectEveryKeyHeldAndOthersAbsent(store->get(), kSaved + kFlushedAfter + kInTheWal);
 }
 
+// An open with no usable snapshot scans every key; that scan's result is saved at once, not an
+// interval later, so a crash soon after such an open does not make the next one scan them again.
+TEST_F(RocksStoreTest, AFullScanIsSavedAtOnceSoACrashSoonAfterDoesNotRepeatIt) {
+  constexpr int64_t kKeys = 30'000;
+  const std::string snapshot = path_ + "/db/" + RocksStore::kPresenceFilterSnapshotFile;
+  // Written and flushed, never saved (the empty store's scan found nothing worth saving).
+  InAProcessThatCrashes(path_ + "/db", {absl::StrCat("put:0:", kKeys), "flush"});
+  ASSERT_FALSE(std::filesystem::exists(snapshot));
+  // Opened again: a full scan, then, with the interval an hour, only the save after it can write
+  // the snapshot this process waits for before it crashes.
+  InAProcessThatCrashes(path_ + "/db", {"saved"});
+  auto store = RocksStore::Open(path_ + "/db", WithSnapshotsOnDemand());
+  ASSERT_TRUE(store.ok());
+  (*store)->WaitForPresenceFilter();
+  const KeyPresenceFilterStats stats = (*store)->presence_filter_stats();
+  EXPECT_TRUE(stats.from_snapshot);
+  EXPECT_EQ(stats.scanned_keys, 0);
+  ExpectEveryKeyHeldAndOthersAbsent(store->get(), kKeys);
+}
+
 // Crashes at random points between random writes, flushes, compactions (which rewrite keys the
 // snapshot covers into new files) and saves: after each, every key written is found.
 TEST_F(RocksStoreTest, AcrossRandomCrashesFlushesCompactionsAndSavesNoKeyIsEverAnsweredAbsent) {
