@@ -93,8 +93,10 @@ def main():
         # Runs of a non-default setting (an A/B's other arm) are listed below, not counted here.
         repeats = [o for o in rec.get("other_runs", []) if o["rate"] == rec["rate"] and not o.get("not_the_default")]
         if repeats:
-            scale += ("; repeated at the same rate: lag < 1 s after " +
-                      " and ".join(f"{o['lag_under_1s_after_restart_s']} s" for o in repeats) + ", see below")
+            scale += ("; repeated at the same rate: lag < 1 s " +
+                      ", ".join(f"after {o['lag_under_1s_after_restart_s']} s"
+                                   if o['lag_under_1s_after_restart_s'] is not None else "never in the run"
+                                   for o in repeats) + ", see below")
         a(f"| {label} | first output {fo if fo is not None else 'never'} s; lag < 1 s "
           f"{'after ' + str(lag) + ' s' if lag is not None else 'never reached'}; {rec['probes_lost']} of "
           f"{rec['probes_sent']:,} probes lost ({rec['rate']:,} events/s offered{scale}) | {'met' if ok else '**missed**'} |")
@@ -363,14 +365,15 @@ def main():
               f"progress log) against {ras['rate']:,}/s offered: the backlog of the kill clears only as fast as the "
               "margin between the two, which at full load is small. Its caches start empty after a restart (the "
               "block cache, identity's fingerprint index) and the presence filter answers only once its scan of "
-              "the store's identifiers is done (the stage table has an A/B of the scan's priority); what each of "
-              "these costs was not measured apart.")
+              "the store's identifiers is done, or its saved snapshot loaded (the stage table has A/Bs of the scan's "
+              "priority and of the snapshot); the empty caches' cost was not measured apart.")
             a("")
         for other in ras.get("other_runs", []):
+            lag = other["lag_under_1s_after_restart_s"]
             a(f"{other['when']}: at {other['rate']:,} events/s offered over the same kind of store, first "
-              f"output {other['first_output_after_restart_s']} s, lag under 1 s after "
-              f"{other['lag_under_1s_after_restart_s']} s, {other['probes_lost']} of {other['probes_sent']:,} "
-              "probes lost.")
+              f"output {other['first_output_after_restart_s']} s, lag under 1 s "
+              f"{'after ' + str(lag) + ' s' if lag is not None else 'never in the run'}, {other['probes_lost']} of "
+              f"{other['probes_sent']:,} probes lost.")
             a("")
     if fpc and fpu:
         upd = res["updates"]
