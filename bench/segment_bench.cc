@@ -2,7 +2,7 @@
 //
 //   segment-bench [--mode backfill|stage] [--profiles N (1000000)] [--events E (1000000)]
 //                 [--batch B (5000)] [--dir DIR (a temp dir, removed afterwards)] [--seed S]
-//                 [--phases 0|1 (0)]
+//                 [--phases 0|1 (0)] [--block-cache-mb M (256, RocksStoreOptions' default)]
 //
 // Configuration (both modes), read through app::ParseActivationSetup exactly as `tessera run
 // --config` reads it: 20 segments (traits, age bands, computed traits, event windows, no_event,
@@ -29,8 +29,8 @@
 // computed traits, StageEvent (the event store) and the segment window count; per batch
 // ProfileBatch::Finish (segments, triggers and timers for every touched profile, then the save),
 // every output encoded as the stage produces it (app/outputs.h: profile-changes protobuf,
-// segment-changes and triggers JSON) and one WriteBatch commit. Events are 50% page views, 20% Product Viewed, 10%
-// Product Added, 10% orders (1-3 lines), 10% identify calls; each goes to a profile drawn
+// segment-changes and triggers JSON) and one WriteBatch commit. Events are 50% page views, 20%
+// Product Viewed, 10% Product Added, 10% orders (1-3 lines), 10% identify calls; each goes to a profile drawn
 // uniformly from the N stored ones: the worst case, as a batch of 5,000 over a million profiles
 // almost never meets one twice. The identity stage and Kafka are not involved (their benchmarks
 // measure them).
@@ -230,6 +230,7 @@ struct Flags {
   uint64_t seed = 1;
   std::string dir;
   bool phases = false;  // split the per-event part by phase (costs four clock reads per event)
+  int64_t block_cache_mb = static_cast<int64_t>(RocksStoreOptions{}.block_cache_bytes >> 20);
 };
 
 void Report(const char* what, int64_t n, double wall, double cpu) {
@@ -390,10 +391,10 @@ int Stage(RocksStore* store, const app::ActivationSetup& setup, const Flags& fla
     triggers += static_cast<int64_t>(out.triggers.size());
   }
   std::printf("stage: %lld events over %lld stored profiles in batches of %lld; %zu segments (7 of them RFM "
-              "tiers), %zu user-defined computed traits, birthday/inactivity triggers\n",
+              "tiers), %zu user-defined computed traits, birthday/inactivity triggers; block cache %lld MiB\n",
               static_cast<long long>(flags.events), static_cast<long long>(flags.profiles),
               static_cast<long long>(flags.batch), activation.segments().segments().size(),
-              setup.computed->custom_traits.size());
+              setup.computed->custom_traits.size(), static_cast<long long>(flags.block_cache_mb));
   Report("events", flags.events, wall, cpu);
   const double per = 1e6 / static_cast<double>(flags.events);  // CPU-s per event -> us per event
   if (flags.phases) {
@@ -421,6 +422,9 @@ int Run(int argc, char** argv) {
     if (flag == "--batch" && absl::SimpleAtoi(argv[i + 1], &flags.batch) && flags.batch > 0) continue;
     if (flag == "--seed" && absl::SimpleAtoi(argv[i + 1], &flags.seed)) continue;
     if (flag == "--phases" && absl::SimpleAtob(argv[i + 1], &flags.phases)) continue;
+    if (flag == "--block-cache-mb" && absl::SimpleAtoi(argv[i + 1], &flags.block_cache_mb) && flags.block_cache_mb > 0) {
+      continue;
+    }
     if (flag == "--dir" || flag == "--mode") {
       (flag == "--dir" ? flags.dir : flags.mode) = argv[i + 1];
       continue;
@@ -431,7 +435,7 @@ int Run(int argc, char** argv) {
   if (flags.mode != "backfill" && flags.mode != "stage") {
     std::fprintf(stderr,
                  "usage: segment-bench [--mode backfill|stage] [--profiles N] [--events E] [--batch B] [--dir DIR] "
-                 "[--seed S] [--phases 0|1]\n");
+                 "[--seed S] [--phases 0|1] [--block-cache-mb M]\n");
     return 2;
   }
   auto setup = app::ParseActivationSetup(kConfig, "UTC");
@@ -444,7 +448,9 @@ int Run(int argc, char** argv) {
   if (temporary) dir = (std::filesystem::temp_directory_path() / absl::StrCat("segment-bench-", getpid())).string();
   std::filesystem::remove_all(dir);
   std::filesystem::create_directories(dir);
-  auto store = RocksStore::Open(dir, RocksStoreOptions{});
+  RocksStoreOptions store_options;
+  store_options.block_cache_bytes = static_cast<size_t>(flags.block_cache_mb) << 20;
+  auto store = RocksStore::Open(dir, store_options);
   if (!store.ok()) {
     std::fprintf(stderr, "%s\n", store.status().ToString().c_str());
     return 1;
