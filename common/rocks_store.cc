@@ -278,6 +278,20 @@ absl::Status RocksStore::SavePresenceFilterSnapshot() {
     return absl::FailedPreconditionError("no presence filter, or its scan has not finished");
   }
   absl::MutexLock lock(&snapshot_mutex_);
+  if (const int filters = presence_filter_->stats().filters; filters > kMostFiltersToLoad) {
+    // A chain the next open would refuse is not worth writing (a store growing from empty passes
+    // three filters early: the 10M drain saved its growing chain every 30 s, ending at 8 filters,
+    // and every later open refused the file). An older file
+    // goes too: loaded, it would be followed by a scan of every newer file into a chain that grows
+    // again; without one, the next open does the full scan that sizes one filter, and saves it.
+    if (!long_chain_logged_) {
+      LogInfo(absl::StrCat("presence filter: not saved while it chains ", filters,
+                           " filters; the next open rebuilds one by a full scan"));
+      long_chain_logged_ = true;
+    }
+    ::unlink(PresenceFilterSnapshotPath(path_).c_str());
+    return absl::OkStatus();
+  }
   const absl::Time started = absl::Now();
   // The file number first, then the bits: every key of an SST file numbered up to it was written
   // before the file was started, so before now, and went into the filter before its write
@@ -341,7 +355,8 @@ absl::StatusOr<RocksStore::LoadedPresenceFilter> RocksStore::LoadPresenceFilterS
                    KeyPresenceFilter::FromSnapshot(options_.presence_filter_prefixes, filter));
   // A store that grew from empty in one run has a long chain (each filter twice the last), and a
   // lookup of an absent key misses the cache once per filter: over the 10M store, 8 of them. A
-  // full scan sizes one filter for the whole store, and the next save keeps that.
+  // full scan sizes one filter for the whole store, and the next save keeps that. (Saves no longer
+  // write such chains; files of earlier builds did.)
   if (const int filters = restored->stats().filters; filters > kMostFiltersToLoad) {
     return absl::FailedPreconditionError(
         absl::StrCat("it chains ", filters, " filters; one filter sized for the store is rebuilt instead"));

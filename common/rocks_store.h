@@ -124,7 +124,7 @@ class RocksStore {
     uint64_t covers_files_up_to = 0;
   };
   absl::StatusOr<LoadedPresenceFilter> LoadPresenceFilterSnapshot() const;
-  static constexpr int kMostFiltersToLoad = 3;  // a longer saved chain is rebuilt by a full scan
+  static constexpr int kMostFiltersToLoad = 3;  // a longer chain is not saved, nor loaded
   // About how many keys the presence filter will hold, to size its first filter.
   int64_t EstimateKeysUnderPresencePrefixes() const;
   // The highest number among the live SST files (0 without any).
@@ -145,6 +145,7 @@ class RocksStore {
   absl::Mutex snapshot_mutex_;                          // one save at a time
   uint64_t snapshot_saved_up_to_ ABSL_GUARDED_BY(snapshot_mutex_) = 0;  // the last save's file number
   int64_t snapshots_saved_ ABSL_GUARDED_BY(snapshot_mutex_) = 0;
+  bool long_chain_logged_ ABSL_GUARDED_BY(snapshot_mutex_) = false;  // "not saved" said once
 };
 
 // Writes staged over a RocksStore (see the file comment).
