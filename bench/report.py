@@ -21,6 +21,11 @@ def load(r):
     return f"{r['load_avg_start'][0]:.2f} → {r['load_avg_end'][0]:.2f}"
 
 
+def lag_after(lag):
+    """A recovery's "lag under 1 s" time as prose: after N s, or never within the run (None)."""
+    return f"after {lag} s" if lag is not None else "never in the run"
+
+
 def main():
     res = json.load(open(sys.argv[1]))
     out_path = sys.argv[2]
@@ -94,11 +99,9 @@ def main():
         repeats = [o for o in rec.get("other_runs", []) if o["rate"] == rec["rate"] and not o.get("not_the_default")]
         if repeats:
             scale += ("; repeated at the same rate: lag < 1 s " +
-                      ", ".join(f"after {o['lag_under_1s_after_restart_s']} s"
-                                   if o['lag_under_1s_after_restart_s'] is not None else "never in the run"
-                                   for o in repeats) + ", see below")
+                      ", ".join(lag_after(o["lag_under_1s_after_restart_s"]) for o in repeats) + ", see below")
         a(f"| {label} | first output {fo if fo is not None else 'never'} s; lag < 1 s "
-          f"{'after ' + str(lag) + ' s' if lag is not None else 'never reached'}; {rec['probes_lost']} of "
+          f"{lag_after(lag)}; {rec['probes_lost']} of "
           f"{rec['probes_sent']:,} probes lost ({rec['rate']:,} events/s offered{scale}) | {'met' if ok else '**missed**'} |")
     mem = res.get("memory")
     if mem:
@@ -369,10 +372,9 @@ def main():
               "priority and of the snapshot); the empty caches' cost was not measured apart.")
             a("")
         for other in ras.get("other_runs", []):
-            lag = other["lag_under_1s_after_restart_s"]
             a(f"{other['when']}: at {other['rate']:,} events/s offered over the same kind of store, first "
               f"output {other['first_output_after_restart_s']} s, lag under 1 s "
-              f"{'after ' + str(lag) + ' s' if lag is not None else 'never in the run'}, {other['probes_lost']} of "
+              f"{lag_after(other['lag_under_1s_after_restart_s'])}, {other['probes_lost']} of "
               f"{other['probes_sent']:,} probes lost.")
             a("")
     if fpc and fpu:
