@@ -361,10 +361,11 @@ absl::StatusOr<SplitOutcome> SplitProfiles(KeyValueView& kv, const profiles::Key
     for (auto& [id, profile] : rebuilt) {
       // Segment membership and scheduled timers are not derived from events: the profile split
       // keeps what it had, so the next evaluation publishes real exits (not a spurious enter) and
-      // reschedules from the timer keys it knows.
+      // moves the wake key it knows.
       if (id == plan.profile_id) {
         *profile.mutable_segments() = before[id].segments();
         *profile.mutable_timers() = before[id].timers();
+        profile.set_wake_ms(before[id].wake_ms());
       }
       ASSIGN_OR_RETURN(v1::Profile * current, batch.Get(id, options.workspace));
       profile.set_version(current->version());  // the batch moves it on, and "changed" must not list it

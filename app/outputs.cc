@@ -29,6 +29,7 @@ OutputRecord ProfileChangeOutput(const Topics& topics, v1::ProfileUpdate& update
     profile.clear_segments();
     profile.clear_event_windows();
     profile.clear_timers();
+    profile.clear_wake_ms();
   }
   return OutputRecord{topics.profile_changes, sinks::ProfileKey(update.profile_id()), update.SerializeAsString(), {}};
 }

@@ -20,6 +20,8 @@ namespace tessera::profiles {
 namespace {
 
 constexpr std::string_view kSegmentsTimer = "segments";
+// A wake key names no timer: it wakes the profile for whichever of its timers comes due first.
+constexpr std::string_view kWakeTimer = "";
 
 std::string FormatMillis(int64_t ms) {
   return FormatUtcMillis(ms);
@@ -346,6 +348,41 @@ std::string FiredKey(uint64_t profile_id, std::string_view occurrence) {
   return key;
 }
 
+namespace {
+
+// A profile stored before Profile.wake_ms had one index key per planned timer: deletes them once
+// (its wake key replaces them). A profile with a wake has none: its plan names no keys.
+void DropPerTimerKeys(const v1::Profile& profile, KeyValueView& kv) {
+  if (profile.wake_ms() != 0) return;
+  for (const v1::ScheduledTimer& timer : profile.timers()) kv.Delete(TimerKey(timer.due_ms(), profile.id(), timer.name()));
+}
+
+std::optional<int64_t> EarliestOf(const google::protobuf::RepeatedPtrField<v1::ScheduledTimer>& timers) {
+  std::optional<int64_t> earliest;
+  for (const v1::ScheduledTimer& timer : timers) earliest = std::min(earliest.value_or(timer.due_ms()), timer.due_ms());
+  return earliest;
+}
+
+// Keeps the profile's one index key at or before `earliest` (the first planned timer; nullopt when
+// none). A pending key already early enough stays where it is: an event that pushes the plan later
+// (the inactivity timer, on every event) writes no key, and the early key only wakes an evaluation
+// that plans again. A key at or before `now` has come due (the driver deletes it as it fires; an
+// event may get there first), so it is deleted and, if anything is planned, a new one written.
+void WakeBy(std::optional<int64_t> earliest, int64_t now_ms, v1::Profile& profile, KeyValueView& kv) {
+  const int64_t wake = profile.wake_ms();
+  const bool pending = wake > now_ms;
+  if (pending && earliest.has_value() && wake <= *earliest) return;
+  if (wake != 0) kv.Delete(TimerKey(wake, profile.id(), kWakeTimer));
+  if (!earliest.has_value()) {
+    profile.set_wake_ms(0);
+    return;
+  }
+  kv.Put(TimerKey(*earliest, profile.id(), kWakeTimer), "");
+  profile.set_wake_ms(*earliest);
+}
+
+}  // namespace
+
 absl::StatusOr<std::vector<DueTimer>> DueTimers(const PrefixScan& scan, absl::Time now, size_t limit) {
   std::vector<DueTimer> due;
   const uint64_t now_ms = static_cast<uint64_t>(std::max<int64_t>(absl::ToUnixMillis(now), 0));
@@ -379,7 +416,8 @@ absl::StatusOr<bool> ActivationEngine::Evaluate(v1::Profile& profile, KeyValueVi
                                                 ActivationOutputs& out) const {
   // Nothing configured and nothing left over from an earlier configuration: nothing to do (the
   // profile stage calls this for every touched profile, engine or not).
-  if (!enabled() && profile.segments().empty() && profile.timers().empty() && profile.event_windows().empty()) {
+  if (!enabled() && profile.segments().empty() && profile.timers().empty() && profile.wake_ms() == 0 &&
+      profile.event_windows().empty()) {
     return false;
   }
   const int64_t now_ms = absl::ToUnixMillis(now);
@@ -420,22 +458,10 @@ absl::StatusOr<bool> ActivationEngine::Evaluate(v1::Profile& profile, KeyValueVi
     if (occurrence.has_value() && occurrence->due > now) want(occurrence->key, occurrence->due);
   }
 
-  // Replace the profile's timers with the wanted ones, touching only keys that differ.
-  auto same = [](const v1::ScheduledTimer& a, const v1::ScheduledTimer& b) {
-    return a.name() == b.name() && a.due_ms() == b.due_ms();
-  };
-  for (const v1::ScheduledTimer& old : profile.timers()) {
-    if (std::none_of(wanted.begin(), wanted.end(), [&](const auto& w) { return same(w, old); })) {
-      kv.Delete(TimerKey(old.due_ms(), profile.id(), old.name()));
-    }
-  }
-  for (const v1::ScheduledTimer& w : wanted) {
-    if (std::none_of(profile.timers().begin(), profile.timers().end(), [&](const auto& old) { return same(w, old); })) {
-      kv.Put(TimerKey(w.due_ms(), profile.id(), w.name()), "");
-    }
-  }
+  DropPerTimerKeys(profile, kv);
   profile.mutable_timers()->Clear();
   for (v1::ScheduledTimer& w : wanted) *profile.add_timers() = std::move(w);
+  WakeBy(EarliestOf(profile.timers()), now_ms, profile, kv);
   return membership_changed;
 }
 
@@ -446,6 +472,7 @@ absl::StatusOr<bool> ActivationEngine::EvaluateSegment(v1::Profile& profile, std
   const ProfileFactsView facts(&profile, default_zone_, computed_.get(), now);
   const size_t changes_before = out.segment_changes.size();
   const std::optional<absl::Time> next = SegmentEngine::EvaluateOne(*segment, profile, facts, now, out.segment_changes);
+  DropPerTimerKeys(profile, kv);
   if (next.has_value()) {
     const int64_t next_ms = absl::ToUnixMillis(*next);
     v1::ScheduledTimer* timer = nullptr;
@@ -456,19 +483,18 @@ absl::StatusOr<bool> ActivationEngine::EvaluateSegment(v1::Profile& profile, std
       timer = profile.add_timers();
       timer->set_name(std::string(kSegmentsTimer));
       timer->set_due_ms(next_ms);
-      kv.Put(TimerKey(next_ms, profile.id(), kSegmentsTimer), "");
     } else if (next_ms < timer->due_ms()) {
-      kv.Delete(TimerKey(timer->due_ms(), profile.id(), kSegmentsTimer));
       timer->set_due_ms(next_ms);
-      kv.Put(TimerKey(next_ms, profile.id(), kSegmentsTimer), "");
     }
   }
+  WakeBy(EarliestOf(profile.timers()), absl::ToUnixMillis(now), profile, kv);
   return out.segment_changes.size() != changes_before;
 }
 
 void ActivationEngine::Retire(const v1::Profile& loser, KeyValueView& kv, absl::Time now,
                               ActivationOutputs& out) const {
   SegmentEngine::Retire(loser, now, out.segment_changes);
+  if (loser.wake_ms() != 0) kv.Delete(TimerKey(loser.wake_ms(), loser.id(), kWakeTimer));
   for (const v1::ScheduledTimer& timer : loser.timers()) kv.Delete(TimerKey(timer.due_ms(), loser.id(), timer.name()));
 }
 

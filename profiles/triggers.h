@@ -9,11 +9,15 @@
 // configured default).
 //
 // Storage (through the KeyValueView, in the same WriteBatch as the profile and the offsets):
-//   "tm/" <be64 due ms> <be64 profile id> <name>  -> ""            the timer index, in time order
+//   "tm/" <be64 wake ms> <be64 profile id>        -> ""            the timer index, in time order
 //   "tf/" <be64 profile id> <occurrence key>      -> be64 fired ms  fired-once records
-// Profile.timers lists the profile's own "tm/" keys so rescheduling deletes them without a scan.
 // A timer coming due only means "evaluate this profile now": the evaluation decides what fires,
-// so a stale timer is harmless and the index never has to be exact, only complete.
+// so a stale timer is harmless and the index never has to be exact, only complete. So a profile
+// has one index key (Profile.wake_ms), at or before the earliest of what it waits for
+// (Profile.timers), and the key moves only to come earlier: most events push the plan later (the
+// inactivity timer, a window's exit) and then write no index key at all, at the price of one early
+// wake that plans again. (Profiles stored before wake_ms had a key per timer, "tm/" <due> <id>
+// <name>; their first evaluation deletes them.)
 //
 // Thread-safety: ActivationEngine is immutable after construction; Evaluate/Retire may be called
 // from any thread with that thread's own KeyValueView and profiles.
@@ -138,7 +142,7 @@ class ActivationEngine {
   }
 
   // Brings one live profile up to date at `now`: membership (profile.segments), due trigger
-  // occurrences not fired before (written to "tf/"), and its timers (profile.timers and "tm/").
+  // occurrences not fired before (written to "tf/"), and its timers (profile.timers, its wake key).
   // Appends what must be published to `out` (segment changes with version 0: the caller sets the
   // version it saves). Returns whether the profile's membership changed.
   absl::StatusOr<bool> Evaluate(v1::Profile& profile, KeyValueView& kv, absl::Time now,
@@ -151,7 +155,7 @@ class ActivationEngine {
   absl::StatusOr<bool> EvaluateSegment(v1::Profile& profile, std::string_view name, KeyValueView& kv, absl::Time now,
                                        ActivationOutputs& out) const;
 
-  // A profile merged away: exits from all its segments and deletes its timers.
+  // A profile merged away: exits from all its segments and deletes its wake key.
   void Retire(const v1::Profile& loser, KeyValueView& kv, absl::Time now, ActivationOutputs& out) const;
 
  private:

@@ -138,7 +138,9 @@ TEST(Segments, AWindowSlidesInAndOutOnceEach) {
   ASSERT_EQ(p.timers_size(), 1);
   EXPECT_EQ(p.timers(0).name(), "segments");
   EXPECT_EQ(p.timers(0).due_ms(), absl::ToUnixMillis(Day(2026, 11, 9)));
-  EXPECT_TRUE(kv.data().contains(TimerKey(p.timers(0).due_ms(), 7, "segments")));
+  EXPECT_EQ(p.wake_ms(), p.timers(0).due_ms());
+  EXPECT_EQ(kv.data().size(), 1u);
+  EXPECT_TRUE(kv.data().contains(TimerKey(p.wake_ms(), 7, "")));
 
   ASSERT_FALSE(*engine.Evaluate(p, kv, Day(2026, 11, 8, 23), out));
   ASSERT_TRUE(*engine.Evaluate(p, kv, Day(2026, 11, 9), out));
@@ -168,7 +170,8 @@ TEST(Segments, EvaluatingOneSegmentTouchesOnlyItAndItsTimer) {
   EXPECT_TRUE(p.segments().contains("some_other"));
   ASSERT_EQ(p.timers_size(), 1);
   EXPECT_EQ(p.timers(0).due_ms(), absl::ToUnixMillis(Day(2026, 11, 11)));
-  EXPECT_TRUE(kv.data().contains(TimerKey(p.timers(0).due_ms(), 7, "segments")));
+  EXPECT_EQ(p.wake_ms(), p.timers(0).due_ms());
+  EXPECT_TRUE(kv.data().contains(TimerKey(p.wake_ms(), 7, "")));
   out = {};
   ASSERT_FALSE(*engine.EvaluateSegment(p, "coffee_regulars", kv, wed + absl::Hours(1), out));
   EXPECT_TRUE(out.segment_changes.empty()) << "once per transition";
@@ -176,6 +179,8 @@ TEST(Segments, EvaluatingOneSegmentTouchesOnlyItAndItsTimer) {
   p.mutable_timers(0)->set_due_ms(absl::ToUnixMillis(Day(2026, 12, 1)));
   ASSERT_FALSE(*engine.EvaluateSegment(p, "coffee_regulars", kv, wed, out));
   EXPECT_EQ(p.timers(0).due_ms(), absl::ToUnixMillis(Day(2026, 11, 11)));
+  EXPECT_EQ(p.wake_ms(), absl::ToUnixMillis(Day(2026, 11, 11)));
+  EXPECT_EQ(kv.data().size(), 1u);
   EXPECT_EQ(none.EvaluateSegment(p, "coffee_regulars", kv, wed, out).status().code(), absl::StatusCode::kNotFound);
 }
 

@@ -60,7 +60,7 @@ TEST(Triggers, BirthdayFiresOnceDaysBeforeAtLocalMidnightAndNextYearAfter) {
   ASSERT_TRUE(due_now.ok());
   ASSERT_EQ(due_now->size(), 1u);
   EXPECT_EQ((*due_now)[0].profile_id, 42u);
-  EXPECT_EQ((*due_now)[0].name, "birthday:2026");
+  EXPECT_EQ((*due_now)[0].key, TimerKey(absl::ToUnixMillis(due), 42, ""));
 
   ActivationOutputs out;
   ASSERT_TRUE(engine.Evaluate(p, kv, due, out).ok());
@@ -189,6 +189,104 @@ TEST(Triggers, CartAbandonedThroughTheComputedTraitsHook) {
   EXPECT_EQ(out.triggers[0].trigger, "cart_abandoned");
   EXPECT_NE(TriggerFiringToJson(out.triggers[0]).find(R"("detail":["sku-1"])"), std::string::npos);
   EXPECT_TRUE(At(engine, p, kv, Utc(2026, 5, 1, 12)).empty());
+}
+
+// The "tm/" keys in `kv`, as (due ms, profile id).
+std::vector<std::pair<int64_t, uint64_t>> IndexKeys(const MemoryKv& kv) {
+  auto due = DueTimers(kv.Scanner(), absl::InfiniteFuture(), 1000);
+  EXPECT_TRUE(due.ok());
+  std::vector<std::pair<int64_t, uint64_t>> keys;
+  for (const DueTimer& timer : *due) keys.emplace_back(timer.due_ms, timer.profile_id);
+  return keys;
+}
+
+// What the activation driver does at `now`: deletes the due keys and evaluates their profiles.
+std::vector<std::string> FireDue(const ActivationEngine& engine, v1::Profile& p, MemoryKv& kv, absl::Time now) {
+  auto due = DueTimers(kv.Scanner(), now, 1000);
+  EXPECT_TRUE(due.ok());
+  if (due->empty()) return {"(nothing due)"};
+  for (const DueTimer& timer : *due) kv.Delete(timer.key);
+  return At(engine, p, kv, now);
+}
+
+// A profile has one index key, at or before the first thing it waits for. An event that pushes
+// that later (the inactivity timer moves on every visit) writes no key; the key then wakes the
+// profile early once, which plans again, and the occurrence still fires once, on time.
+TEST(TimerIndex, AnEventThatPushesThePlanLaterWritesNoKeyAndTheEarlyWakePlansAgain) {
+  const ActivationEngine engine = Engine("profiles: {triggers: {inactivity: {days: [30]}}}");
+  MemoryKv kv;
+  v1::Profile p;
+  p.set_id(7);
+  p.set_first_seen_ms(absl::ToUnixMillis(Utc(2026, 1, 1)));
+  p.set_last_seen_ms(absl::ToUnixMillis(Utc(2026, 1, 1)));
+  EXPECT_TRUE(At(engine, p, kv, Utc(2026, 1, 1, 12)).empty());
+  const int64_t jan31 = absl::ToUnixMillis(Utc(2026, 1, 31));
+  EXPECT_EQ(p.wake_ms(), jan31);
+  EXPECT_EQ(IndexKeys(kv), (std::vector<std::pair<int64_t, uint64_t>>{{jan31, 7}}));
+
+  p.set_last_seen_ms(absl::ToUnixMillis(Utc(2026, 1, 10)));  // a visit
+  const MemoryKv before_visit = kv;
+  EXPECT_TRUE(At(engine, p, kv, Utc(2026, 1, 10)).empty());
+  ASSERT_EQ(p.timers_size(), 1);
+  EXPECT_EQ(p.timers(0).due_ms(), absl::ToUnixMillis(Utc(2026, 2, 9)));
+  EXPECT_EQ(p.wake_ms(), jan31) << "the pending key is early enough";
+  EXPECT_EQ(kv.data(), before_visit.data()) << "no index write";
+
+  EXPECT_EQ(FireDue(engine, p, kv, Utc(2026, 1, 31)), std::vector<std::string>{}) << "an early wake fires nothing";
+  const int64_t feb9 = absl::ToUnixMillis(Utc(2026, 2, 9));
+  EXPECT_EQ(p.wake_ms(), feb9);
+  EXPECT_EQ(IndexKeys(kv), (std::vector<std::pair<int64_t, uint64_t>>{{feb9, 7}}));
+  const std::string spell = std::to_string(absl::ToUnixMillis(Utc(2026, 1, 10)));
+  EXPECT_EQ(FireDue(engine, p, kv, Utc(2026, 2, 9)), std::vector<std::string>{"inactive_30d:" + spell});
+  EXPECT_TRUE(IndexKeys(kv).empty()) << "nothing left to wait for";
+  EXPECT_EQ(p.wake_ms(), 0);
+}
+
+// Something planned earlier than the pending key moves it: the old key is deleted, one is left.
+TEST(TimerIndex, AnEarlierTimerMovesTheWakeAndDeletesTheOldKey) {
+  const ActivationEngine engine =
+      Engine("profiles: {triggers: {inactivity: {days: [30]}, birthday: {days_before: 7}}}");
+  MemoryKv kv;
+  v1::Profile p;
+  p.set_id(9);
+  p.set_first_seen_ms(absl::ToUnixMillis(Utc(2026, 1, 1)));
+  p.set_last_seen_ms(absl::ToUnixMillis(Utc(2026, 1, 1)));
+  EXPECT_TRUE(At(engine, p, kv, Utc(2026, 1, 2)).empty());
+  EXPECT_EQ(p.wake_ms(), absl::ToUnixMillis(Utc(2026, 1, 31)));
+  (*p.mutable_traits())["birthday"].set_json(R"("1990-01-20")");  // learnt: due the 13th
+  EXPECT_TRUE(At(engine, p, kv, Utc(2026, 1, 3)).empty());
+  const int64_t jan13 = absl::ToUnixMillis(Utc(2026, 1, 13));
+  EXPECT_EQ(p.wake_ms(), jan13);
+  EXPECT_EQ(IndexKeys(kv), (std::vector<std::pair<int64_t, uint64_t>>{{jan13, 9}}));
+  EXPECT_EQ(FireDue(engine, p, kv, Utc(2026, 1, 13)), std::vector<std::string>{"birthday:2026"});
+  EXPECT_EQ(IndexKeys(kv), (std::vector<std::pair<int64_t, uint64_t>>{{absl::ToUnixMillis(Utc(2026, 1, 31)), 9}}));
+}
+
+// Profiles stored before the wake key had one key per planned timer: the first evaluation deletes
+// them, and a merged-away profile takes its wake key with it.
+TEST(TimerIndex, KeysPerTimerOfAnOlderProfileGoOnItsFirstEvaluationAndAMergedProfileLeavesNone) {
+  const ActivationEngine engine = Engine("profiles: {triggers: {inactivity: {days: [30, 90]}}}");
+  MemoryKv kv;
+  v1::Profile p;
+  p.set_id(5);
+  p.set_first_seen_ms(absl::ToUnixMillis(Utc(2026, 1, 1)));
+  p.set_last_seen_ms(absl::ToUnixMillis(Utc(2026, 1, 1)));
+  for (const auto& [name, due] : {std::pair<std::string, absl::Time>{"inactive_30d:x", Utc(2026, 1, 31)},
+                                  {"inactive_90d:x", Utc(2026, 4, 1)}}) {
+    v1::ScheduledTimer& timer = *p.add_timers();
+    timer.set_name(name);
+    timer.set_due_ms(absl::ToUnixMillis(due));
+    kv.Put(TimerKey(timer.due_ms(), 5, name), "");
+  }
+  EXPECT_TRUE(At(engine, p, kv, Utc(2026, 1, 2)).empty());
+  const int64_t jan31 = absl::ToUnixMillis(Utc(2026, 1, 31));
+  EXPECT_EQ(kv.data().size(), 1u);
+  EXPECT_TRUE(kv.data().contains(TimerKey(jan31, 5, "")));
+  EXPECT_EQ(p.timers_size(), 2) << "the plan itself is kept";
+
+  ActivationOutputs out;
+  engine.Retire(p, kv, Utc(2026, 1, 3), out);
+  EXPECT_TRUE(kv.data().empty());
 }
 
 TEST(TimerIndex, DueTimersComeOldestFirstUpToTheLimit) {
