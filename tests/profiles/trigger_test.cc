@@ -31,6 +31,15 @@ std::vector<std::string> Fired(const ActivationOutputs& out) {
   return keys;
 }
 
+// Profile `id`, first and last seen at the start of 2026 (UTC).
+v1::Profile SeenOnNewYear(uint64_t id) {
+  v1::Profile p;
+  p.set_id(id);
+  p.set_first_seen_ms(absl::ToUnixMillis(Utc(2026, 1, 1)));
+  p.set_last_seen_ms(absl::ToUnixMillis(Utc(2026, 1, 1)));
+  return p;
+}
+
 // Evaluates `p` at `now` with `engine` and returns the occurrences fired.
 std::vector<std::string> At(const ActivationEngine& engine, v1::Profile& p, MemoryKv& kv, absl::Time now) {
   ActivationOutputs out;
@@ -135,10 +144,7 @@ TEST(Triggers, BenefitsExpireEachOnce) {
 TEST(Triggers, InactivityFiresOncePerQuietSpellAndRearmsOnActivity) {
   const ActivationEngine engine = Engine("profiles: {triggers: {inactivity: {days: [30, 90]}}}");
   MemoryKv kv;
-  v1::Profile p;
-  p.set_id(7);
-  p.set_first_seen_ms(absl::ToUnixMillis(Utc(2026, 1, 1)));
-  p.set_last_seen_ms(absl::ToUnixMillis(Utc(2026, 1, 1)));
+  v1::Profile p = SeenOnNewYear(7);
   EXPECT_TRUE(At(engine, p, kv, Utc(2026, 1, 2)).empty());
   EXPECT_EQ(p.timers_size(), 2);
   const std::string spell = std::to_string(absl::ToUnixMillis(Utc(2026, 1, 1)));
@@ -215,10 +221,7 @@ std::vector<std::string> FireDue(const ActivationEngine& engine, v1::Profile& p,
 TEST(TimerIndex, AnEventThatPushesThePlanLaterWritesNoKeyAndTheEarlyWakePlansAgain) {
   const ActivationEngine engine = Engine("profiles: {triggers: {inactivity: {days: [30]}}}");
   MemoryKv kv;
-  v1::Profile p;
-  p.set_id(7);
-  p.set_first_seen_ms(absl::ToUnixMillis(Utc(2026, 1, 1)));
-  p.set_last_seen_ms(absl::ToUnixMillis(Utc(2026, 1, 1)));
+  v1::Profile p = SeenOnNewYear(7);
   EXPECT_TRUE(At(engine, p, kv, Utc(2026, 1, 1, 12)).empty());
   const int64_t jan31 = absl::ToUnixMillis(Utc(2026, 1, 31));
   EXPECT_EQ(p.wake_ms(), jan31);
@@ -247,10 +250,7 @@ TEST(TimerIndex, AnEarlierTimerMovesTheWakeAndDeletesTheOldKey) {
   const ActivationEngine engine =
       Engine("profiles: {triggers: {inactivity: {days: [30]}, birthday: {days_before: 7}}}");
   MemoryKv kv;
-  v1::Profile p;
-  p.set_id(9);
-  p.set_first_seen_ms(absl::ToUnixMillis(Utc(2026, 1, 1)));
-  p.set_last_seen_ms(absl::ToUnixMillis(Utc(2026, 1, 1)));
+  v1::Profile p = SeenOnNewYear(9);
   EXPECT_TRUE(At(engine, p, kv, Utc(2026, 1, 2)).empty());
   EXPECT_EQ(p.wake_ms(), absl::ToUnixMillis(Utc(2026, 1, 31)));
   (*p.mutable_traits())["birthday"].set_json(R"("1990-01-20")");  // learnt: due the 13th
@@ -267,10 +267,7 @@ TEST(TimerIndex, AnEarlierTimerMovesTheWakeAndDeletesTheOldKey) {
 TEST(TimerIndex, KeysPerTimerOfAnOlderProfileGoOnItsFirstEvaluationAndAMergedProfileLeavesNone) {
   const ActivationEngine engine = Engine("profiles: {triggers: {inactivity: {days: [30, 90]}}}");
   MemoryKv kv;
-  v1::Profile p;
-  p.set_id(5);
-  p.set_first_seen_ms(absl::ToUnixMillis(Utc(2026, 1, 1)));
-  p.set_last_seen_ms(absl::ToUnixMillis(Utc(2026, 1, 1)));
+  v1::Profile p = SeenOnNewYear(5);
   for (const auto& [name, due] : {std::pair<std::string, absl::Time>{"inactive_30d:x", Utc(2026, 1, 31)},
                                   {"inactive_90d:x", Utc(2026, 4, 1)}}) {
     v1::ScheduledTimer& timer = *p.add_timers();
