@@ -240,8 +240,8 @@ absl::Time NextBirthday(absl::CivilDay birth, absl::Time now, absl::TimeZone zon
   return absl::FromCivil(next, zone);
 }
 
-bool EvaluateFact(const Condition& c, const std::optional<FactValue>& value, absl::Time now, absl::TimeZone zone) {
-  const bool present = value.has_value() && value->kind != FactValue::Kind::kNull;
+bool EvaluateFact(const Condition& c, const FactValue* value, absl::Time now, absl::TimeZone zone) {
+  const bool present = value != nullptr && value->kind != FactValue::Kind::kNull;
   if (c.op == Condition::Op::kExists) return present == c.exists;
   if (!present) return c.op == Condition::Op::kNe;
   switch (c.op) {
@@ -374,8 +374,19 @@ FactValue FactValue::FromJson(std::string_view json) {
 }
 
 std::string EventSelector::Key() const {
-  if (where.empty()) return event;
-  return absl::StrCat(event, "?", absl::StrJoin(where, "&", absl::PairFormatter("=")));
+  std::string key;
+  AppendKey(key);
+  return key;
+}
+
+void EventSelector::AppendKey(std::string& out) const {
+  out.append(event);
+  char separator = '?';
+  for (const auto& [property, value] : where) {
+    out.push_back(separator);
+    absl::StrAppend(&out, property, "=", value);
+    separator = '&';
+  }
 }
 
 bool EventSelector::Matches(const v1::Event& e) const {
@@ -458,28 +469,33 @@ ProfileFactsView::ProfileFactsView(const v1::Profile* profile, absl::TimeZone de
   }
 }
 
-std::optional<FactValue> ProfileFactsView::Trait(std::string_view name) const {
+namespace {
+
+const FactValue* ValueOf(const std::optional<FactValue>& value) { return value.has_value() ? &*value : nullptr; }
+
+}  // namespace
+
+const FactValue* ProfileFactsView::Trait(std::string_view name) const {
   for (const auto& [parsed_name, value] : parsed_traits_) {
-    if (parsed_name == name) return value;
+    if (parsed_name == name) return ValueOf(value);
   }
   std::optional<FactValue> value;
   if (auto it = profile_->traits().find(std::string(name)); it != profile_->traits().end()) {
     value = FactValue::FromJson(it->second.json());
   }
-  parsed_traits_.emplace_back(std::string(name), value);
-  return value;
+  return ValueOf(parsed_traits_.emplace_back(std::string(name), std::move(value)).second);
 }
 
-std::optional<FactValue> ProfileFactsView::Computed(std::string_view name) const {
-  if (computed_ != nullptr) {
-    // Computing may be costly (a part of ComputeTraits): once per name per evaluation.
-    for (const auto& [computed_name, value] : computed_values_) {
-      if (computed_name == name) return value;
-    }
-    std::optional<FactValue> value = computed_->Get(*profile_, name, now_);
-    computed_values_.emplace_back(std::string(name), value);
-    return value;
+const FactValue* ProfileFactsView::Computed(std::string_view name) const {
+  // Computing may be costly (a part of ComputeTraits): once per name per evaluation.
+  for (const auto& [computed_name, value] : computed_values_) {
+    if (computed_name == name) return ValueOf(value);
   }
+  std::optional<FactValue> value = computed_ != nullptr ? computed_->Get(*profile_, name, now_) : BuiltInComputed(name);
+  return ValueOf(computed_values_.emplace_back(std::string(name), std::move(value)).second);
+}
+
+std::optional<FactValue> ProfileFactsView::BuiltInComputed(std::string_view name) const {
   auto count = [](const auto& map, std::string_view key) -> std::optional<FactValue> {
     auto it = map.find(std::string(key));
     return FactValue::Number(it == map.end() ? 0 : static_cast<double>(it->second));
@@ -508,12 +524,22 @@ std::optional<FactValue> ProfileFactsView::Computed(std::string_view name) const
   return std::nullopt;
 }
 
+const v1::EventDayCounts* ProfileFactsView::WindowOf(const EventSelector& selector) const {
+  // Every segment evaluation looks windows up: the key is built in a buffer kept per thread
+  // rather than allocated each time (the map's find takes a std::string).
+  thread_local std::string key;
+  key.clear();
+  selector.AppendKey(key);
+  auto it = profile_->event_windows().find(key);
+  return it == profile_->event_windows().end() ? nullptr : &it->second;
+}
+
 int64_t ProfileFactsView::CountEvents(const EventSelector& selector, int32_t within_days, absl::Time now) const {
-  auto it = profile_->event_windows().find(selector.Key());
-  if (it == profile_->event_windows().end()) return 0;
+  const v1::EventDayCounts* window = WindowOf(selector);
+  if (window == nullptr) return 0;
   const int32_t today = UtcDay(absl::ToUnixMillis(now));
   int64_t total = 0;
-  for (const auto& [day, count] : it->second.by_day()) {
+  for (const auto& [day, count] : window->by_day()) {
     if (within_days == 0 || (day > today - within_days && day <= today)) total += count;
   }
   return total;
@@ -522,11 +548,11 @@ int64_t ProfileFactsView::CountEvents(const EventSelector& selector, int32_t wit
 std::optional<absl::Time> ProfileFactsView::NextWindowExit(const EventSelector& selector, int32_t within_days,
                                                            absl::Time now) const {
   if (within_days == 0) return std::nullopt;
-  auto it = profile_->event_windows().find(selector.Key());
-  if (it == profile_->event_windows().end()) return std::nullopt;
+  const v1::EventDayCounts* window = WindowOf(selector);
+  if (window == nullptr) return std::nullopt;
   const int32_t today = UtcDay(absl::ToUnixMillis(now));
   std::optional<int32_t> oldest;
-  for (const auto& [day, count] : it->second.by_day()) {
+  for (const auto& [day, count] : window->by_day()) {
     if (count != 0 && day > today - within_days && (!oldest.has_value() || day < *oldest)) oldest = day;
   }
   // Day d is in the window until the start of day d + within_days (UTC).
@@ -582,8 +608,8 @@ std::optional<absl::Time> NextChange(const Condition& c, const ProfileFacts& fac
     }
     case Condition::Kind::kTrait: {
       if (c.op != Condition::Op::kAgeBetween) return std::nullopt;
-      std::optional<FactValue> value = facts.Trait(c.name);
-      if (!value.has_value()) return std::nullopt;
+      const FactValue* value = facts.Trait(c.name);
+      if (value == nullptr) return std::nullopt;
       std::optional<absl::CivilDay> birth = ParseCivilDay(value->text);
       if (!birth.has_value()) return std::nullopt;
       return NextBirthday(*birth, now, facts.TimeZone());

@@ -31,6 +31,7 @@
 #pragma once
 
 #include <cstdint>
+#include <deque>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -71,6 +72,7 @@ struct EventSelector {
 
   // Canonical text, the key of Profile.event_windows: `event` alone, or `event?k=v&k2=v2`.
   std::string Key() const;
+  void AppendKey(std::string& out) const;  // Key(), appended to `out`
   bool Matches(const v1::Event& event) const;
 };
 
@@ -107,8 +109,9 @@ void CollectSelectors(const Condition& condition, std::vector<std::pair<EventSel
 class ProfileFacts {
  public:
   virtual ~ProfileFacts() = default;
-  virtual std::optional<FactValue> Trait(std::string_view name) const = 0;
-  virtual std::optional<FactValue> Computed(std::string_view name) const = 0;
+  // The value, or nullptr when the profile has none. Valid as long as the facts object.
+  virtual const FactValue* Trait(std::string_view name) const = 0;
+  virtual const FactValue* Computed(std::string_view name) const = 0;
   // Events matching `selector` in the last `within_days` UTC days up to `now` (0: all kept days).
   virtual int64_t CountEvents(const EventSelector& selector, int32_t within_days, absl::Time now) const = 0;
   // The earliest time after `now` at which CountEvents(selector, within_days, t) drops because a
@@ -141,8 +144,8 @@ class ProfileFactsView final : public ProfileFacts {
   ProfileFactsView(const v1::Profile* profile, absl::TimeZone default_zone, const ComputedTraitSource* computed,
                    absl::Time now);
 
-  std::optional<FactValue> Trait(std::string_view name) const override;
-  std::optional<FactValue> Computed(std::string_view name) const override;
+  const FactValue* Trait(std::string_view name) const override;
+  const FactValue* Computed(std::string_view name) const override;
   int64_t CountEvents(const EventSelector& selector, int32_t within_days, absl::Time now) const override;
   std::optional<absl::Time> NextWindowExit(const EventSelector& selector, int32_t within_days,
                                            absl::Time now) const override;
@@ -150,13 +153,19 @@ class ProfileFactsView final : public ProfileFacts {
   absl::TimeZone TimeZone() const override { return zone_; }
 
  private:
+  // Computed(name) without a ComputedTraitSource: the built-ins listed at ComputedTraitSource.
+  std::optional<FactValue> BuiltInComputed(std::string_view name) const;
+  // The profile's day counts for `selector`, or nullptr.
+  const v1::EventDayCounts* WindowOf(const EventSelector& selector) const;
+
   const v1::Profile* profile_;
   absl::TimeZone zone_;
   const ComputedTraitSource* computed_;
   absl::Time now_;
-  // Traits already parsed from their JSON (a profile is evaluated against every segment at once).
-  mutable std::vector<std::pair<std::string, std::optional<FactValue>>> parsed_traits_;
-  mutable std::vector<std::pair<std::string, std::optional<FactValue>>> computed_values_;
+  // Traits already parsed from their JSON and computed traits already computed (a profile is
+  // evaluated against every segment at once). Deques: Trait and Computed hand out pointers into them.
+  mutable std::deque<std::pair<std::string, std::optional<FactValue>>> parsed_traits_;
+  mutable std::deque<std::pair<std::string, std::optional<FactValue>>> computed_values_;
   mutable std::vector<std::pair<std::string, std::optional<absl::Time>>> computed_changes_;  // at now_
 };
 
