@@ -1,6 +1,10 @@
 // How each kind of output record is encoded on its topic.
 #pragma once
 
+#include <optional>
+#include <string>
+#include <string_view>
+
 #include "app/topics.h"
 #include "app/worker_loop.h"
 #include "profiles/segments.h"
@@ -20,7 +24,25 @@ OutputRecord MergeOutput(const Topics& topics, const v1::MergeRecord& merge);
 // with every order grew with the customer's history past the broker's message limit) and
 // activation's own state, segment memberships, event windows and timers (the JSON shows none of
 // them, and they were 40% of a profile's bytes with 27 segments configured).
-OutputRecord ProfileChangeOutput(const Topics& topics, v1::ProfileUpdate& update);
+// With `profile_record` (ProfileRecordBytes(update.profile()).record, made as the profile was
+// saved) the record is that plus the update's other fields, and the profile is not read or
+// serialized again; the bytes differ only in field order from the stripping path's, and parse to
+// the same message.
+OutputRecord ProfileChangeOutput(const Topics& topics, v1::ProfileUpdate& update,
+                                 std::string_view profile_record = {});
+
+// A profile's serialization in two parts whose concatenation is the whole profile's bytes (the
+// fields are disjoint, and protobuf reads concatenated messages as one): what a profile-changes
+// record carries of it, and the rest (orders, memberships, windows, timers, the wake). The
+// profiles stage stores the concatenation and keeps `record` for ProfileChangeOutput, so the
+// record costs no second serialization. nullopt for a profile with orders but no totals (stored
+// before totals existed; the record computes them). `profile` is not changed: its parts are set
+// aside and back (hence not const).
+struct ProfileRecordParts {
+  std::string record;
+  std::string rest;
+};
+std::optional<ProfileRecordParts> ProfileRecordBytes(v1::Profile& profile);
 // profile-updates: JSON (sinks/profile_updates.h) keyed by profile id.
 OutputRecord ProfileUpdateOutput(const Topics& topics, const v1::ProfileUpdate& update);
 // segment-changes: JSON (profiles/segments.h SegmentChangeToJson) keyed by profile id.

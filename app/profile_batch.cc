@@ -4,6 +4,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/time/time.h"
+#include "app/outputs.h"
 #include "common/deterministic_bytes.h"
 #include "common/status_macros.h"
 #include "profiles/order_totals.h"
@@ -13,12 +14,15 @@
 namespace tessera::app {
 
 ProfileUpdates::ProfileUpdates(ProfileUpdates&& other) noexcept
-    : arena_(std::move(other.arena_)), updates_(std::exchange(other.updates_, nullptr)) {}
+    : arena_(std::move(other.arena_)),
+      updates_(std::exchange(other.updates_, nullptr)),
+      records_(std::move(other.records_)) {}
 
 ProfileUpdates& ProfileUpdates::operator=(ProfileUpdates&& other) noexcept {
   if (this != &other) {
     updates_ = std::exchange(other.updates_, nullptr);  // before the arena it lives on goes
     arena_ = std::move(other.arena_);
+    records_ = std::move(other.records_);
   }
   return *this;
 }
@@ -208,7 +212,7 @@ absl::Status ProfileBatch::SettleOrders(uint64_t id, Entry& entry) {
   return absl::OkStatus();
 }
 
-absl::Status ProfileBatch::SaveProfile(uint64_t id, Entry& entry) {
+absl::Status ProfileBatch::SaveProfile(uint64_t id, Entry& entry, std::string* record) {
   v1::Profile& profile = *entry.current;
   const uint32_t buckets = profile.order_buckets();
   const int64_t count = buckets == 0 ? profile.orders_size() : profile.order_totals().orders();
@@ -262,6 +266,13 @@ absl::Status ProfileBatch::SaveProfile(uint64_t id, Entry& entry) {
   entry.loaded_buckets.clear();
   if (profile.order_buckets() > 0) profile.clear_orders();
   profile.set_orders_partial(false);
+  if (record != nullptr) {
+    if (std::optional<ProfileRecordParts> parts = ProfileRecordBytes(profile)) {
+      store_->SaveSerialized(id, absl::StrCat(parts->record, parts->rest));
+      *record = std::move(parts->record);
+      return absl::OkStatus();
+    }
+  }
   store_->Save(profile);
   return absl::OkStatus();
 }
@@ -290,10 +301,13 @@ absl::StatusOr<ProfileUpdates> ProfileBatch::Finish(int64_t now_ms, profiles::Ac
   google::protobuf::Arena* arena = arena_.get();
   auto* updates = google::protobuf::Arena::CreateMessage<ProfileUpdates::Field>(arena);
   updates->Reserve(static_cast<int>(ids.size()));
+  std::vector<std::string> records;
+  records.reserve(ids.size());
   for (uint64_t id : ids) {
     Entry& entry = entries_[id];
     if (entry.loaded_only) continue;  // read ahead for an event that then did not apply (a replay)
     const size_t changes_before = activation.segment_changes.size();
+    std::string record;
     if (entry.merged_into == 0) {
       RETURN_IF_ERROR(SettleOrders(id, entry));
       if (activation_ != nullptr) {
@@ -327,18 +341,19 @@ absl::StatusOr<ProfileUpdates> ProfileBatch::Finish(int64_t now_ms, profiles::Ac
         update->add_changed_fields(std::move(field));
       }
       entry.current->set_version(update->version());
-      RETURN_IF_ERROR(SaveProfile(id, entry));
+      RETURN_IF_ERROR(SaveProfile(id, entry, &record));
       update->set_allocated_profile(std::exchange(entry.current, nullptr));  // the same arena: no copy
     }
     for (size_t i = changes_before; i < activation.segment_changes.size(); ++i) {
       activation.segment_changes[i].version = update->version();
     }
     updates->AddAllocated(update);  // the same arena: no copy
+    records.push_back(std::move(record));
   }
   entries_.clear();
   not_stored_.clear();
   // What the entries pointed into goes with the updates; the next batch starts a new arena.
-  ProfileUpdates finished(std::exchange(arena_, NewArena()), updates);
+  ProfileUpdates finished(std::exchange(arena_, NewArena()), updates, std::move(records));
   return finished;
 }
 

@@ -71,14 +71,19 @@ class ProfileUpdates {
   }
   Field::iterator begin() { return updates_ != nullptr ? updates_->begin() : Field::iterator(); }
   Field::iterator end() { return updates_ != nullptr ? updates_->end() : Field::iterator(); }
+  // Update i's profile as a profile-changes record carries it, serialized as it was saved
+  // (ProfileRecordBytes in app/outputs.h), for ProfileChangeOutput; empty for a tombstone or a
+  // profile that needs the record's stripping path.
+  std::string_view profile_record(size_t i) const { return records_[i]; }
 
  private:
   friend class ProfileBatch;
-  ProfileUpdates(std::unique_ptr<google::protobuf::Arena> arena, Field* updates)
-      : arena_(std::move(arena)), updates_(updates) {}
+  ProfileUpdates(std::unique_ptr<google::protobuf::Arena> arena, Field* updates, std::vector<std::string> records)
+      : arena_(std::move(arena)), updates_(updates), records_(std::move(records)) {}
 
   std::unique_ptr<google::protobuf::Arena> arena_;
   Field* updates_ = nullptr;  // on arena_; null: none
+  std::vector<std::string> records_;  // one per update
 };
 
 class ProfileBatch {
@@ -169,8 +174,10 @@ class ProfileBatch {
   absl::Status SettleOrders(uint64_t id, Entry& entry);
   // Writes the buckets whose orders changed (all of them when the orders move apart past
   // kInlineOrders, or the buckets double; totals a profile stored before them lacks are counted
-  // then), deletes buckets past the count, and writes the profile without its orders.
-  absl::Status SaveProfile(uint64_t id, Entry& entry);
+  // then), deletes buckets past the count, and writes the profile without its orders. With
+  // `record`, the profile is serialized in the two parts of ProfileRecordBytes and `record` gets
+  // the first (left empty when the profile needs the stripping path).
+  absl::Status SaveProfile(uint64_t id, Entry& entry, std::string* record = nullptr);
 
   profiles::ProfileStore* store_;
   std::unique_ptr<google::protobuf::Arena> arena_;  // handed to the updates by Finish

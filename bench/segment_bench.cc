@@ -376,7 +376,10 @@ int Stage(RocksStore* store, const app::ActivationSetup& setup, const Flags& fla
       return 1;
     }
     phase(phases.finish);
-    for (v1::ProfileUpdate& u : *finished) bytes += static_cast<int64_t>(app::ProfileChangeOutput(topics, u).value.size());
+    size_t i = 0;
+    for (v1::ProfileUpdate& u : *finished) {
+      bytes += static_cast<int64_t>(app::ProfileChangeOutput(topics, u, finished->profile_record(i++)).value.size());
+    }
     for (const auto& c : out.segment_changes) bytes += static_cast<int64_t>(app::SegmentChangeOutput(topics, c).value.size());
     for (const auto& t : out.triggers) bytes += static_cast<int64_t>(app::TriggerOutput(topics, t).value.size());
     phase(phases.encode);

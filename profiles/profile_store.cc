@@ -63,6 +63,8 @@ absl::Status ProfileStore::Prefetch(std::vector<uint64_t> ids) {
 
 void ProfileStore::Save(const v1::Profile& profile) { kv_->Put(ProfileKey(profile.id()), profile.SerializeAsString()); }
 
+void ProfileStore::SaveSerialized(uint64_t id, std::string_view bytes) { kv_->Put(ProfileKey(id), bytes); }
+
 void ProfileStore::MarkMerged(uint64_t loser, uint64_t winner) {
   kv_->Delete(ProfileKey(loser));
   kv_->Put(MergedKey(loser), BigEndian64(winner));

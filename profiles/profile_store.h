@@ -43,6 +43,8 @@ class ProfileStore {
   // one MultiGet for a whole batch instead of a Get per profile.
   absl::Status Prefetch(std::vector<uint64_t> ids);
   void Save(const v1::Profile& profile);
+  // Stores `bytes`, a serialized v1::Profile (for a caller that has them already), as profile `id`.
+  void SaveSerialized(uint64_t id, std::string_view bytes);
   // Deletes the profile and leaves a redirect to `winner`.
   void MarkMerged(uint64_t loser, uint64_t winner);
   // The winner a merged-away id points at, or nullopt.

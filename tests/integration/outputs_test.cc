@@ -8,6 +8,7 @@
 #include <string>
 
 #include "absl/time/time.h"
+#include "google/protobuf/util/message_differencer.h"
 #include "app/activation_driver.h"
 #include "profiles/profile_state.h"
 #include "sinks/profile_updates.h"
@@ -138,6 +139,40 @@ TEST(ProfileChangeOutputTest, ATombstoneGoesAsItIs) {
   ASSERT_TRUE(read.ParseFromString(record.value));
   EXPECT_FALSE(read.has_profile());
   EXPECT_EQ(read.SerializeAsString(), tombstone.SerializeAsString());
+}
+
+// The profiles stage serializes a profile once, in two parts: their concatenation is what it
+// stores, the first is the record's profile. Both must read back as the stripping path's.
+TEST(ProfileChangeOutputTest, ThePartsSavedMakeTheWholeProfileAndTheSameRecord) {
+  v1::ProfileUpdate whole = ActivatedUpdate();
+  ASSERT_TRUE(whole.profile().has_order_totals());
+  ASSERT_NE(whole.profile().wake_ms(), 0);
+  const v1::Profile before = whole.profile();
+  std::optional<ProfileRecordParts> parts = ProfileRecordBytes(*whole.mutable_profile());
+  ASSERT_TRUE(parts.has_value());
+  EXPECT_TRUE(google::protobuf::util::MessageDifferencer::Equals(whole.profile(), before)) << "set aside and back";
+
+  v1::Profile stored;
+  ASSERT_TRUE(stored.ParseFromString(parts->record + parts->rest));
+  EXPECT_TRUE(google::protobuf::util::MessageDifferencer::Equals(stored, before));
+
+  const Topics topics("t.");
+  v1::ProfileUpdate stripped = whole;
+  const OutputRecord by_stripping = ProfileChangeOutput(topics, stripped);
+  const OutputRecord from_parts = ProfileChangeOutput(topics, whole, parts->record);
+  EXPECT_EQ(from_parts.key, by_stripping.key);
+  v1::ProfileUpdate read_stripped, read_parts;
+  ASSERT_TRUE(read_stripped.ParseFromString(by_stripping.value));
+  ASSERT_TRUE(read_parts.ParseFromString(from_parts.value));
+  EXPECT_TRUE(google::protobuf::util::MessageDifferencer::Equals(read_parts, read_stripped))
+      << read_parts.DebugString() << "\nvs\n" << read_stripped.DebugString();
+  EXPECT_TRUE(google::protobuf::util::MessageDifferencer::Equals(whole.profile(), before))
+      << "the update keeps its profile (the fused pipeline renders it)";
+
+  // Orders without totals (stored before totals existed): the record has to count them.
+  v1::Profile old = before;
+  old.clear_order_totals();
+  EXPECT_FALSE(ProfileRecordBytes(old).has_value());
 }
 
 }  // namespace
