@@ -363,15 +363,16 @@ std::optional<int64_t> EarliestOf(const google::protobuf::RepeatedPtrField<v1::S
   return earliest;
 }
 
-// Keeps the profile's one index key at or before `earliest` (the first planned timer; nullopt when
-// none). A pending key already early enough stays where it is: an event that pushes the plan later
-// (the inactivity timer, on every event) writes no key, and the early key only wakes an evaluation
-// that plans again. A key at or before `now` has come due (the driver deletes it as it fires; an
-// event may get there first), so it is deleted and, if anything is planned, a new one written.
-void WakeBy(std::optional<int64_t> earliest, int64_t now_ms, v1::Profile& profile, KeyValueView& kv) {
+// Keeps the profile's one index key at `earliest`, the first planned timer (nullopt: none). A key
+// already there stays: an event that moves a later timer (the inactivity timer, on every visit,
+// while a birthday or a window's exit comes first) writes no index key. The key is exact, never
+// early: leaving it early when the plan moves later was tried and costs a whole evaluation of the
+// profile when it comes due, more than the writes it saves for a profile with few events
+// (docs/segments.md). A key at or before `now` has come due (the driver deletes it as it fires;
+// an event may get there first), so it goes too.
+void WakeAt(std::optional<int64_t> earliest, int64_t now_ms, v1::Profile& profile, KeyValueView& kv) {
   const int64_t wake = profile.wake_ms();
-  const bool pending = wake > now_ms;
-  if (pending && earliest.has_value() && wake <= *earliest) return;
+  if (earliest.has_value() && wake == *earliest && wake > now_ms) return;
   if (wake != 0) kv.Delete(TimerKey(wake, profile.id(), kWakeTimer));
   if (!earliest.has_value()) {
     profile.set_wake_ms(0);
@@ -461,7 +462,7 @@ absl::StatusOr<bool> ActivationEngine::Evaluate(v1::Profile& profile, KeyValueVi
   DropPerTimerKeys(profile, kv);
   profile.mutable_timers()->Clear();
   for (v1::ScheduledTimer& w : wanted) *profile.add_timers() = std::move(w);
-  WakeBy(EarliestOf(profile.timers()), now_ms, profile, kv);
+  WakeAt(EarliestOf(profile.timers()), now_ms, profile, kv);
   return membership_changed;
 }
 
@@ -487,7 +488,7 @@ absl::StatusOr<bool> ActivationEngine::EvaluateSegment(v1::Profile& profile, std
       timer->set_due_ms(next_ms);
     }
   }
-  WakeBy(EarliestOf(profile.timers()), absl::ToUnixMillis(now), profile, kv);
+  WakeAt(EarliestOf(profile.timers()), absl::ToUnixMillis(now), profile, kv);
   return out.segment_changes.size() != changes_before;
 }
 

@@ -12,11 +12,10 @@
 //   "tm/" <be64 wake ms> <be64 profile id>        -> ""            the timer index, in time order
 //   "tf/" <be64 profile id> <occurrence key>      -> be64 fired ms  fired-once records
 // A timer coming due only means "evaluate this profile now": the evaluation decides what fires,
-// so a stale timer is harmless and the index never has to be exact, only complete. So a profile
-// has one index key (Profile.wake_ms), at or before the earliest of what it waits for
-// (Profile.timers), and the key moves only to come earlier: most events push the plan later (the
-// inactivity timer, a window's exit) and then write no index key at all, at the price of one early
-// wake that plans again. (Profiles stored before wake_ms had a key per timer, "tm/" <due> <id>
+// so a stale timer is harmless and the index never has to be exact, only complete. A profile has
+// one index key (Profile.wake_ms), at the earliest of what it waits for (Profile.timers): a timer
+// that moves while another comes first (the inactivity timer on every visit, before a birthday)
+// writes no index key. (Profiles stored before wake_ms had a key per timer, "tm/" <due> <id>
 // <name>; their first evaluation deletes them.)
 //
 // Thread-safety: ActivationEngine is immutable after construction; Evaluate/Retire may be called

@@ -215,34 +215,39 @@ std::vector<std::string> FireDue(const ActivationEngine& engine, v1::Profile& p,
   return At(engine, p, kv, now);
 }
 
-// A profile has one index key, at or before the first thing it waits for. An event that pushes
-// that later (the inactivity timer moves on every visit) writes no key; the key then wakes the
-// profile early once, which plans again, and the occurrence still fires once, on time.
-TEST(TimerIndex, AnEventThatPushesThePlanLaterWritesNoKeyAndTheEarlyWakePlansAgain) {
-  const ActivationEngine engine = Engine("profiles: {triggers: {inactivity: {days: [30]}}}");
+// A profile has one index key, at the first thing it waits for. A timer moving behind an earlier
+// one (the inactivity timer on a visit, behind a birthday) writes no key; when the first one
+// moves, the key moves with it, and never wakes the profile early.
+TEST(TimerIndex, ATimerMovingBehindAnEarlierOneWritesNoKeyAndTheFirstCarriesTheKey) {
+  const ActivationEngine engine =
+      Engine("profiles: {triggers: {inactivity: {days: [30]}, birthday: {days_before: 7}}}");
   MemoryKv kv;
   v1::Profile p = SeenOnNewYear(7);
+  (*p.mutable_traits())["birthday"].set_json(R"("1990-01-20")");
   EXPECT_TRUE(At(engine, p, kv, Utc(2026, 1, 1, 12)).empty());
-  const int64_t jan31 = absl::ToUnixMillis(Utc(2026, 1, 31));
-  EXPECT_EQ(p.wake_ms(), jan31);
-  EXPECT_EQ(IndexKeys(kv), (std::vector<std::pair<int64_t, uint64_t>>{{jan31, 7}}));
+  const int64_t jan13 = absl::ToUnixMillis(Utc(2026, 1, 13));
+  EXPECT_EQ(p.wake_ms(), jan13);
+  EXPECT_EQ(IndexKeys(kv), (std::vector<std::pair<int64_t, uint64_t>>{{jan13, 7}}));
 
-  p.set_last_seen_ms(absl::ToUnixMillis(Utc(2026, 1, 10)));  // a visit
+  p.set_last_seen_ms(absl::ToUnixMillis(Utc(2026, 1, 10)));  // a visit: inactivity moves to 9 February
   const MemoryKv before_visit = kv;
   EXPECT_TRUE(At(engine, p, kv, Utc(2026, 1, 10)).empty());
-  ASSERT_EQ(p.timers_size(), 1);
-  EXPECT_EQ(p.timers(0).due_ms(), absl::ToUnixMillis(Utc(2026, 2, 9)));
-  EXPECT_EQ(p.wake_ms(), jan31) << "the pending key is early enough";
+  EXPECT_EQ(p.timers_size(), 2);
   EXPECT_EQ(kv.data(), before_visit.data()) << "no index write";
 
-  EXPECT_EQ(FireDue(engine, p, kv, Utc(2026, 1, 31)), std::vector<std::string>{}) << "an early wake fires nothing";
+  EXPECT_EQ(FireDue(engine, p, kv, Utc(2026, 1, 13)), std::vector<std::string>{"birthday:2026"});
   const int64_t feb9 = absl::ToUnixMillis(Utc(2026, 2, 9));
-  EXPECT_EQ(p.wake_ms(), feb9);
   EXPECT_EQ(IndexKeys(kv), (std::vector<std::pair<int64_t, uint64_t>>{{feb9, 7}}));
-  const std::string spell = std::to_string(absl::ToUnixMillis(Utc(2026, 1, 10)));
-  EXPECT_EQ(FireDue(engine, p, kv, Utc(2026, 2, 9)), std::vector<std::string>{"inactive_30d:" + spell});
-  EXPECT_TRUE(IndexKeys(kv).empty()) << "nothing left to wait for";
-  EXPECT_EQ(p.wake_ms(), 0);
+
+  p.set_last_seen_ms(absl::ToUnixMillis(Utc(2026, 2, 1)));  // the first timer moves: so does the key
+  EXPECT_TRUE(At(engine, p, kv, Utc(2026, 2, 1)).empty());
+  const int64_t mar3 = absl::ToUnixMillis(Utc(2026, 3, 3));
+  EXPECT_EQ(IndexKeys(kv), (std::vector<std::pair<int64_t, uint64_t>>{{mar3, 7}}));
+  EXPECT_EQ(FireDue(engine, p, kv, Utc(2026, 2, 9)), std::vector<std::string>{"(nothing due)"}) << "no early wake";
+  const std::string spell = std::to_string(absl::ToUnixMillis(Utc(2026, 2, 1)));
+  EXPECT_EQ(FireDue(engine, p, kv, Utc(2026, 3, 3)), std::vector<std::string>{"inactive_30d:" + spell});
+  EXPECT_EQ(IndexKeys(kv), (std::vector<std::pair<int64_t, uint64_t>>{{absl::ToUnixMillis(Utc(2027, 1, 13)), 7}}))
+      << "next year's birthday";
 }
 
 // Something planned earlier than the pending key moves it: the old key is deleted, one is left.
