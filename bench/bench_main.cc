@@ -15,9 +15,12 @@
 //             each key, one synced WriteBatch per batch, as the pipeline commits); Merge per op
 //   parse     --people N --events M [--seed S]
 //             B_parse: simdjson DOM parse MB/s over the workload, and ingest's EventParser msg/s
-//   pipeline  --dir D --people N --events M [--seed S] [--batch-size 5000]
+//   pipeline  --dir D --people N --events M [--seed S] [--batch-size 5000] [--config FILE]
 //             the fused pipeline without Kafka (ingest -> identity -> profiles -> output encoding,
-//             one synced WriteBatch per batch): where the time goes when Kafka is taken away
+//             one synced WriteBatch per batch): where the time goes when Kafka is taken away.
+//             --config: segments, triggers and computed traits as `tessera run --config` reads
+//             them (e.g. `segment-bench --mode config`); without it none are configured, as in
+//             bench/run
 //   store     --dir D [--compact yes]
 //             footprint of a stopped store: SST/WAL/other bytes, keys and logical bytes per key
 //             prefix, and each prefix's SST bytes on disk (RocksDB's approximate sizes: compressed);
@@ -67,6 +70,7 @@
 #include "absl/strings/str_format.h"
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
+#include "app/activation_driver.h"
 #include "app/fused_pipeline.h"
 #include "app/offsets.h"
 #include "app/outputs.h"
@@ -728,12 +732,20 @@ int Pipeline(const Flags& flags) {
   // before, this baseline read every identity miss from RocksDB, which `tessera run` does not.
   auto store = app::OpenStageStore(dir + "/store", app::RunOptions{});
   if (!store.ok()) return Fail(store.status());
+  app::FusedPipelineOptions pipeline_options;
+  if (const std::string config = flags.Str("config", ""); !config.empty()) {
+    absl::StatusOr<app::ActivationSetup> setup = app::LoadActivationSetup(config, "UTC");
+    if (!setup.ok()) return Fail(setup.status());
+    pipeline_options.activation = setup->activation;
+    pipeline_options.computed_traits = setup->computed;
+  }
   CurrentBatchView view;
-  app::FusedPipeline pipeline(&view, app::FusedPipelineOptions{}, &SystemClock());
+  app::FusedPipeline pipeline(&view, pipeline_options, &SystemClock());
   const app::Topics topics("bench.");
   int64_t updates = 0;
   int64_t merges = 0;
   int64_t dead_letters = 0;
+  int64_t segment_changes = 0;
   int64_t output_bytes = 0;
   Stopwatch watch;
   for (size_t start = 0; start < corpus.size(); start += batch_size) {
@@ -756,6 +768,9 @@ int Pipeline(const Flags& flags) {
     for (const auto& u : outputs->updates) output_bytes += static_cast<int64_t>(app::ProfileUpdateOutput(topics, u).value.size());
     for (const auto& m : outputs->merges) output_bytes += static_cast<int64_t>(app::MergeOutput(topics, m).value.size());
     for (const auto& d : outputs->dead_letters) output_bytes += static_cast<int64_t>(app::DeadLetterOutput(topics, d).value.size());
+    for (const auto& c : outputs->segment_changes) output_bytes += static_cast<int64_t>(app::SegmentChangeOutput(topics, c).value.size());
+    for (const auto& t : outputs->triggers) output_bytes += static_cast<int64_t>(app::TriggerOutput(topics, t).value.size());
+    segment_changes += static_cast<int64_t>(outputs->segment_changes.size());
     updates += static_cast<int64_t>(outputs->updates.size());
     merges += static_cast<int64_t>(outputs->merges.size());
     dead_letters += static_cast<int64_t>(outputs->dead_letters.size());
@@ -766,6 +781,7 @@ int Pipeline(const Flags& flags) {
   w.BeginObject();
   WriteRate(w, "pipeline", stats.events, watch);
   w.Key("updates").Int(updates).Key("merges").Int(merges).Key("dead_letters").Int(dead_letters);
+  w.Key("segment_changes").Int(segment_changes);
   w.Key("output_bytes").Int(output_bytes);
   w.Key("expected_profiles").Int(stats.expected_profiles).Key("generated_merges").Int(stats.merges);
   Print(w);

@@ -1,8 +1,10 @@
 // segment-bench: the profiles stage with segments against a real RocksDB, in two modes.
 //
-//   segment-bench [--mode backfill|stage] [--profiles N (1000000)] [--events E (1000000)]
+//   segment-bench [--mode backfill|stage|config] [--profiles N (1000000)] [--events E (1000000)]
 //                 [--batch B (5000)] [--dir DIR (a temp dir, removed afterwards)] [--seed S]
 //                 [--phases 0|1 (0)] [--block-cache-mb M (256, RocksStoreOptions' default)]
+//
+// --mode config prints the configuration below (YAML) and exits.
 //
 // Configuration (both modes), read through app::ParseActivationSetup exactly as `tessera run
 // --config` reads it: 20 segments (traits, age bands, computed traits, event windows, no_event,
@@ -39,7 +41,8 @@
 // profiles/s or events/s, CPU-seconds per million, and how many outputs came out; for --mode stage
 // also this thread's CPU per event by phase, read with clock_gettime(CLOCK_THREAD_CPUTIME_ID) per
 // batch (the last, free, is freeing the batch's arena and outputs, as the stage does before its
-// next batch; before 2026-12-06 it fell outside the timed part, some 2-3% of the thread). --phases 1 splits the per-event part (load, apply, event store, window count) by reading
+// next batch; before 2026-12-06 it fell outside the timed part, some 2-3% of the thread).
+// --phases 1 splits the per-event part (load, apply, event store, window count) by reading
 // that clock four times per event: a system call each, some 4% of the thread (perf), so the rate
 // of such a run is a little low and the default leaves the split out.
 #include <sys/resource.h>
@@ -441,10 +444,14 @@ int Run(int argc, char** argv) {
     flags.mode = "";
     break;
   }
+  if (flags.mode == "config") {  // the configuration as YAML, for other benches (tessera-bench pipeline --config)
+    std::fputs(kConfig, stdout);
+    return 0;
+  }
   if (flags.mode != "backfill" && flags.mode != "stage") {
     std::fprintf(stderr,
-                 "usage: segment-bench [--mode backfill|stage] [--profiles N] [--events E] [--batch B] [--dir DIR] "
-                 "[--seed S] [--phases 0|1] [--block-cache-mb M]\n");
+                 "usage: segment-bench [--mode backfill|stage|config] [--profiles N] [--events E] [--batch B] "
+                 "[--dir DIR] [--seed S] [--phases 0|1] [--block-cache-mb M]\n");
     return 2;
   }
   auto setup = app::ParseActivationSetup(kConfig, "UTC");
