@@ -85,6 +85,11 @@ OutputRecord ProfileChangeOutput(const Topics& topics, v1::ProfileUpdate& update
   return OutputRecord{topics.profile_changes, sinks::ProfileKey(update.profile_id()), std::move(value), {}};
 }
 
+void AppendProfileChangeOutputs(const Topics& topics, ProfileUpdates& updates, std::vector<OutputRecord>& out) {
+  size_t i = 0;
+  for (v1::ProfileUpdate& update : updates) out.push_back(ProfileChangeOutput(topics, update, updates.profile_record(i++)));
+}
+
 OutputRecord ProfileUpdateOutput(const Topics& topics, const v1::ProfileUpdate& update) {
   return OutputRecord{topics.profile_updates, sinks::ProfileKey(update.profile_id()),
                       sinks::ProfileUpdateToJson(update), sinks::ProfileUpdateHeaders()};

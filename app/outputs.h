@@ -4,7 +4,9 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <vector>
 
+#include "app/profile_batch.h"
 #include "app/topics.h"
 #include "app/worker_loop.h"
 #include "profiles/segments.h"
@@ -30,6 +32,8 @@ OutputRecord MergeOutput(const Topics& topics, const v1::MergeRecord& merge);
 // the same message.
 OutputRecord ProfileChangeOutput(const Topics& topics, v1::ProfileUpdate& update,
                                  std::string_view profile_record = {});
+// ProfileChangeOutput of each of a batch's updates, with the bytes its save made, appended to `out`.
+void AppendProfileChangeOutputs(const Topics& topics, ProfileUpdates& updates, std::vector<OutputRecord>& out);
 
 // A profile's serialization in two parts whose concatenation is the whole profile's bytes (the
 // fields are disjoint, and protobuf reads concatenated messages as one): what a profile-changes

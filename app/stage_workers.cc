@@ -181,8 +181,7 @@ absl::Status RunProfilesStage(const RunOptions& options, const std::atomic<bool>
   auto finish = [&](ProfileBatch& profiles, std::vector<OutputRecord>& out) -> absl::Status {
     profiles::ActivationOutputs changes;
     ASSIGN_OR_RETURN(ProfileUpdates updates, profiles.Finish(SystemClock().NowMillis(), &changes));
-    size_t i = 0;
-    for (v1::ProfileUpdate& update : updates) out.push_back(ProfileChangeOutput(topics, update, updates.profile_record(i++)));
+    AppendProfileChangeOutputs(topics, updates, out);
     for (const profiles::SegmentChange& c : changes.segment_changes) out.push_back(SegmentChangeOutput(topics, c));
     for (const profiles::TriggerFiring& t : changes.triggers) out.push_back(TriggerOutput(topics, t));
     return absl::OkStatus();

@@ -24,18 +24,17 @@
 // changes, triggers) as it would be produced, and committing the chunk's staged writes (profiles,
 // timers, progress) as one WriteBatch.
 //
-// --mode stage: the distributed profiles stage's batch handler (app/stage_workers.cc) on E
-// resolved events in batches of B, with the definitions already applied (no backfill): per batch
+// --mode stage: the distributed profiles stage's batch handler (app/stage_workers.cc) on E resolved
+// events in batches of B, with the definitions already applied (no backfill): per batch
 // ProfileBatch::Prefetch and PrefetchEvents (one MultiGet of its profiles, one of its event keys),
-// per event ProfileBatch::Get, ApplyEvent with the
-// computed traits, StageEvent (the event store) and the segment window count; per batch
-// ProfileBatch::Finish (segments, triggers and timers for every touched profile, then the save),
-// every output encoded as the stage produces it (app/outputs.h: profile-changes protobuf,
-// segment-changes and triggers JSON) and one WriteBatch commit. Events are 50% page views, 20%
-// Product Viewed, 10% Product Added, 10% orders (1-3 lines), 10% identify calls; each goes to a profile drawn
-// uniformly from the N stored ones: the worst case, as a batch of 5,000 over a million profiles
-// almost never meets one twice. The identity stage and Kafka are not involved (their benchmarks
-// measure them).
+// per event ProfileBatch::Get, ApplyEvent with the computed traits, StageEvent (the event store)
+// and the segment window count; per batch ProfileBatch::Finish (segments, triggers and timers for
+// every touched profile, then the save), every output encoded as the stage produces it
+// (app/outputs.h: profile-changes protobuf, segment-changes and triggers JSON) and one WriteBatch
+// commit. Events are 50% page views, 20% Product Viewed, 10% Product Added, 10% orders (1-3 lines),
+// 10% identify calls; each goes to a profile drawn uniformly from the N stored ones: the worst
+// case, as a batch of 5,000 over a million profiles almost never meets one twice. The identity
+// stage and Kafka are not involved (their benchmarks measure them).
 //
 // Reported: wall seconds, CPU seconds (getrusage, whole process, RocksDB's threads included),
 // profiles/s or events/s, CPU-seconds per million, and how many outputs came out; for --mode stage
@@ -379,10 +378,9 @@ int Stage(RocksStore* store, const app::ActivationSetup& setup, const Flags& fla
       return 1;
     }
     phase(phases.finish);
-    size_t i = 0;
-    for (v1::ProfileUpdate& u : *finished) {
-      bytes += static_cast<int64_t>(app::ProfileChangeOutput(topics, u, finished->profile_record(i++)).value.size());
-    }
+    std::vector<app::OutputRecord> records;
+    app::AppendProfileChangeOutputs(topics, *finished, records);
+    for (const app::OutputRecord& r : records) bytes += static_cast<int64_t>(r.value.size());
     for (const auto& c : out.segment_changes) bytes += static_cast<int64_t>(app::SegmentChangeOutput(topics, c).value.size());
     for (const auto& t : out.triggers) bytes += static_cast<int64_t>(app::TriggerOutput(topics, t).value.size());
     phase(phases.encode);

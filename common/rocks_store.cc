@@ -281,9 +281,9 @@ absl::Status RocksStore::SavePresenceFilterSnapshot() {
   if (const int filters = presence_filter_->stats().filters; filters > kMostFiltersToLoad) {
     // A chain the next open would refuse is not worth writing (a store growing from empty passes
     // three filters early: the 10M drain saved its growing chain every 30 s, ending at 8 filters,
-    // and every later open refused the file). An older file
-    // goes too: loaded, it would be followed by a scan of every newer file into a chain that grows
-    // again; without one, the next open does the full scan that sizes one filter, and saves it.
+    // and every later open refused the file). An older file goes too: loaded, it would be followed
+    // by a scan of every newer file into a chain that grows again; without one, the next open does
+    // the full scan that sizes one filter, and saves it.
     if (!long_chain_logged_) {
       LogInfo(absl::StrCat("presence filter: not saved while it chains ", filters,
                            " filters; the next open rebuilds one by a full scan"));

@@ -7,7 +7,6 @@
 
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
-#include "absl/strings/str_join.h"
 #include "common/absl_compat.h"
 #include "common/currency.h"
 #include "common/yaml_config.h"

@@ -495,8 +495,8 @@ absl::StatusOr<bool> ActivationEngine::EvaluateSegment(v1::Profile& profile, std
 void ActivationEngine::Retire(const v1::Profile& loser, KeyValueView& kv, absl::Time now,
                               ActivationOutputs& out) const {
   SegmentEngine::Retire(loser, now, out.segment_changes);
+  DropPerTimerKeys(loser, kv);
   if (loser.wake_ms() != 0) kv.Delete(TimerKey(loser.wake_ms(), loser.id(), kWakeTimer));
-  for (const v1::ScheduledTimer& timer : loser.timers()) kv.Delete(TimerKey(timer.due_ms(), loser.id(), timer.name()));
 }
 
 }  // namespace tessera::profiles
