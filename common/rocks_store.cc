@@ -126,6 +126,18 @@ rocksdb::Options TesseraRocksOptions(size_t block_cache_bytes) {
   options.IncreaseParallelism(2);
   options.compression = rocksdb::kLZ4Compression;
   options.bottommost_compression = rocksdb::kZSTD;
+  // The bottom level, where nearly all the data ends up, compresses with a dictionary trained per
+  // file: a 4 KiB block of profiles or stored events is mostly the same field names and values as
+  // every other block, which a per-block ZSTD cannot see. Measured (docs/architecture.md,
+  // "Compression"): a compacted fused store 39% smaller, stored events 51%, profiles 43%; the price
+  // is a few per cent of the profiles stage's thread when its reads miss the block cache (Debian's
+  // RocksDB loads the dictionary again for each block it decompresses: no digested dictionaries).
+  // The samples come from the whole output file, buffered until it is cut
+  // (charged to the block cache): keys sort by prefix, so the first 8 MiB of a file can be all one
+  // kind of key, and a dictionary trained on them alone saved 11% where this saves 39%.
+  options.bottommost_compression_opts.enabled = true;
+  options.bottommost_compression_opts.max_dict_bytes = 16 << 10;
+  options.bottommost_compression_opts.zstd_max_train_bytes = 100 * (16 << 10);
   rocksdb::BlockBasedTableOptions table;
   table.block_cache = rocksdb::NewLRUCache(block_cache_bytes);
   table.filter_policy.reset(rocksdb::NewBloomFilterPolicy(10));
