@@ -8,8 +8,9 @@
 
 namespace tessera {
 
-// LZ4 (ZSTD at the bottom level), an LRU block cache of `block_cache_bytes`, whole-key bloom
-// filters (10 bits), index and filter blocks in the cache, two background threads.
+// LZ4 (ZSTD with a dictionary trained per file at the bottom level), an LRU block cache of
+// `block_cache_bytes`, whole-key bloom filters (10 bits), index and filter blocks in the cache, two
+// background threads.
 rocksdb::Options TesseraRocksOptions(size_t block_cache_bytes);
 
 }  // namespace tessera

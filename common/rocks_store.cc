@@ -132,9 +132,9 @@ rocksdb::Options TesseraRocksOptions(size_t block_cache_bytes) {
   // "Compression"): a compacted fused store 39% smaller, stored events 51%, profiles 43%; the price
   // is a few per cent of the profiles stage's thread when its reads miss the block cache (Debian's
   // RocksDB loads the dictionary again for each block it decompresses: no digested dictionaries).
-  // The samples come from the whole output file, buffered until it is cut
-  // (charged to the block cache): keys sort by prefix, so the first 8 MiB of a file can be all one
-  // kind of key, and a dictionary trained on them alone saved 11% where this saves 39%.
+  // The samples come from the whole output file, buffered until it is cut (charged to the block
+  // cache): keys sort by prefix, so the first 8 MiB of a file can be all one kind of key, and a
+  // dictionary trained on them alone saved 11% where this saves 39%.
   options.bottommost_compression_opts.enabled = true;
   options.bottommost_compression_opts.max_dict_bytes = 16 << 10;
   options.bottommost_compression_opts.zstd_max_train_bytes = 100 * (16 << 10);

@@ -110,7 +110,10 @@ TEST_F(RocksStoreTest, TheBottomLevelCompressesWithADictionaryAndReadsBackTheSam
   }
   const auto compacted_bytes = [&](const rocksdb::Options& options, const std::string& dir) -> uint64_t {
     rocksdb::DB* raw = nullptr;
-    EXPECT_TRUE(rocksdb::DB::Open(options, dir, &raw).ok());
+    if (rocksdb::Status s = rocksdb::DB::Open(options, dir, &raw); !s.ok()) {
+      ADD_FAILURE() << s.ToString();
+      return 0;
+    }
     std::unique_ptr<rocksdb::DB> db(raw);
     for (const auto& [key, value] : records) EXPECT_TRUE(db->Put(rocksdb::WriteOptions(), key, value).ok());
     rocksdb::CompactRangeOptions rewrite;  // rewrite the flushed file, not just move it down a level
