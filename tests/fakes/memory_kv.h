@@ -20,9 +20,14 @@ class MemoryKv final : public KeyValueView {
     return it->second;
   }
   void Put(std::string_view key, std::string_view value) override { data_[std::string(key)] = std::string(value); }
-  void Delete(std::string_view key) override { data_.erase(std::string(key)); }
+  void Delete(std::string_view key) override {
+    ++deletes_;
+    data_.erase(std::string(key));
+  }
 
   const std::map<std::string, std::string>& data() const { return data_; }
+  // Deletes asked for, absent keys included (each is a write, a tombstone, in RocksDB).
+  int deletes() const { return deletes_; }
 
   // An ordered prefix scan over the map, in the shape identity's and profiles' PrefixScan take
   // (RocksStore::ScanPrefix in production). Sees later writes; the MemoryKv must outlive it.
@@ -39,6 +44,7 @@ class MemoryKv final : public KeyValueView {
 
  private:
   std::map<std::string, std::string> data_;
+  int deletes_ = 0;
 };
 
 }  // namespace tessera::testing
