@@ -37,6 +37,7 @@ class SharedComputedFacts final : public profiles::ComputedTraitSource {
                                       absl::Time now) const override {
     return facts_.ChangesAt(profile, name, now);
   }
+  bool DerivedFromOrders(std::string_view name) const override { return facts_.DerivedFromOrders(name); }
 
  private:
   std::shared_ptr<const profiles::ComputedTraitsConfig> config_;

@@ -26,7 +26,9 @@ FusedPipeline::FusedPipeline(KeyValueView* kv, FusedPipelineOptions options, con
       profiles_(kv),
       activation_(std::move(options.activation)),
       computed_traits_(std::move(options.computed_traits)),
-      batch_(&profiles_, activation_.get(), kv, computed_traits_.get()) {}
+      batch_(&profiles_, activation_.get(), kv, computed_traits_.get()) {
+  batch_.set_incremental_segments(true);  // events fold only through ApplyEvent and RecordEvent
+}
 
 absl::Status FusedPipeline::Apply(const RawRecord& record) {
   if (batch_finished_) {
@@ -90,7 +92,7 @@ absl::Status FusedPipeline::ApplyPending() {
     RETURN_IF_ERROR(batch_.NeedOrdersOf(pending.profile_id, event));
     profiles::ApplyEvent(event, *profile, *computed_traits_);
     RETURN_IF_ERROR(profiles::StageEvent(kv_, pending.profile_id, event));
-    if (activation_ != nullptr) activation_->RecordEvent(event, pending.applied_at_ms, *profile);
+    batch_.RecordEvent(pending.profile_id, event, pending.applied_at_ms);
   }
   pending_.clear();
   return absl::OkStatus();

@@ -64,6 +64,7 @@ absl::StatusOr<ProfileBatch::Entry*> ProfileBatch::Load(uint64_t id, std::string
   ASSIGN_OR_RETURN(Entry * stored, LoadStored(id));
   if (stored != nullptr) return stored;
   Entry& entry = NewEntry(id);
+  entry.evaluate_all = true;  // no membership yet
   entry.current->set_id(id);
   entry.current->set_workspace(std::string(workspace));
   return &entry;
@@ -169,10 +170,12 @@ absl::Status ProfileBatch::NeedOrdersOf(uint64_t id, const v1::Event& event) {
 absl::Status ProfileBatch::Reevaluate(uint64_t id) {
   if (Entry* entry = Find(id)) {
     entry->loaded_only = false;  // read ahead by PrefetchOrders: evaluated at Finish after all
+    entry->evaluate_all = true;
     return absl::OkStatus();
   }
   ASSIGN_OR_RETURN(Entry * entry, ReadStored(id));
   if (entry == nullptr) return absl::OkStatus();
+  entry->evaluate_all = true;
   // Only the version is needed unless an event touches it too (then Get takes the snapshot): a
   // backfill re-evaluates every profile and the snapshot would be pure overhead.
   entry->before_pending = true;
@@ -201,12 +204,23 @@ absl::Status ProfileBatch::Absorb(const v1::Profile& loser, uint64_t winner) {
   }
   profiles::SegmentEngine::AbsorbWindows(loser, into);
   profiles::AbsorbProfile(loser, into, *config_);
+  entry->evaluate_all = true;  // the loser's state changed much of the winner's
   return absl::OkStatus();
+}
+
+void ProfileBatch::RecordEvent(uint64_t id, const v1::Event& event, int64_t now_ms) {
+  if (activation_ == nullptr) return;
+  Entry* entry = Find(id);
+  if (entry == nullptr) return;  // not got: nothing was folded
+  entry->windows_counted |= activation_->RecordEvent(event, now_ms, *entry->current);
+  if (!profiles::OrderIdOf(event).empty()) entry->orders_folded = true;
+  if (!event.traits().empty()) entry->traits_folded = true;  // ApplyEvent sets traits from these only
 }
 
 absl::Status ProfileBatch::SettleOrders(uint64_t id, Entry& entry) {
   v1::Profile& profile = *entry.current;
   if (!profile.order_totals().stale()) return absl::OkStatus();
+  entry.orders_folded = true;  // recounted: segments on order-derived traits see it
   RETURN_IF_ERROR(LoadAllOrders(id, entry));
   profiles::RecountOrderTotals(profiles::ProfileTimeZone(profile, *config_), profile);
   return absl::OkStatus();
@@ -312,7 +326,14 @@ absl::StatusOr<ProfileUpdates> ProfileBatch::Finish(int64_t now_ms, profiles::Ac
       RETURN_IF_ERROR(SettleOrders(id, entry));
       if (activation_ != nullptr) {
         // Whether membership moved is published on segment-changes, with the version set below.
-        RETURN_IF_ERROR(activation_->Evaluate(*entry.current, *kv_, now, activation).status());
+        // A stored profile only events touched: its segments that read nothing they changed keep
+        // their membership (a page view changes no trait and no order; most segments read those).
+        const bool incremental = incremental_segments_ && !entry.evaluate_all && entry.changed;
+        const profiles::SegmentInputsChanged inputs{
+            .traits = incremental && entry.traits_folded && profiles::TraitsChanged(entry.before, *entry.current),
+            .orders = entry.orders_folded,
+            .windows = entry.windows_counted};
+        RETURN_IF_ERROR(activation_->Evaluate(*entry.current, *kv_, now, activation, incremental ? &inputs : nullptr).status());
       }
       if (!entry.changed) {
         // Only re-evaluated (a timer, a backfill): membership, timers and window buckets may have

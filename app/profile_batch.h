@@ -100,6 +100,13 @@ class ProfileBatch {
         kv_(kv),
         config_(config != nullptr ? config : &profiles::DefaultComputedTraitsConfig()) {}
 
+  // Lets Finish evaluate again only the segments that read what changed in a stored profile (the
+  // traits, the windows RecordEvent counted in), for a caller whose every change to a profile it
+  // got is ApplyEvent plus RecordEvent here, Absorb or Reevaluate (the fused pipeline, the profiles
+  // stage). Off by default: a caller that rewrites a profile some other way (a split's rebuild)
+  // gets every segment evaluated.
+  void set_incremental_segments(bool on) { incremental_segments_ = on; }
+
   // Reads the stored profiles of `ids` not yet in this batch in one batched read, ahead of the
   // Get/Reevaluate calls for them (ProfileStore::Prefetch). Optional: only makes those faster.
   absl::Status Prefetch(const std::vector<uint64_t>& ids);
@@ -117,6 +124,12 @@ class ProfileBatch {
   // Reads what ApplyEvent needs in memory to fold `event` into profile `id` (got already): the
   // bucket of its order, if it is an order event of a profile that keeps its orders apart.
   absl::Status NeedOrdersOf(uint64_t id, const v1::Event& event);
+
+  // Counts `event`, folded into profile `id` (got already), for the segments' window conditions
+  // (ActivationEngine::RecordEvent), and notes which windows it counted in and whether it was an
+  // order, so that Finish evaluates again only the segments that read what the batch changed.
+  // No-op without an engine.
+  void RecordEvent(uint64_t id, const v1::Event& event, int64_t now_ms);
 
   // The winner `id` was merged into, in this batch or before; nullopt for a live profile.
   absl::StatusOr<std::optional<uint64_t>> MergedInto(uint64_t id);
@@ -150,6 +163,12 @@ class ProfileBatch {
     uint64_t merged_into = 0;
     bool changed = false;  // an event or a merge touched it (not only a re-evaluation)
     bool before_pending = false;  // loaded by Reevaluate: `before` not taken yet
+    // Every segment is evaluated at Finish: new, re-evaluated (a timer, a backfill) or absorbed a
+    // merge. Otherwise only those that read the traits (if they changed) or `windows_counted`.
+    bool evaluate_all = false;
+    uint64_t windows_counted = 0;  // RecordEvent's selectors (SegmentInputsChanged::windows)
+    bool orders_folded = false;    // RecordEvent saw an order event, or SettleOrders recounted
+    bool traits_folded = false;    // RecordEvent saw an event carrying traits
     // A profile that keeps its orders apart: the buckets read into `current.orders`, each with its
     // bytes as stored ("" for none), so that Finish writes only those whose orders changed.
     absl::flat_hash_map<uint32_t, std::string> loaded_buckets;
@@ -183,6 +202,7 @@ class ProfileBatch {
   std::unique_ptr<google::protobuf::Arena> arena_;  // handed to the updates by Finish
   const profiles::ActivationEngine* activation_ = nullptr;
   KeyValueView* kv_ = nullptr;
+  bool incremental_segments_ = false;
   const profiles::ComputedTraitsConfig* config_ = &profiles::DefaultComputedTraitsConfig();
   // node_hash_map: pointers handed out by Get stay valid while more profiles load.
   absl::node_hash_map<uint64_t, Entry> entries_;

@@ -190,6 +190,7 @@ absl::Status RunProfilesStage(const RunOptions& options, const std::atomic<bool>
                                    KeyValueView* state) -> absl::StatusOr<std::vector<OutputRecord>> {
     profiles::ProfileStore profile_store(state);
     ProfileBatch profiles(&profile_store, activation.get(), state, options.computed_traits.get());
+    profiles.set_incremental_segments(true);  // events fold only through ApplyEvent and RecordEvent
     std::vector<OutputRecord> out;
     auto forward = [&](uint64_t to, v1::ResolvedRecord record) {
       out.push_back(OutputRecord{topics.resolved, sinks::ProfileKey(to), record.SerializeAsString(), {}});
@@ -236,7 +237,7 @@ absl::Status RunProfilesStage(const RunOptions& options, const std::atomic<bool>
         RETURN_IF_ERROR(profiles.NeedOrdersOf(resolved.profile_id(), resolved.event()));
         profiles::ApplyEvent(resolved.event(), *profile, *options.computed_traits);
         RETURN_IF_ERROR(profiles::StageEvent(state, resolved.profile_id(), resolved.event()));
-        activation->RecordEvent(resolved.event(), SystemClock().NowMillis(), *profile);
+        profiles.RecordEvent(resolved.profile_id(), resolved.event(), SystemClock().NowMillis());
         continue;
       }
       v1::ProfileTransfer& transfer = *record.mutable_transfer();

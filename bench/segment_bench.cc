@@ -3,6 +3,7 @@
 //   segment-bench [--mode backfill|stage|config] [--profiles N (1000000)] [--events E (1000000)]
 //                 [--batch B (5000)] [--dir DIR (a temp dir, removed afterwards)] [--seed S]
 //                 [--phases 0|1 (0)] [--block-cache-mb M (256, RocksStoreOptions' default)]
+//                 [--evaluate-all 0|1 (0)]
 //
 // --mode config prints the configuration below (YAML) and exits.
 //
@@ -44,6 +45,8 @@
 // --phases 1 splits the per-event part (load, apply, event store, window count) by reading
 // that clock four times per event: a system call each, some 4% of the thread (perf), so the rate
 // of such a run is a little low and the default leaves the split out.
+// --evaluate-all 1 evaluates every segment of every touched profile, as the stage did before it
+// evaluated only the segments that read what a batch changed (ProfileBatch::set_incremental_segments).
 #include <sys/resource.h>
 #include <time.h>
 
@@ -233,6 +236,7 @@ struct Flags {
   uint64_t seed = 1;
   std::string dir;
   bool phases = false;  // split the per-event part by phase (costs four clock reads per event)
+  bool evaluate_all = false;  // every segment of every touched profile, as before 2026-12-06 (A/B)
   int64_t block_cache_mb = static_cast<int64_t>(RocksStoreOptions{}.block_cache_bytes >> 20);
 };
 
@@ -321,6 +325,7 @@ int Stage(RocksStore* store, const app::ActivationSetup& setup, const Flags& fla
     StagedWrites staged(store);
     profiles::ProfileStore profile_store(&staged);
     app::ProfileBatch profiles(&profile_store, &activation, &staged, setup.computed.get());
+    profiles.set_incremental_segments(!flags.evaluate_all);  // as the stage does
     const int64_t batch_now = SystemClock().NowMillis();
     double mark = ThreadCpuSeconds();
     const auto phase = [&mark](double& into) {
@@ -367,7 +372,7 @@ int Stage(RocksStore* store, const app::ActivationSetup& setup, const Flags& fla
         return 1;
       }
       event_phase(phases.event_store);
-      activation.RecordEvent(event, batch_now, **profile);
+      profiles.RecordEvent(id, event, batch_now);
       event_phase(phases.record);
     }
     if (!flags.phases) phase(phases.load);  // the whole per-event part, counted as loading
@@ -432,6 +437,7 @@ int Run(int argc, char** argv) {
     if (flag == "--batch" && absl::SimpleAtoi(argv[i + 1], &flags.batch) && flags.batch > 0) continue;
     if (flag == "--seed" && absl::SimpleAtoi(argv[i + 1], &flags.seed)) continue;
     if (flag == "--phases" && absl::SimpleAtob(argv[i + 1], &flags.phases)) continue;
+    if (flag == "--evaluate-all" && absl::SimpleAtob(argv[i + 1], &flags.evaluate_all)) continue;
     if (flag == "--block-cache-mb" && absl::SimpleAtoi(argv[i + 1], &flags.block_cache_mb) && flags.block_cache_mb > 0) {
       continue;
     }
@@ -449,7 +455,7 @@ int Run(int argc, char** argv) {
   if (flags.mode != "backfill" && flags.mode != "stage") {
     std::fprintf(stderr,
                  "usage: segment-bench [--mode backfill|stage|config] [--profiles N] [--events E] [--batch B] "
-                 "[--dir DIR] [--seed S] [--phases 0|1] [--block-cache-mb M]\n");
+                 "[--dir DIR] [--seed S] [--phases 0|1] [--block-cache-mb M] [--evaluate-all 0|1]\n");
     return 2;
   }
   auto setup = app::ParseActivationSetup(kConfig, "UTC");

@@ -34,6 +34,9 @@ class ComputedTraitsFacts final : public ComputedTraitSource {
   std::optional<FactValue> Get(const v1::Profile& profile, std::string_view name, absl::Time now) const override;
   std::optional<absl::Time> ChangesAt(const v1::Profile& profile, std::string_view name,
                                       absl::Time now) const override;
+  // The order built-ins and the value and RFM fields (per currency too): ComputeValue reads the
+  // order totals and the time only.
+  bool DerivedFromOrders(std::string_view name) const override;
 
  private:
   const ComputedTraitsConfig* config_;

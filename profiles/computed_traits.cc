@@ -773,12 +773,13 @@ void ComputeCustom(const CustomTraitDefinition& definition, const v1::Profile& p
   out.custom[definition.name] = CustomValueJson(definition.aggregate, aggregate);
 }
 
+constexpr std::string_view kValueFields[] = {
+    "lifetime_spend", "orders", "average_order_value", "first_order_at", "last_order_at", "days_since_last_order",
+    "rfm_recency", "rfm_frequency", "rfm_monetary", "rfm_tier"};
+
 // Which part of ComputeTraits holds the field `name` of the computed object.
 enum class Part { kValue, kPreferences, kEngagement, kCart, kCustom, kUnknown };
 Part PartOf(std::string_view name, const ComputedTraitsConfig& config, const CustomTraitDefinition** custom) {
-  static constexpr std::string_view kValueFields[] = {
-      "lifetime_spend", "orders", "average_order_value", "first_order_at", "last_order_at", "days_since_last_order",
-      "rfm_recency", "rfm_frequency", "rfm_monetary", "rfm_tier"};
   static constexpr std::string_view kPreferenceFields[] = {
       "favourite_categories_by_spend", "favourite_categories_by_count", "favourite_products_by_spend",
       "favourite_products_by_count", "time_zone", "usual_purchase_weekday", "usual_purchase_hour", "coupon_share",
@@ -809,6 +810,10 @@ ComputedTraits ComputeTraits(const v1::Profile& profile, absl::Time now, const C
   ComputeCart(profile, now, config, out);
   for (const CustomTraitDefinition& definition : config.custom_traits) ComputeCustom(definition, profile, now, out);
   return out;
+}
+
+bool IsValueField(std::string_view field) {
+  return std::find(std::begin(kValueFields), std::end(kValueFields), field) != std::end(kValueFields);
 }
 
 ComputedTraits ComputeTraitsFor(const v1::Profile& profile, std::string_view field, absl::Time now,

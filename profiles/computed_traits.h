@@ -168,6 +168,11 @@ NamedTimeZone ProfileTimeZone(const v1::Profile& profile, const ComputedTraitsCo
 ComputedTraits ComputeTraitsFor(const v1::Profile& profile, std::string_view field, absl::Time now,
                                 const ComputedTraitsConfig& config);
 
+// Whether `field` is one of the value and RFM fields (lifetime_spend, orders, average_order_value,
+// first_order_at, last_order_at, days_since_last_order, rfm_*), computed from the order totals and
+// the time alone.
+bool IsValueField(std::string_view field);
+
 // The `computed` object of the profile JSON, compact, keys in the documented order.
 std::string ComputedTraitsToJson(const ComputedTraits& traits);
 

@@ -494,6 +494,11 @@ const FactValue* ProfileFactsView::Computed(std::string_view name) const {
   return ValueOf(computed_values_.emplace_back(std::string(name), std::move(value)).second);
 }
 
+bool BuiltInDerivedFromOrders(std::string_view name) {
+  return name == "orders_count" || name == "refunds_count" || name == "cancelled_count" ||
+         name.starts_with("total_spend.");
+}
+
 std::optional<FactValue> ProfileFactsView::BuiltInComputed(std::string_view name) const {
   auto count = [](const auto& map, std::string_view key) -> std::optional<FactValue> {
     auto it = map.find(std::string(key));
@@ -550,13 +555,21 @@ std::optional<absl::Time> ProfileFactsView::NextWindowExit(const EventSelector& 
   const v1::EventDayCounts* window = WindowOf(selector);
   if (window == nullptr) return std::nullopt;
   const int32_t today = UtcDay(absl::ToUnixMillis(now));
-  std::optional<int32_t> oldest;
+  std::optional<int32_t> oldest, next_future;
   for (const auto& [day, count] : window->by_day()) {
-    if (count != 0 && day > today - within_days && (!oldest.has_value() || day < *oldest)) oldest = day;
+    if (count == 0) continue;
+    if (day > today - within_days && day <= today && (!oldest.has_value() || day < *oldest)) oldest = day;
+    if (day > today && (!next_future.has_value() || day < *next_future)) next_future = day;
   }
-  // Day d is in the window until the start of day d + within_days (UTC).
-  if (!oldest.has_value()) return std::nullopt;
-  return absl::FromUnixMillis(static_cast<int64_t>(*oldest + within_days) * kMillisPerDay);
+  // Day d is in the window until the start of day d + within_days (UTC); an event dated ahead of
+  // the clock (a device's wrong clock) enters it at the start of its day.
+  std::optional<absl::Time> at;
+  if (oldest.has_value()) at = absl::FromUnixMillis(static_cast<int64_t>(*oldest + within_days) * kMillisPerDay);
+  if (next_future.has_value()) {
+    const absl::Time enters = absl::FromUnixMillis(static_cast<int64_t>(*next_future) * kMillisPerDay);
+    if (!at.has_value() || enters < *at) at = enters;
+  }
+  return at;
 }
 
 std::optional<absl::Time> ProfileFactsView::ComputedChangesAt(std::string_view name, absl::Time now) const {

@@ -115,7 +115,8 @@ class ProfileFacts {
   // Events matching `selector` in the last `within_days` UTC days up to `now` (0: all kept days).
   virtual int64_t CountEvents(const EventSelector& selector, int32_t within_days, absl::Time now) const = 0;
   // The earliest time after `now` at which CountEvents(selector, within_days, t) drops because a
-  // day leaves the window; nullopt if it never will.
+  // day leaves the window, or rises because a day counted ahead of `now` (an event dated in the
+  // future) enters it; nullopt if it never will.
   virtual std::optional<absl::Time> NextWindowExit(const EventSelector& selector, int32_t within_days,
                                                    absl::Time now) const = 0;
   // The earliest time after `now` at which Computed(name) may change without an event (e.g.
@@ -135,7 +136,18 @@ class ComputedTraitSource {
   virtual std::optional<FactValue> Get(const v1::Profile& profile, std::string_view name, absl::Time now) const = 0;
   virtual std::optional<absl::Time> ChangesAt(const v1::Profile& profile, std::string_view name,
                                               absl::Time now) const = 0;
+  // Whether Get(name) reads nothing of the profile but its orders (their totals), so that only
+  // an order, a merge or time can change it: segments reading only such names are evaluated again
+  // only when the orders (or the traits) changed (SegmentInputsChanged). False is always safe.
+  virtual bool DerivedFromOrders(std::string_view name) const {
+    (void)name;
+    return false;
+  }
 };
+
+// DerivedFromOrders of the built-ins above: orders_count, refunds_count, cancelled_count,
+// total_spend.<CUR>.
+bool BuiltInDerivedFromOrders(std::string_view name);
 
 // ProfileFacts over a stored profile (Profile.traits, Profile.event_windows, the built-ins above).
 class ProfileFactsView final : public ProfileFacts {

@@ -543,6 +543,16 @@ std::vector<std::string> ChangedFields(const ProfileSnapshot& before, const v1::
                        after);
 }
 
+bool TraitsChanged(const ProfileSnapshot& before, const v1::Profile& after) {
+  const auto& was = (before.without_orders_ != nullptr ? *before.without_orders_ : v1::Profile::default_instance()).traits();
+  if (was.size() != after.traits().size()) return true;
+  for (const auto& [name, value] : after.traits()) {
+    auto it = was.find(name);
+    if (it == was.end() || it->second.json() != value.json()) return true;
+  }
+  return false;
+}
+
 std::vector<std::string> ChangedFieldsByFullJson(const v1::Profile& before, const v1::Profile& after) {
   return DifferentFields(JsonFields(before), JsonFields(after));
 }

@@ -75,12 +75,16 @@ class ProfileSnapshot {
 
  private:
   friend std::vector<std::string> ChangedFields(const ProfileSnapshot& before, const v1::Profile& after);
+  friend bool TraitsChanged(const ProfileSnapshot& before, const v1::Profile& after);
   std::unique_ptr<v1::Profile> owned_;  // the copy of a profile on no arena
   // With order_totals, computed here if the stored profile predates them. Null: of no profile.
   v1::Profile* without_orders_ = nullptr;
 };
 // ChangedFields(before, after) for the profile `before` was taken of.
 std::vector<std::string> ChangedFields(const ProfileSnapshot& before, const v1::Profile& after);
+// Whether any trait was added, removed or given another value (its JSON) from `before` to `after`:
+// what segments' trait conditions read (SegmentInputsChanged::traits).
+bool TraitsChanged(const ProfileSnapshot& before, const v1::Profile& after);
 // What ChangedFields must always answer, by rendering both profiles' JSON whole (ChangedFields
 // renders only the fields whose proto parts differ). For the tests that hold them equal.
 std::vector<std::string> ChangedFieldsByFullJson(const v1::Profile& before, const v1::Profile& after);

@@ -21,24 +21,68 @@ std::string SegmentChangeToJson(const SegmentChange& change) {
   return std::move(w).Take();
 }
 
-SegmentEngine::SegmentEngine(std::vector<SegmentDefinition> segments) : segments_(std::move(segments)) {
+namespace {
+
+// Bit i stands for selector i; selectors past the last bit have none.
+constexpr size_t kWindowBits = 64;
+
+}  // namespace
+
+SegmentEngine::SegmentEngine(std::vector<SegmentDefinition> segments, const ComputedTraitSource* computed)
+    : segments_(std::move(segments)) {
   std::vector<std::pair<EventSelector, int32_t>> used;
   for (const SegmentDefinition& segment : segments_) CollectSelectors(segment.condition, used);
   for (auto& [selector, window] : used) {
     std::string key = selector.Key();
     selectors_.push_back(SelectorUse{std::move(selector), std::move(key), window});
   }
+  reads_.reserve(segments_.size());
+  for (const SegmentDefinition& segment : segments_) {
+    SegmentReads reads;
+    std::vector<const Condition*> open = {&segment.condition};
+    while (!open.empty()) {
+      const Condition* condition = open.back();
+      open.pop_back();
+      switch (condition->kind) {
+        case Condition::Kind::kTrait: reads.traits = true; break;
+        case Condition::Kind::kComputed: {
+          const bool from_orders = computed != nullptr ? computed->DerivedFromOrders(condition->name)
+                                                       : BuiltInDerivedFromOrders(condition->name);
+          (from_orders ? reads.orders : reads.everything) = true;
+          break;
+        }
+        case Condition::Kind::kEvent: {
+          const std::string key = condition->selector.Key();
+          size_t i = 0;
+          while (i < selectors_.size() && selectors_[i].key != key) ++i;
+          if (i < kWindowBits) {
+            reads.windows |= uint64_t{1} << i;
+          } else {
+            reads.everything = true;  // no bit to tell: evaluated every time
+          }
+          break;
+        }
+        default:
+          for (const Condition& child : condition->children) open.push_back(&child);
+      }
+    }
+    reads_.push_back(reads);
+  }
 }
 
-void SegmentEngine::RecordEvent(const v1::Event& event, int64_t now_ms, v1::Profile& profile) const {
-  if (selectors_.empty()) return;  // no segment reads an event window
+uint64_t SegmentEngine::RecordEvent(const v1::Event& event, int64_t now_ms, v1::Profile& profile) const {
+  if (selectors_.empty()) return 0;  // no segment reads an event window
   const int32_t today = UtcDay(now_ms);
   const int32_t day = UtcDay(event.timestamp_ms());
-  for (const SelectorUse& use : selectors_) {
+  uint64_t counted = 0;
+  for (size_t i = 0; i < selectors_.size(); ++i) {
+    const SelectorUse& use = selectors_[i];
     if (use.max_window_days != 0 && day <= today - use.max_window_days) continue;  // already outside
     if (!use.selector.Matches(event)) continue;
     (*(*profile.mutable_event_windows())[use.key].mutable_by_day())[day] += 1;
+    if (i < kWindowBits) counted |= uint64_t{1} << i;
   }
+  return counted;
 }
 
 void SegmentEngine::PruneWindows(int64_t now_ms, v1::Profile& profile) const {
@@ -95,15 +139,27 @@ std::optional<absl::Time> SegmentEngine::EvaluateOne(const SegmentDefinition& se
 }
 
 std::optional<absl::Time> SegmentEngine::Evaluate(v1::Profile& profile, const ProfileFacts& facts, absl::Time now,
-                                                  std::vector<SegmentChange>& changes) const {
+                                                  std::vector<SegmentChange>& changes,
+                                                  const SegmentInputsChanged* changed) const {
   const int64_t now_ms = absl::ToUnixMillis(now);
   const size_t first_change = changes.size();
   std::optional<absl::Time> next;
   auto& membership = *profile.mutable_segments();
-  for (const SegmentDefinition& segment : segments_) {
-    if (std::optional<absl::Time> at = EvaluateOne(segment, profile, facts, now, changes)) {
-      next = next.has_value() ? std::min(*next, *at) : *at;
+  for (size_t i = 0; i < segments_.size(); ++i) {
+    const SegmentDefinition& segment = segments_[i];
+    const SegmentReads& reads = reads_[i];
+    bool unchanged = changed != nullptr && !reads.everything && !(reads.traits && changed->traits) &&
+                     !(reads.orders && changed->orders) && (reads.windows & changed->windows) == 0;
+    // An unchanged segment keeps its membership; when it could next change is still asked, since
+    // the profile's one segment timer is the earliest over all of them. (A time already passed
+    // would mean the caller's timer was late: then it is evaluated after all.)
+    std::optional<absl::Time> at;
+    if (unchanged) {
+      at = NextChange(segment.condition, facts, now);
+      unchanged = !at.has_value() || *at > now;
     }
+    if (!unchanged) at = EvaluateOne(segment, profile, facts, now, changes);
+    if (at.has_value()) next = next.has_value() ? std::min(*next, *at) : *at;
   }
   std::vector<std::string> removed;
   for (const auto& [name, entered] : membership) {

@@ -46,16 +46,29 @@ struct SegmentChange {
 // "at":"RFC 3339","version":N[,"reason":"merged"]}. profile_id is a decimal string.
 std::string SegmentChangeToJson(const SegmentChange& change);
 
+// What changed in a profile since its segments were last evaluated, for an evaluation of only the
+// segments that read it (SegmentEngine::Evaluate). Filled by the profile stage per batch: whether
+// any trait's value changed, whether an order event was folded in, and which of the engine's
+// window selectors RecordEvent counted an event for (bit i: selector i; RecordEvent returns them).
+struct SegmentInputsChanged {
+  bool traits = false;
+  bool orders = false;  // an order event folded in (what ComputedTraitSource::DerivedFromOrders reads)
+  uint64_t windows = 0;
+};
+
 class SegmentEngine {
  public:
-  explicit SegmentEngine(std::vector<SegmentDefinition> segments);
+  // `computed` (may be null: ProfileFactsView's built-ins) tells which computed traits only orders
+  // change (ComputedTraitSource::DerivedFromOrders); it is not kept.
+  explicit SegmentEngine(std::vector<SegmentDefinition> segments, const ComputedTraitSource* computed = nullptr);
 
   const std::vector<SegmentDefinition>& segments() const { return segments_; }
   bool empty() const { return segments_.empty(); }
 
   // Counts `event` in profile.event_windows for every selector it matches (by its event-time UTC
-  // day); a day already outside every window that reads the selector is not counted.
-  void RecordEvent(const v1::Event& event, int64_t now_ms, v1::Profile& profile) const;
+  // day); a day already outside every window that reads the selector is not counted. Returns the
+  // selectors counted, as SegmentInputsChanged::windows bits.
+  uint64_t RecordEvent(const v1::Event& event, int64_t now_ms, v1::Profile& profile) const;
 
   // Drops day buckets that no window reaches any more (they can never count again).
   void PruneWindows(int64_t now_ms, v1::Profile& profile) const;
@@ -65,8 +78,15 @@ class SegmentEngine {
   // group in configuration order. Memberships of segments no longer configured exit with reason
   // "removed". Returns the earliest time membership could
   // change without an event (nullopt: only an event can change it).
+  //
+  // With `changed`, only the segments whose conditions read something it names (a computed trait
+  // not derived from orders alone counts as reading everything) are evaluated again; the others keep their
+  // membership, and their next change is still computed, so the answer is the same as without.
+  // Sound only when nothing else changed since the last evaluation and no segment could have
+  // changed with time alone since then (the caller's segment timer is not due yet).
   std::optional<absl::Time> Evaluate(v1::Profile& profile, const ProfileFacts& facts, absl::Time now,
-                                     std::vector<SegmentChange>& changes) const;
+                                     std::vector<SegmentChange>& changes,
+                                     const SegmentInputsChanged* changed = nullptr) const;
 
   // The configured segment named `name`, or nullptr.
   const SegmentDefinition* Find(std::string_view name) const;
@@ -87,6 +107,14 @@ class SegmentEngine {
 
  private:
   std::vector<SegmentDefinition> segments_;
+  // What each segment's condition reads (same order as segments_).
+  struct SegmentReads {
+    bool everything = false;  // a computed trait not derived from orders alone, or a window past bit 63
+    bool traits = false;
+    bool orders = false;  // a computed trait derived from orders (and time) alone
+    uint64_t windows = 0;  // bits of selectors_
+  };
+  std::vector<SegmentReads> reads_;
   // Every selector some segment reads, with its canonical key and the longest window (0: all time).
   struct SelectorUse {
     EventSelector selector;

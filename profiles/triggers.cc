@@ -402,7 +402,7 @@ absl::StatusOr<std::vector<DueTimer>> DueTimers(const PrefixScan& scan, absl::Ti
 
 ActivationEngine::ActivationEngine(ActivationConfig config, std::shared_ptr<const ComputedTraitSource> computed)
     : config_(std::move(config)),
-      segments_(config_.segments),
+      segments_(config_.segments, computed.get()),
       computed_(std::move(computed)),
       default_zone_(LoadZone(config_.triggers.default_time_zone).value_or(absl::UTCTimeZone())) {}
 
@@ -414,7 +414,7 @@ bool ActivationEngine::enabled() const {
 }
 
 absl::StatusOr<bool> ActivationEngine::Evaluate(v1::Profile& profile, KeyValueView& kv, absl::Time now,
-                                                ActivationOutputs& out) const {
+                                                ActivationOutputs& out, const SegmentInputsChanged* changed) const {
   // Nothing configured and nothing left over from an earlier configuration: nothing to do (the
   // profile stage calls this for every touched profile, engine or not).
   if (!enabled() && profile.segments().empty() && profile.timers().empty() && profile.wake_ms() == 0 &&
@@ -431,9 +431,14 @@ absl::StatusOr<bool> ActivationEngine::Evaluate(v1::Profile& profile, KeyValueVi
     wanted.push_back(std::move(timer));
   };
 
+  if (changed != nullptr) {
+    for (const v1::ScheduledTimer& timer : profile.timers()) {
+      if (timer.name() == kSegmentsTimer && timer.due_ms() <= now_ms) changed = nullptr;  // time moved one
+    }
+  }
   segments_.PruneWindows(now_ms, profile);
   const size_t changes_before = out.segment_changes.size();
-  if (std::optional<absl::Time> next = segments_.Evaluate(profile, facts, now, out.segment_changes)) {
+  if (std::optional<absl::Time> next = segments_.Evaluate(profile, facts, now, out.segment_changes, changed)) {
     want(kSegmentsTimer, *next);
   }
   const bool membership_changed = out.segment_changes.size() != changes_before;

@@ -135,17 +135,23 @@ class ActivationEngine {
   const SegmentEngine& segments() const { return segments_; }
   const ActivationConfig& config() const { return config_; }
 
-  // Counts an applied event for the window conditions (see SegmentEngine::RecordEvent).
-  void RecordEvent(const v1::Event& event, int64_t now_ms, v1::Profile& profile) const {
-    segments_.RecordEvent(event, now_ms, profile);
+  // Counts an applied event for the window conditions (see SegmentEngine::RecordEvent); returns
+  // the selectors it counted (SegmentInputsChanged::windows).
+  uint64_t RecordEvent(const v1::Event& event, int64_t now_ms, v1::Profile& profile) const {
+    return segments_.RecordEvent(event, now_ms, profile);
   }
 
   // Brings one live profile up to date at `now`: membership (profile.segments), due trigger
   // occurrences not fired before (written to "tf/"), and its timers (profile.timers, its wake key).
   // Appends what must be published to `out` (segment changes with version 0: the caller sets the
   // version it saves). Returns whether the profile's membership changed.
-  absl::StatusOr<bool> Evaluate(v1::Profile& profile, KeyValueView& kv, absl::Time now,
-                                ActivationOutputs& out) const;
+  //
+  // `changed` (optional): everything that changed in the profile since its last Evaluate, when the
+  // caller knows (the profile stage: events folded into a stored profile, no merge). Then only the
+  // segments that read it are evaluated again (SegmentEngine::Evaluate), unless the profile's
+  // segment timer is due, which means a segment may have changed with time: then all of them.
+  absl::StatusOr<bool> Evaluate(v1::Profile& profile, KeyValueView& kv, absl::Time now, ActivationOutputs& out,
+                                const SegmentInputsChanged* changed = nullptr) const;
 
   // Evaluate restricted to the segment `name` (tessera segment backfill NAME): its membership and
   // transition only; triggers and other segments are left alone, and the profile's segment timer

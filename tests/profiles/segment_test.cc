@@ -207,6 +207,24 @@ TEST(Segments, NoEventEntersWhenTheLastVisitLeavesTheWindow) {
   EXPECT_EQ(Changes(out), std::vector<std::string>{"lapsed entered"});
 }
 
+TEST(Segments, AnEventDatedAheadOfTheClockEntersItsWindowOnItsDayWithATimer) {
+  const ActivationEngine engine = Engine(kCoffee);
+  MemoryKv kv;
+  v1::Profile p;
+  p.set_id(9);
+  const absl::Time now = Day(2026, 11, 1, 12);
+  // A till whose clock runs two days ahead: the orders count from their own day, not from now.
+  Apply(engine, Order("a", "coffee", Day(2026, 11, 3, 9)), now, p);
+  Apply(engine, Order("b", "coffee", Day(2026, 11, 3, 10)), now, p);
+  ActivationOutputs out;
+  ASSERT_TRUE(engine.Evaluate(p, kv, now, out).ok());
+  EXPECT_TRUE(Changes(out).empty());
+  // The profile wakes when that day starts, and enters then (not at the next event, or never).
+  ASSERT_EQ(p.wake_ms(), absl::ToUnixMillis(Day(2026, 11, 3)));
+  ASSERT_TRUE(*engine.Evaluate(p, kv, Day(2026, 11, 3), out));
+  EXPECT_EQ(Changes(out), std::vector<std::string>{"coffee_regulars entered"});
+}
+
 TEST(Segments, ARemovedDefinitionExitsItsMembersAndAMergedProfileExitsAll) {
   const ActivationEngine before = Engine(R"(profiles: {segments: [{name: thai, condition: {trait: country, eq: TH}},
                                                                 {name: all, condition: {trait: country, exists: true}}]})");
