@@ -101,9 +101,9 @@ class ProfileBatch {
         config_(config != nullptr ? config : &profiles::DefaultComputedTraitsConfig()) {}
 
   // Lets Finish evaluate again only the segments that read what changed in a stored profile (the
-  // traits, the windows RecordEvent counted in), for a caller whose every change to a profile it
-  // got is ApplyEvent plus RecordEvent here, Absorb or Reevaluate (the fused pipeline, the profiles
-  // stage). Off by default: a caller that rewrites a profile some other way (a split's rebuild)
+  // traits, the windows RecordEvent counted in, the orders), for a caller whose every change to a
+  // profile it got is ApplyEvent plus RecordEvent here, Absorb or Reevaluate (the fused pipeline,
+  // the profiles stage). Off by default: a caller that rewrites a profile some other way (a split's rebuild)
   // gets every segment evaluated.
   void set_incremental_segments(bool on) { incremental_segments_ = on; }
 
@@ -164,7 +164,7 @@ class ProfileBatch {
     bool changed = false;  // an event or a merge touched it (not only a re-evaluation)
     bool before_pending = false;  // loaded by Reevaluate: `before` not taken yet
     // Every segment is evaluated at Finish: new, re-evaluated (a timer, a backfill) or absorbed a
-    // merge. Otherwise only those that read the traits (if they changed) or `windows_counted`.
+    // merge. Otherwise only those that read what the flags below say changed.
     bool evaluate_all = false;
     uint64_t windows_counted = 0;  // RecordEvent's selectors (SegmentInputsChanged::windows)
     bool orders_folded = false;    // RecordEvent saw an order event, or SettleOrders recounted

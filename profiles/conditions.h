@@ -137,8 +137,8 @@ class ComputedTraitSource {
   virtual std::optional<absl::Time> ChangesAt(const v1::Profile& profile, std::string_view name,
                                               absl::Time now) const = 0;
   // Whether Get(name) reads nothing of the profile but its orders (their totals), so that only
-  // an order, a merge or time can change it: segments reading only such names are evaluated again
-  // only when the orders (or the traits) changed (SegmentInputsChanged). False is always safe.
+  // an order, a merge or time can change it: a segment reading such a name is evaluated again after
+  // an event only when the orders changed (SegmentInputsChanged). False is always safe.
   virtual bool DerivedFromOrders(std::string_view name) const {
     (void)name;
     return false;

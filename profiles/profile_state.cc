@@ -456,6 +456,11 @@ bool SameRepeated(const Repeated& a, const Repeated& b) {
   return a.size() == b.size() && std::equal(a.begin(), a.end(), b.begin());
 }
 
+// The traits as their JSON shows them (and segment conditions read them): by value, not by stamp.
+bool SameTraits(const v1::Profile& a, const v1::Profile& b) {
+  return SameMap(a.traits(), b.traits(), [](const v1::TraitValue& x, const v1::TraitValue& y) { return x.json() == y.json(); });
+}
+
 // The groups whose JSON may differ: those whose proto parts differ (by what the JSON reads of them).
 JsonGroups GroupsToCompare(const v1::Profile& a, const v1::Profile& b) {
   const auto same_count = [](int64_t x, int64_t y) { return x == y; };
@@ -464,8 +469,7 @@ JsonGroups GroupsToCompare(const v1::Profile& a, const v1::Profile& b) {
   differ[kIdGroup] = a.id() != b.id();
   differ[kWorkspaceGroup] = a.workspace() != b.workspace();
   differ[kIdentifiersGroup] = !SameRepeated(a.identifiers(), b.identifiers());
-  differ[kTraitsGroup] =
-      !SameMap(a.traits(), b.traits(), [](const v1::TraitValue& x, const v1::TraitValue& y) { return x.json() == y.json(); });
+  differ[kTraitsGroup] = !SameTraits(a, b);
   differ[kFirstSeenGroup] = !same_seen || a.first_seen_ms() != b.first_seen_ms();
   differ[kLastSeenGroup] = !same_seen || a.last_seen_ms() != b.last_seen_ms();
   differ[kEventCountsGroup] = !SameMap(a.event_counts(), b.event_counts(), same_count);
@@ -544,13 +548,7 @@ std::vector<std::string> ChangedFields(const ProfileSnapshot& before, const v1::
 }
 
 bool TraitsChanged(const ProfileSnapshot& before, const v1::Profile& after) {
-  const auto& was = (before.without_orders_ != nullptr ? *before.without_orders_ : v1::Profile::default_instance()).traits();
-  if (was.size() != after.traits().size()) return true;
-  for (const auto& [name, value] : after.traits()) {
-    auto it = was.find(name);
-    if (it == was.end() || it->second.json() != value.json()) return true;
-  }
-  return false;
+  return !SameTraits(before.without_orders_ != nullptr ? *before.without_orders_ : v1::Profile::default_instance(), after);
 }
 
 std::vector<std::string> ChangedFieldsByFullJson(const v1::Profile& before, const v1::Profile& after) {

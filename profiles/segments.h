@@ -80,8 +80,9 @@ class SegmentEngine {
   // change without an event (nullopt: only an event can change it).
   //
   // With `changed`, only the segments whose conditions read something it names (a computed trait
-  // not derived from orders alone counts as reading everything) are evaluated again; the others keep their
-  // membership, and their next change is still computed, so the answer is the same as without.
+  // not derived from orders alone counts as reading everything) are evaluated again; the others
+  // keep their membership, and their next change is still computed, so the answer is the same as
+  // without.
   // Sound only when nothing else changed since the last evaluation and no segment could have
   // changed with time alone since then (the caller's segment timer is not due yet).
   std::optional<absl::Time> Evaluate(v1::Profile& profile, const ProfileFacts& facts, absl::Time now,
