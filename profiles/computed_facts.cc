@@ -67,11 +67,9 @@ std::optional<FactValue> ComputedTraitsFacts::Get(const v1::Profile& profile, st
 }
 
 bool ComputedTraitsFacts::DerivedFromOrders(std::string_view name) const {
-  if (BuiltInDerivedFromOrders(name)) return true;
-  if (name == "days_since_last_seen" || name.starts_with("event_type_counts.") || name.starts_with("track_events.")) {
-    return false;  // the other names Get answers before the computed object
-  }
-  return IsValueField(name.substr(0, name.find('.')));
+  // The other names DefaultSourceFact answers first (days_since_last_seen, event_type_counts.*,
+  // track_events.*) are no value field either, so they read as not derived from orders.
+  return BuiltInDerivedFromOrders(name) || IsValueField(name.substr(0, name.find('.')));
 }
 
 std::optional<absl::Time> ComputedTraitsFacts::ChangesAt(const v1::Profile& profile, std::string_view name,

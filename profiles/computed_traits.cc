@@ -785,7 +785,7 @@ Part PartOf(std::string_view name, const ComputedTraitsConfig& config, const Cus
       "favourite_products_by_count", "time_zone", "usual_purchase_weekday", "usual_purchase_hour", "coupon_share",
       "preferred_channel"};
   const auto among = [name](const auto& fields) { return std::find(std::begin(fields), std::end(fields), name) != std::end(fields); };
-  if (among(kValueFields)) return Part::kValue;
+  if (IsValueField(name)) return Part::kValue;
   if (among(kPreferenceFields)) return Part::kPreferences;
   if (name.starts_with("email_") || name.starts_with("sessions_") || name.starts_with("page_views_")) {
     return Part::kEngagement;
