@@ -121,6 +121,74 @@ bool IsValidDomain(std::string_view domain) {
   }
 }
 
+
+// The value of the `count` ASCII digits at text[at], or -1 if any is not a digit.
+int Digits(std::string_view text, size_t at, size_t count) {
+  int value = 0;
+  for (size_t i = at; i < at + count; ++i) {
+    const auto c = static_cast<unsigned char>(text[i]);
+    if (!IsAsciiDigit(c)) return -1;
+    value = value * 10 + (c - '0');
+  }
+  return value;
+}
+
+// Days from 1970-01-01 to a proleptic Gregorian date (H. Hinnant's days_from_civil).
+int64_t DaysFromCivil(int64_t year, int month, int day) {
+  year -= month <= 2;
+  const int64_t era = (year >= 0 ? year : year - 399) / 400;
+  const int64_t yoe = year - era * 400;
+  const int64_t doy = (153 * (month > 2 ? month - 3 : month + 9) + 2) / 5 + day - 1;
+  const int64_t doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+  return era * 146097 + doe - 719468;
+}
+
+int DaysInMonth(int year, int month) {
+  static constexpr int kDays[] = {31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
+  const bool leap = year % 4 == 0 && (year % 100 != 0 || year % 400 == 0);
+  return month == 2 && leap ? 29 : kDays[month - 1];
+}
+
+// What trackers send (JavaScript's toISOString, the SDKs' ISO formatters): "YYYY-MM-DDThh:mm:ss",
+// an optional fraction of 1-9 digits, then 'Z' or "+hh:mm"/"-hh:mm". Reads that shape with every
+// field in its ordinary range; nullopt for anything else, which the caller hands to absl::ParseTime
+// (no offset, a leap second, a long fraction, an odd offset...). absl's parser was a ninth of the
+// collector's CPU on batches; this is the same arithmetic without the format interpreter.
+std::optional<int64_t> ParseCommonRfc3339(std::string_view text) {
+  if (text.size() < 20 || text[4] != '-' || text[7] != '-' || text[13] != ':' || text[16] != ':') return std::nullopt;
+  const int year = Digits(text, 0, 4), month = Digits(text, 5, 2), day = Digits(text, 8, 2);
+  const int hour = Digits(text, 11, 2), minute = Digits(text, 14, 2), second = Digits(text, 17, 2);
+  if (year < 0 || month < 1 || month > 12 || day < 1 || hour < 0 || hour > 23 || minute < 0 || minute > 59 ||
+      second < 0 || second > 59 || day > DaysInMonth(year, month)) {
+    return std::nullopt;
+  }
+  size_t i = 19;
+  int millis = 0;
+  if (text[i] == '.') {
+    const size_t first = ++i;
+    while (i < text.size() && IsAsciiDigit(static_cast<unsigned char>(text[i]))) {
+      if (i - first < 3) millis = millis * 10 + (text[i] - '0');
+      ++i;
+    }
+    const size_t count = i - first;
+    if (count == 0 || count > 9) return std::nullopt;
+    for (size_t pad = count; pad < 3; ++pad) millis *= 10;  // ".5" is 500 ms
+  }
+  int offset_minutes = 0;
+  if (i + 1 == text.size() && (text[i] == 'Z' || text[i] == 'z')) {
+    // UTC
+  } else if (i + 6 == text.size() && (text[i] == '+' || text[i] == '-') && text[i + 3] == ':') {
+    const int offset_hours = Digits(text, i + 1, 2), offset_mins = Digits(text, i + 4, 2);
+    if (offset_hours < 0 || offset_hours > 23 || offset_mins < 0 || offset_mins > 59) return std::nullopt;
+    offset_minutes = (text[i] == '-' ? -1 : 1) * (offset_hours * 60 + offset_mins);
+  } else {
+    return std::nullopt;
+  }
+  const int64_t seconds = DaysFromCivil(year, month, day) * 86400 + hour * 3600 + minute * 60 + second -
+                          int64_t{offset_minutes} * 60;
+  return seconds * 1000 + millis;
+}
+
 }  // namespace
 
 std::string_view TrimSpaces(std::string_view text) {
@@ -243,6 +311,7 @@ std::optional<int64_t> ParseTimestamp(std::string_view text, const absl::TimeZon
   for (size_t i : {0, 1, 2, 3}) {
     if (!IsAsciiDigit(static_cast<unsigned char>(text[i]))) return std::nullopt;
   }
+  if (std::optional<int64_t> ms = ParseCommonRfc3339(text)) return ms;
   const bool space_separated = text[10] == ' ';
   // An explicit offset ends in 'Z'/'z' or in "+hh:mm"/"-hh:mm" (the date's '-'s are far earlier).
   const char last = text.back();

@@ -3,10 +3,14 @@
 
 #include <gtest/gtest.h>
 
+#include <cstdio>
+
 #include <optional>
 #include <random>
 #include <string>
 #include <string_view>
+
+#include "absl/time/time.h"
 
 namespace tessera::ingest {
 namespace {
@@ -229,6 +233,78 @@ TEST_F(ParseTimestampTest, RejectsGarbage) {
         "+12024-03-01T10:15:30Z", "2024-03-01X10:15:30Z", "null"}) {
     EXPECT_EQ(ParseTimestamp(text, bangkok_), std::nullopt) << "'" << text << "'";
   }
+}
+
+// absl::ParseTime with the RFC 3339 formats: what ParseTimestamp answered before its fast path for
+// what trackers send, and still the judge of everything else.
+std::optional<int64_t> ParseWithAbsl(std::string_view text, const absl::TimeZone& zone) {
+  text = TrimSpaces(text);
+  if (text.size() < 19 || text[4] != '-' || text[7] != '-' || !(text[10] == 'T' || text[10] == 't' || text[10] == ' ')) {
+    return std::nullopt;
+  }
+  for (size_t i : {0, 1, 2, 3}) {
+    if (text[i] < '0' || text[i] > '9') return std::nullopt;
+  }
+  const bool spaced = text[10] == ' ';
+  const char last = text.back();
+  const bool offset =
+      last == 'Z' || last == 'z' || (text.size() >= 25 && (text[text.size() - 6] == '+' || text[text.size() - 6] == '-'));
+  const char* format = offset ? (spaced ? "%Y-%m-%d %H:%M:%E*S%Ez" : "%Y-%m-%d%ET%H:%M:%E*S%Ez")
+                              : (spaced ? "%Y-%m-%d %H:%M:%E*S" : "%Y-%m-%d%ET%H:%M:%E*S");
+  absl::Time time;
+  std::string error;
+  if (!absl::ParseTime(format, absl::string_view(text.data(), text.size()), zone, &time, &error)) return std::nullopt;
+  return absl::ToUnixMillis(time);
+}
+
+// The fast path for the common shape must agree with absl on every text: well-formed ones across
+// years 0000-9999, fractions of 0-12 digits, every offset form, and the same texts with one byte
+// changed (out-of-range fields, stray characters), which either path may refuse but both alike.
+TEST_F(ParseTimestampTest, AgreesWithAbslParseTimeOnRandomAndMutatedTexts) {
+  // Month ends, leap days of century years included (a wrong leap rule only shows there).
+  for (int year : {0, 1600, 1700, 1900, 1999, 2000, 2023, 2024, 2100, 2400, 9999}) {
+    for (int month = 1; month <= 12; ++month) {
+      for (int day = 27; day <= 32; ++day) {
+        char text[32];
+        std::snprintf(text, sizeof text, "%04d-%02d-%02dT23:59:59.999Z", year, month, day);
+        ASSERT_EQ(ParseTimestamp(text, bangkok_), ParseWithAbsl(text, bangkok_)) << "'" << text << "'";
+      }
+    }
+  }
+  std::mt19937_64 rng(20261206);
+  auto pick = [&](int lo, int hi) { return std::uniform_int_distribution<int>(lo, hi)(rng); };
+  const std::string alphabet = "0123456789:-+.TtZz 9x";
+  int fast_shape = 0, compared = 0;
+  for (int round = 0; round < 200000; ++round) {
+    const int year = pick(0, 3) == 0 ? pick(0, 9999) : pick(1960, 2040);
+    const int month = pick(1, 12);
+    const int day = pick(1, pick(0, 9) == 0 ? 31 : 28);
+    char text[64];
+    int n = std::snprintf(text, sizeof text, "%04d-%02d-%02d%c%02d:%02d:%02d", year, month, day, "TTTt "[pick(0, 4)],
+                          pick(0, 23), pick(0, 59), pick(0, 59));
+    std::string s(text, n);
+    if (const int digits = pick(-6, 12); digits > 0) {
+      s.push_back('.');
+      for (int d = 0; d < digits; ++d) s.push_back(static_cast<char>('0' + pick(0, 9)));
+    }
+    switch (pick(0, 5)) {
+      case 0: s += "Z"; break;
+      case 1: s += "z"; break;
+      case 2: break;  // local time in the zone
+      default:
+        std::snprintf(text, sizeof text, "%c%02d:%02d", pick(0, 1) ? '+' : '-', pick(0, 14), pick(0, 3) * 15);
+        s += text;
+    }
+    if (pick(0, 2) == 0) {  // one byte changed
+      s[static_cast<size_t>(pick(0, static_cast<int>(s.size()) - 1))] = alphabet[static_cast<size_t>(pick(0, static_cast<int>(alphabet.size()) - 1))];
+    }
+    const std::optional<int64_t> expected = ParseWithAbsl(s, bangkok_);
+    ASSERT_EQ(ParseTimestamp(s, bangkok_), expected) << "'" << s << "'";
+    fast_shape += expected.has_value() && (s.back() == 'Z' || s.back() == 'z' || s[s.size() - 6] == '+' || s[s.size() - 6] == '-');
+    ++compared;
+  }
+  // The comparison must have covered plenty of accepted texts, not only refusals.
+  EXPECT_GT(fast_shape, compared / 3);
 }
 
 TEST(LoadDefaultTimeZoneTest, KnowsIanaNamesOnly) {
