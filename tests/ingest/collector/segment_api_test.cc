@@ -278,6 +278,51 @@ TEST(SegmentApiTest, ABatchNamesItsRejectedMessagesAndKeepsTheRest) {
   EXPECT_EQ(std::string_view(rejected.at(1)["reason"]), "missing_field");
 }
 
+// Each message's text and members are located in one pass over the body: elements that are not
+// objects, brackets and quotes inside strings, nested arrays and empty objects must not shift the
+// messages after them.
+TEST(SegmentApiTest, EveryMessageOfABatchIsReadWhateverTheElementsBeforeIt) {
+  SegmentApi api(TestConfig());
+  PreparedRequest out = Send(
+      api, {.path = "/v1/batch",
+            .body = R"({"sentAt":"2024-03-01T03:15:30.250Z","batch":[)"
+                    R"({"type":"track","userId":"u1","event":"E]}","properties":{"list":[[1,{"a":"}"}],[]],"o":{}}},)"
+                    R"(7,"{\"type\":\"track\"}",[{"type":"track"}],{},)"
+                    R"({"type":"identify","anonymousId":"a2","traits":{"q":"\"[{"}},)"
+                    R"({"type":"page","userId":"u3","name":"P"}],"context":{"locale":"th-TH"},"writeKey":"ignored"})"});
+  EXPECT_EQ(out.reply.status, 400);
+  simdjson::dom::parser parser;
+  simdjson::dom::element reply = parser.parse(out.reply.body);
+  simdjson::dom::array rejected = reply["rejected"];
+  ASSERT_EQ(rejected.size(), 4u);
+  for (size_t i = 0; i < 4; ++i) EXPECT_EQ(int64_t(rejected.at(i)["index"]), static_cast<int64_t>(i + 1));
+  ASSERT_EQ(out.records.size(), 3u);
+  EXPECT_EQ(out.records[0].key, "u1");
+  EXPECT_EQ(Field(out.records[0], "/event"), R"("E]}")");
+  EXPECT_EQ(Field(out.records[0], "/properties"), R"({"list":[[1,{"a":"}"}],[]],"o":{}})");
+  EXPECT_EQ(out.records[1].key, "a2");
+  EXPECT_EQ(Field(out.records[1], "/traits/q"), R"("\"[{")");
+  EXPECT_EQ(out.records[2].key, "u3");
+  EXPECT_EQ(Field(out.records[2], "/name"), R"("P")");
+  for (const OutgoingRecord& record : out.records) {
+    EXPECT_EQ(Field(record, "/context/locale"), R"("th-TH")");
+    EXPECT_EQ(Field(record, "/sentAt"), R"("2024-03-01T03:15:30.250Z")");
+  }
+}
+
+// A body with two "batch" members: the messages validated (simdjson's at_key: the first) are the
+// ones written, never a mix of one array's checks and the other's text.
+TEST(SegmentApiTest, OfTwoBatchMembersTheFirstIsValidatedAndWritten) {
+  SegmentApi api(TestConfig());
+  PreparedRequest out = Send(api, {.path = "/v1/batch",
+                                   .body = R"({"batch":[{"type":"track","userId":"u1","event":"First"}],)"
+                                           R"("batch":[{"type":"track","event":"Second"}]})"});
+  EXPECT_EQ(out.reply.status, 200);
+  ASSERT_EQ(out.records.size(), 1u);
+  EXPECT_EQ(out.records[0].key, "u1");
+  EXPECT_EQ(Field(out.records[0], "/event"), R"("First")");
+}
+
 TEST(SegmentApiTest, BatchContextAndIntegrationsAreMergedIntoEachMessage) {
   SegmentApi api(TestConfig());
   PreparedRequest out = Send(api, {.path = "/v1/batch",
