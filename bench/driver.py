@@ -720,10 +720,87 @@ def distributed(tessera, bench, args, mode, prefix, work, workload_flags, events
     return out
 
 
+def fused_drain(tessera, args, prefix, work, data_dir, events, broker_pid):
+    """Scenario 1's drain: `tessera run` (fused) over the preloaded raw topics, as its own process."""
+    with Measure(broker_pid) as m:
+        fused = run_tessera(tessera, ["run", "--brokers", args.brokers, "--topic-prefix", prefix, "--data-dir", data_dir,
+                                      "--max-records", str(events), "--batch-size", str(args.batch_size)],
+                            os.path.join(work, "tessera-run.log"))
+    processing = fused["processing_s"] or fused["wall_s"]
+    return {
+        "events": events,
+        "processing_s": processing,
+        "wall_s": fused["wall_s"],
+        "events_per_s": events / processing,
+        "events_per_s_wall": events / fused["wall_s"],
+        "cpu_s": fused["cpu_s"],
+        "cpu_s_per_million": fused["cpu_s"] * 1e6 / events,
+        "max_rss_bytes": fused["max_rss_bytes"],
+        "samples": fused["samples"],
+        "progress": fused["progress"],
+        **m.record(),
+    }
+
+
+def footprint_and_updates(tessera, bench, args, mode, prefix, data_dir, results, events, people, max_rate, broker_pid,
+                          step, log, work):
+    """Scenario 3's footprint: the fused drain's store as left and compacted, then after an
+    hour-equivalent of updates (half of max_rate for an hour; mode["updates"] events in --quick).
+    Fills results; returns the profile count and the mean stored profile size (B_kv's values)."""
+    step("scenario 3: footprint of the fused store after the load, as left and compacted")
+    store_dir = os.path.join(data_dir, "store")
+    raw_bytes = results["workload"]["bytes"]
+    results["footprint"] = footprint(bench, store_dir, raw_bytes, log, compact=False)
+    results["footprint_compacted"] = footprint(bench, store_dir, raw_bytes, log, compact=True)
+    profiles = results["footprint"]["profiles"]
+    mean_profile_value = results["footprint"]["mean_profile_value_bytes"]
+
+    updates = mode["updates"] or round(3600 * 0.5 * max_rate)
+    step(f"scenario 3: {updates} more events of the same population (updates), then the footprint again")
+    with Measure(broker_pid) as m:
+        produced_updates = run_json([bench, "produce", "--brokers", args.brokers, "--prefix", prefix, "--partitions",
+                                     str(args.partitions), "--people", str(people), "--events", str(events + updates),
+                                     "--seed", str(args.seed), "--skip", str(events)], log)
+        upd = run_tessera(tessera, ["run", "--brokers", args.brokers, "--topic-prefix", prefix, "--data-dir", data_dir,
+                                    "--max-records", str(updates), "--batch-size", str(args.batch_size)],
+                          os.path.join(work, "tessera-run-updates.log"))
+    raw_all = raw_bytes + produced_updates["produced"]["bytes"]
+    results["updates"] = {"events": updates, "hour_equivalent": mode["updates"] is None,
+                          "produced": produced_updates["produced"],
+                          "events_per_s": updates / (upd["processing_s"] or upd["wall_s"]), "cpu_s": upd["cpu_s"],
+                          "max_rss_bytes": upd["max_rss_bytes"], **m.record()}
+    results["footprint_after_updates"] = footprint(bench, store_dir, raw_all, log, compact=False)
+    results["footprint_after_updates_compacted"] = footprint(bench, store_dir, raw_all, log, compact=True)
+    shutil.rmtree(data_dir, ignore_errors=True)
+    return profiles, mean_profile_value
+
+
+def produce_workload(bench, args, prefix, workload_flags, events, people, broker_pid, results, step, log):
+    step(f"produce {events} events of {people} people into {prefix}raw.*")
+    with Measure(broker_pid) as m:
+        produced = run_json([bench, "produce", "--brokers", args.brokers, "--prefix", prefix,
+                             "--partitions", str(args.partitions)] + workload_flags, log)
+    results["workload"] = produced["workload"]
+    results["produce"] = dict(produced["produce"], **m.record())
+
+
 def only(args, mode, tessera, bench, work, prefix, broker_pid, results, workload_flags, step, log):
-    """--only at-scale|distributed: one part of the full run, measured apart from the rest. at-scale:
-    the memory scenario's drain of its largest population, then scenarios 1 and 4 over that store;
-    distributed: the four stages' drain and sustainable rate."""
+    """--only at-scale|distributed|footprint: one part of the full run, measured apart from the rest.
+    at-scale: the memory scenario's drain of its largest population, then scenarios 1 and 4 over that
+    store; distributed: the four stages' drain and sustainable rate; footprint: the workload, the
+    fused drain and scenario 3's footprint before and after the updates (their number from
+    --sustained-rate, a rate measured before, in the full mode)."""
+    if args.only == "footprint":
+        if mode["updates"] is None and not args.sustained_rate:
+            raise SystemExit("--only footprint in this mode needs --sustained-rate (events/s) for the updates")
+        events, people = mode["events"], mode["people"]
+        produce_workload(bench, args, prefix, workload_flags, events, people, broker_pid, results, step, log)
+        step("scenario 1: tessera run (fused) drains the raw topics")
+        data_dir = os.path.join(work, "fused")
+        results["fused"] = fused_drain(tessera, args, prefix, work, data_dir, events, broker_pid)
+        footprint_and_updates(tessera, bench, args, mode, prefix, data_dir, results, events, people,
+                              args.sustained_rate or 0, broker_pid, step, log, work)
+        return
     if args.only == "distributed":
         results.update(distributed(tessera, bench, args, mode, prefix, work, workload_flags, mode["events"],
                                    mode["people"], broker_pid, step, log))
@@ -781,9 +858,12 @@ def main():
     ap.add_argument("--no-distributed", action="store_true")
     ap.add_argument("--no-latency", action="store_true")
     ap.add_argument("--no-recovery", action="store_true")
-    ap.add_argument("--only", choices=("at-scale", "distributed"),
+    ap.add_argument("--only", choices=("at-scale", "distributed", "footprint"),
                     help="only scenarios 1 and 4 over the largest memory store (with the drain that fills it), "
-                         "or only the distributed pipeline's drain and sustainable rate")
+                         "only the distributed pipeline's drain and sustainable rate, or only the fused drain and "
+                         "the footprint before and after the updates")
+    ap.add_argument("--sustained-rate", type=float,
+                    help="with --only footprint: the sustainable rate (events/s) whose half for an hour is the updates")
     args = ap.parse_args()
 
     mode = MODES[args.mode]
@@ -830,12 +910,7 @@ def main():
         write_results(results, args.out, partial, work, log)
         return
 
-    step(f"produce {events} events of {people} people into {prefix}raw.*")
-    with Measure(broker_pid) as m:
-        produced = run_json([bench, "produce", "--brokers", args.brokers, "--prefix", prefix,
-                             "--partitions", str(args.partitions)] + workload_flags, log)
-    results["workload"] = produced["workload"]
-    results["produce"] = dict(produced["produce"], **m.record())
+    produce_workload(bench, args, prefix, workload_flags, events, people, broker_pid, results, step, log)
 
     step("B_pass: consume -> produce, no processing")
     with Measure(broker_pid) as m:
@@ -845,24 +920,7 @@ def main():
 
     step("scenario 1: tessera run (fused) drains the raw topics")
     data_dir = os.path.join(work, "fused")
-    with Measure(broker_pid) as m:
-        fused = run_tessera(tessera, ["run", "--brokers", args.brokers, "--topic-prefix", prefix, "--data-dir", data_dir,
-                                      "--max-records", str(events), "--batch-size", str(args.batch_size)],
-                            os.path.join(work, "tessera-run.log"))
-    processing = fused["processing_s"] or fused["wall_s"]
-    results["fused"] = {
-        "events": events,
-        "processing_s": processing,
-        "wall_s": fused["wall_s"],
-        "events_per_s": events / processing,
-        "events_per_s_wall": events / fused["wall_s"],
-        "cpu_s": fused["cpu_s"],
-        "cpu_s_per_million": fused["cpu_s"] * 1e6 / events,
-        "max_rss_bytes": fused["max_rss_bytes"],
-        "samples": fused["samples"],
-        "progress": fused["progress"],
-        **m.record(),
-    }
+    results["fused"] = fused_drain(tessera, args, prefix, work, data_dir, events, broker_pid)
 
     # The drain rate above is the catch-up rate, in batches as large as they come; under a steady load
     # batches are smaller and each event costs more, so the sustainable rate is searched for.
@@ -899,31 +957,8 @@ def main():
         results.update(distributed(tessera, bench, args, mode, prefix, work, workload_flags, events, people,
                                    broker_pid, step, log))
 
-    step("scenario 3: footprint of the fused store after the load, as left and compacted")
-    store_dir = os.path.join(data_dir, "store")
-    raw_bytes = results["workload"]["bytes"]
-    results["footprint"] = footprint(bench, store_dir, raw_bytes, log, compact=False)
-    results["footprint_compacted"] = footprint(bench, store_dir, raw_bytes, log, compact=True)
-    profiles = results["footprint"]["profiles"]
-    mean_profile_value = results["footprint"]["mean_profile_value_bytes"]
-
-    updates = mode["updates"] or round(3600 * 0.5 * max_rate)
-    step(f"scenario 3: {updates} more events of the same population (updates), then the footprint again")
-    with Measure(broker_pid) as m:
-        produced_updates = run_json([bench, "produce", "--brokers", args.brokers, "--prefix", prefix, "--partitions",
-                                     str(args.partitions), "--people", str(people), "--events", str(events + updates),
-                                     "--seed", str(args.seed), "--skip", str(events)], log)
-        upd = run_tessera(tessera, ["run", "--brokers", args.brokers, "--topic-prefix", prefix, "--data-dir", data_dir,
-                                    "--max-records", str(updates), "--batch-size", str(args.batch_size)],
-                          os.path.join(work, "tessera-run-updates.log"))
-    raw_all = raw_bytes + produced_updates["produced"]["bytes"]
-    results["updates"] = {"events": updates, "hour_equivalent": mode["updates"] is None,
-                          "produced": produced_updates["produced"],
-                          "events_per_s": updates / (upd["processing_s"] or upd["wall_s"]), "cpu_s": upd["cpu_s"],
-                          "max_rss_bytes": upd["max_rss_bytes"], **m.record()}
-    results["footprint_after_updates"] = footprint(bench, store_dir, raw_all, log, compact=False)
-    results["footprint_after_updates_compacted"] = footprint(bench, store_dir, raw_all, log, compact=True)
-    shutil.rmtree(data_dir, ignore_errors=True)
+    profiles, mean_profile_value = footprint_and_updates(tessera, bench, args, mode, prefix, data_dir, results, events,
+                                                         people, max_rate, broker_pid, step, log, work)
 
     sizes = mode["memory_people"]
     step(f"scenario 3: memory, fused drains of {mode['memory_events']:,} events over {' and '.join(f'{p:,}' for p in sizes)} "

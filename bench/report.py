@@ -67,14 +67,15 @@ def main():
     fpu = res.get("footprint_after_updates_compacted")
     if fpc and fpu:
         worst = max(fpc["disk_over_raw_logical"], fpu["disk_over_raw_logical"])
+        apart = " (measured apart: see Footprint)" if fp.get("measured_separately") else ""
         a(f"| disk ≤ 0.6 × raw logical bytes (compressed) | {fpc['disk_over_raw_logical']:.2f} × after the load, "
           f"{fpu['disk_over_raw_logical']:.2f} × after the updates (SST + WAL, compacted; the raw events' JSON as "
-          f"produced) | {'met' if worst <= 0.6 else '**missed**'} |")
+          f"produced){apart} | {'met' if worst <= 0.6 else '**missed**'} |")
         rec_pp = max(fpc["profile_record_sst_bytes_per_profile"], fpu["profile_record_sst_bytes_per_profile"])
         a(f"| disk ≤ 300 B for a typical profile | profile record (`pf/`) {fpc['profile_record_sst_bytes_per_profile']:,.0f} "
           f"B after the load, {fpu['profile_record_sst_bytes_per_profile']:,.0f} B after the updates; the whole store "
           f"{fpc['disk_bytes_per_profile']:,.0f} and {fpu['disk_bytes_per_profile']:,.0f} B per profile (with the "
-          f"event store and identity's keys) | {'met' if rec_pp <= 300 else '**missed**'} for the record, "
+          f"event store and identity's keys){apart} | {'met' if rec_pp <= 300 else '**missed**'} for the record, "
           f"{'met' if fpu['disk_bytes_per_profile'] <= 300 else '**missed**'} for the store |")
     else:
         dpp = fp["disk_bytes_per_profile"]
@@ -390,6 +391,9 @@ def main():
           f"`tessera run` at {k(upd['events_per_s'])} events/s. Raw bytes are the events' JSON as produced, "
           "so the ratio is the store against the data it was built from.")
         a("")
+        if fp.get("measured_separately"):
+            a(f"Measured apart from the rest of this page: {fp['measured_separately']}")
+            a("")
         a("| state | profiles | SST | WAL | disk per profile | disk / raw | profile record (`pf/`) in SST files per profile |")
         a("|---|---|---|---|---|---|---|")
         for name, x in (("after load, as left", fp), ("after load, compacted", fpc),
