@@ -260,8 +260,8 @@ struct ScannedBody {
 };
 
 // `json`: a whole compact body (valid JSON assumed). Elements of "batch" that are not objects get
-// no members (Build refuses them from the DOM). Of two "batch" members the first is read, the one
-// simdjson's at_key gives Prepare, so that each message is validated and written from one text.
+// no members (Build refuses them from the DOM). Of two "batch" members the first is read, as
+// MemberValue reads the first of any name.
 ScannedBody ScanBody(std::string_view json) {
   ScannedBody body;
   bool batch_seen = false;
@@ -297,12 +297,13 @@ ScannedBody ScanBody(std::string_view json) {
   return body;
 }
 
+// The text of the first member named `key` ("" if none): the one simdjson's at_key gives the checks,
+// so that a value is written from the same member it was validated from.
 std::string_view MemberValue(std::span<const RawMember> members, std::string_view key) {
-  std::string_view found;
   for (const RawMember& m : members) {
-    if (m.key == key) found = m.value;  // the last one wins, as in ingest
+    if (m.key == key) return m.value;
   }
-  return found;
+  return {};
 }
 
 // Writes one JSON object from members whose keys and values are already JSON text, and string

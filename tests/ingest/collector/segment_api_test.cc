@@ -323,6 +323,19 @@ TEST(SegmentApiTest, OfTwoBatchMembersTheFirstIsValidatedAndWritten) {
   EXPECT_EQ(Field(out.records[0], "/event"), R"("First")");
 }
 
+// Likewise a message's context and integrations: the member checked (the first) is the one written.
+// Before, a second "context" that was not an object emptied the checked one's fields silently.
+TEST(SegmentApiTest, OfTwoContextMembersTheFirstIsValidatedAndWritten) {
+  SegmentApi api(TestConfig());
+  PreparedRequest out = Send(api, {.path = "/v1/track",
+                                   .body = R"({"userId":"u","event":"E","context":{"locale":"th-TH"},"context":5,)"
+                                           R"("integrations":{"All":false},"integrations":{"All":true}})"});
+  EXPECT_EQ(out.reply.status, 200);
+  ASSERT_EQ(out.records.size(), 1u);
+  EXPECT_EQ(Field(out.records[0], "/context/locale"), R"("th-TH")");
+  EXPECT_EQ(Field(out.records[0], "/integrations"), R"({"All":false})");
+}
+
 TEST(SegmentApiTest, BatchContextAndIntegrationsAreMergedIntoEachMessage) {
   SegmentApi api(TestConfig());
   PreparedRequest out = Send(api, {.path = "/v1/batch",
