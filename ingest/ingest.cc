@@ -16,6 +16,7 @@
 #include "common/currency.h"
 #include "common/json_writer.h"
 #include "ingest/blocklist.h"
+#include "ingest/json_text.h"
 #include "ingest/normalize.h"
 #include "ingest/traits.h"
 #include "ingest/tracking_plan.h"
@@ -356,9 +357,11 @@ struct MessageReader::CustomerFields {
 
 template <typename OnField>
 bool MessageReader::ForEachField(od::object& object, std::string_view where, OnField&& on_field) {
+  RepeatedNames names;
   for (auto field : object) {
     std::string_view key;
     if (auto error = field.unescaped_key().get(key)) return JsonError(error, where);
+    if (!names.Add(key)) return Reject(kInvalidField, absl::StrCat(ToAbsl(where), ": ", Quote(key), " appears more than once"));
     od::value value;
     if (auto error = field.value().get(value)) return JsonError(error, where);
     if (!on_field(key, value)) return false;

@@ -52,5 +52,19 @@ TEST(JsonTextTest, IteratesTopLevelMembers) {
   EXPECT_EQ(calls, 1);  // stops when told
 }
 
+TEST(JsonTextTest, RepeatedNamesAnswersFalseOnlyForANameAddedBefore) {
+  RepeatedNames names;
+  // More names than the inline capacity, many of them colliding in the filter (same length, same
+  // first and last byte), and the empty name.
+  std::vector<std::string> added;
+  for (char middle = 'a'; middle <= 'z'; ++middle) added.push_back(std::string("k") + middle + "z");
+  added.push_back("");
+  added.push_back("kz");
+  for (const std::string& name : added) EXPECT_TRUE(names.Add(name)) << name;
+  for (const std::string& name : added) EXPECT_FALSE(names.Add(name)) << name;
+  EXPECT_TRUE(names.Add("kAz"));  // case matters
+  EXPECT_FALSE(names.Add("kAz"));
+}
+
 }  // namespace
 }  // namespace tessera::ingest

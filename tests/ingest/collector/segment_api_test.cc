@@ -323,17 +323,38 @@ TEST(SegmentApiTest, OfTwoBatchMembersTheFirstIsValidatedAndWritten) {
   EXPECT_EQ(Field(out.records[0], "/event"), R"("First")");
 }
 
-// Likewise a message's context and integrations: the member checked (the first) is the one written.
-// Before, a second "context" that was not an object emptied the checked one's fields silently.
-TEST(SegmentApiTest, OfTwoContextMembersTheFirstIsValidatedAndWritten) {
+// A message that repeats a name is refused, with the name (ingest::RepeatedNames): JSON leaves its
+// meaning open, and the collector keyed such a record by its first userId while ingest resolved the
+// last. Before, a second "context" that was not an object emptied the checked one's fields silently.
+TEST(SegmentApiTest, AMessageThatRepeatsANameIsRefusedWithTheName) {
   SegmentApi api(TestConfig());
   PreparedRequest out = Send(api, {.path = "/v1/track",
-                                   .body = R"({"userId":"u","event":"E","context":{"locale":"th-TH"},"context":5,)"
-                                           R"("integrations":{"All":false},"integrations":{"All":true}})"});
-  EXPECT_EQ(out.reply.status, 200);
-  ASSERT_EQ(out.records.size(), 1u);
-  EXPECT_EQ(Field(out.records[0], "/context/locale"), R"("th-TH")");
-  EXPECT_EQ(Field(out.records[0], "/integrations"), R"({"All":false})");
+                                   .body = R"({"userId":"u","event":"E","context":{"locale":"th-TH"},"context":5})"});
+  EXPECT_EQ(out.reply.status, 400);
+  EXPECT_EQ(Reason(out.reply), "invalid_field");
+  EXPECT_NE(out.reply.body.find("message: 'context' appears more than once"), std::string::npos) << out.reply.body;
+  EXPECT_TRUE(out.records.empty());
+
+  out = Send(api, {.path = "/v1/batch",
+                   .body = R"({"batch":[{"type":"track","userId":"a","event":"E"},)"
+                           R"({"type":"track","userId":"a","user\u0049d":"b","event":"E"},)"
+                           R"({"type":"identify","userId":"a","traits":{"email":"a@b.co","email":"c@d.co"}},)"
+                           R"({"type":"track","userId":"a","event":"E","context":{"ip":"1.2.3.4","ip":"5.6.7.8"}},)"
+                           R"({"type":"track","userId":"a","event":"E","context":{"traits":{"plan":"a","plan":"b"}}},)"
+                           R"({"type":"identify","userId":"a","traits":{"aXz":1,"aYz":2}}]})"});
+  EXPECT_EQ(out.reply.status, 400);
+  ASSERT_EQ(out.records.size(), 2u);  // the first and the last: names sharing length and ends are not repeats
+  simdjson::dom::parser parser;
+  simdjson::dom::element body = parser.parse(out.reply.body);
+  simdjson::dom::array rejected = body["rejected"];
+  ASSERT_EQ(rejected.size(), 4u) << out.reply.body;
+  const std::vector<std::string_view> details = {"message: 'userId'", "traits: 'email'", "context: 'ip'",
+                                                 "context.traits: 'plan'"};
+  for (size_t i = 0; i < details.size(); ++i) {
+    EXPECT_EQ(int64_t(rejected.at(i)["index"]), int64_t(i + 1));
+    EXPECT_EQ(std::string_view(rejected.at(i)["reason"]), "invalid_field");
+    EXPECT_EQ(std::string_view(rejected.at(i)["detail"]), std::string(details[i]) + " appears more than once");
+  }
 }
 
 TEST(SegmentApiTest, BatchContextAndIntegrationsAreMergedIntoEachMessage) {
