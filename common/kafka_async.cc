@@ -68,26 +68,54 @@ AsyncKafkaProducer::~AsyncKafkaProducer() {
   // Whatever is still queued fails now, and its receivers hear so from the poll below.
   rd_kafka_purge(rk_, RD_KAFKA_PURGE_F_QUEUE | RD_KAFKA_PURGE_F_INFLIGHT);
   while (outstanding_.load() > 0) rd_kafka_poll(rk_, 100);
+  {
+    absl::MutexLock lock(&topics_mu_);
+    for (auto& [name, handle] : topics_) rd_kafka_topic_destroy(handle);
+    topics_.clear();
+  }
   rd_kafka_destroy(rk_);
 }
 
-absl::Status AsyncKafkaProducer::Produce(std::string_view topic, std::string_view key, std::string_view value,
-                                         const std::vector<KafkaHeader>& headers, DeliveryReceiver* receiver) {
+absl::StatusOr<AsyncKafkaProducer::Topic> AsyncKafkaProducer::FindTopic(std::string_view name) {
+  absl::MutexLock lock(&topics_mu_);
+  auto it = topics_.find(AbslView(name));
+  if (it == topics_.end()) {
+    std::string owned(name);
+    rd_kafka_topic_t* made = rd_kafka_topic_new(rk_, owned.c_str(), nullptr);
+    if (made == nullptr) {
+      return absl::InvalidArgumentError(absl::StrCat("topic ", owned, ": ", rd_kafka_err2str(rd_kafka_last_error())));
+    }
+    it = topics_.emplace(std::move(owned), made).first;
+  }
+  return Topic(it->second);
+}
+
+absl::Status AsyncKafkaProducer::Produce(Topic topic, std::string_view key, std::string_view value,
+                                         const std::vector<KafkaHeader>& headers, DeliveryReceiver* receiver,
+                                         KafkaProducer::ValueBuffer value_buffer) {
   rd_kafka_headers_t* hdrs = kafka_internal::MakeHeaders(headers);
-  const std::string topic_name(topic);
+  const int msgflags = value_buffer == KafkaProducer::ValueBuffer::kCopy ? RD_KAFKA_MSG_F_COPY : 0;
   outstanding_.fetch_add(1, std::memory_order_relaxed);
   rd_kafka_resp_err_t err = rd_kafka_producev(
-      rk_, RD_KAFKA_V_TOPIC(topic_name.c_str()), RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
+      rk_, RD_KAFKA_V_RKT(topic.handle_), RD_KAFKA_V_MSGFLAGS(msgflags),
       RD_KAFKA_V_KEY(const_cast<char*>(key.data()), key.size()),
       RD_KAFKA_V_VALUE(const_cast<char*>(value.data()), value.size()), RD_KAFKA_V_HEADERS(hdrs),
       RD_KAFKA_V_OPAQUE(receiver), RD_KAFKA_V_END);
   if (err == RD_KAFKA_RESP_ERR_NO_ERROR) return absl::OkStatus();
   outstanding_.fetch_sub(1, std::memory_order_relaxed);
   if (hdrs != nullptr) rd_kafka_headers_destroy(hdrs);  // not owned by librdkafka on failure
+  const char* topic_name = rd_kafka_topic_name(topic.handle_);
   if (err == RD_KAFKA_RESP_ERR__QUEUE_FULL) {
     return absl::UnavailableError(absl::StrCat("produce to ", topic_name, ": local queue full"));
   }
   return absl::InvalidArgumentError(absl::StrCat("produce to ", topic_name, ": ", rd_kafka_err2str(err)));
+}
+
+absl::Status AsyncKafkaProducer::Produce(std::string_view topic, std::string_view key, std::string_view value,
+                                         const std::vector<KafkaHeader>& headers, DeliveryReceiver* receiver) {
+  absl::StatusOr<Topic> found = FindTopic(topic);
+  if (!found.ok()) return absl::InvalidArgumentError(absl::StrCat("produce to ", AbslView(topic), ": ", found.status().message()));
+  return Produce(*found, key, value, headers, receiver);
 }
 
 }  // namespace tessera

@@ -6,7 +6,7 @@
 // Delivery semantics as KafkaProducer's: idempotent, acks=all, so an OK delivery report means the
 // record is durable on the broker, in order per partition, without duplicates from retries.
 //
-// Thread-safety: Produce() may be called from any thread. Each receiver's OnDelivery() is called
+// Thread-safety: FindTopic() and Produce() may be called from any thread. Each receiver's OnDelivery() is called
 // exactly once per record accepted by Produce(), on the producer's own delivery thread; it must be
 // quick and must not call back into the producer. The receiver must stay alive until then. The
 // destructor waits (up to `close_timeout`) for outstanding reports, then fails the rest, so every
@@ -21,10 +21,14 @@
 #include <thread>
 #include <vector>
 
+#include "absl/container/flat_hash_map.h"
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
+#include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
 #include "common/kafka.h"
+
+struct rd_kafka_topic_s;
 
 namespace tessera {
 
@@ -52,9 +56,28 @@ class AsyncKafkaProducer {
   AsyncKafkaProducer(const AsyncKafkaProducer&) = delete;
   AsyncKafkaProducer& operator=(const AsyncKafkaProducer&) = delete;
 
+  // A topic's librdkafka handle, made once per name and kept until the producer goes. Naming the
+  // topic in each rd_kafka_producev copies the name and looks the handle up under librdkafka's
+  // lock, for every record (the collector's io threads did, both at once).
+  class Topic {
+   private:
+    friend class AsyncKafkaProducer;
+    explicit Topic(rd_kafka_topic_s* handle) : handle_(handle) {}
+    rd_kafka_topic_s* handle_;
+  };
+  // InvalidArgument if librdkafka refuses the name.
+  absl::StatusOr<Topic> FindTopic(std::string_view name);
+
   // Enqueues one record (key-hashed partitioning) without waiting. OK: `receiver` will hear of its
   // delivery. Unavailable: the local queue is full (back off; nothing enqueued, no report).
   // InvalidArgument: librdkafka refused the record (e.g. too large; no report).
+  // ValueBuffer::kBorrow (KafkaProducer's): librdkafka reads `value` in place when it sends it, so
+  // the caller keeps those bytes alive and unchanged until `receiver` heard of the record; kCopy:
+  // librdkafka copies them here. The key and headers are always copied.
+  absl::Status Produce(Topic topic, std::string_view key, std::string_view value,
+                       const std::vector<KafkaHeader>& headers, DeliveryReceiver* receiver,
+                       KafkaProducer::ValueBuffer value_buffer = KafkaProducer::ValueBuffer::kCopy);
+  // FindTopic, then the above (copying the value).
   absl::Status Produce(std::string_view topic, std::string_view key, std::string_view value,
                        const std::vector<KafkaHeader>& headers, DeliveryReceiver* receiver);
 
@@ -67,6 +90,8 @@ class AsyncKafkaProducer {
 
   rd_kafka_s* rk_;
   const absl::Duration close_timeout_;
+  absl::Mutex topics_mu_;
+  absl::flat_hash_map<std::string, rd_kafka_topic_s*> topics_ ABSL_GUARDED_BY(topics_mu_);
   std::atomic<int64_t> outstanding_{0};
   std::atomic<bool> stop_{false};
   std::thread poller_;

@@ -58,14 +58,22 @@ void SendReply(evhttp_request* request, const HttpReply& reply, const std::strin
 }  // namespace
 
 // One request waiting for its records' delivery reports. Reports arrive on the producer's thread;
-// the last one wakes the request's event loop, which answers and deletes this.
+// the last one wakes the request's event loop, which answers and deletes this. It owns the records:
+// librdkafka reads their values in place (ValueBuffer::kBorrow) until it reports each.
 class PendingRequest : public DeliveryReceiver {
  public:
   PendingRequest(CollectorServer* server, event_base* base, evhttp_request* request, HttpReply reply,
-                 std::string origin, int64_t records)
-      : server_(server), request_(request), reply_(std::move(reply)), origin_(std::move(origin)), remaining_(records + 1) {
+                 std::string origin, std::vector<OutgoingRecord> records)
+      : server_(server),
+        request_(request),
+        reply_(std::move(reply)),
+        origin_(std::move(origin)),
+        records_(std::move(records)),
+        remaining_(static_cast<int64_t>(records_.size()) + 1) {
     done_ = event_new(base, -1, 0, &PendingRequest::OnDone, this);
   }
+
+  const std::vector<OutgoingRecord>& records() const { return records_; }
 
   void OnDelivery(const absl::Status& status) override {
     if (!status.ok()) Fail(status);
@@ -107,6 +115,7 @@ class PendingRequest : public DeliveryReceiver {
   evhttp_request* const request_;
   const HttpReply reply_;
   const std::string origin_;
+  const std::vector<OutgoingRecord> records_;
   event* done_ = nullptr;
   std::atomic<int64_t> remaining_;
   absl::Mutex mu_;
@@ -170,6 +179,12 @@ absl::StatusOr<std::unique_ptr<CollectorServer>> CollectorServer::Start(Collecto
   std::call_once(threads_enabled, [] { evthread_use_pthreads(); });  // lets delivery threads wake a loop
   const int loops = std::max(1, options.io_threads);
   std::unique_ptr<CollectorServer> server(new CollectorServer(std::move(options), std::move(config), producer));
+  for (const auto& [channel, name] : server->options_.raw_topics) {
+    if (producer == nullptr) break;  // a server that only answers (the query API's tests)
+    absl::StatusOr<AsyncKafkaProducer::Topic> topic = producer->FindTopic(name);
+    if (!topic.ok()) return topic.status();
+    server->raw_topics_.emplace(channel, *topic);
+  }
   int port = server->options_.port;
   for (int i = 0; i < loops; ++i) {
     absl::StatusOr<int> fd = ListenSocket(server->options_.host, port);
@@ -278,17 +293,20 @@ void CollectorServer::Handle(Loop* loop, evhttp_request* request) {
   }
   in_flight_.fetch_add(1, std::memory_order_acq_rel);
   auto* pending = new PendingRequest(this, loop->base, request, std::move(prepared.reply), origin,
-                                     static_cast<int64_t>(prepared.records.size()));
+                                     std::move(prepared.records));
+  // `pending` outlives this loop: the +1 guard is released after it.
+  const std::vector<OutgoingRecord>& records = pending->records();
   int64_t unsent = 0;
-  for (size_t i = 0; i < prepared.records.size(); ++i) {
-    const OutgoingRecord& record = prepared.records[i];
-    auto topic = options_.raw_topics.find(record.channel);
-    absl::Status status = topic == options_.raw_topics.end()
+  for (size_t i = 0; i < records.size(); ++i) {
+    const OutgoingRecord& record = records[i];
+    auto topic = raw_topics_.find(record.channel);
+    absl::Status status = topic == raw_topics_.end()
                               ? absl::FailedPreconditionError("no raw topic configured for this source's channel")
-                              : producer_->Produce(topic->second, record.key, record.value, record.headers, pending);
+                              : producer_->Produce(topic->second, record.key, record.value, record.headers, pending,
+                                                   KafkaProducer::ValueBuffer::kBorrow);
     if (!status.ok()) {
       pending->Fail(status);
-      unsent = static_cast<int64_t>(prepared.records.size() - i);
+      unsent = static_cast<int64_t>(records.size() - i);
       break;
     }
   }

@@ -73,6 +73,7 @@ class CollectorServer {
   const CollectorServerOptions options_;
   SegmentApi api_;
   AsyncKafkaProducer* const producer_;
+  std::map<v1::Channel, AsyncKafkaProducer::Topic> raw_topics_;  // options_.raw_topics' handles
   int port_ = 0;
   std::vector<std::unique_ptr<Loop>> loops_;
   std::vector<std::thread> threads_;
