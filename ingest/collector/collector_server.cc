@@ -302,7 +302,7 @@ void CollectorServer::Handle(Loop* loop, evhttp_request* request) {
     auto topic = raw_topics_.find(record.channel);
     absl::Status status = topic == raw_topics_.end()
                               ? absl::FailedPreconditionError("no raw topic configured for this source's channel")
-                              : producer_->Produce(topic->second, record.key, record.value, record.headers, pending,
+                              : producer_->Produce(topic->second, record.key, record.value, prepared.headers, pending,
                                                    KafkaProducer::ValueBuffer::kBorrow);
     if (!status.ok()) {
       pending->Fail(status);

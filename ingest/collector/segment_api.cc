@@ -449,8 +449,6 @@ class MessageBuilder {
     }
     OutgoingRecord record;
     record.channel = source_.channel;
-    record.headers = {{std::string(ingest::kWorkspaceHeader), source_.workspace},
-                      {std::string(ingest::kSourceHeader), source_.name}};
 
     std::string type;
     if (source_.channel == v1::CHANNEL_WEB) {
@@ -661,7 +659,7 @@ PreparedRequest SegmentApi::Prepare(Endpoint endpoint, const HttpRequestView& re
 
   std::optional<std::string> write_key = WriteKeyFromBasicAuth(request.authorization);
   if (!request.authorization.empty() && !write_key) {
-    return {{}, ErrorReply(401, kReasonNoWriteKey, "the Authorization header must be Basic base64(writeKey:)")};
+    return {{}, ErrorReply(401, kReasonNoWriteKey, "the Authorization header must be Basic base64(writeKey:)"), {}};
   }
   auto check_key = [&](const std::string& key) -> std::optional<HttpReply> {
     if (!config_.sources_by_write_key.contains(key)) return ErrorReply(401, kReasonUnknownWriteKey, "unknown write key");
@@ -673,7 +671,7 @@ PreparedRequest SegmentApi::Prepare(Endpoint endpoint, const HttpRequestView& re
     return std::nullopt;
   };
   if (write_key) {
-    if (auto refused = check_key(*write_key)) return {{}, *std::move(refused)};
+    if (auto refused = check_key(*write_key)) return {{}, *std::move(refused), {}};
   }
 
   // Body: at most the limit, after inflating.
@@ -683,33 +681,33 @@ PreparedRequest SegmentApi::Prepare(Endpoint endpoint, const HttpRequestView& re
   if (encoding == "gzip" || encoding == "x-gzip" || encoding == "deflate") {
     absl::StatusOr<std::string> out = Gunzip(body, max_body);
     if (absl::IsResourceExhausted(out.status())) {
-      return {{}, ErrorReply(413, too_large_reason, absl::StrCat("the body is over ", max_body, " bytes after gunzip"))};
+      return {{}, ErrorReply(413, too_large_reason, absl::StrCat("the body is over ", max_body, " bytes after gunzip")), {}};
     }
-    if (!out.ok()) return {{}, ErrorReply(400, kReasonBadGzip, StdView(out.status().message()))};
+    if (!out.ok()) return {{}, ErrorReply(400, kReasonBadGzip, StdView(out.status().message())), {}};
     inflated = *std::move(out);
     body = inflated;
   } else if (!encoding.empty() && encoding != "identity") {
-    return {{}, ErrorReply(415, kReasonUnsupportedEncoding, absl::StrCat("Content-Encoding '", encoding, "' (gzip is supported)"))};
+    return {{}, ErrorReply(415, kReasonUnsupportedEncoding, absl::StrCat("Content-Encoding '", encoding, "' (gzip is supported)")), {}};
   }
   if (body.size() > max_body) {
-    return {{}, ErrorReply(413, too_large_reason, absl::StrCat("the body is ", body.size(), " bytes; the limit is ", max_body))};
+    return {{}, ErrorReply(413, too_large_reason, absl::StrCat("the body is ", body.size(), " bytes; the limit is ", max_body)), {}};
   }
 
   thread_local simdjson::dom::parser parser;
   element root;
   if (auto error = parser.parse(body.data(), body.size()).get(root); error != simdjson::SUCCESS) {
-    return {{}, ErrorReply(400, kReasonInvalidJson, simdjson::error_message(error))};
+    return {{}, ErrorReply(400, kReasonInvalidJson, simdjson::error_message(error)), {}};
   }
   object top;
-  if (root.get(top) != simdjson::SUCCESS) return {{}, ErrorReply(400, kReasonInvalidJson, "the body must be a JSON object")};
+  if (root.get(top) != simdjson::SUCCESS) return {{}, ErrorReply(400, kReasonInvalidJson, "the body must be a JSON object"), {}};
 
   if (!write_key) {
     std::string_view body_key;
     if (top["writeKey"].get(body_key) != simdjson::SUCCESS || body_key.empty()) {
-      return {{}, ErrorReply(401, kReasonNoWriteKey, "send the write key as HTTP Basic user name or as writeKey in the body")};
+      return {{}, ErrorReply(401, kReasonNoWriteKey, "send the write key as HTTP Basic user name or as writeKey in the body"), {}};
     }
     write_key = std::string(body_key);
-    if (auto refused = check_key(*write_key)) return {{}, *std::move(refused)};
+    if (auto refused = check_key(*write_key)) return {{}, *std::move(refused), {}};
   }
   const SourceConfig& source = config_.sources_by_write_key.find(*write_key)->second;
   const std::string client_ip = ClientIp(request.peer_ip, request.forwarded_for, config_.trusted_proxies);
@@ -719,6 +717,8 @@ PreparedRequest SegmentApi::Prepare(Endpoint endpoint, const HttpRequestView& re
   const std::string compact_body = CompactJson(body);
   const ScannedBody scanned = ScanBody(compact_body);
   PreparedRequest prepared;
+  prepared.headers = {{std::string(ingest::kWorkspaceHeader), source.workspace},
+                      {std::string(ingest::kSourceHeader), source.name}};
   if (!is_batch) {
     auto built = builder.Build(root, compact_body, scanned.members, TypeOf(endpoint), {});
     if (auto* error = std::get_if<MessageError>(&built)) {
@@ -733,15 +733,15 @@ PreparedRequest SegmentApi::Prepare(Endpoint endpoint, const HttpRequestView& re
   simdjson::dom::array items;
   element batch_value;
   if (top["batch"].get(batch_value) != simdjson::SUCCESS || batch_value.is_null()) {
-    return {{}, ErrorReply(400, kReasonMissingField, "a batch request needs \"batch\": [messages]")};
+    return {{}, ErrorReply(400, kReasonMissingField, "a batch request needs \"batch\": [messages]"), {}};
   }
-  if (batch_value.get(items) != simdjson::SUCCESS) return {{}, ErrorReply(400, kReasonInvalidField, "batch must be an array")};
-  if (items.size() == 0) return {{}, ErrorReply(400, kReasonEmptyBatch, "batch holds no messages")};
+  if (batch_value.get(items) != simdjson::SUCCESS) return {{}, ErrorReply(400, kReasonInvalidField, "batch must be an array"), {}};
+  if (items.size() == 0) return {{}, ErrorReply(400, kReasonEmptyBatch, "batch holds no messages"), {}};
   if (items.size() > limits_.max_batch_messages) {
     return {{}, ErrorReply(413, kReasonTooManyMessages, absl::StrCat("batch holds ", items.size(), " messages; the limit is ",
-                                                                     limits_.max_batch_messages))};
+                                                                     limits_.max_batch_messages)), {}};
   }
-  if (scanned.items.size() != items.size()) return {{}, ErrorReply(400, kReasonInvalidJson, "batch could not be read")};
+  if (scanned.items.size() != items.size()) return {{}, ErrorReply(400, kReasonInvalidJson, "batch could not be read"), {}};
   BatchDefaults defaults;
   object context;
   if (top["context"].get(context) == simdjson::SUCCESS) defaults.context = ObjectMembers(MemberValue(scanned.members, "context"));

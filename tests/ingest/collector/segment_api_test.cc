@@ -97,8 +97,8 @@ TEST(SegmentApiTest, TrackIsEnrichedAndKeyedByUser) {
   EXPECT_EQ(Field(r, "/receivedAt"), R"("2024-03-01T03:15:30.250Z")");
   EXPECT_EQ(Field(r, "/timestamp"), R"("2024-03-01T03:15:30.250Z")");  // none sent: receivedAt
   EXPECT_EQ(Field(r, "/context/ip"), R"("203.0.113.9")");
-  ASSERT_EQ(r.headers.size(), 2u);
-  EXPECT_EQ(r.headers[0].value, "shop");
+  ASSERT_EQ(out.headers.size(), 2u);
+  EXPECT_EQ(out.headers[0].value, "shop");
 }
 
 TEST(SegmentApiTest, StringsWithEscapesAndJsonPunctuationPassThroughExactly) {
