@@ -87,6 +87,26 @@ KafkaConfig IdempotentProducerSettings(const std::string& brokers) {
   };
 }
 
+absl::StatusOr<rd_kafka_topic_t*> TopicHandles::Find(rd_kafka_t* rk, std::string_view name) {
+  absl::MutexLock lock(&mu_);
+  auto it = handles_.find(AbslView(name));
+  if (it == handles_.end()) {
+    std::string owned(name);
+    rd_kafka_topic_t* made = rd_kafka_topic_new(rk, owned.c_str(), nullptr);
+    if (made == nullptr) {
+      return absl::InvalidArgumentError(absl::StrCat("topic ", owned, ": ", rd_kafka_err2str(rd_kafka_last_error())));
+    }
+    it = handles_.emplace(std::move(owned), made).first;
+  }
+  return it->second;
+}
+
+void TopicHandles::DestroyAll() {
+  absl::MutexLock lock(&mu_);
+  for (auto& [name, handle] : handles_) rd_kafka_topic_destroy(handle);
+  handles_.clear();
+}
+
 }  // namespace kafka_internal
 
 using kafka_internal::MakeConf;
@@ -99,10 +119,7 @@ struct KafkaProducer::DeliveryState {
   absl::Mutex mu;
   std::string first_error ABSL_GUARDED_BY(mu);
   std::vector<KafkaProducer::DeliveryReport> reports ABSL_GUARDED_BY(mu);  // of tracked records
-  // Topic handles by name, made once: naming the topic in each rd_kafka_producev looks the handle
-  // up (and copies the name) per record.
-  absl::Mutex topics_mu;
-  absl::flat_hash_map<std::string, rd_kafka_topic_t*> topics ABSL_GUARDED_BY(topics_mu);
+  kafka_internal::TopicHandles topics;
 };
 
 static void AddReport(std::vector<KafkaProducer::DeliveryReport>& reports, uint64_t ticket, bool delivered,
@@ -137,10 +154,7 @@ KafkaProducer::KafkaProducer(rd_kafka_t* rk, std::unique_ptr<DeliveryState> stat
 
 KafkaProducer::~KafkaProducer() {
   rd_kafka_flush(rk_, 10'000);
-  {
-    absl::MutexLock lock(&state_->topics_mu);
-    for (auto& [name, handle] : state_->topics) rd_kafka_topic_destroy(handle);
-  }
+  state_->topics.DestroyAll();
   rd_kafka_destroy(rk_);
 }
 
@@ -167,21 +181,9 @@ static absl::Status ProduceWithOpaque(rd_kafka_t* rk, KafkaProducer::DeliverySta
                                       const std::vector<KafkaHeader>& headers, std::optional<int32_t> partition,
                                       absl::Duration queue_wait, KafkaProducer::ValueBuffer value_buffer) {
   const absl::Time deadline = absl::Now() + queue_wait;
-  rd_kafka_topic_t* handle = nullptr;
-  {
-    absl::MutexLock lock(&state.topics_mu);
-    auto it = state.topics.find(AbslView(topic));
-    if (it == state.topics.end()) {
-      const std::string name(topic);
-      rd_kafka_topic_t* made = rd_kafka_topic_new(rk, name.c_str(), nullptr);
-      if (made == nullptr) {
-        return absl::InvalidArgumentError(
-            absl::StrCat("produce to ", AbslView(topic), ": ", rd_kafka_err2str(rd_kafka_last_error())));
-      }
-      it = state.topics.emplace(name, made).first;
-    }
-    handle = it->second;
-  }
+  absl::StatusOr<rd_kafka_topic_t*> found = state.topics.Find(rk, topic);
+  if (!found.ok()) return found.status();
+  rd_kafka_topic_t* handle = *found;
   const absl::string_view topic_name = AbslView(topic);
   const int msgflags = value_buffer == KafkaProducer::ValueBuffer::kCopy ? RD_KAFKA_MSG_F_COPY : 0;
   while (true) {

@@ -26,7 +26,7 @@ void OnAsyncDelivery(rd_kafka_t*, const rd_kafka_message_t* message, void* produ
 }  // namespace
 
 AsyncKafkaProducer::AsyncKafkaProducer(rd_kafka_t* rk, absl::Duration close_timeout)
-    : rk_(rk), close_timeout_(close_timeout) {}
+    : rk_(rk), close_timeout_(close_timeout), topics_(std::make_unique<kafka_internal::TopicHandles>()) {}
 
 absl::StatusOr<std::unique_ptr<AsyncKafkaProducer>> AsyncKafkaProducer::Create(const Options& options) {
   KafkaConfig settings = kafka_internal::IdempotentProducerSettings(options.brokers);
@@ -68,26 +68,14 @@ AsyncKafkaProducer::~AsyncKafkaProducer() {
   // Whatever is still queued fails now, and its receivers hear so from the poll below.
   rd_kafka_purge(rk_, RD_KAFKA_PURGE_F_QUEUE | RD_KAFKA_PURGE_F_INFLIGHT);
   while (outstanding_.load() > 0) rd_kafka_poll(rk_, 100);
-  {
-    absl::MutexLock lock(&topics_mu_);
-    for (auto& [name, handle] : topics_) rd_kafka_topic_destroy(handle);
-    topics_.clear();
-  }
+  topics_->DestroyAll();
   rd_kafka_destroy(rk_);
 }
 
 absl::StatusOr<AsyncKafkaProducer::Topic> AsyncKafkaProducer::FindTopic(std::string_view name) {
-  absl::MutexLock lock(&topics_mu_);
-  auto it = topics_.find(AbslView(name));
-  if (it == topics_.end()) {
-    std::string owned(name);
-    rd_kafka_topic_t* made = rd_kafka_topic_new(rk_, owned.c_str(), nullptr);
-    if (made == nullptr) {
-      return absl::InvalidArgumentError(absl::StrCat("topic ", owned, ": ", rd_kafka_err2str(rd_kafka_last_error())));
-    }
-    it = topics_.emplace(std::move(owned), made).first;
-  }
-  return Topic(it->second);
+  absl::StatusOr<rd_kafka_topic_t*> handle = topics_->Find(rk_, name);
+  if (!handle.ok()) return handle.status();
+  return Topic(*handle);
 }
 
 absl::Status AsyncKafkaProducer::Produce(Topic topic, std::string_view key, std::string_view value,
@@ -109,13 +97,6 @@ absl::Status AsyncKafkaProducer::Produce(Topic topic, std::string_view key, std:
     return absl::UnavailableError(absl::StrCat("produce to ", topic_name, ": local queue full"));
   }
   return absl::InvalidArgumentError(absl::StrCat("produce to ", topic_name, ": ", rd_kafka_err2str(err)));
-}
-
-absl::Status AsyncKafkaProducer::Produce(std::string_view topic, std::string_view key, std::string_view value,
-                                         const std::vector<KafkaHeader>& headers, DeliveryReceiver* receiver) {
-  absl::StatusOr<Topic> found = FindTopic(topic);
-  if (!found.ok()) return absl::InvalidArgumentError(absl::StrCat("produce to ", AbslView(topic), ": ", found.status().message()));
-  return Produce(*found, key, value, headers, receiver);
 }
 
 }  // namespace tessera

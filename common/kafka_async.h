@@ -21,16 +21,17 @@
 #include <thread>
 #include <vector>
 
-#include "absl/container/flat_hash_map.h"
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
-#include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
 #include "common/kafka.h"
 
 struct rd_kafka_topic_s;
 
 namespace tessera {
+namespace kafka_internal {
+class TopicHandles;
+}
 
 class DeliveryReceiver {
  public:
@@ -56,9 +57,8 @@ class AsyncKafkaProducer {
   AsyncKafkaProducer(const AsyncKafkaProducer&) = delete;
   AsyncKafkaProducer& operator=(const AsyncKafkaProducer&) = delete;
 
-  // A topic's librdkafka handle, made once per name and kept until the producer goes. Naming the
-  // topic in each rd_kafka_producev copies the name and looks the handle up under librdkafka's
-  // lock, for every record (the collector's io threads did, both at once).
+  // A topic's librdkafka handle, made once per name (kafka_internal::TopicHandles says why) and
+  // valid as long as the producer.
   class Topic {
    private:
     friend class AsyncKafkaProducer;
@@ -77,9 +77,6 @@ class AsyncKafkaProducer {
   absl::Status Produce(Topic topic, std::string_view key, std::string_view value,
                        const std::vector<KafkaHeader>& headers, DeliveryReceiver* receiver,
                        KafkaProducer::ValueBuffer value_buffer = KafkaProducer::ValueBuffer::kCopy);
-  // FindTopic, then the above (copying the value).
-  absl::Status Produce(std::string_view topic, std::string_view key, std::string_view value,
-                       const std::vector<KafkaHeader>& headers, DeliveryReceiver* receiver);
 
   // Records enqueued whose delivery report has not been served yet.
   int64_t outstanding() const { return outstanding_.load(std::memory_order_relaxed); }
@@ -90,8 +87,7 @@ class AsyncKafkaProducer {
 
   rd_kafka_s* rk_;
   const absl::Duration close_timeout_;
-  absl::Mutex topics_mu_;
-  absl::flat_hash_map<std::string, rd_kafka_topic_s*> topics_ ABSL_GUARDED_BY(topics_mu_);
+  std::unique_ptr<kafka_internal::TopicHandles> topics_;
   std::atomic<int64_t> outstanding_{0};
   std::atomic<bool> stop_{false};
   std::thread poller_;

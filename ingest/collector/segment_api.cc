@@ -99,7 +99,9 @@ struct MessageFields {
 };
 
 std::string RepeatedNameDetail(std::string_view where, std::string_view name) {
-  return absl::StrCat(AbslView(where), ": '", AbslView(name.substr(0, 64)), "' appears more than once");
+  size_t cut = std::min<size_t>(name.size(), 64);  // at a character's first byte: the reply stays UTF-8
+  while (cut < name.size() && cut > 0 && (static_cast<unsigned char>(name[cut]) & 0xC0) == 0x80) --cut;
+  return absl::StrCat(AbslView(where), ": '", AbslView(name.substr(0, cut)), "' appears more than once");
 }
 
 // The objects ingest reads member by member must not repeat a name either (ingest::RepeatedNames):

@@ -357,6 +357,20 @@ TEST(SegmentApiTest, AMessageThatRepeatsANameIsRefusedWithTheName) {
   }
 }
 
+// A long repeated name is cut to 64 bytes at most, at a character's first byte: the reply stays UTF-8.
+TEST(SegmentApiTest, ALongRepeatedNameIsCutWholeCharacters) {
+  SegmentApi api(TestConfig());
+  std::string thai;
+  for (int i = 0; i < 30; ++i) thai += "ก";  // 3 bytes each: 90 bytes
+  PreparedRequest out = Send(api, {.body = R"({"userId":"u","event":"E",")" + thai + R"(":1,")" + thai + R"(":2})"});
+  EXPECT_EQ(out.reply.status, 400);
+  std::string first_21;
+  for (int i = 0; i < 21; ++i) first_21 += "ก";  // 63 bytes: the 22nd character would pass 64
+  simdjson::dom::parser parser;
+  simdjson::dom::element body = parser.parse(out.reply.body);  // throws on invalid UTF-8
+  EXPECT_EQ(std::string_view(body["detail"]), "message: '" + first_21 + "' appears more than once");
+}
+
 TEST(SegmentApiTest, BatchContextAndIntegrationsAreMergedIntoEachMessage) {
   SegmentApi api(TestConfig());
   PreparedRequest out = Send(api, {.path = "/v1/batch",
