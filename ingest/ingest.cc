@@ -15,6 +15,7 @@
 #include "absl/time/time.h"
 #include "common/currency.h"
 #include "common/json_writer.h"
+#include "common/utf8.h"
 #include "ingest/blocklist.h"
 #include "ingest/json_text.h"
 #include "ingest/normalize.h"
@@ -60,9 +61,7 @@ std::optional<std::string_view> FindName(const std::string_view (&names)[N], std
 // `text` in quotes for a rejection detail, cut at a UTF-8 boundary if long.
 std::string Quote(std::string_view text) {
   if (text.size() <= kMaxQuotedBytes) return absl::StrCat("'", ToAbsl(text), "'");
-  size_t cut = kMaxQuotedBytes;
-  while (cut > 0 && (static_cast<unsigned char>(text[cut]) & 0xC0) == 0x80) --cut;
-  return absl::StrCat("'", ToAbsl(text.substr(0, cut)), "...'");
+  return absl::StrCat("'", ToAbsl(Utf8Prefix(text, kMaxQuotedBytes)), "...'");
 }
 
 size_t CountCodePoints(std::string_view utf8) {

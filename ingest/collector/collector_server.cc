@@ -22,6 +22,7 @@
 #include "absl/time/clock.h"
 #include "common/absl_compat.h"
 #include "common/log.h"
+#include "common/utf8.h"
 
 namespace tessera::collector {
 
@@ -254,7 +255,7 @@ void CollectorServer::Handle(Loop* loop, evhttp_request* request) {
   const std::optional<Endpoint> endpoint = EndpointFromPath(path);
   if (!endpoint && options_.other_routes && options_.other_routes(request)) return;
   if (!endpoint) {
-    SendReply(request, ErrorReply(404, kReasonNotFound, absl::StrCat("no endpoint ", AbslView(path.substr(0, 200)))), origin);
+    SendReply(request, ErrorReply(404, kReasonNotFound, absl::StrCat("no endpoint ", AbslView(Utf8Prefix(path, 200)))), origin);
     return;
   }
   if (method == EVHTTP_REQ_OPTIONS) {  // CORS preflight

@@ -18,6 +18,7 @@
 #include "common/absl_compat.h"
 #include "common/clock.h"
 #include "common/json_writer.h"
+#include "common/utf8.h"
 #include "ingest/ingest.h"
 #include "ingest/json_text.h"
 #include "ingest/normalize.h"
@@ -25,6 +26,9 @@
 
 namespace tessera::collector {
 namespace {
+
+// How much of a sent value a rejection detail quotes, as ingest does (whole characters).
+constexpr size_t kMaxQuotedBytes = 64;
 
 using simdjson::dom::element;
 using simdjson::dom::object;
@@ -99,9 +103,7 @@ struct MessageFields {
 };
 
 std::string RepeatedNameDetail(std::string_view where, std::string_view name) {
-  size_t cut = std::min<size_t>(name.size(), 64);  // at a character's first byte: the reply stays UTF-8
-  while (cut < name.size() && cut > 0 && (static_cast<unsigned char>(name[cut]) & 0xC0) == 0x80) --cut;
-  return absl::StrCat(AbslView(where), ": '", AbslView(name.substr(0, cut)), "' appears more than once");
+  return absl::StrCat(AbslView(where), ": '", AbslView(Utf8Prefix(name, kMaxQuotedBytes)), "' appears more than once");
 }
 
 // The objects ingest reads member by member must not repeat a name either (ingest::RepeatedNames):
@@ -462,7 +464,7 @@ class MessageBuilder {
         if (!sent_type) return MessageError{kReasonMissingField, "type is required for each message of a batch"};
         type = absl::AsciiStrToLower(AbslView(*sent_type));
         if (std::find(kTypes.begin(), kTypes.end(), type) == kTypes.end()) {
-          return MessageError{kReasonUnknownType, absl::StrCat("type '", AbslView(sent_type->substr(0, 64)),
+          return MessageError{kReasonUnknownType, absl::StrCat("type '", AbslView(Utf8Prefix(*sent_type, kMaxQuotedBytes)),
                                                                "' is not identify, track, page, screen, group or alias")};
         }
       }
@@ -477,10 +479,10 @@ class MessageBuilder {
     if (!sent_at) sent_at = defaults.sent_at;
     std::optional<int64_t> original_ms, sent_ms;
     if (original && !(original_ms = ingest::ParseTimestamp(*original, absl::UTCTimeZone()))) {
-      return MessageError{kReasonInvalidTimestamp, absl::StrCat("timestamp '", AbslView(original->substr(0, 64)), "' is not RFC 3339")};
+      return MessageError{kReasonInvalidTimestamp, absl::StrCat("timestamp '", AbslView(Utf8Prefix(*original, kMaxQuotedBytes)), "' is not RFC 3339")};
     }
     if (sent_at && !(sent_ms = ingest::ParseTimestamp(*sent_at, absl::UTCTimeZone()))) {
-      return MessageError{kReasonInvalidTimestamp, absl::StrCat("sentAt '", AbslView(sent_at->substr(0, 64)), "' is not RFC 3339")};
+      return MessageError{kReasonInvalidTimestamp, absl::StrCat("sentAt '", AbslView(Utf8Prefix(*sent_at, kMaxQuotedBytes)), "' is not RFC 3339")};
     }
     int64_t event_ms = received_at_ms_;
     if (original_ms) event_ms = sent_ms ? received_at_ms_ - (*sent_ms - *original_ms) : *original_ms;

@@ -371,6 +371,30 @@ TEST(SegmentApiTest, ALongRepeatedNameIsCutWholeCharacters) {
   EXPECT_EQ(std::string_view(body["detail"]), "message: '" + first_21 + "' appears more than once");
 }
 
+// The other details that quote a sent value (an unknown type, a timestamp that is not RFC 3339)
+// cut it the same way: with 64 bytes of them a Thai value was cut inside its 22nd character.
+TEST(SegmentApiTest, LongSentValuesInDetailsAreCutWholeCharacters) {
+  SegmentApi api(TestConfig());
+  std::string thai;
+  for (int i = 0; i < 30; ++i) thai += "ก";
+  std::string first_21;
+  for (int i = 0; i < 21; ++i) first_21 += "ก";
+  PreparedRequest out =
+      Send(api, {.path = "/v1/batch",
+                 .body = R"({"batch":[{"type":")" + thai + R"(","userId":"u"},)" +
+                         R"({"type":"track","userId":"u","event":"E","timestamp":")" + thai + R"("},)" +
+                         R"({"type":"track","userId":"u","event":"E","sentAt":")" + thai + R"("}]})"});
+  EXPECT_EQ(out.reply.status, 400);
+  simdjson::dom::parser parser;
+  simdjson::dom::element body = parser.parse(out.reply.body);  // throws on invalid UTF-8
+  simdjson::dom::array rejected = body["rejected"];
+  ASSERT_EQ(rejected.size(), 3u) << out.reply.body;
+  EXPECT_EQ(std::string_view(rejected.at(0)["detail"]),
+            "type '" + first_21 + "' is not identify, track, page, screen, group or alias");
+  EXPECT_EQ(std::string_view(rejected.at(1)["detail"]), "timestamp '" + first_21 + "' is not RFC 3339");
+  EXPECT_EQ(std::string_view(rejected.at(2)["detail"]), "sentAt '" + first_21 + "' is not RFC 3339");
+}
+
 TEST(SegmentApiTest, BatchContextAndIntegrationsAreMergedIntoEachMessage) {
   SegmentApi api(TestConfig());
   PreparedRequest out = Send(api, {.path = "/v1/batch",
