@@ -27,6 +27,7 @@ CollectorConfig TestConfig() {
   CollectorConfig config;
   config.sources_by_write_key[kKey] = SourceConfig{"shop", "web", v1::CHANNEL_WEB};
   config.sources_by_write_key["wk_social"] = SourceConfig{"shop", "social", v1::CHANNEL_SOCIAL};
+  config.sources_by_write_key["wk_purchase"] = SourceConfig{"shop", "purchase", v1::CHANNEL_PURCHASE};
   config.trusted_proxies = {"10.0.0.5"};
   config.rate_limit_per_second = 0;
   return config;
@@ -355,6 +356,40 @@ TEST(SegmentApiTest, AMessageThatRepeatsANameIsRefusedWithTheName) {
     EXPECT_EQ(std::string_view(rejected.at(i)["reason"]), "invalid_field");
     EXPECT_EQ(std::string_view(rejected.at(i)["detail"]), std::string(details[i]) + " appears more than once");
   }
+}
+
+// The deeper objects ingest reads by name are checked here too, so the sender gets the 400 that
+// ingest's dead letter would otherwise be: the context's consent and its categoryPreferences on the
+// web, a purchase's customer and each of its items. The details are ingest's own.
+TEST(SegmentApiTest, RepeatsInTheDeeperObjectsIngestReadsAreRefusedToo) {
+  SegmentApi api(TestConfig());
+  PreparedRequest out = Send(
+      api, {.path = "/v1/batch",
+            .body = R"({"batch":[{"type":"track","userId":"a","event":"E","context":{"consent":{"a":1,"a":2}}},)"
+                    R"({"type":"track","userId":"a","event":"E",)"
+                    R"("context":{"consent":{"categoryPreferences":{"ads":true,"ads":false}}}},)"
+                    R"({"type":"track","userId":"a","event":"E","properties":{"p":1,"p":2}},)"
+                    R"({"type":"track","userId":"a","event":"E","context":{"consent":{"categoryPreferences":{"ads":true}}}}]})"});
+  simdjson::dom::parser parser;
+  simdjson::dom::element body = parser.parse(out.reply.body);
+  simdjson::dom::array rejected = body["rejected"];
+  ASSERT_EQ(rejected.size(), 2u) << out.reply.body;
+  EXPECT_EQ(std::string_view(rejected.at(0)["detail"]), "context.consent: 'a' appears more than once");
+  EXPECT_EQ(std::string_view(rejected.at(1)["detail"]),
+            "context.consent.categoryPreferences: 'ads' appears more than once");
+  EXPECT_EQ(out.records.size(), 2u);  // properties are kept as sent (ingest does not read them by name)
+
+  out = Send(api, {.path = "/v1/batch",
+                   .body = R"({"batch":[{"order_id":"o1","customer":{"email":"a@b.co","email":"c@d.co"}},)"
+                           R"({"order_id":"o2","customer":{"email":"a@b.co"},"items":[{"sku":"s"},{"sku":"s","sku":"t"}]},)"
+                           R"({"order_id":"o3","customer":{"email":"a@b.co"},"items":[{"sku":"s"},{"sku":"t"}]}]})",
+                   .authorization = Basic("wk_purchase")});
+  body = parser.parse(out.reply.body);
+  rejected = body["rejected"];
+  ASSERT_EQ(rejected.size(), 2u) << out.reply.body;
+  EXPECT_EQ(std::string_view(rejected.at(0)["detail"]), "customer: 'email' appears more than once");
+  EXPECT_EQ(std::string_view(rejected.at(1)["detail"]), "items[1]: 'sku' appears more than once");
+  EXPECT_EQ(out.records.size(), 1u);
 }
 
 // A long repeated name is cut to 64 bytes at most, at a character's first byte: the reply stays UTF-8.
