@@ -1,6 +1,6 @@
 // segment-bench: the profiles stage with segments against a real RocksDB, in two modes.
 //
-//   segment-bench [--mode backfill|stage|config] [--profiles N (1000000)] [--events E (1000000)]
+//   segment-bench [--mode backfill|stage|floor|config] [--profiles N (1000000)] [--events E (1000000)]
 //                 [--batch B (5000)] [--dir DIR (a temp dir, removed afterwards)] [--seed S]
 //                 [--phases 0|1 (0)] [--block-cache-mb M (256, RocksStoreOptions' default)]
 //                 [--evaluate-all 0|1 (0)]
@@ -37,6 +37,11 @@
 // case, as a batch of 5,000 over a million profiles almost never meets one twice. The identity
 // stage and Kafka are not involved (their benchmarks measure them).
 //
+// --mode floor: what RocksDB alone costs --mode stage (the same store, the same draws of the same
+// profiles in the same batches): each batch's profiles read in one MultiGet and written back
+// unchanged in one synced WriteBatch, nothing parsed or evaluated. The stage cannot go below it
+// while it reads and rewrites a profile for each event; the rest of the stage's time is its own.
+//
 // Reported: wall seconds, CPU seconds (getrusage, whole process, RocksDB's threads included),
 // profiles/s or events/s, CPU-seconds per million, and how many outputs came out; for --mode stage
 // also this thread's CPU per event by phase, read with clock_gettime(CLOCK_THREAD_CPUTIME_ID) per
@@ -50,12 +55,14 @@
 #include <sys/resource.h>
 #include <time.h>
 
+#include <algorithm>
 #include <cstdio>
 #include <cstdlib>
 #include <filesystem>
 #include <random>
 #include <string>
 
+#include "absl/strings/escaping.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
@@ -63,6 +70,7 @@
 #include "app/fused_pipeline.h"
 #include "app/profile_batch.h"
 #include "app/outputs.h"
+#include "common/bytes.h"
 #include "common/clock.h"
 #include "common/rocks_store.h"
 #include "profiles/event_store.h"
@@ -428,6 +436,68 @@ int Stage(RocksStore* store, const app::ActivationSetup& setup, const Flags& fla
   return 0;
 }
 
+// The storage floor under --mode stage: the same batches of the same profiles (the same draws),
+// each profile read in one MultiGet per batch and written back unchanged in one synced WriteBatch,
+// with no parsing, events, segments or outputs. What any profiles stage that reads a profile and
+// writes it again for each event pays RocksDB on this store, whatever it does in between.
+int Floor(RocksStore* store, const Flags& flags, int64_t now_ms) {
+  std::mt19937_64 rng(flags.seed + 1);
+  std::uniform_int_distribution<int64_t> who(0, flags.profiles - 1);
+  double cpu = 0, wall = 0, read = 0, write = 0;
+  int64_t bytes = 0;
+  std::vector<uint64_t> ids;
+  for (int64_t done = 0; done < flags.events;) {
+    ids.clear();  // drawn as --mode stage draws them, its events made and dropped to keep the draws equal
+    for (int64_t end = std::min(flags.events, done + flags.batch); done < end; ++done) {
+      ids.push_back(ProfileId(who(rng)));
+      MakeEvent(done, now_ms, rng);
+    }
+    const double cpu_start = CpuSeconds();
+    const absl::Time start = absl::Now();
+    double mark = ThreadCpuSeconds();
+    {
+      StagedWrites staged(store);
+      std::vector<std::string> keys;
+      keys.reserve(ids.size());
+      for (uint64_t id : ids) keys.push_back(absl::StrCat("pf/", BigEndian64(id)));
+      std::sort(keys.begin(), keys.end());
+      keys.erase(std::unique(keys.begin(), keys.end()), keys.end());
+      if (absl::Status s = staged.Prefetch(keys); !s.ok()) {
+        std::fprintf(stderr, "%s\n", s.ToString().c_str());
+        return 1;
+      }
+      for (const std::string& key : keys) {
+        absl::StatusOr<std::optional<std::string>> value = staged.Get(key);
+        if (!value.ok() || !value->has_value()) {
+          std::fprintf(stderr, "profile %s not read\n", absl::BytesToHexString(key).c_str());
+          return 1;
+        }
+        bytes += static_cast<int64_t>((*value)->size());
+        staged.Put(key, **value);
+      }
+      double t = ThreadCpuSeconds();
+      read += t - mark;
+      mark = t;
+      if (absl::Status s = staged.Commit(); !s.ok()) {
+        std::fprintf(stderr, "%s\n", s.ToString().c_str());
+        return 1;
+      }
+    }
+    write += ThreadCpuSeconds() - mark;
+    wall += absl::ToDoubleSeconds(absl::Now() - start);
+    cpu += CpuSeconds() - cpu_start;
+  }
+  std::printf("floor: %lld events over %lld stored profiles in batches of %lld: each event's profile read and "
+              "written back unchanged; block cache %lld MiB\n",
+              static_cast<long long>(flags.events), static_cast<long long>(flags.profiles),
+              static_cast<long long>(flags.batch), static_cast<long long>(flags.block_cache_mb));
+  Report("events", flags.events, wall, cpu);
+  const double per = 1e6 / static_cast<double>(flags.events);
+  std::printf("  this thread, us per event: read %.2f, write back %.2f (%.0f B a profile read)\n", read * per,
+              write * per, static_cast<double>(bytes) / static_cast<double>(flags.events));
+  return 0;
+}
+
 int Run(int argc, char** argv) {
   Flags flags;
   for (int i = 1; i + 1 < argc; i += 2) {
@@ -452,9 +522,9 @@ int Run(int argc, char** argv) {
     std::fputs(kConfig, stdout);
     return 0;
   }
-  if (flags.mode != "backfill" && flags.mode != "stage") {
+  if (flags.mode != "backfill" && flags.mode != "stage" && flags.mode != "floor") {
     std::fprintf(stderr,
-                 "usage: segment-bench [--mode backfill|stage|config] [--profiles N] [--events E] [--batch B] "
+                 "usage: segment-bench [--mode backfill|stage|floor|config] [--profiles N] [--events E] [--batch B] "
                  "[--dir DIR] [--seed S] [--phases 0|1] [--block-cache-mb M] [--evaluate-all 0|1]\n");
     return 2;
   }
@@ -485,7 +555,7 @@ int Run(int argc, char** argv) {
     profiles::ProfileStore profile_store(&staged);
     for (int64_t end = std::min(flags.profiles, done + 10'000); done < end; ++done) {
       v1::Profile profile = MakeProfile(ProfileId(done), now_ms, rng);
-      if (flags.mode == "stage") {
+      if (flags.mode != "backfill") {
         // The steady state: stored profiles already carry their membership and timers, as after
         // a backfill (what that costs is --mode backfill's measurement).
         profiles::ActivationOutputs ignored;
@@ -505,7 +575,9 @@ int Run(int argc, char** argv) {
   std::printf("setup: %lld profiles written in %.1f s\n", static_cast<long long>(flags.profiles),
               absl::ToDoubleSeconds(absl::Now() - setup_start));
 
-  const int rc = flags.mode == "stage" ? Stage(store->get(), *setup, flags, now_ms) : Backfill(store->get(), *setup);
+  const int rc = flags.mode == "stage"   ? Stage(store->get(), *setup, flags, now_ms)
+                 : flags.mode == "floor" ? Floor(store->get(), flags, now_ms)
+                                         : Backfill(store->get(), *setup);
   store->reset();
   if (temporary) std::filesystem::remove_all(dir);
   return rc;
