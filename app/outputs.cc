@@ -53,11 +53,12 @@ void AppendVarint(uint64_t value, std::string& out) {
 
 }  // namespace
 
-std::optional<ProfileRecordParts> ProfileRecordBytes(v1::Profile& profile) {
+std::optional<ProfileRecordParts> ProfileRecordBytes(v1::Profile& profile, v1::Profile* scratch) {
   if (!profile.orders().empty() && !profile.has_order_totals()) return std::nullopt;
   google::protobuf::Arena* arena = profile.GetArena();
-  v1::Profile* aside = google::protobuf::Arena::CreateMessage<v1::Profile>(arena);
-  const std::unique_ptr<v1::Profile> aside_owned(arena == nullptr ? aside : nullptr);
+  const bool lent = scratch != nullptr && scratch->GetArena() == arena;
+  v1::Profile* aside = lent ? scratch : google::protobuf::Arena::CreateMessage<v1::Profile>(arena);
+  const std::unique_ptr<v1::Profile> aside_owned(!lent && arena == nullptr ? aside : nullptr);
   SwapLeftOut(profile, *aside);
   ProfileRecordParts parts{profile.SerializeAsString(), aside->SerializeAsString()};
   SwapLeftOut(profile, *aside);

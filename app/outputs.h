@@ -41,12 +41,13 @@ void AppendProfileChangeOutputs(const Topics& topics, ProfileUpdates& updates, s
 // profiles stage stores the concatenation and keeps `record` for ProfileChangeOutput, so the
 // record costs no second serialization. nullopt for a profile with orders but no totals (stored
 // before totals existed; the record computes them). `profile` is not changed: its parts are set
-// aside and back (hence not const).
+// aside and back (hence not const). `scratch`, if given: an empty profile on `profile`'s arena to
+// set them aside in, left empty (ProfileSnapshot's constructor says why).
 struct ProfileRecordParts {
   std::string record;
   std::string rest;
 };
-std::optional<ProfileRecordParts> ProfileRecordBytes(v1::Profile& profile);
+std::optional<ProfileRecordParts> ProfileRecordBytes(v1::Profile& profile, v1::Profile* scratch = nullptr);
 // profile-updates: JSON (sinks/profile_updates.h) keyed by profile id.
 OutputRecord ProfileUpdateOutput(const Topics& topics, const v1::ProfileUpdate& update);
 // segment-changes: JSON (profiles/segments.h SegmentChangeToJson) keyed by profile id.

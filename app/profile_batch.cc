@@ -70,6 +70,11 @@ absl::StatusOr<ProfileBatch::Entry*> ProfileBatch::Load(uint64_t id, std::string
   return &entry;
 }
 
+v1::Profile* ProfileBatch::Scratch() {
+  if (scratch_ == nullptr) scratch_ = google::protobuf::Arena::CreateMessage<v1::Profile>(arena_.get());
+  return scratch_;
+}
+
 absl::StatusOr<ProfileBatch::Entry*> ProfileBatch::LoadStored(uint64_t id) {
   if (Entry* entry = Find(id)) return entry;
   if (not_stored_.contains(id)) return nullptr;
@@ -78,7 +83,7 @@ absl::StatusOr<ProfileBatch::Entry*> ProfileBatch::LoadStored(uint64_t id) {
     not_stored_.insert(id);
     return nullptr;
   }
-  entry->before = profiles::ProfileSnapshot(*entry->current);
+  entry->before = profiles::ProfileSnapshot(*entry->current, Scratch());
   entry->loaded_only = true;
   return entry;
 }
@@ -144,7 +149,7 @@ absl::Status ProfileBatch::LoadAllOrders(uint64_t id, Entry& entry) {
 absl::StatusOr<v1::Profile*> ProfileBatch::Get(uint64_t id, std::string_view workspace) {
   ASSIGN_OR_RETURN(Entry * entry, Load(id, workspace));
   if (entry->before_pending) {  // loaded by Reevaluate: keep the stored state for ChangedFields
-    entry->before = profiles::ProfileSnapshot(*entry->current);
+    entry->before = profiles::ProfileSnapshot(*entry->current, Scratch());
     entry->before_pending = false;
   }
   entry->changed = true;
@@ -281,7 +286,7 @@ absl::Status ProfileBatch::SaveProfile(uint64_t id, Entry& entry, std::string* r
   if (profile.order_buckets() > 0) profile.clear_orders();
   profile.set_orders_partial(false);
   if (record != nullptr) {
-    if (std::optional<ProfileRecordParts> parts = ProfileRecordBytes(profile)) {
+    if (std::optional<ProfileRecordParts> parts = ProfileRecordBytes(profile, Scratch())) {
       store_->SaveSerialized(id, absl::StrCat(parts->record, parts->rest));
       *record = std::move(parts->record);
       return absl::OkStatus();
@@ -374,6 +379,7 @@ absl::StatusOr<ProfileUpdates> ProfileBatch::Finish(int64_t now_ms, profiles::Ac
   entries_.clear();
   not_stored_.clear();
   // What the entries pointed into goes with the updates; the next batch starts a new arena.
+  scratch_ = nullptr;  // on the arena handed on
   ProfileUpdates finished(std::exchange(arena_, NewArena()), updates, std::move(records));
   return finished;
 }

@@ -197,9 +197,14 @@ class ProfileBatch {
   // `record`, the profile is serialized in the two parts of ProfileRecordBytes and `record` gets
   // the first (left empty when the profile needs the stripping path).
   absl::Status SaveProfile(uint64_t id, Entry& entry, std::string* record = nullptr);
+  // scratch_, made if need be.
+  v1::Profile* Scratch();
 
   profiles::ProfileStore* store_;
   std::unique_ptr<google::protobuf::Arena> arena_;  // handed to the updates by Finish
+  // An empty profile on arena_, lent to ProfileSnapshot and ProfileRecordBytes to set parts aside
+  // in (made on first use; null again once Finish hands the arena on).
+  v1::Profile* scratch_ = nullptr;
   const profiles::ActivationEngine* activation_ = nullptr;
   KeyValueView* kv_ = nullptr;
   bool incremental_segments_ = false;

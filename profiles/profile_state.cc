@@ -511,7 +511,7 @@ std::vector<std::string> ChangedFields(const v1::Profile& before, const v1::Prof
   return DifferentFields(JsonFields(before, &before_computed, &groups), JsonFields(after, &after_computed, &groups));
 }
 
-ProfileSnapshot::ProfileSnapshot(v1::Profile& profile) {
+ProfileSnapshot::ProfileSnapshot(v1::Profile& profile, v1::Profile* scratch) {
   // The orders group renders from the totals, so the copy needs no orders. A profile stored before
   // totals existed gets them computed here, from the orders it had. The other parts set aside are
   // never read by JsonFields (the "computed" field is rendered by the caller, from them); setting
@@ -519,8 +519,9 @@ ProfileSnapshot::ProfileSnapshot(v1::Profile& profile) {
   // They are set aside into a message on the profile's own arena: swapping a map or a message out
   // and back is then constant time (between arenas it would be a copy).
   google::protobuf::Arena* arena = profile.GetArena();
-  v1::Profile* aside = google::protobuf::Arena::CreateMessage<v1::Profile>(arena);
-  const std::unique_ptr<v1::Profile> aside_owned(arena == nullptr ? aside : nullptr);
+  const bool lent = scratch != nullptr && scratch->GetArena() == arena;
+  v1::Profile* aside = lent ? scratch : google::protobuf::Arena::CreateMessage<v1::Profile>(arena);
+  const std::unique_ptr<v1::Profile> aside_owned(!lent && arena == nullptr ? aside : nullptr);
   const auto set_aside = [&] {
     aside->mutable_orders()->swap(*profile.mutable_orders());
     aside->mutable_engagement_days()->swap(*profile.mutable_engagement_days());
@@ -537,6 +538,7 @@ ProfileSnapshot::ProfileSnapshot(v1::Profile& profile) {
   *without_orders_ = profile;
   set_aside();  // and back
   if (!had_cart) profile.clear_cart();  // mutable_cart() set it
+  aside->clear_cart();  // the scratch is left as lent: empty
   if (!without_orders_->has_order_totals() && !profile.orders().empty()) {
     *without_orders_->mutable_order_totals() = ComputeOrderTotals(profile.orders());
   }

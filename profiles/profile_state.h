@@ -70,8 +70,12 @@ class ProfileSnapshot {
   ProfileSnapshot() = default;  // of a profile that did not exist yet
   // Takes `profile`'s order map out while it copies the rest, then puts it back: `profile` is left
   // exactly as it was. The copy is made on `profile`'s arena, if it has one (and then lives as long
-  // as that arena, not longer), else owned by the snapshot.
-  explicit ProfileSnapshot(v1::Profile& profile);
+  // as that arena, not longer), else owned by the snapshot. `scratch`, if given, is an empty
+  // profile on the same arena, lent for the call to set the parts aside in and left empty: a batch
+  // that snapshots thousands of profiles then makes one such message, not one each (an empty
+  // Profile on an arena costs a cleanup per map field to make and to free: with ProfileRecordBytes'
+  // the same, 6-8% of the profiles stage).
+  explicit ProfileSnapshot(v1::Profile& profile, v1::Profile* scratch = nullptr);
 
  private:
   friend std::vector<std::string> ChangedFields(const ProfileSnapshot& before, const v1::Profile& after);

@@ -8,6 +8,7 @@
 #include <string>
 
 #include "absl/time/time.h"
+#include "google/protobuf/arena.h"
 #include "google/protobuf/util/message_differencer.h"
 #include "app/activation_driver.h"
 #include "profiles/profile_state.h"
@@ -168,6 +169,25 @@ TEST(ProfileChangeOutputTest, ThePartsSavedMakeTheWholeProfileAndTheSameRecord) 
       << read_parts.DebugString() << "\nvs\n" << read_stripped.DebugString();
   EXPECT_TRUE(google::protobuf::util::MessageDifferencer::Equals(whole.profile(), before))
       << "the update keeps its profile (the fused pipeline renders it)";
+
+  // The same parts with a scratch profile lent on the profile's arena (as ProfileBatch lends one),
+  // which is left empty.
+  google::protobuf::Arena arena;
+  v1::Profile* on_arena = google::protobuf::Arena::CreateMessage<v1::Profile>(&arena);
+  *on_arena = before;
+  v1::Profile* scratch = google::protobuf::Arena::CreateMessage<v1::Profile>(&arena);
+  for (int round = 0; round < 2; ++round) {
+    std::optional<ProfileRecordParts> lent = ProfileRecordBytes(*on_arena, scratch);
+    ASSERT_TRUE(lent.has_value());
+    v1::Profile lent_record, record, lent_whole;  // as messages: map order is a copy's own
+    ASSERT_TRUE(lent_record.ParseFromString(lent->record));
+    ASSERT_TRUE(record.ParseFromString(parts->record));
+    EXPECT_TRUE(google::protobuf::util::MessageDifferencer::Equals(lent_record, record));
+    ASSERT_TRUE(lent_whole.ParseFromString(lent->record + lent->rest));
+    EXPECT_TRUE(google::protobuf::util::MessageDifferencer::Equals(lent_whole, before));
+    EXPECT_EQ(scratch->ByteSizeLong(), 0u) << scratch->ShortDebugString();
+    EXPECT_TRUE(google::protobuf::util::MessageDifferencer::Equals(*on_arena, before));
+  }
 
   // Orders without totals (stored before totals existed): the record has to count them.
   v1::Profile old = before;

@@ -563,6 +563,20 @@ TEST(ProfileStatePropertyTest, ChangedFieldsEqualsComparingTheWholeJson) {
       const ProfileSnapshot arena_snapshot(*on_arena);
       ASSERT_TRUE(google::protobuf::util::MessageDifferencer::Equals(*on_arena, before)) << "trial " << trial;
       ASSERT_EQ(ChangedFields(arena_snapshot, states[i]), expected) << "trial " << trial << " step " << i;
+      // And with a scratch profile lent for the set-aside parts (as a batch lends one to all its
+      // snapshots): the same answer, and the scratch left empty for the next profile.
+      v1::Profile* scratch = google::protobuf::Arena::CreateMessage<v1::Profile>(&arena);
+      v1::Profile* lent_to = google::protobuf::Arena::CreateMessage<v1::Profile>(&arena);
+      *lent_to = before;
+      const ProfileSnapshot lent_snapshot(*lent_to, scratch);
+      ASSERT_TRUE(google::protobuf::util::MessageDifferencer::Equals(*lent_to, before)) << "trial " << trial;
+      ASSERT_EQ(scratch->ByteSizeLong(), 0u) << "trial " << trial << ": " << scratch->ShortDebugString();
+      ASSERT_EQ(ChangedFields(lent_snapshot, states[i]), expected) << "trial " << trial << " step " << i;
+      v1::Profile* next_lent_to = google::protobuf::Arena::CreateMessage<v1::Profile>(&arena);
+      *next_lent_to = states[i];
+      const ProfileSnapshot next_snapshot(*next_lent_to, scratch);
+      ASSERT_EQ(scratch->ByteSizeLong(), 0u) << "trial " << trial;
+      ASSERT_TRUE(ChangedFields(next_snapshot, states[i]).empty()) << "trial " << trial << " step " << i;
       if (!expected.empty()) ++differing_steps;
     }
   }
