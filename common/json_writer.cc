@@ -287,4 +287,6 @@ JsonWriter& JsonWriter::Raw(std::string_view json) {
   return *this;
 }
 
+bool IsPlainJsonAscii(std::string_view value) { return PlainAsciiPrefix(value) == value.size(); }
+
 }  // namespace tessera

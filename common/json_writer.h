@@ -52,4 +52,8 @@ class JsonWriter {
 // Appends `value` to `out` as a JSON string literal, quotes included.
 void AppendJsonString(std::string_view value, std::string& out);
 
+// Whether `value` is printable ASCII with nothing to escape, so that it goes into a JSON string as
+// it is (tested eight bytes at a time: AppendJsonString's own fast path).
+bool IsPlainJsonAscii(std::string_view value);
+
 }  // namespace tessera

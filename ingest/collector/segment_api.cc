@@ -395,12 +395,9 @@ class ObjectWriter {
     return *this;
   }
   ObjectWriter& String(std::string_view key, std::string_view value) {
-    // Our values (types, ids, timestamps, IPs) are mostly printable ASCII, which needs no escaping.
-    const bool plain = std::all_of(value.begin(), value.end(), [](char c) {
-      const auto u = static_cast<unsigned char>(c);
-      return u >= 0x20 && u < 0x80 && c != '"' && c != '\\';
-    });
-    if (plain) {
+    // Our values (types, ids, timestamps, IPs) are mostly printable ASCII, which needs no escaping
+    // (tested a word at a time: a byte at a time was 7% of Prepare).
+    if (IsPlainJsonAscii(value)) {
       char* at = Name(key, value.size() + 2);
       *at = '"';
       Copy(at + 1, value);

@@ -111,5 +111,25 @@ TEST(JsonWriterTest, KeysAndStringsOfEveryLengthAroundTheShortPath) {
   }
 }
 
+TEST(IsPlainJsonAsciiTest, AnswersForEveryLengthAndEveryPosition) {
+  EXPECT_TRUE(IsPlainJsonAscii(""));
+  // Each length from 1 to 20 (words, overlapping last words, short padded ones), with the one byte
+  // that needs escaping or is not ASCII at each position in turn.
+  for (size_t size = 1; size <= 20; ++size) {
+    const std::string plain(size, 'a');
+    EXPECT_TRUE(IsPlainJsonAscii(plain)) << size;
+    EXPECT_TRUE(IsPlainJsonAscii(std::string(size, '\x7f'))) << size;  // DEL needs no escape
+    for (size_t at = 0; at < size; ++at) {
+      for (char bad : {'"', '\\', '\n', '\x01', '\x1f', static_cast<char>(0xE0), static_cast<char>(0x80)}) {
+        std::string text = plain;
+        text[at] = bad;
+        EXPECT_FALSE(IsPlainJsonAscii(text)) << size << " " << at << " " << static_cast<int>(bad);
+      }
+    }
+  }
+  EXPECT_TRUE(IsPlainJsonAscii("2026-12-06T23:17:00.000Z"));
+  EXPECT_FALSE(IsPlainJsonAscii("สมชาย"));
+}
+
 }  // namespace
 }  // namespace tessera
