@@ -4,6 +4,7 @@
 #include "profiles/profile_state.h"
 
 #include <algorithm>
+#include <functional>
 #include <random>
 #include <string>
 #include <vector>
@@ -518,6 +519,39 @@ TEST(ProfileStateTest, ASnapshotLeavesEveryPartOfTheProfileAsItWas) {
       (*later.mutable_traits())["city"].set_json(R"("Chiang Mai")");
       EXPECT_EQ(ChangedFields(snapshot, later), std::vector<std::string>{"traits"});
     }
+  }
+}
+
+// ChangedFields names most one-field groups without rendering them: each field changed alone, and
+// all at once, must still be listed as comparing the whole JSON lists it, in the JSON's order.
+TEST(ChangedFieldsTest, EachFieldAloneAndAllTogetherAreListedInTheJsonsOrder) {
+  v1::Profile base = NewProfile(1);
+  ApplyEvent(Purchase("o1", kT0, v1::ORDER_STATUS_COMPLETED, 4550, "THB"), base);
+  const std::vector<std::function<void(v1::Profile&)>> changes = {
+      [](v1::Profile& p) { p.set_id(2); },
+      [](v1::Profile& p) { p.set_workspace("other"); },
+      [](v1::Profile& p) { p.add_identifiers("email:x@y.co"); },
+      [](v1::Profile& p) { (*p.mutable_traits())["city"].set_json(R"("Chiang Mai")"); },
+      [](v1::Profile& p) { p.set_first_seen_ms(p.first_seen_ms() - 1); },
+      [](v1::Profile& p) { p.set_last_seen_ms(p.last_seen_ms() + 1); },
+      [](v1::Profile& p) { (*p.mutable_event_counts())["web"] += 1; },
+      [](v1::Profile& p) { (*p.mutable_event_type_counts())["web.page"] += 1; },
+      [](v1::Profile& p) { ApplyEvent(Purchase("o2", kT0 - 5, v1::ORDER_STATUS_REFUNDED, 100, "USD"), p); },
+      [](v1::Profile& p) { (*p.mutable_social_counts())["line.comment"] += 1; },
+      [](v1::Profile& p) { (*p.mutable_track_event_counts())["Signed Up"] += 1; },
+      [](v1::Profile& p) { (*p.mutable_consent())["marketing"].set_granted(true); },
+      [](v1::Profile& p) { p.add_merged_from(7); },
+      [](v1::Profile& p) { p.set_version(p.version() + 1); },
+  };
+  v1::Profile all = base;
+  for (size_t i = 0; i < changes.size(); ++i) {
+    v1::Profile one = base;
+    changes[i](one);
+    changes[i](all);
+    const std::vector<std::string> expected = ChangedFieldsByFullJson(base, one);
+    EXPECT_FALSE(expected.empty()) << i;
+    EXPECT_EQ(ChangedFields(base, one), expected) << i;
+    EXPECT_EQ(ChangedFields(base, all), ChangedFieldsByFullJson(base, all)) << "the first " << i + 1;
   }
 }
 
