@@ -52,7 +52,9 @@ std::string ProfileToJson(const v1::Profile& profile);
 // the stored state alone, which the golden and order-independence tests compare byte for byte.
 std::string ProfileToJson(const v1::Profile& profile, absl::Time now, const ComputedTraitsConfig& config);
 
-// Names of the top-level JSON fields whose value differs between two states of one profile.
+// Names of the top-level JSON fields whose value differs between two states of one profile, in
+// the JSON's order. Exact for every profile built from ingested events; for strings that are not
+// UTF-8 it may also list a field whose JSON rendered alike (the .cc says why), never miss one.
 std::vector<std::string> ChangedFields(const v1::Profile& before, const v1::Profile& after);
 // The same over the JSON with `computed`, both computed at `now`: "computed" is listed when an
 // event changed a computed trait (not when time alone moved one).
