@@ -34,8 +34,6 @@ constexpr size_t kMaxMessageIdChars = 100;
 constexpr int kMaxNesting = 128;
 // An item quantity above this is a data error, and keeps profile sums far from overflow.
 constexpr int64_t kMaxQuantity = 1'000'000'000;
-// Values quoted in a rejection's detail are cut here: the DLQ already holds the whole payload.
-constexpr size_t kMaxQuotedBytes = 64;
 
 // Identifier types a social platform name must not take over ("email:..." from a handle).
 constexpr std::string_view kReservedIdentifierTypes[] = {"user_id", "anonymous_id", "email", "phone",
@@ -58,11 +56,6 @@ std::optional<std::string_view> FindName(const std::string_view (&names)[N], std
   return std::nullopt;
 }
 
-// `text` in quotes for a rejection detail, cut at a UTF-8 boundary if long.
-std::string Quote(std::string_view text) {
-  if (text.size() <= kMaxQuotedBytes) return absl::StrCat("'", ToAbsl(text), "'");
-  return absl::StrCat("'", ToAbsl(Utf8Prefix(text, kMaxQuotedBytes)), "...'");
-}
 
 size_t CountCodePoints(std::string_view utf8) {
   size_t count = 0;
@@ -360,7 +353,7 @@ bool MessageReader::ForEachField(od::object& object, std::string_view where, OnF
   for (auto field : object) {
     std::string_view key;
     if (auto error = field.unescaped_key().get(key)) return JsonError(error, where);
-    if (!names.Add(key)) return Reject(kInvalidField, absl::StrCat(ToAbsl(where), ": ", Quote(key), " appears more than once"));
+    if (!names.Add(key)) return Reject(kInvalidField, absl::StrCat(ToAbsl(where), ": ", QuoteForDetail(key), " appears more than once"));
     od::value value;
     if (auto error = field.value().get(value)) return JsonError(error, where);
     if (!on_field(key, value)) return false;
@@ -517,7 +510,7 @@ bool MessageReader::ReadObjectJson(od::value& value, std::string_view field, std
 bool MessageReader::ParseTimestampInto(std::string_view text, std::string_view field) {
   const std::optional<int64_t> ms = ParseTimestamp(text, default_tz_);
   if (!ms.has_value()) {
-    return Reject(kInvalidTimestamp, absl::StrCat(ToAbsl(field), " ", Quote(text), " is not an RFC 3339 timestamp"));
+    return Reject(kInvalidTimestamp, absl::StrCat(ToAbsl(field), " ", QuoteForDetail(text), " is not an RFC 3339 timestamp"));
   }
   event_.set_timestamp_ms(*ms);
   return true;
@@ -528,7 +521,7 @@ bool MessageReader::ParseAmount(std::string_view text, std::string_view field, i
   if (!parsed.ok()) {
     return Reject(kInvalidAmount, absl::StrCat(ToAbsl(field), ": ", parsed.status().message()));
   }
-  if (*parsed < 0) return Reject(kInvalidAmount, absl::StrCat(ToAbsl(field), " ", Quote(text), " is negative"));
+  if (*parsed < 0) return Reject(kInvalidAmount, absl::StrCat(ToAbsl(field), " ", QuoteForDetail(text), " is negative"));
   *minor_units = *parsed;
   return true;
 }
@@ -588,7 +581,7 @@ bool MessageReader::ReadWeb(od::object& root, std::string_view payload) {
 
   if (!type.has_value()) return Reject(kMissingField, "type");
   const std::optional<std::string_view> canonical_type = FindName(kWebTypes, *type);
-  if (!canonical_type.has_value()) return Reject(kUnknownType, absl::StrCat("type ", Quote(*type)));
+  if (!canonical_type.has_value()) return Reject(kUnknownType, absl::StrCat("type ", QuoteForDetail(*type)));
   const std::string_view web_type = *canonical_type;
   if (!user_id.has_value() && !anonymous_id.has_value()) {
     return Reject(kNoIdentifier, "userId or anonymousId is required");
@@ -643,7 +636,7 @@ bool MessageReader::ReadRating(od::value& value, int32_t* rating) {
   if (type != od::json_type::number) return Reject(kInvalidField, "rating must be an integer from 1 to 5");
   if (auto error = WalkValue(value, nullptr, 1, &scalar)) return JsonError(error, "rating");
   if (scalar.text.size() != 1 || scalar.text[0] < '1' || scalar.text[0] > '5') {
-    return Reject(kInvalidField, absl::StrCat("rating ", Quote(scalar.text), " is not an integer from 1 to 5"));
+    return Reject(kInvalidField, absl::StrCat("rating ", QuoteForDetail(scalar.text), " is not an integer from 1 to 5"));
   }
   *rating = scalar.text[0] - '0';
   return true;
@@ -674,7 +667,7 @@ bool MessageReader::ReadSocial(od::object& root, std::string_view payload) {
   if (!handle.has_value()) return Reject(kMissingField, "handle");
   if (!timestamp.has_value()) return Reject(kMissingField, "timestamp");
   const std::optional<std::string_view> canonical_action = FindName(kSocialActions, *action);
-  if (!canonical_action.has_value()) return Reject(kUnknownType, absl::StrCat("action ", Quote(*action)));
+  if (!canonical_action.has_value()) return Reject(kUnknownType, absl::StrCat("action ", QuoteForDetail(*action)));
 
   // The platform becomes an identifier type: a short lower-case name that cannot pose as another
   // identifier type ("email") or break the "type:value" form.
@@ -686,9 +679,9 @@ bool MessageReader::ReadSocial(od::object& root, std::string_view payload) {
                   [](char c) { return (c >= 'a' && c <= 'z') || IsDigit(c) || c == '_' || c == '-' || c == '.'; }) &&
       std::find(std::begin(kReservedIdentifierTypes), std::end(kReservedIdentifierTypes), platform_name) ==
           std::end(kReservedIdentifierTypes);
-  if (!platform_ok) return Reject(kInvalidField, absl::StrCat("platform ", Quote(*platform), " is not a platform name"));
+  if (!platform_ok) return Reject(kInvalidField, absl::StrCat("platform ", QuoteForDetail(*platform), " is not a platform name"));
   std::string normalized_handle = NormalizeHandle(*handle);
-  if (normalized_handle.empty()) return Reject(kInvalidField, absl::StrCat("handle ", Quote(*handle), " is empty"));
+  if (normalized_handle.empty()) return Reject(kInvalidField, absl::StrCat("handle ", QuoteForDetail(*handle), " is empty"));
   if (!ParseTimestampInto(*timestamp, "timestamp")) return false;
 
   event_.mutable_type()->assign(canonical_action->data(), canonical_action->size());
@@ -729,7 +722,7 @@ bool MessageReader::ReadQuantity(od::value& value, std::string_view field, int64
     if (ok) parsed = parsed * 10 + (c - '0');
   }
   if (!ok || parsed <= 0 || parsed > kMaxQuantity) {
-    return Reject(kInvalidField, absl::StrCat(ToAbsl(field), " ", Quote(scalar.text), " is not a positive integer up to ",
+    return Reject(kInvalidField, absl::StrCat(ToAbsl(field), " ", QuoteForDetail(scalar.text), " is not a positive integer up to ",
                                               kMaxQuantity));
   }
   *quantity = parsed;
@@ -834,12 +827,12 @@ bool MessageReader::ReadPurchase(od::object& root) {
   if (!has_customer) return Reject(kMissingField, "customer");
 
   const std::optional<std::string_view> canonical_status = FindName(kOrderStatuses, *status);
-  if (!canonical_status.has_value()) return Reject(kUnknownType, absl::StrCat("status ", Quote(*status)));
+  if (!canonical_status.has_value()) return Reject(kUnknownType, absl::StrCat("status ", QuoteForDetail(*status)));
   std::optional<std::string_view> canonical_channel;
   if (channel.has_value()) {
     canonical_channel = FindName(kOrderChannels, TrimSpaces(*channel));
     if (!canonical_channel.has_value()) {
-      return Reject(kInvalidField, absl::StrCat("channel ", Quote(*channel), " is not web, store, app or marketplace"));
+      return Reject(kInvalidField, absl::StrCat("channel ", QuoteForDetail(*channel), " is not web, store, app or marketplace"));
     }
   }
 
@@ -850,7 +843,7 @@ bool MessageReader::ReadPurchase(od::object& root) {
   }
   const std::optional<int> exponent = CurrencyExponent(currency_code);
   if (!exponent.has_value()) {
-    return Reject(kInvalidCurrency, absl::StrCat("currency ", Quote(*currency), " is not an active ISO 4217 code"));
+    return Reject(kInvalidCurrency, absl::StrCat("currency ", QuoteForDetail(*currency), " is not an active ISO 4217 code"));
   }
   if (!ParseTimestampInto(*timestamp, "timestamp")) return false;
 
@@ -959,7 +952,7 @@ std::optional<Rejection> EventParser::Impl::Clean(v1::Event& event, std::string_
     const auto& plans = options.cleaning->For(event.workspace()).tracking_plans;
     if (auto plan = plans.find(source_name); plan != plans.end()) {
       if (std::optional<std::string> violation = ApplyTrackingPlan(plan->second, event, &counters)) {
-        return Rejection{std::string(kTrackingPlan), absl::StrCat("source ", Quote(source_name), ": ", *violation)};
+        return Rejection{std::string(kTrackingPlan), absl::StrCat("source ", QuoteForDetail(source_name), ": ", *violation)};
       }
     }
   }
@@ -978,7 +971,7 @@ std::optional<Rejection> EventParser::Impl::Clean(v1::Event& event, std::string_
       continue;
     }
     counters.push_back(absl::StrCat("blocked.", id.type(), ".", ToAbsl(reason)));
-    if (blocked_detail.empty()) blocked_detail = absl::StrCat(id.type(), " ", Quote(id.value()));
+    if (blocked_detail.empty()) blocked_detail = absl::StrCat(id.type(), " ", QuoteForDetail(id.value()));
     // The trait that carried a blocked email or phone is junk too.
     if (id.type() == "email" || id.type() == "phone") {
       auto trait = event.traits().find(id.type());

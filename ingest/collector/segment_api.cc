@@ -27,9 +27,6 @@
 namespace tessera::collector {
 namespace {
 
-// How much of a sent value a rejection detail quotes, as ingest does (whole characters).
-constexpr size_t kMaxQuotedBytes = 64;
-
 using simdjson::dom::element;
 using simdjson::dom::object;
 
@@ -103,7 +100,7 @@ struct MessageFields {
 };
 
 std::string RepeatedNameDetail(std::string_view where, std::string_view name) {
-  return absl::StrCat(AbslView(where), ": '", AbslView(Utf8Prefix(name, kMaxQuotedBytes)), "' appears more than once");
+  return absl::StrCat(AbslView(where), ": ", QuoteForDetail(name), " appears more than once");
 }
 
 // The objects ingest reads member by member must not repeat a name either (ingest::RepeatedNames),
@@ -506,8 +503,8 @@ class MessageBuilder {
         if (!sent_type) return MessageError{kReasonMissingField, "type is required for each message of a batch"};
         type = absl::AsciiStrToLower(AbslView(*sent_type));
         if (std::find(kTypes.begin(), kTypes.end(), type) == kTypes.end()) {
-          return MessageError{kReasonUnknownType, absl::StrCat("type '", AbslView(Utf8Prefix(*sent_type, kMaxQuotedBytes)),
-                                                               "' is not identify, track, page, screen, group or alias")};
+          return MessageError{kReasonUnknownType, absl::StrCat("type ", QuoteForDetail(*sent_type),
+                                                               " is not identify, track, page, screen, group or alias")};
         }
       }
       if (auto error = CheckSpecFields(fields, type, &record.key)) return *std::move(error);
@@ -521,10 +518,10 @@ class MessageBuilder {
     if (!sent_at) sent_at = defaults.sent_at;
     std::optional<int64_t> original_ms, sent_ms;
     if (original && !(original_ms = ingest::ParseTimestamp(*original, absl::UTCTimeZone()))) {
-      return MessageError{kReasonInvalidTimestamp, absl::StrCat("timestamp '", AbslView(Utf8Prefix(*original, kMaxQuotedBytes)), "' is not RFC 3339")};
+      return MessageError{kReasonInvalidTimestamp, absl::StrCat("timestamp ", QuoteForDetail(*original), " is not RFC 3339")};
     }
     if (sent_at && !(sent_ms = ingest::ParseTimestamp(*sent_at, absl::UTCTimeZone()))) {
-      return MessageError{kReasonInvalidTimestamp, absl::StrCat("sentAt '", AbslView(Utf8Prefix(*sent_at, kMaxQuotedBytes)), "' is not RFC 3339")};
+      return MessageError{kReasonInvalidTimestamp, absl::StrCat("sentAt ", QuoteForDetail(*sent_at), " is not RFC 3339")};
     }
     int64_t event_ms = received_at_ms_;
     if (original_ms) event_ms = sent_ms ? received_at_ms_ - (*sent_ms - *original_ms) : *original_ms;

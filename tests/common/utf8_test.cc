@@ -31,5 +31,16 @@ TEST(Utf8PrefixTest, FourByteCharactersAndMixedText) {
   EXPECT_EQ(Utf8Prefix(text, 5), "a😀");
 }
 
+TEST(QuoteForDetailTest, QuotesWholeOrCutAndMarked) {
+  EXPECT_EQ(QuoteForDetail("abc"), "'abc'");
+  EXPECT_EQ(QuoteForDetail(""), "''");
+  EXPECT_EQ(QuoteForDetail(std::string(64, 'x')), "'" + std::string(64, 'x') + "'");
+  EXPECT_EQ(QuoteForDetail(std::string(65, 'x')), "'" + std::string(64, 'x') + "...'");
+  std::string thai_22, thai_21;  // 66 and 63 bytes
+  for (int i = 0; i < 22; ++i) thai_22 += "ก";
+  for (int i = 0; i < 21; ++i) thai_21 += "ก";
+  EXPECT_EQ(QuoteForDetail(thai_22), "'" + thai_21 + "...'");
+}
+
 }  // namespace
 }  // namespace tessera

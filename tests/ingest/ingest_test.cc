@@ -408,6 +408,11 @@ std::vector<RejectionCase> RejectionCases() {
   const std::string order_head = R"({"order_id":"o-1","timestamp":"2024-03-01T10:00:00Z","status":"completed",)";
   const std::string good_customer = R"("customer":{"user_id":"u"})";
   const std::string social_head = R"({"platform":"instagram","action":"comment","handle":"@a",)";
+  std::string thai_30, thai_21;  // 90 and 63 bytes: a detail quotes 64 bytes at most, whole characters
+  for (int i = 0; i < 30; ++i) thai_30 += "ก";
+  for (int i = 0; i < 21; ++i) thai_21 += "ก";
+  // The collector's detail for the same message (SegmentApiTest.ALongRepeatedNameIsCutWholeCharacters).
+  static const std::string long_repeat_detail = "message: '" + thai_21 + "...' appears more than once";
   return {
       // invalid_json
       {"not json", v1::CHANNEL_WEB, "{not json", kInvalidJson, ""},
@@ -503,6 +508,9 @@ std::vector<RejectionCase> RejectionCases() {
       {"consent purpose twice", v1::CHANNEL_WEB,
        R"({"type":"track","userId":"u","event":"E","context":{"consent":{"categoryPreferences":{"ads":true,"ads":false}}}})",
        kInvalidField, "context.consent.categoryPreferences: 'ads' appears more than once"},
+      {"long Thai name twice", v1::CHANNEL_WEB,
+       R"({"type":"track","userId":"u","event":"E",")" + thai_30 + R"(":1,")" + thai_30 + R"(":2})", kInvalidField,
+       long_repeat_detail},
       {"item sku twice", v1::CHANNEL_PURCHASE,
        order_head + R"("currency":"THB","total":1,"customer":{"user_id":"u"},"items":[{"sku":"s"},{"sku":"s","sku":"t"}]})",
        kInvalidField, "items[1]: 'sku' appears more than once"},
