@@ -81,15 +81,17 @@ struct MessageFields {
 
   std::optional<element> message_id, type, user_id, anonymous_id, event, group_id, previous_id;
   std::optional<element> traits, properties, context, timestamp, original_timestamp, sent_at;
+  std::optional<element> customer, items;  // a purchase record's, checked for repeated names
   std::optional<std::string_view> repeated;
 
  private:
   std::optional<element>* Slot(std::string_view key) {
     switch (key.size()) {
       case 4: return key == "type" ? &type : nullptr;
-      case 5: return key == "event" ? &event : nullptr;
+      case 5: return key == "event" ? &event : key == "items" ? &items : nullptr;
       case 6: return key == "userId" ? &user_id : key == "traits" ? &traits : key == "sentAt" ? &sent_at : nullptr;
       case 7: return key == "groupId" ? &group_id : key == "context" ? &context : nullptr;
+      case 8: return key == "customer" ? &customer : nullptr;
       case 9: return key == "messageId" ? &message_id : key == "timestamp" ? &timestamp : nullptr;
       case 10: return key == "previousId" ? &previous_id : key == "properties" ? &properties : nullptr;
       case 11: return key == "anonymousId" ? &anonymous_id : nullptr;
@@ -107,7 +109,7 @@ std::string RepeatedNameDetail(std::string_view where, std::string_view name) {
 // so that what ingest would dead-letter for it is answered 400 here instead: the message itself; on
 // the web channel its traits, its context, the context's traits and consent, and the consent's
 // categoryPreferences; on the purchase channel its customer and each of its items.
-std::optional<std::string> RepeatedName(const object& message, const MessageFields& fields, v1::Channel channel) {
+std::optional<std::string> RepeatedName(const MessageFields& fields, v1::Channel channel) {
   if (fields.repeated) return RepeatedNameDetail("message", *fields.repeated);
   // Checks `value`, if an object; sets *first (*second) to its member named first_name (second_name).
   auto first_repeat = [](const std::optional<element>& value, std::string_view where,
@@ -135,14 +137,9 @@ std::optional<std::string> RepeatedName(const object& message, const MessageFiel
     return first_repeat(preferences, "context.consent.categoryPreferences");
   }
   if (channel == v1::CHANNEL_PURCHASE) {
-    std::optional<element> customer, items;
-    for (const simdjson::dom::key_value_pair field : message) {  // no repeats here: checked above
-      if (field.key == "customer") customer = field.value;
-      if (field.key == "items") items = field.value;
-    }
-    if (auto found = first_repeat(customer, "customer")) return found;
+    if (auto found = first_repeat(fields.customer, "customer")) return found;
     simdjson::dom::array array;
-    if (items && items->get(array) == simdjson::SUCCESS) {
+    if (fields.items && fields.items->get(array) == simdjson::SUCCESS) {
       size_t index = 0;
       for (element item : array) {
         if (auto found = first_repeat(item, absl::StrCat("items[", index, "]"))) return found;
@@ -386,7 +383,6 @@ class ObjectWriter {
     first_ = false;
     return *this;
   }
-  ObjectWriter& RawMember(std::string_view raw_key, std::string_view raw_value) { return RawValue(raw_key, raw_value); }
   ObjectWriter& RawValue(std::string_view key, std::string_view raw_value) {
     Copy(Name(key, raw_value.size()), raw_value);
     return *this;
@@ -481,7 +477,7 @@ class MessageBuilder {
                                                                limits_.max_message_bytes)};
     }
     const MessageFields fields(message);
-    if (std::optional<std::string> repeated = RepeatedName(message, fields, source_.channel)) {
+    if (std::optional<std::string> repeated = RepeatedName(fields, source_.channel)) {
       return MessageError{kReasonInvalidField, *std::move(repeated)};
     }
     bool wrong_type = false;
@@ -530,7 +526,7 @@ class MessageBuilder {
     w.Begin();
     for (const RawMember& field : members) {
       if (IsRewritten(field.key)) continue;
-      w.RawMember(field.key, field.value);
+      w.RawValue(field.key, field.value);
     }
     if (!type.empty()) w.String("type", type);
     if (source_.channel != v1::CHANNEL_PURCHASE) {
@@ -592,12 +588,12 @@ class MessageBuilder {
     w.BeginObject("context");
     for (const RawMember& field : own) {
       has_ip |= field.key == "ip";
-      w.RawMember(field.key, field.value);
+      w.RawValue(field.key, field.value);
     }
     for (const RawMember& field : defaults.context) {
       if (!MemberValue(own, field.key).empty()) continue;
       has_ip |= field.key == "ip";
-      w.RawMember(field.key, field.value);
+      w.RawValue(field.key, field.value);
     }
     if (!has_ip && !client_ip_.empty()) w.String("ip", client_ip_);
     w.End();
