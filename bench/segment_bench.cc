@@ -70,7 +70,6 @@
 #include "app/fused_pipeline.h"
 #include "app/profile_batch.h"
 #include "app/outputs.h"
-#include "common/bytes.h"
 #include "common/clock.h"
 #include "common/rocks_store.h"
 #include "profiles/event_store.h"
@@ -459,7 +458,7 @@ int Floor(RocksStore* store, const Flags& flags, int64_t now_ms) {
       StagedWrites staged(store);
       std::vector<std::string> keys;
       keys.reserve(ids.size());
-      for (uint64_t id : ids) keys.push_back(absl::StrCat("pf/", BigEndian64(id)));
+      for (uint64_t id : ids) keys.push_back(profiles::ProfileKey(id));
       std::sort(keys.begin(), keys.end());
       keys.erase(std::unique(keys.begin(), keys.end()), keys.end());
       if (absl::Status s = staged.Prefetch(keys); !s.ok()) {

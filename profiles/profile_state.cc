@@ -147,7 +147,8 @@ enum JsonGroup : size_t {
 };
 using JsonGroups = std::bitset<kJsonGroupCount>;
 
-// The one field of each group that has one ("" for the orders group's six and "computed").
+// The one field of each group that has one ("" for the orders group's six and "computed"): the
+// names JsonFields writes and ChangedFields lists.
 constexpr std::array<std::string_view, kJsonGroupCount> kOneFieldGroupNames = {
     "id", "workspace", "identifiers", "traits", "first_seen", "last_seen", "event_counts", "event_type_counts",
     "", "social", "track_events", "consent", "", "merged_from", "version"};
@@ -161,14 +162,6 @@ const JsonGroups kNamedWithoutRendering = [] {
   return groups;
 }();
 
-// The group a JSON field belongs to (the orders group's six fields, and each one-field group's).
-size_t GroupOfField(std::string_view field) {
-  for (size_t group = 0; group < kJsonGroupCount; ++group) {
-    if (kOneFieldGroupNames[group] == field) return group;
-  }
-  return field == "computed" ? kComputedGroup : kOrdersGroup;
-}
-
 // The profile's JSON as (field name, JSON value text) in output order. ProfileToJson joins them;
 // ChangedFields compares them, so both always agree on what a field is.
 // `computed`, when set, is inserted as the "computed" field before merged_from. With `only`, just
@@ -181,16 +174,17 @@ std::vector<std::pair<std::string_view, std::string>> JsonFields(const v1::Profi
   const auto add = [&fields](std::string_view name, JsonWriter&& w) {
     fields.emplace_back(name, std::move(w).Take());
   };
+  const auto add_one = [&add](JsonGroup group, JsonWriter&& w) { add(kOneFieldGroupNames[group], std::move(w)); };
   const auto want = [only](JsonGroup group) { return only == nullptr || only->test(group); };
 
-  if (want(kIdGroup)) add("id", std::move(JsonWriter().String(std::to_string(profile.id()))));
-  if (want(kWorkspaceGroup)) add("workspace", std::move(JsonWriter().String(profile.workspace())));
+  if (want(kIdGroup)) add_one(kIdGroup, std::move(JsonWriter().String(std::to_string(profile.id()))));
+  if (want(kWorkspaceGroup)) add_one(kWorkspaceGroup, std::move(JsonWriter().String(profile.workspace())));
   if (want(kIdentifiersGroup)) {
     JsonWriter w;
     w.BeginArray();
     for (const std::string& identifier : profile.identifiers()) w.String(identifier);
     w.EndArray();
-    add("identifiers", std::move(w));
+    add_one(kIdentifiersGroup, std::move(w));
   }
   if (want(kTraitsGroup)) {
     JsonWriter w;
@@ -205,28 +199,28 @@ std::vector<std::pair<std::string_view, std::string>> JsonFields(const v1::Profi
       }
     }
     w.EndObject();
-    add("traits", std::move(w));
+    add_one(kTraitsGroup, std::move(w));
   }
   const bool seen = HasSeenEvents(profile);
   if (want(kFirstSeenGroup)) {
     JsonWriter w;
     WriteTime(seen, profile.first_seen_ms(), w);
-    add("first_seen", std::move(w));
+    add_one(kFirstSeenGroup, std::move(w));
   }
   if (want(kLastSeenGroup)) {
     JsonWriter w;
     WriteTime(seen, profile.last_seen_ms(), w);
-    add("last_seen", std::move(w));
+    add_one(kLastSeenGroup, std::move(w));
   }
   if (want(kEventCountsGroup)) {
     JsonWriter w;
     WriteCounts(profile.event_counts(), w);
-    add("event_counts", std::move(w));
+    add_one(kEventCountsGroup, std::move(w));
   }
   if (want(kEventTypeCountsGroup)) {
     JsonWriter w;
     WriteCounts(profile.event_type_counts(), w);
-    add("event_type_counts", std::move(w));
+    add_one(kEventTypeCountsGroup, std::move(w));
   }
 
   if (want(kOrdersGroup)) {
@@ -272,12 +266,12 @@ std::vector<std::pair<std::string_view, std::string>> JsonFields(const v1::Profi
       w.EndObject();
     }
     w.EndObject();
-    add("social", std::move(w));
+    add_one(kSocialGroup, std::move(w));
   }
   if (want(kTrackEventsGroup)) {
     JsonWriter w;
     WriteCounts(profile.track_event_counts(), w);
-    add("track_events", std::move(w));
+    add_one(kTrackEventsGroup, std::move(w));
   }
   if (want(kConsentGroup)) {
     JsonWriter w;
@@ -290,7 +284,7 @@ std::vector<std::pair<std::string_view, std::string>> JsonFields(const v1::Profi
       w.EndObject();
     }
     w.EndObject();
-    add("consent", std::move(w));
+    add_one(kConsentGroup, std::move(w));
   }
   if (computed != nullptr && want(kComputedGroup)) fields.emplace_back("computed", *computed);
   if (want(kMergedFromGroup)) {
@@ -298,9 +292,9 @@ std::vector<std::pair<std::string_view, std::string>> JsonFields(const v1::Profi
     w.BeginArray();
     for (uint64_t id : profile.merged_from()) w.String(std::to_string(id));
     w.EndArray();
-    add("merged_from", std::move(w));
+    add_one(kMergedFromGroup, std::move(w));
   }
-  if (want(kVersionGroup)) add("version", std::move(JsonWriter().Uint(profile.version())));
+  if (want(kVersionGroup)) add_one(kVersionGroup, std::move(JsonWriter().Uint(profile.version())));
   return fields;
 }
 
@@ -527,21 +521,21 @@ std::vector<std::string> ChangedFields(const v1::Profile& before, const v1::Prof
   // profile built from ingested events; it could only list a field whose JSON did not change for
   // strings that are not UTF-8 (rendered as U+FFFD) or a stored trait of empty JSON (rendered as
   // null), which ingest never lets through. Rendering them was most of ChangedFields' time.
-  const JsonGroups groups = GroupsToCompare(before, after);
-  const JsonGroups rendered = groups & ~kNamedWithoutRendering;
-  const JsonGroups named = groups & kNamedWithoutRendering;
-  std::vector<std::string> changed =
-      rendered.any() ? DifferentFields(JsonFields(before, nullptr, &rendered), JsonFields(after, nullptr, &rendered))
-                     : std::vector<std::string>();
-  if (named.none()) return changed;
-  for (size_t group = 0; group < kJsonGroupCount; ++group) {
-    if (named.test(group)) changed.emplace_back(kOneFieldGroupNames[group]);
+  JsonGroups groups = GroupsToCompare(before, after);
+  groups.reset(kComputedGroup);  // this form has no "computed" field
+  std::vector<std::string> changed;
+  for (size_t group = 0; group < kJsonGroupCount; ++group) {  // in the JSON's order
+    if (!groups.test(group)) continue;
+    if (kNamedWithoutRendering.test(group)) {
+      changed.emplace_back(kOneFieldGroupNames[group]);
+      continue;
+    }
+    JsonGroups one;
+    one.set(group);
+    for (std::string& field : DifferentFields(JsonFields(before, nullptr, &one), JsonFields(after, nullptr, &one))) {
+      changed.push_back(std::move(field));
+    }
   }
-  // In the JSON's order, as DifferentFields lists them: by group (a rendered group's own fields
-  // keep their order).
-  std::stable_sort(changed.begin(), changed.end(), [](const std::string& a, const std::string& b) {
-    return GroupOfField(a) < GroupOfField(b);
-  });
   return changed;
 }
 

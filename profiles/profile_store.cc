@@ -11,7 +11,6 @@
 namespace tessera::profiles {
 namespace {
 
-std::string ProfileKey(uint64_t id) { return absl::StrCat("pf/", BigEndian64(id)); }
 std::string MergedKey(uint64_t id) { return absl::StrCat("pr/", BigEndian64(id)); }
 std::string OrderBucketKey(uint64_t id, uint32_t bucket) {
   return absl::StrCat("po/", BigEndian64(id), BigEndian32(bucket));
@@ -24,6 +23,8 @@ uint32_t OrderBucketsFor(int64_t orders) {
   while (static_cast<int64_t>(buckets) * kMaxOrdersPerBucket < orders) buckets *= 2;
   return buckets;
 }
+
+std::string ProfileKey(uint64_t id) { return absl::StrCat("pf/", BigEndian64(id)); }
 
 uint32_t OrderBucketOf(std::string_view order_id, uint32_t buckets) {
   uint64_t hash = 14695981039346656037ull;  // FNV-1a, 64 bits

@@ -32,6 +32,9 @@ uint32_t OrderBucketsFor(int64_t orders);
 // every build and machine, since it addresses stored keys.
 uint32_t OrderBucketOf(std::string_view order_id, uint32_t buckets);
 
+// The key profile `id` is stored under ("pf/" <be64 id>).
+std::string ProfileKey(uint64_t id);
+
 class ProfileStore {
  public:
   explicit ProfileStore(KeyValueView* kv) : kv_(kv) {}
