@@ -572,6 +572,8 @@ int Kv(const Flags& flags) {
   auto store = RocksStore::Open(dir + "/store", store_options);
   if (!store.ok()) return Fail(store.status());
   rocksdb::DB* db = (*store)->db();
+  // Profiles have a column family of their own, with its own compression (common/rocks_options.h).
+  rocksdb::ColumnFamilyHandle* profiles = (*store)->FamilyOf(ProfileKey(0));
   rocksdb::WriteOptions unsynced;
   rocksdb::WriteOptions synced;
   synced.sync = true;
@@ -579,10 +581,10 @@ int Kv(const Flags& flags) {
   // Preload every key, then flush, so reads hit SST files and the block cache as in a running store.
   for (uint64_t i = 0; i < keys;) {
     rocksdb::WriteBatch batch;
-    for (int n = 0; n < 10'000 && i < keys; ++n, ++i) batch.Put(ProfileKey(i), ProfileLikeValue(i, value_bytes));
+    for (int n = 0; n < 10'000 && i < keys; ++n, ++i) batch.Put(profiles, ProfileKey(i), ProfileLikeValue(i, value_bytes));
     if (!db->Write(unsynced, &batch).ok()) return Fail(absl::InternalError("preload"));
   }
-  if (!db->Flush(rocksdb::FlushOptions()).ok()) return Fail(absl::InternalError("flush"));
+  if (absl::Status flushed = (*store)->Flush(); !flushed.ok()) return Fail(flushed);
 
   JsonWriter w;
   w.BeginObject();
@@ -593,7 +595,7 @@ int Kv(const Flags& flags) {
   {
     Stopwatch watch;
     for (int64_t i = 0; i < ops; ++i) {
-      if (db->Get(rocksdb::ReadOptions(), ProfileKey(NextKey(state, keys)), &value).ok()) ++found;
+      if (db->Get(rocksdb::ReadOptions(), profiles, ProfileKey(NextKey(state, keys)), &value).ok()) ++found;
     }
     WriteRate(w, "get", ops, watch);
   }
@@ -601,10 +603,10 @@ int Kv(const Flags& flags) {
     Stopwatch watch;
     for (int64_t i = 0; i < ops; ++i) {
       const std::string key = ProfileKey(NextKey(state, keys));
-      if (db->Get(rocksdb::ReadOptions(), key, &value).ok()) ++found;
+      if (db->Get(rocksdb::ReadOptions(), profiles, key, &value).ok()) ++found;
       if (value.empty()) value = ProfileLikeValue(i, value_bytes);
       value[0] = static_cast<char>(i);
-      if (!db->Put(unsynced, key, value).ok()) return Fail(absl::InternalError("put"));
+      if (!db->Put(unsynced, profiles, key, value).ok()) return Fail(absl::InternalError("put"));
     }
     WriteRate(w, "get_put", ops, watch);
   }
@@ -614,10 +616,10 @@ int Kv(const Flags& flags) {
       rocksdb::WriteBatch batch;
       for (int64_t n = 0; n < batch_size && i < ops; ++n, ++i) {
         const std::string key = ProfileKey(NextKey(state, keys));
-        if (db->Get(rocksdb::ReadOptions(), key, &value).ok()) ++found;
+        if (db->Get(rocksdb::ReadOptions(), profiles, key, &value).ok()) ++found;
         if (value.empty()) value = ProfileLikeValue(i, value_bytes);
       value[0] = static_cast<char>(i);
-        batch.Put(key, value);
+        batch.Put(profiles, key, value);
       }
       if (!db->Write(synced, &batch).ok()) return Fail(absl::InternalError("write batch"));
     }
@@ -627,7 +629,8 @@ int Kv(const Flags& flags) {
 
   // Merge needs an operator at open; otherwise the pipeline's own options.
   {
-    rocksdb::Options options = TesseraRocksOptions(store_options.block_cache_bytes);
+    const rocksdb::Options base = TesseraRocksOptions(store_options.block_cache_bytes);
+    rocksdb::Options options(base, TesseraProfilesFamilyOptions(base));  // the profiles family's
     options.merge_operator = std::make_shared<AddCounters>();
     rocksdb::DB* raw = nullptr;
     if (!rocksdb::DB::Open(options, dir + "/merge", &raw).ok()) return Fail(absl::InternalError("open merge db"));
@@ -805,15 +808,8 @@ int Store(const Flags& flags) {
     // Opened as `tessera run` opens it, so compaction drops what the pipeline's expiry would.
     auto store = app::OpenStageStore(dir, app::RunOptions{});
     if (!store.ok()) return Fail(store.status());
-    rocksdb::DB* db = (*store)->db();
-    if (rocksdb::Status s = db->Flush(rocksdb::FlushOptions()); !s.ok()) {
-      return Fail(absl::InternalError(s.ToString()));
-    }
-    rocksdb::CompactRangeOptions compact;
-    compact.bottommost_level_compaction = rocksdb::BottommostLevelCompaction::kForce;
-    if (rocksdb::Status s = db->CompactRange(compact, nullptr, nullptr); !s.ok()) {
-      return Fail(absl::InternalError(s.ToString()));
-    }
+    if (absl::Status s = (*store)->Flush(); !s.ok()) return Fail(s);
+    if (absl::Status s = (*store)->CompactAll(); !s.ok()) return Fail(s);
   }
   int64_t sst = 0, wal = 0, other = 0;
   std::error_code ec;
@@ -852,7 +848,7 @@ int Store(const Flags& flags) {
     if (!scan.ok()) break;
     const std::string end = PrefixEnd(prefix);
     const rocksdb::Range range(prefix, end);
-    if (rocksdb::Status s = db->GetApproximateSizes(files_only, db->DefaultColumnFamily(), &range, 1,
+    if (rocksdb::Status s = db->GetApproximateSizes(files_only, (*store)->FamilyOf(prefix), &range, 1,
                                                     &footprint.sst_bytes);
         !s.ok()) {
       scan = absl::InternalError(absl::StrCat("approximate size of ", prefix, ": ", s.ToString()));

@@ -47,6 +47,14 @@ absl::Status FromRocks(const rocksdb::Status& s, std::string_view what) {
 
 rocksdb::Slice ToSlice(std::string_view s) { return rocksdb::Slice(s.data(), s.size()); }
 
+// The first key after every key that starts with `prefix` (which must not be all 0xFF bytes).
+std::string PrefixEnd(std::string_view prefix) {
+  std::string end(prefix);
+  while (!end.empty() && static_cast<unsigned char>(end.back()) == 0xFF) end.pop_back();
+  end.back() = static_cast<char>(static_cast<unsigned char>(end.back()) + 1);
+  return end;
+}
+
 // Drops expired entries of the configured prefixes (see ExpiringPrefix).
 class ExpiringPrefixFilter final : public rocksdb::CompactionFilter {
  public:
@@ -157,12 +165,42 @@ rocksdb::Options TesseraRocksOptions(size_t block_cache_bytes) {
   // identifier, an event not stored yet), and a miss otherwise walks a 64 MiB skiplist.
   options.memtable_whole_key_filtering = true;
   options.memtable_prefix_bloom_size_ratio = 0.02;
+  // Both column families' memtables together stay within what the one family had (two of 64 MiB):
+  // past it RocksDB flushes the largest, so profiles in a family of their own cost no memory.
+  options.db_write_buffer_size = 2 * options.write_buffer_size;
+  // A WAL file goes only once every family has flushed what it holds, so a family written little
+  // would keep every newer WAL file alive: past this, RocksDB flushes the families that hold the
+  // oldest one. About what one family's memtables kept alive before.
+  options.max_total_wal_size = 4 * options.write_buffer_size;
   return options;
 }
 
-RocksStore::RocksStore(std::unique_ptr<rocksdb::DB> db, std::string path, RocksStoreOptions options,
-                       std::unique_ptr<rocksdb::CompactionFilter> filter)
-    : compaction_filter_(std::move(filter)), db_(std::move(db)), path_(std::move(path)), options_(std::move(options)) {}
+rocksdb::ColumnFamilyOptions TesseraProfilesFamilyOptions(const rocksdb::Options& base) {
+  rocksdb::ColumnFamilyOptions profiles(base);
+  // LZ4 at every level, with a dictionary trained per file at the bottom, as ZSTD's is for the
+  // rest. Each event reads its profile, mostly from a 4 KiB block the cache does not hold: with
+  // ZSTD that read took 8.4-9.2 us of the thread, with LZ4 and a dictionary 5.8-6.7, without one
+  // 5.1-5.3 (segment-bench --mode floor), and compactions cost less CPU. The dictionary keeps the
+  // disk close: a compacted fused store's profiles took 20.5 MB with ZSTD, 28.2 with LZ4 and a
+  // dictionary, 44.0 without one (docs/architecture.md, "Compression").
+  profiles.compression = rocksdb::kLZ4Compression;
+  profiles.bottommost_compression = rocksdb::kLZ4Compression;
+  profiles.compaction_filter = nullptr;  // profiles never expire
+  return profiles;
+}
+
+RocksStore::RocksStore(std::unique_ptr<rocksdb::DB> db, std::vector<rocksdb::ColumnFamilyHandle*> families,
+                       std::string path, RocksStoreOptions options, std::unique_ptr<rocksdb::CompactionFilter> filter)
+    : compaction_filter_(std::move(filter)),
+      db_(std::move(db)),
+      families_(std::move(families)),
+      path_(std::move(path)),
+      options_(std::move(options)) {
+  for (rocksdb::ColumnFamilyHandle* family : families_) {
+    if (family->GetName() == kProfilesColumnFamily) profiles_family_ = family;
+    if (family->GetName() == rocksdb::kDefaultColumnFamilyName) default_family_ = family;
+  }
+}
 
 RocksStore::~RocksStore() {
   stop_scan_.store(true, std::memory_order_relaxed);
@@ -176,6 +214,70 @@ RocksStore::~RocksStore() {
       LogWarning(absl::StrCat("presence filter: not saved on close: ", saved.message()));
     }
   }
+  for (rocksdb::ColumnFamilyHandle* family : families_) db_->DestroyColumnFamilyHandle(family);
+}
+
+rocksdb::ColumnFamilyHandle* RocksStore::FamilyOf(std::string_view key) const {
+  if (profiles_family_ != nullptr && key.starts_with(kProfilesColumnFamilyPrefix)) return profiles_family_;
+  return default_family_;
+}
+
+std::vector<rocksdb::ColumnFamilyHandle*> RocksStore::FamiliesUnder(std::string_view prefix) const {
+  if (profiles_family_ == nullptr) return {default_family_};
+  if (prefix.starts_with(kProfilesColumnFamilyPrefix)) return {profiles_family_};
+  if (kProfilesColumnFamilyPrefix.starts_with(prefix)) return {default_family_, profiles_family_};
+  return {default_family_};
+}
+
+absl::Status RocksStore::Flush() {
+  return FromRocks(db_->Flush(rocksdb::FlushOptions(), families_), "flush");
+}
+
+absl::Status RocksStore::CompactAll() {
+  rocksdb::CompactRangeOptions compact;
+  compact.bottommost_level_compaction = rocksdb::BottommostLevelCompaction::kForce;
+  for (rocksdb::ColumnFamilyHandle* family : families_) {
+    RETURN_IF_ERROR(FromRocks(db_->CompactRange(compact, family, nullptr, nullptr), "compact"));
+  }
+  return absl::OkStatus();
+}
+
+absl::Status RocksStore::MoveProfilesIntoTheirFamily() {
+  // A store written before profiles had a family of their own keeps them in the default one. They
+  // are copied over in synced batches, then deleted there with one range delete: a crash part-way
+  // leaves every profile in the default family, and the next open copies them again (the same
+  // values). Open runs this before it hands the store out, so nothing reads or writes meanwhile.
+  const std::string end = PrefixEnd(kProfilesColumnFamilyPrefix);
+  rocksdb::ReadOptions read;
+  read.fill_cache = false;
+  read.readahead_size = 2 << 20;
+  std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(read, default_family_));
+  rocksdb::WriteOptions synced;
+  synced.sync = true;
+  int64_t moved = 0;
+  const absl::Time started = absl::Now();
+  rocksdb::WriteBatch batch;
+  for (it->Seek(ToSlice(kProfilesColumnFamilyPrefix)); it->Valid(); it->Next()) {
+    if (!it->key().starts_with(ToSlice(kProfilesColumnFamilyPrefix))) break;
+    if (rocksdb::Status s = batch.Put(profiles_family_, it->key(), it->value()); !s.ok()) return FromRocks(s, "move profiles");
+    if (++moved % 10'000 == 0) {
+      RETURN_IF_ERROR(FromRocks(db_->Write(synced, &batch), "move profiles"));
+      batch.Clear();
+    }
+  }
+  RETURN_IF_ERROR(FromRocks(it->status(), "move profiles: scan"));
+  if (moved == 0) return absl::OkStatus();
+  RETURN_IF_ERROR(FromRocks(
+      batch.DeleteRange(default_family_, ToSlice(kProfilesColumnFamilyPrefix), ToSlice(end)),
+      "move profiles"));
+  RETURN_IF_ERROR(FromRocks(db_->Write(synced, &batch), "move profiles"));
+  const rocksdb::Slice begin_slice = ToSlice(kProfilesColumnFamilyPrefix), end_slice = ToSlice(end);
+  RETURN_IF_ERROR(FromRocks(
+      db_->CompactRange(rocksdb::CompactRangeOptions(), default_family_, &begin_slice, &end_slice),
+      "move profiles: compact the range they left"));
+  LogInfo(absl::StrCat("moved ", moved, " profiles into their own column family in ",
+                       absl::FormatDuration(absl::Trunc(absl::Now() - started, absl::Milliseconds(1)))));
+  return absl::OkStatus();
 }
 
 absl::StatusOr<std::unique_ptr<RocksStore>> RocksStore::Open(const std::string& path, RocksStoreOptions options) {
@@ -191,11 +293,17 @@ absl::StatusOr<std::unique_ptr<RocksStore>> RocksStore::Open(const std::string& 
     db_options.memtable_insert_with_hint_prefix_extractor.reset(
         rocksdb::NewFixedPrefixTransform(options.memtable_insert_hint_prefix_bytes));
   }
+  db_options.create_missing_column_families = true;
+  const std::vector<rocksdb::ColumnFamilyDescriptor> descriptors = {
+      {rocksdb::kDefaultColumnFamilyName, rocksdb::ColumnFamilyOptions(db_options)},
+      {kProfilesColumnFamily, TesseraProfilesFamilyOptions(db_options)}};
+  std::vector<rocksdb::ColumnFamilyHandle*> families;
   rocksdb::DB* raw = nullptr;
-  rocksdb::Status s = rocksdb::DB::Open(db_options, path, &raw);
+  rocksdb::Status s = rocksdb::DB::Open(db_options, path, descriptors, &families, &raw);
   if (!s.ok()) return FromRocks(s, absl::StrCat("open RocksDB at ", path));
-  auto store = std::unique_ptr<RocksStore>(
-      new RocksStore(std::unique_ptr<rocksdb::DB>(raw), path, std::move(options), std::move(filter)));
+  auto store = std::unique_ptr<RocksStore>(new RocksStore(std::unique_ptr<rocksdb::DB>(raw), std::move(families), path,
+                                                          std::move(options), std::move(filter)));
+  RETURN_IF_ERROR(store->MoveProfilesIntoTheirFamily());
   if (store->options_.presence_filter_prefixes.empty()) {
     store->scan_done_.Notify();
     return store;
@@ -265,15 +373,15 @@ int64_t RocksStore::EstimateKeysUnderPresencePrefixes() const {
     limits.push_back(std::move(limit));
   }
   for (size_t i = 0; i < limits.size(); ++i) ranges.emplace_back(ToSlice(options_.presence_filter_prefixes[i]), ToSlice(limits[i]));
-  rocksdb::TablePropertiesCollection tables;
-  if (!db_->GetPropertiesOfTablesInRange(db_->DefaultColumnFamily(), ranges.data(), ranges.size(), &tables).ok()) {
-    return 0;
-  }
   uint64_t entries = 0;
-  for (const auto& [file, properties] : tables) entries += properties->num_entries;
-  uint64_t in_memory = 0;
-  if (db_->GetIntProperty("rocksdb.num-entries-active-mem-table", &in_memory)) entries += in_memory;
-  if (db_->GetIntProperty("rocksdb.num-entries-imm-mem-tables", &in_memory)) entries += in_memory;
+  for (rocksdb::ColumnFamilyHandle* family : families_) {  // a range outside a family meets none of its files
+    rocksdb::TablePropertiesCollection tables;
+    if (!db_->GetPropertiesOfTablesInRange(family, ranges.data(), ranges.size(), &tables).ok()) return 0;
+    for (const auto& [file, properties] : tables) entries += properties->num_entries;
+    uint64_t in_memory = 0;
+    if (db_->GetIntProperty(family, "rocksdb.num-entries-active-mem-table", &in_memory)) entries += in_memory;
+    if (db_->GetIntProperty(family, "rocksdb.num-entries-imm-mem-tables", &in_memory)) entries += in_memory;
+  }
   return static_cast<int64_t>(entries);
 }
 
@@ -390,9 +498,13 @@ void RocksStore::ScanIntoPresenceFilter(uint64_t newer_than_file) {
     };
   }
   bool complete = true;
+  std::vector<std::pair<std::string, rocksdb::ColumnFamilyHandle*>> scans;  // each prefix in each family it spans
   for (const std::string& prefix : presence_filter_->prefixes()) {
+    for (rocksdb::ColumnFamilyHandle* family : FamiliesUnder(prefix)) scans.emplace_back(prefix, family);
+  }
+  for (const auto& [prefix, family] : scans) {
     // Writes after the iterator's implicit snapshot add their keys themselves (Commit).
-    std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(read));
+    std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(read, family));
     int64_t seen = 0;
     for (it->Seek(ToSlice(prefix)); it->Valid(); it->Next()) {
       const rocksdb::Slice key = it->key();
@@ -440,11 +552,22 @@ absl::StatusOr<std::unique_ptr<RocksStore>> RocksStore::OpenSecondary(const std:
   rocksdb::Options options = TesseraRocksOptions(256 << 20);
   options.create_if_missing = false;
   options.max_open_files = -1;  // required by secondary instances
+  // Every family the store has (a store from before the profiles family has only the default one,
+  // and its profiles are read there).
+  std::vector<std::string> names;
+  rocksdb::Status s = rocksdb::DB::ListColumnFamilies(options, path, &names);
+  if (!s.ok()) return FromRocks(s, absl::StrCat("open RocksDB at ", path, " (secondary)"));
+  std::vector<rocksdb::ColumnFamilyDescriptor> descriptors;
+  for (const std::string& name : names) {
+    descriptors.emplace_back(name, name == kProfilesColumnFamily ? TesseraProfilesFamilyOptions(options)
+                                                                 : rocksdb::ColumnFamilyOptions(options));
+  }
+  std::vector<rocksdb::ColumnFamilyHandle*> families;
   rocksdb::DB* raw = nullptr;
-  rocksdb::Status s = rocksdb::DB::OpenAsSecondary(options, path, scratch_dir, &raw);
+  s = rocksdb::DB::OpenAsSecondary(options, path, scratch_dir, descriptors, &families, &raw);
   if (!s.ok()) return FromRocks(s, absl::StrCat("open RocksDB at ", path, " (secondary)"));
   auto store = std::unique_ptr<RocksStore>(
-      new RocksStore(std::unique_ptr<rocksdb::DB>(raw), path, RocksStoreOptions{}, nullptr));
+      new RocksStore(std::unique_ptr<rocksdb::DB>(raw), std::move(families), path, RocksStoreOptions{}, nullptr));
   store->scan_done_.Notify();  // no presence filter: a secondary sees other processes' writes
   return store;
 }
@@ -454,7 +577,7 @@ absl::StatusOr<std::optional<std::string>> RocksStore::Get(std::string_view key)
     return std::nullopt;
   }
   std::string value;
-  rocksdb::Status s = db_->Get(rocksdb::ReadOptions(), ToSlice(key), &value);
+  rocksdb::Status s = db_->Get(rocksdb::ReadOptions(), FamilyOf(key), ToSlice(key), &value);
   if (s.IsNotFound()) return std::nullopt;
   if (!s.ok()) return FromRocks(s, "get");
   return value;
@@ -474,14 +597,29 @@ absl::StatusOr<std::vector<std::optional<std::string>>> RocksStore::MultiGet(
     asked.push_back(i);
   }
   if (slices.empty()) return values;
-  std::vector<rocksdb::PinnableSlice> found(slices.size());
-  std::vector<rocksdb::Status> statuses(slices.size());
-  db_->MultiGet(rocksdb::ReadOptions(), db_->DefaultColumnFamily(), slices.size(), slices.data(), found.data(),
-                statuses.data(), /*sorted_input=*/true);
-  for (size_t j = 0; j < slices.size(); ++j) {
-    if (statuses[j].IsNotFound()) continue;
-    if (!statuses[j].ok()) return FromRocks(statuses[j], "multi get");
-    values[asked[j]].emplace(found[j].data(), found[j].size());
+  // One MultiGet per family. The keys are sorted, so a family's are still sorted among themselves.
+  std::vector<rocksdb::Slice> family_slices;
+  std::vector<size_t> family_asked;  // index into keys of each of family_slices
+  family_slices.reserve(slices.size());
+  family_asked.reserve(slices.size());
+  for (rocksdb::ColumnFamilyHandle* family : families_) {
+    family_slices.clear();
+    family_asked.clear();
+    for (size_t j = 0; j < slices.size(); ++j) {
+      if (FamilyOf(std::string_view(slices[j].data(), slices[j].size())) != family) continue;
+      family_slices.push_back(slices[j]);
+      family_asked.push_back(asked[j]);
+    }
+    if (family_slices.empty()) continue;
+    std::vector<rocksdb::PinnableSlice> found(family_slices.size());
+    std::vector<rocksdb::Status> statuses(family_slices.size());
+    db_->MultiGet(rocksdb::ReadOptions(), family, family_slices.size(), family_slices.data(), found.data(),
+                  statuses.data(), /*sorted_input=*/true);
+    for (size_t k = 0; k < family_slices.size(); ++k) {
+      if (statuses[k].IsNotFound()) continue;
+      if (!statuses[k].ok()) return FromRocks(statuses[k], "multi get");
+      values[family_asked[k]].emplace(found[k].data(), found[k].size());
+    }
   }
   return values;
 }
@@ -490,28 +628,33 @@ absl::Status RocksStore::CatchUp() { return FromRocks(db_->TryCatchUpWithPrimary
 
 absl::Status RocksStore::ScanPrefix(std::string_view prefix,
                                     const std::function<bool(std::string_view, std::string_view)>& visit) const {
-  std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(rocksdb::ReadOptions()));
-  for (it->Seek(ToSlice(prefix)); it->Valid(); it->Next()) {
-    const rocksdb::Slice key = it->key();
-    if (!key.starts_with(ToSlice(prefix))) break;
-    if (!visit(std::string_view(key.data(), key.size()), std::string_view(it->value().data(), it->value().size()))) {
-      break;
-    }
-  }
-  return FromRocks(it->status(), "scan");
+  return ScanFrom(prefix, prefix, visit);
 }
 
 absl::Status RocksStore::ScanFrom(std::string_view prefix, std::string_view start,
                                   const std::function<bool(std::string_view, std::string_view)>& visit) const {
-  std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(rocksdb::ReadOptions()));
-  for (it->Seek(ToSlice(start > prefix ? start : prefix)); it->Valid(); it->Next()) {
-    const rocksdb::Slice key = it->key();
-    if (!key.starts_with(ToSlice(prefix))) break;
-    if (!visit(std::string_view(key.data(), key.size()), std::string_view(it->value().data(), it->value().size()))) {
+  // A prefix that spans both families ("" or "p") is visited in key order by taking the smaller of
+  // their next keys each time.
+  std::vector<std::unique_ptr<rocksdb::Iterator>> iterators;
+  for (rocksdb::ColumnFamilyHandle* family : FamiliesUnder(prefix)) {
+    iterators.emplace_back(db_->NewIterator(rocksdb::ReadOptions(), family));
+    iterators.back()->Seek(ToSlice(start > prefix ? start : prefix));
+  }
+  while (true) {
+    rocksdb::Iterator* next = nullptr;
+    for (const std::unique_ptr<rocksdb::Iterator>& it : iterators) {
+      if (!it->Valid() || !it->key().starts_with(ToSlice(prefix))) continue;
+      if (next == nullptr || it->key().compare(next->key()) < 0) next = it.get();
+    }
+    if (next == nullptr) break;
+    const rocksdb::Slice key = next->key();
+    if (!visit(std::string_view(key.data(), key.size()), std::string_view(next->value().data(), next->value().size()))) {
       break;
     }
+    next->Next();
   }
-  return FromRocks(it->status(), "scan");
+  for (const std::unique_ptr<rocksdb::Iterator>& it : iterators) RETURN_IF_ERROR(FromRocks(it->status(), "scan"));
+  return absl::OkStatus();
 }
 
 const std::optional<std::string>* StagedWrites::FindStaged(std::string_view key) const {
@@ -582,7 +725,9 @@ absl::Status StagedWrites::Write() const {
     const auto& [key, value] = *entry;
     // Into the filter before RocksDB: a key a reader can see is never answered "absent".
     if (presence != nullptr && value.has_value() && presence->Covers(key)) presence->Add(key);
-    rocksdb::Status s = value.has_value() ? batch.Put(ToSlice(key), ToSlice(*value)) : batch.Delete(ToSlice(key));
+    rocksdb::ColumnFamilyHandle* family = store_->FamilyOf(key);
+    rocksdb::Status s =
+        value.has_value() ? batch.Put(family, ToSlice(key), ToSlice(*value)) : batch.Delete(family, ToSlice(key));
     if (!s.ok()) return FromRocks(s, "stage write");
   }
   rocksdb::WriteOptions options;

@@ -27,6 +27,7 @@
 #include "common/kv.h"
 
 namespace rocksdb {
+class ColumnFamilyHandle;
 class CompactionFilter;
 class DB;
 }
@@ -101,6 +102,14 @@ class RocksStore {
                         const std::function<bool(std::string_view key, std::string_view value)>& visit) const;
 
   rocksdb::DB* db() { return db_.get(); }
+  // The column family `key` lives in: profiles ("pf/") have one of their own
+  // (kProfilesColumnFamily, common/rocks_options.h), everything else is in the default one. For
+  // callers that use db() directly (benchmarks, tests).
+  rocksdb::ColumnFamilyHandle* FamilyOf(std::string_view key) const;
+  // Flushes every column family's memtables into SST files.
+  absl::Status Flush();
+  // Compacts every column family whole, the bottom level included.
+  absl::Status CompactAll();
   bool sync_writes() const { return options_.sync_writes; }
 
   // The presence filter's figures (all zero without presence_filter_prefixes).
@@ -115,8 +124,12 @@ class RocksStore {
  private:
   friend class StagedWrites;  // tells the presence filter about keys before it writes them
 
-  RocksStore(std::unique_ptr<rocksdb::DB> db, std::string path, RocksStoreOptions options,
-             std::unique_ptr<rocksdb::CompactionFilter> filter);
+  RocksStore(std::unique_ptr<rocksdb::DB> db, std::vector<rocksdb::ColumnFamilyHandle*> families, std::string path,
+             RocksStoreOptions options, std::unique_ptr<rocksdb::CompactionFilter> filter);
+  // The families whose keys may start with `prefix`: one, or both for a prefix of "pf/" ("", "p").
+  std::vector<rocksdb::ColumnFamilyHandle*> FamiliesUnder(std::string_view prefix) const;
+  // Moves the profiles a store written before their family kept in the default one (at open).
+  absl::Status MoveProfilesIntoTheirFamily();
   // Fills the presence filter with the keys of its prefixes, in the background (scan_thread_): all
   // of them, or with `newer_than_file` > 0 only those in SST files numbered above it and in the
   // memtables (the rest came from a snapshot).
@@ -137,6 +150,10 @@ class RocksStore {
   // Declared before db_ so it outlives the DB that calls it.
   std::unique_ptr<rocksdb::CompactionFilter> compaction_filter_;
   std::unique_ptr<rocksdb::DB> db_;
+  std::vector<rocksdb::ColumnFamilyHandle*> families_;  // every family opened; destroyed before db_
+  rocksdb::ColumnFamilyHandle* default_family_ = nullptr;  // of families_ (not db_->DefaultColumnFamily())
+  // Null for a secondary over a store written before profiles had their family.
+  rocksdb::ColumnFamilyHandle* profiles_family_ = nullptr;
   std::string path_;
   RocksStoreOptions options_;
   std::unique_ptr<KeyPresenceFilter> presence_filter_;

@@ -13,6 +13,7 @@
 #include <iterator>
 #include <map>
 #include <memory>
+#include <optional>
 #include <random>
 #include <string>
 #include <thread>
@@ -575,6 +576,134 @@ TEST_F(RocksStoreTest, AStoreWithoutPresencePrefixesHasNoFilter) {
   EXPECT_FALSE((*store)->presence_filter_stats().ready);
   EXPECT_EQ(*(*store)->Get("ix/none"), std::nullopt);
   EXPECT_EQ((*store)->presence_filter_stats().absent_answers, 0);
+}
+
+// Profiles live in a column family of their own (kProfilesColumnFamily); every read and write of a
+// "pf/" key goes there, and nothing else does.
+TEST_F(RocksStoreTest, ProfilesAreWrittenToTheirOwnFamilyAndEverythingElseToTheDefaultOne) {
+  auto store = RocksStore::Open(path_ + "/db");
+  ASSERT_TRUE(store.ok()) << store.status();
+  StagedWrites staged(store->get());
+  staged.Put("pf/1", "profile");
+  staged.Put("pr/1", "redirect");
+  staged.Put("ev/1", "event");
+  ASSERT_TRUE(staged.Commit().ok());
+  rocksdb::DB* db = (*store)->db();
+  rocksdb::ColumnFamilyHandle* profiles = (*store)->FamilyOf("pf/1");
+  EXPECT_EQ(profiles->GetName(), kProfilesColumnFamily);
+  EXPECT_EQ((*store)->FamilyOf("pr/1")->GetName(), rocksdb::kDefaultColumnFamilyName);
+  EXPECT_EQ((*store)->FamilyOf("pf")->GetName(), rocksdb::kDefaultColumnFamilyName);  // not under "pf/"
+  std::string value;
+  EXPECT_TRUE(db->Get(rocksdb::ReadOptions(), profiles, "pf/1", &value).ok());
+  EXPECT_EQ(value, "profile");
+  EXPECT_TRUE(db->Get(rocksdb::ReadOptions(), db->DefaultColumnFamily(), "pf/1", &value).IsNotFound());
+  EXPECT_TRUE(db->Get(rocksdb::ReadOptions(), profiles, "pr/1", &value).IsNotFound());
+  EXPECT_EQ(*(*store)->Get("pf/1"), "profile");
+  EXPECT_EQ(*(*store)->Get("pr/1"), "redirect");
+  staged.Delete("pf/1");
+  ASSERT_TRUE(staged.Commit().ok());
+  EXPECT_EQ(*(*store)->Get("pf/1"), std::nullopt);
+}
+
+// Reads that mix the families answer as one store: MultiGet in the keys' order, and a scan of a
+// prefix both families hold ("", "p") in key order, from any start.
+TEST_F(RocksStoreTest, ReadsAcrossBothFamiliesAnswerAsOneStoreInKeyOrder) {
+  auto store = RocksStore::Open(path_ + "/db");
+  ASSERT_TRUE(store.ok()) << store.status();
+  const std::map<std::string, std::string> written = {
+      {"ev/1", "e1"}, {"pa/1", "a1"}, {"pf/1", "f1"}, {"pf/2", "f2"}, {"pf/3", "f3"}, {"pg/1", "g1"}, {"zz/1", "z1"}};
+  StagedWrites staged(store->get());
+  for (const auto& [key, value] : written) staged.Put(key, value);
+  ASSERT_TRUE(staged.Commit().ok());
+  ASSERT_TRUE((*store)->Flush().ok());  // some from SST files
+  StagedWrites more(store->get());
+  more.Put("pf/4", "f4");  // and some from the memtables
+  more.Put("pb/1", "b1");
+  ASSERT_TRUE(more.Commit().ok());
+  std::map<std::string, std::string> all = written;
+  all["pf/4"] = "f4";
+  all["pb/1"] = "b1";
+
+  auto values = (*store)->MultiGet({"ev/1", "pb/1", "pf/2", "pf/4", "pf/9", "pg/1"});
+  ASSERT_TRUE(values.ok());
+  EXPECT_EQ(*values, (std::vector<std::optional<std::string>>{"e1", "b1", "f2", "f4", std::nullopt, "g1"}));
+
+  const auto scan = [&](std::string_view prefix, std::string_view start) {
+    std::vector<std::string> keys;
+    EXPECT_TRUE((*store)
+                    ->ScanFrom(prefix, start,
+                               [&](std::string_view key, std::string_view value) {
+                                 EXPECT_EQ(all.at(std::string(key)), value);
+                                 keys.emplace_back(key);
+                                 return true;
+                               })
+                    .ok());
+    return keys;
+  };
+  const auto keys_from = [&](std::string_view prefix, std::string_view start) {
+    std::vector<std::string> keys;
+    for (const auto& [key, value] : all) {
+      if (key.starts_with(prefix) && key >= start) keys.push_back(key);
+    }
+    return keys;
+  };
+  for (const std::string_view prefix : {"", "p", "pf", "pf/", "pf/3", "pg/", "ev/"}) {
+    for (const std::string_view start : {"", "pb/1", "pf/2", "pf/9", "pg/"}) {
+      EXPECT_EQ(scan(prefix, start), keys_from(prefix, start)) << "prefix '" << prefix << "' from '" << start << "'";
+    }
+  }
+  int visited = 0;  // a visitor that stops is not called again
+  ASSERT_TRUE((*store)->ScanPrefix("p", [&](std::string_view, std::string_view) { return ++visited < 3; }).ok());
+  EXPECT_EQ(visited, 3);
+}
+
+// A store written before profiles had a family of their own keeps them in the default one: the
+// first open moves them over, whole, and leaves the rest where it was; a secondary over such a
+// store (never opened by this version) reads them where they are.
+TEST_F(RocksStoreTest, AnOlderStoresProfilesMoveIntoTheirFamilyAtOpen) {
+  const std::string db_path = path_ + "/db";
+  std::map<std::string, std::string> written;
+  for (int i = 0; i < 25'000; ++i) written[absl::StrCat("pf/", 100'000 + i)] = absl::StrCat("profile ", i);
+  written["pe/1"] = "before the profiles";
+  written["pr/1"] = "after them";
+  {
+    rocksdb::DB* raw = nullptr;
+    ASSERT_TRUE(rocksdb::DB::Open(TesseraRocksOptions(8 << 20), db_path, &raw).ok());
+    std::unique_ptr<rocksdb::DB> db(raw);
+    rocksdb::WriteBatch batch;
+    for (const auto& [key, value] : written) ASSERT_TRUE(batch.Put(key, value).ok());
+    ASSERT_TRUE(db->Write(rocksdb::WriteOptions(), &batch).ok());
+    ASSERT_TRUE(db->Flush(rocksdb::FlushOptions()).ok());
+  }
+  {
+    auto old = RocksStore::OpenSecondary(db_path, path_ + "/scratch");
+    ASSERT_TRUE(old.ok()) << old.status();
+    EXPECT_EQ((*old)->FamilyOf("pf/100000")->GetName(), rocksdb::kDefaultColumnFamilyName);
+    EXPECT_EQ(*(*old)->Get("pf/100007"), "profile 7");
+  }
+  for (int open = 0; open < 2; ++open) {  // the second open finds nothing left to move
+    auto store = RocksStore::Open(db_path);
+    ASSERT_TRUE(store.ok()) << store.status();
+    std::map<std::string, std::string> read;
+    ASSERT_TRUE((*store)
+                    ->ScanPrefix("",
+                                 [&](std::string_view key, std::string_view value) {
+                                   read.emplace(key, value);
+                                   return true;
+                                 })
+                    .ok());
+    EXPECT_EQ(read, written);
+    rocksdb::DB* db = (*store)->db();
+    std::string value;
+    EXPECT_TRUE(db->Get(rocksdb::ReadOptions(), db->DefaultColumnFamily(), "pf/100000", &value).IsNotFound());
+    EXPECT_TRUE(db->Get(rocksdb::ReadOptions(), (*store)->FamilyOf("pf/124999"), "pf/124999", &value).ok());
+    EXPECT_EQ(value, "profile 24999");
+    EXPECT_TRUE(db->Get(rocksdb::ReadOptions(), db->DefaultColumnFamily(), "pr/1", &value).ok());
+  }
+  auto reader = RocksStore::OpenSecondary(db_path, path_ + "/scratch2");
+  ASSERT_TRUE(reader.ok()) << reader.status();
+  EXPECT_EQ((*reader)->FamilyOf("pf/100000")->GetName(), kProfilesColumnFamily);
+  EXPECT_EQ(*(*reader)->Get("pf/100007"), "profile 7");
 }
 
 }  // namespace
