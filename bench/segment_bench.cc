@@ -3,7 +3,7 @@
 //   segment-bench [--mode backfill|stage|floor|config] [--profiles N (1000000)] [--events E (1000000)]
 //                 [--batch B (5000)] [--dir DIR (a temp dir, removed afterwards)] [--seed S]
 //                 [--phases 0|1 (0)] [--block-cache-mb M (256, RocksStoreOptions' default)]
-//                 [--evaluate-all 0|1 (0)]
+//                 [--evaluate-all 0|1 (0)] [--zipf S (0: uniform)]
 //
 // --mode config prints the configuration below (YAML) and exits.
 //
@@ -35,7 +35,11 @@
 // commit. Events are 50% page views, 20% Product Viewed, 10% Product Added, 10% orders (1-3 lines),
 // 10% identify calls; each goes to a profile drawn uniformly from the N stored ones: the worst
 // case, as a batch of 5,000 over a million profiles almost never meets one twice. The identity
-// stage and Kafka are not involved (their benchmarks measure them).
+// stage and Kafka are not involved (their benchmarks measure them). --zipf S draws the profiles
+// Zipf-skewed instead, rank r with weight 1/r^S (issue 8's workload generator uses 0.8), rank r
+// being stored profile (r - 1) * stride mod N for a stride coprime with N, so the busy profiles
+// are spread over the store as identity's ids are, not neighbours sharing blocks: a busy profile
+// is met several times in a batch (read and written once) and its block is often cached.
 //
 // --mode floor: what RocksDB alone costs --mode stage (the same store, the same draws of the same
 // profiles in the same batches): each batch's profiles read in one MultiGet and written back
@@ -56,11 +60,15 @@
 #include <time.h>
 
 #include <algorithm>
+#include <cmath>
+#include <cstddef>
 #include <cstdio>
 #include <cstdlib>
 #include <filesystem>
+#include <numeric>
 #include <random>
 #include <string>
+#include <vector>
 
 #include "absl/strings/escaping.h"
 #include "absl/strings/numbers.h"
@@ -245,6 +253,42 @@ struct Flags {
   bool phases = false;  // split the per-event part by phase (costs four clock reads per event)
   bool evaluate_all = false;  // every segment of every touched profile, as before 2026-12-06 (A/B)
   int64_t block_cache_mb = static_cast<int64_t>(RocksStoreOptions{}.block_cache_bytes >> 20);
+  double zipf = 0;  // 0: every profile equally likely
+};
+
+std::string DrawName(const Flags& flags) {
+  return flags.zipf > 0 ? absl::StrCat("Zipf ", flags.zipf, " draws") : std::string("uniform draws");
+}
+
+// Which stored profile (0..N-1) each event goes to (see --zipf above).
+class ProfileDraw {
+ public:
+  ProfileDraw(int64_t profiles, double zipf) : uniform_(0, profiles - 1) {
+    if (zipf <= 0) return;
+    cumulative_.reserve(static_cast<size_t>(profiles));
+    double sum = 0;
+    for (int64_t rank = 1; rank <= profiles; ++rank) {
+      sum += std::pow(static_cast<double>(rank), -zipf);
+      cumulative_.push_back(sum);
+    }
+    stride_ = 2'654'435'761 % static_cast<uint64_t>(profiles);
+    while (stride_ == 0 || std::gcd(stride_, static_cast<uint64_t>(profiles)) != 1) ++stride_;
+    profiles_ = static_cast<uint64_t>(profiles);
+  }
+  int64_t Next(std::mt19937_64& rng) {
+    if (cumulative_.empty()) return uniform_(rng);
+    const double u = std::uniform_real_distribution<double>(0, cumulative_.back())(rng);
+    const uint64_t rank0 = static_cast<uint64_t>(
+        std::min<ptrdiff_t>(std::upper_bound(cumulative_.begin(), cumulative_.end(), u) - cumulative_.begin(),
+                            static_cast<ptrdiff_t>(cumulative_.size()) - 1));
+    return static_cast<int64_t>(static_cast<unsigned __int128>(rank0) * stride_ % profiles_);
+  }
+
+ private:
+  std::uniform_int_distribution<int64_t> uniform_;
+  std::vector<double> cumulative_;  // of the weights by rank; empty: uniform
+  uint64_t stride_ = 1;
+  uint64_t profiles_ = 1;
 };
 
 void Report(const char* what, int64_t n, double wall, double cpu) {
@@ -313,7 +357,7 @@ int Stage(RocksStore* store, const app::ActivationSetup& setup, const Flags& fla
     }
   }
   std::mt19937_64 rng(flags.seed + 1);
-  std::uniform_int_distribution<int64_t> who(0, flags.profiles - 1);
+  ProfileDraw who(flags.profiles, flags.zipf);
   const app::Topics topics("tessera.");
   const profiles::ActivationEngine& activation = *setup.activation;
   int64_t changes = 0, triggers = 0, updates = 0, bytes = 0;
@@ -325,7 +369,7 @@ int Stage(RocksStore* store, const app::ActivationSetup& setup, const Flags& fla
   for (int64_t done = 0; done < flags.events;) {
     batch.clear();  // generated outside the timed part
     for (int64_t end = std::min(flags.events, done + flags.batch); done < end; ++done) {
-      batch.emplace_back(ProfileId(who(rng)), MakeEvent(done, now_ms, rng));
+      batch.emplace_back(ProfileId(who.Next(rng)), MakeEvent(done, now_ms, rng));
     }
     const double cpu_start = CpuSeconds();
     const absl::Time start = absl::Now();
@@ -412,9 +456,9 @@ int Stage(RocksStore* store, const app::ActivationSetup& setup, const Flags& fla
     wall += absl::ToDoubleSeconds(absl::Now() - start);
     cpu += CpuSeconds() - cpu_start;
   }
-  std::printf("stage: %lld events over %lld stored profiles in batches of %lld; %zu segments (7 of them RFM "
+  std::printf("stage: %lld events over %lld stored profiles (%s) in batches of %lld; %zu segments (7 of them RFM "
               "tiers), %zu user-defined computed traits, birthday/inactivity triggers; block cache %lld MiB\n",
-              static_cast<long long>(flags.events), static_cast<long long>(flags.profiles),
+              static_cast<long long>(flags.events), static_cast<long long>(flags.profiles), DrawName(flags).c_str(),
               static_cast<long long>(flags.batch), activation.segments().segments().size(),
               setup.computed->custom_traits.size(), static_cast<long long>(flags.block_cache_mb));
   Report("events", flags.events, wall, cpu);
@@ -441,14 +485,14 @@ int Stage(RocksStore* store, const app::ActivationSetup& setup, const Flags& fla
 // writes it again for each event pays RocksDB on this store, whatever it does in between.
 int Floor(RocksStore* store, const Flags& flags, int64_t now_ms) {
   std::mt19937_64 rng(flags.seed + 1);
-  std::uniform_int_distribution<int64_t> who(0, flags.profiles - 1);
+  ProfileDraw who(flags.profiles, flags.zipf);
   double cpu = 0, wall = 0, read = 0, write = 0;
-  int64_t bytes = 0;
+  int64_t bytes = 0, reads = 0;
   std::vector<uint64_t> ids;
   for (int64_t done = 0; done < flags.events;) {
     ids.clear();  // drawn as --mode stage draws them, its events made and dropped to keep the draws equal
     for (int64_t end = std::min(flags.events, done + flags.batch); done < end; ++done) {
-      ids.push_back(ProfileId(who(rng)));
+      ids.push_back(ProfileId(who.Next(rng)));
       MakeEvent(done, now_ms, rng);
     }
     const double cpu_start = CpuSeconds();
@@ -472,6 +516,7 @@ int Floor(RocksStore* store, const Flags& flags, int64_t now_ms) {
           return 1;
         }
         bytes += static_cast<int64_t>((*value)->size());
+        ++reads;
         staged.Put(key, **value);
       }
       double t = ThreadCpuSeconds();
@@ -486,14 +531,15 @@ int Floor(RocksStore* store, const Flags& flags, int64_t now_ms) {
     wall += absl::ToDoubleSeconds(absl::Now() - start);
     cpu += CpuSeconds() - cpu_start;
   }
-  std::printf("floor: %lld events over %lld stored profiles in batches of %lld: each event's profile read and "
-              "written back unchanged; block cache %lld MiB\n",
-              static_cast<long long>(flags.events), static_cast<long long>(flags.profiles),
-              static_cast<long long>(flags.batch), static_cast<long long>(flags.block_cache_mb));
+  std::printf("floor: %lld events over %lld stored profiles (%s) in batches of %lld: each batch's profiles read "
+              "and written back unchanged (%lld reads); block cache %lld MiB\n",
+              static_cast<long long>(flags.events), static_cast<long long>(flags.profiles), DrawName(flags).c_str(),
+              static_cast<long long>(flags.batch), static_cast<long long>(reads),
+              static_cast<long long>(flags.block_cache_mb));
   Report("events", flags.events, wall, cpu);
   const double per = 1e6 / static_cast<double>(flags.events);
   std::printf("  this thread, us per event: read %.2f, write back %.2f (%.0f B a profile read)\n", read * per,
-              write * per, static_cast<double>(bytes) / static_cast<double>(flags.events));
+              write * per, static_cast<double>(bytes) / static_cast<double>(std::max<int64_t>(reads, 1)));
   return 0;
 }
 
@@ -507,6 +553,7 @@ int Run(int argc, char** argv) {
     if (flag == "--seed" && absl::SimpleAtoi(argv[i + 1], &flags.seed)) continue;
     if (flag == "--phases" && absl::SimpleAtob(argv[i + 1], &flags.phases)) continue;
     if (flag == "--evaluate-all" && absl::SimpleAtob(argv[i + 1], &flags.evaluate_all)) continue;
+    if (flag == "--zipf" && absl::SimpleAtod(argv[i + 1], &flags.zipf) && flags.zipf >= 0) continue;
     if (flag == "--block-cache-mb" && absl::SimpleAtoi(argv[i + 1], &flags.block_cache_mb) && flags.block_cache_mb > 0) {
       continue;
     }
@@ -524,7 +571,7 @@ int Run(int argc, char** argv) {
   if (flags.mode != "backfill" && flags.mode != "stage" && flags.mode != "floor") {
     std::fprintf(stderr,
                  "usage: segment-bench [--mode backfill|stage|floor|config] [--profiles N] [--events E] [--batch B] "
-                 "[--dir DIR] [--seed S] [--phases 0|1] [--block-cache-mb M] [--evaluate-all 0|1]\n");
+                 "[--dir DIR] [--seed S] [--phases 0|1] [--block-cache-mb M] [--evaluate-all 0|1] [--zipf S]\n");
     return 2;
   }
   auto setup = app::ParseActivationSetup(kConfig, "UTC");
