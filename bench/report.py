@@ -177,8 +177,9 @@ def main():
       "has had no new record for 5 s; events/s = N / (newest profile-update's timestamp − ingest's first partition "
       "assignment). CPU is the sum of the four processes' rusage.")
     a("5. **B_kv** (`tessera-bench kv`): RocksDB opened through `RocksStore` (the pipeline's options: 256 MiB block cache, "
-      "LZ4/ZSTD, bloom filters), one key per profile of the fused run, values of the fused run's mean profile size, "
-      "uniform random keys. Get; Get+Put per op (unsynced); batched update (Get each, one synced WriteBatch per 5,000, "
+      "bloom filters; the keys in the profiles column family, LZ4 with a dictionary at the bottom, as profiles are "
+      "stored since 2026-12-07, LZ4/ZSTD in the default family before), one key per profile of the fused run, values "
+      "of the fused run's mean profile size, uniform random keys. Get; Get+Put per op (unsynced); batched update (Get each, one synced WriteBatch per 5,000, "
       "as the pipeline commits); Merge per op (an add operator; same options).")
     a("6. **B_parse** (`tessera-bench parse`): simdjson DOM parse of every workload message, and ingest's `EventParser` "
       "(validation, normalization, protobuf) over the same messages.")
