@@ -31,12 +31,33 @@ FusedPipeline::FusedPipeline(KeyValueView* kv, FusedPipelineOptions options, con
 }
 
 absl::Status FusedPipeline::Apply(const RawRecord& record) {
+  return ApplyParsed(record,
+                     parser_.Parse(record.channel, record.payload, record.source, record.received_at_ms, record.origin));
+}
+
+absl::Status FusedPipeline::ApplyAll(const std::vector<RawRecord>& records) {
+  std::vector<ingest::ParseOutcome> outcomes;
+  outcomes.reserve(records.size());
+  std::vector<std::pair<std::string_view, std::string_view>> messages;
+  messages.reserve(records.size());
+  for (const RawRecord& record : records) {
+    outcomes.push_back(
+        parser_.Parse(record.channel, record.payload, record.source, record.received_at_ms, record.origin));
+    if (const auto* event = std::get_if<v1::Event>(&outcomes.back()); event != nullptr && dedup_) {
+      messages.emplace_back(event->workspace(), event->message_id());
+    }
+  }
+  // The views point into `outcomes` (reserved: no element moved while they are read).
+  if (!messages.empty()) RETURN_IF_ERROR(duplicates_.Prefetch(messages));
+  for (size_t i = 0; i < records.size(); ++i) RETURN_IF_ERROR(ApplyParsed(records[i], std::move(outcomes[i])));
+  return absl::OkStatus();
+}
+
+absl::Status FusedPipeline::ApplyParsed(const RawRecord& record, ingest::ParseOutcome outcome) {
   if (batch_finished_) {
     identity_index_.MarkCommitted();
     batch_finished_ = false;
   }
-  ingest::ParseOutcome outcome =
-      parser_.Parse(record.channel, record.payload, record.source, record.received_at_ms, record.origin);
   if (auto* rejection = std::get_if<ingest::Rejection>(&outcome)) {
     outputs_.dead_letters.push_back(
         ingest::MakeDeadLetter(record.payload, record.source, *rejection, clock_->NowMillis()));

@@ -76,6 +76,9 @@ class FusedPipeline {
   // Folds one raw record into the staged state. A record ingest rejects becomes a dead letter,
   // not an error; an error is the store failing (the batch must then be discarded).
   absl::Status Apply(const RawRecord& record);
+  // Apply for each record in order, with the same results, but every record parsed first, so that
+  // the batch's dedup keys are read in one MultiGet rather than a Get per event.
+  absl::Status ApplyAll(const std::vector<RawRecord>& records);
 
   // Marks a stored profile for re-evaluation at FinishBatch (segments backfill).
   absl::Status Reevaluate(uint64_t profile_id);
@@ -113,6 +116,8 @@ class FusedPipeline {
     int64_t applied_at_ms = 0;            // the clock at Apply, for the segment window counters
   };
   absl::Status ApplyPending();
+  // Apply's part after ingest parsed the record into `outcome`.
+  absl::Status ApplyParsed(const RawRecord& record, ingest::ParseOutcome outcome);
   std::vector<PendingEvent> pending_;
 };
 

@@ -251,8 +251,10 @@ absl::Status RunFused(const RunOptions& options, const std::atomic<bool>& stop) 
                                    KeyValueView* state) -> absl::StatusOr<std::vector<OutputRecord>> {
     current = static_cast<StagedWrites*>(state);
     const int64_t now = SystemClock().NowMillis();
-    for (const KafkaMessage& m : batch) {
-      RawRecord record;
+    std::vector<RawRecord> records(batch.size());
+    for (size_t i = 0; i < batch.size(); ++i) {
+      const KafkaMessage& m = batch[i];
+      RawRecord& record = records[i];
       record.channel = topics.ChannelOf(m.topic);
       record.payload = m.payload;
       record.source.set_topic(m.topic);
@@ -260,8 +262,8 @@ absl::Status RunFused(const RunOptions& options, const std::atomic<bool>& stop) 
       record.source.set_offset(m.offset);
       record.received_at_ms = now;
       record.origin = ingest::OriginFromHeaders(m);
-      RETURN_IF_ERROR(pipeline.Apply(record));
     }
+    RETURN_IF_ERROR(pipeline.ApplyAll(records));
     ASSIGN_OR_RETURN(BatchOutputs outputs, pipeline.FinishBatch());
     if (outputs.duplicates > 0) {
       duplicates += outputs.duplicates;

@@ -756,16 +756,17 @@ int Pipeline(const Flags& flags) {
     view.set(&staged);
     std::map<TopicPartition, int64_t> next_offsets;
     const size_t end = std::min(corpus.size(), start + batch_size);
+    std::vector<app::RawRecord> records(end - start);
     for (size_t i = start; i < end; ++i) {
-      app::RawRecord record;
+      app::RawRecord& record = records[i - start];
       record.channel = corpus[i].channel;
       record.payload = corpus[i].payload;
       record.source.set_topic(topics.Raw(corpus[i].channel));
       record.source.set_offset(static_cast<int64_t>(i));
       record.received_at_ms = SystemClock().NowMillis();
-      if (absl::Status s = pipeline.Apply(record); !s.ok()) return Fail(s);
       next_offsets[{record.source.topic(), 0}] = static_cast<int64_t>(i) + 1;
     }
+    if (absl::Status s = pipeline.ApplyAll(records); !s.ok()) return Fail(s);
     auto outputs = pipeline.FinishBatch();
     if (!outputs.ok()) return Fail(outputs.status());
     for (const auto& u : outputs->updates) output_bytes += static_cast<int64_t>(app::ProfileUpdateOutput(topics, u).value.size());

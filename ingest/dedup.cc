@@ -1,5 +1,6 @@
 #include "ingest/dedup.h"
 
+#include <algorithm>
 #include <string>
 
 #include "common/bytes.h"
@@ -16,6 +17,15 @@ absl::StatusOr<bool> DuplicateFilter::SeenBefore(std::string_view workspace, std
   }
   kv_->Put(key, BigEndian64(static_cast<uint64_t>(now_ms)));
   return false;
+}
+
+absl::Status DuplicateFilter::Prefetch(const std::vector<std::pair<std::string_view, std::string_view>>& messages) {
+  std::vector<std::string> keys;
+  keys.reserve(messages.size());
+  for (const auto& [workspace, message_id] : messages) keys.push_back(WorkspaceKey(kDedupKeyPrefix, workspace, message_id));
+  std::sort(keys.begin(), keys.end());
+  keys.erase(std::unique(keys.begin(), keys.end()), keys.end());
+  return kv_->Prefetch(keys);
 }
 
 }  // namespace tessera::ingest

@@ -21,23 +21,32 @@
 
 namespace tessera::testing {
 
-inline absl::Status ApplyRecord(app::FusedPipeline& pipeline, const RawRecord& record, int64_t offset,
-                                int64_t received_at_ms) {
+inline app::RawRecord ToRaw(const RawRecord& record, int64_t offset, int64_t received_at_ms) {
   app::RawRecord raw;
   raw.channel = record.channel;
   raw.payload = record.payload;
   raw.source.set_topic(std::string(app::RawTopicSuffix(raw.channel)));
   raw.source.set_offset(offset);
   raw.received_at_ms = received_at_ms;
-  return pipeline.Apply(raw);
+  return raw;
 }
+
+inline absl::Status ApplyRecord(app::FusedPipeline& pipeline, const RawRecord& record, int64_t offset,
+                                int64_t received_at_ms) {
+  return pipeline.Apply(ToRaw(record, offset, received_at_ms));
+}
+
+// How a batch's records reach the pipeline: FusedPipeline::Apply for each, ApplyAll for the batch
+// (the worker loop's way), or either, drawn per batch.
+enum class Feed { kOneByOne, kAll, kEither };
 
 // Feeds `records` in batches of 1 to `max_batch` records (sizes drawn from `rng`), each through a
 // new FusedPipeline over its own StagedWrites, committed like the worker loop does. `on_outputs`
 // sees each batch's outputs; a failed Apply, FinishBatch or Commit fails the test.
 inline void FeedInRandomBatches(RocksStore& store, const Clock& clock, const std::vector<RawRecord>& records,
                                 std::mt19937_64& rng, size_t max_batch,
-                                const std::function<void(app::BatchOutputs&)>& on_outputs) {
+                                const std::function<void(app::BatchOutputs&)>& on_outputs,
+                                Feed feed = Feed::kEither) {
   std::uniform_int_distribution<size_t> batch_size(1, max_batch);
   size_t next = 0;
   int64_t offset = 0;
@@ -45,8 +54,17 @@ inline void FeedInRandomBatches(RocksStore& store, const Clock& clock, const std
     StagedWrites staged(&store);
     app::FusedPipeline pipeline(&staged, app::FusedPipelineOptions{}, &clock);
     const size_t end = std::min(records.size(), next + batch_size(rng));
+    const bool all = feed == Feed::kAll || (feed == Feed::kEither && rng() % 2 == 0);
+    std::vector<app::RawRecord> batch;
     for (; next < end; ++next) {
-      EXPECT_TRUE(ApplyRecord(pipeline, records[next], offset++, clock.NowMillis()).ok());
+      if (all) {
+        batch.push_back(ToRaw(records[next], offset++, clock.NowMillis()));
+      } else {
+        EXPECT_TRUE(ApplyRecord(pipeline, records[next], offset++, clock.NowMillis()).ok());
+      }
+    }
+    if (all) {
+      EXPECT_TRUE(pipeline.ApplyAll(batch).ok());
     }
     auto outputs = pipeline.FinishBatch();
     EXPECT_TRUE(outputs.ok()) << outputs.status();
