@@ -180,7 +180,7 @@ rocksdb::ColumnFamilyOptions TesseraProfilesFamilyOptions(const rocksdb::Options
   // LZ4 at every level, with a dictionary trained per file at the bottom, as ZSTD's is for the
   // rest. Each event reads its profile, mostly from a 4 KiB block the cache does not hold: with
   // ZSTD that read took 8.4-9.2 us of the thread, with LZ4 and a dictionary 5.8-6.7, without one
-  // 5.1-5.3 (segment-bench --mode floor), and compactions cost less CPU. The dictionary keeps the
+  // 4.7-5.3 (segment-bench --mode floor), and compactions cost less CPU. The dictionary keeps the
   // disk close: a compacted fused store's profiles took 20.5 MB with ZSTD, 28.2 with LZ4 and a
   // dictionary, 44.0 without one (docs/architecture.md, "Compression").
   profiles.compression = rocksdb::kLZ4Compression;
