@@ -796,13 +796,6 @@ int Pipeline(const Flags& flags) {
 
 // ---------------------------------------------------------------------------------------------
 
-// The end of the key range that starts with `prefix`: the prefix with its last byte raised (the
-// store's prefixes are ASCII "xx/", so no byte is 0xff).
-std::string PrefixEnd(std::string prefix) {
-  prefix.back() = static_cast<char>(prefix.back() + 1);
-  return prefix;
-}
-
 int Store(const Flags& flags) {
   const std::string dir = flags.Required("dir");
   if (flags.Str("compact", "no") == "yes") {

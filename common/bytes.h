@@ -46,6 +46,16 @@ bool ReadHostValue(std::string_view& in, T& value) {
   return true;
 }
 
+// The first key after every key that starts with `prefix` (the prefix with its last byte below 0xFF
+// raised and what follows dropped), for a range's exclusive end; empty when there is none (an
+// empty or all-0xFF prefix bounds nothing).
+inline std::string PrefixEnd(std::string_view prefix) {
+  std::string end(prefix);
+  while (!end.empty() && static_cast<unsigned char>(end.back()) == 0xFF) end.pop_back();
+  if (!end.empty()) end.back() = static_cast<char>(static_cast<unsigned char>(end.back()) + 1);
+  return end;
+}
+
 // A key scoped to a workspace: <prefix> <workspace> '\0' <name>. The NUL keeps workspace "shop"
 // with name "-a\0x" apart from workspace "shop-a" (workspace names hold no NUL), and all keys of
 // one workspace are contiguous under <prefix> <workspace> '\0'.

@@ -47,14 +47,6 @@ absl::Status FromRocks(const rocksdb::Status& s, std::string_view what) {
 
 rocksdb::Slice ToSlice(std::string_view s) { return rocksdb::Slice(s.data(), s.size()); }
 
-// The first key after every key that starts with `prefix` (which must not be all 0xFF bytes).
-std::string PrefixEnd(std::string_view prefix) {
-  std::string end(prefix);
-  while (!end.empty() && static_cast<unsigned char>(end.back()) == 0xFF) end.pop_back();
-  end.back() = static_cast<char>(static_cast<unsigned char>(end.back()) + 1);
-  return end;
-}
-
 // Drops expired entries of the configured prefixes (see ExpiringPrefix).
 class ExpiringPrefixFilter final : public rocksdb::CompactionFilter {
  public:
@@ -166,11 +158,13 @@ rocksdb::Options TesseraRocksOptions(size_t block_cache_bytes) {
   options.memtable_whole_key_filtering = true;
   options.memtable_prefix_bloom_size_ratio = 0.02;
   // Both column families' memtables together stay within what the one family had (two of 64 MiB):
-  // past it RocksDB flushes the largest, so profiles in a family of their own cost no memory.
+  // past it RocksDB flushes a family's memtable, so profiles in a family of their own cost no more
+  // memtable memory than before.
   options.db_write_buffer_size = 2 * options.write_buffer_size;
   // A WAL file goes only once every family has flushed what it holds, so a family written little
-  // would keep every newer WAL file alive: past this, RocksDB flushes the families that hold the
-  // oldest one. About what one family's memtables kept alive before.
+  // would keep every newer WAL file alive (456 MB of them in segment-bench before this): past this
+  // size RocksDB flushes the families that hold the oldest one. Twice what one family's two
+  // memtables could keep alive.
   options.max_total_wal_size = 4 * options.write_buffer_size;
   return options;
 }
@@ -366,10 +360,8 @@ int64_t RocksStore::EstimateKeysUnderPresencePrefixes() const {
   std::vector<rocksdb::Range> ranges;
   limits.reserve(options_.presence_filter_prefixes.size());
   for (const std::string& prefix : options_.presence_filter_prefixes) {
-    std::string limit = prefix;
-    while (!limit.empty() && static_cast<unsigned char>(limit.back()) == 0xFF) limit.pop_back();
+    std::string limit = PrefixEnd(prefix);
     if (limit.empty()) return 0;  // an empty or all-0xFF prefix: no bound, let the filter grow
-    limit.back() = static_cast<char>(static_cast<unsigned char>(limit.back()) + 1);
     limits.push_back(std::move(limit));
   }
   for (size_t i = 0; i < limits.size(); ++i) ranges.emplace_back(ToSlice(options_.presence_filter_prefixes[i]), ToSlice(limits[i]));

@@ -578,6 +578,18 @@ TEST_F(RocksStoreTest, AStoreWithoutPresencePrefixesHasNoFilter) {
   EXPECT_EQ((*store)->presence_filter_stats().absent_answers, 0);
 }
 
+TEST(PrefixEndTest, IsTheFirstKeyAfterEveryKeyWithThePrefix) {
+  EXPECT_EQ(PrefixEnd("pf/"), "pf0");
+  EXPECT_EQ(PrefixEnd(std::string("a\xff\xff", 3)), "b");
+  EXPECT_EQ(PrefixEnd(std::string("a\xfe", 2)), std::string("a\xff", 2));
+  EXPECT_EQ(PrefixEnd(""), "");                          // no bound
+  EXPECT_EQ(PrefixEnd(std::string("\xff\xff", 2)), "");  // none either
+  const std::string prefix("k\xff", 2);
+  for (const std::string& key : {prefix, prefix + '\0', prefix + std::string(8, '\xff')}) {
+    EXPECT_LT(key, PrefixEnd(prefix));
+  }
+}
+
 // Profiles live in a column family of their own (kProfilesColumnFamily); every read and write of a
 // "pf/" key goes there, and nothing else does.
 TEST_F(RocksStoreTest, ProfilesAreWrittenToTheirOwnFamilyAndEverythingElseToTheDefaultOne) {
