@@ -785,7 +785,7 @@ def produce_workload(bench, args, prefix, workload_flags, events, people, broker
 
 
 def only(args, mode, tessera, bench, work, prefix, broker_pid, results, workload_flags, step, log):
-    """--only at-scale|distributed|footprint: one part of the full run, measured apart from the rest.
+    """--only at-scale|distributed|footprint|throughput: one part of the full run, measured apart from the rest.
     at-scale: the memory scenario's drain of its largest population, then scenarios 1 and 4 over that
     store; distributed: the four stages' drain and sustainable rate; footprint: the workload, the
     fused drain and scenario 3's footprint before and after the updates (their number from
@@ -801,6 +801,9 @@ def only(args, mode, tessera, bench, work, prefix, broker_pid, results, workload
         footprint_and_updates(tessera, bench, args, mode, prefix, data_dir, results, events, people,
                               args.sustained_rate or 0, broker_pid, step, log, work)
         return
+    if args.only == "throughput":
+        throughput_only(tessera, bench, args, mode, prefix, work, workload_flags, broker_pid, results, step, log)
+        return
     if args.only == "distributed":
         results.update(distributed(tessera, bench, args, mode, prefix, work, workload_flags, mode["events"],
                                    mode["people"], broker_pid, step, log))
@@ -815,6 +818,68 @@ def only(args, mode, tessera, bench, work, prefix, broker_pid, results, workload
     results["memory_largest_only"] = dict(memory, **m.record())
     results.update(at_scale(tessera, bench, args, prefix, work, kept, memory, None, mode, broker_pid, step, log))
     shutil.rmtree(kept, ignore_errors=True)
+
+
+def measure_b_pass(bench, args, prefix, events, broker_pid, results, step, log):
+    step("B_pass: consume -> produce, no processing")
+    with Measure(broker_pid) as m:
+        passed = run_json([bench, "pass", "--brokers", args.brokers, "--prefix", prefix, "--events", str(events),
+                           "--batch-size", str(args.batch_size)], log)
+    results["b_pass"] = dict(passed["pass"], batches=passed["batches"], **m.record())
+
+
+def measure_b_kv(bench, args, mode, work, profiles, mean_profile_value, broker_pid, results, step, log):
+    step("B_kv: RocksDB with the pipeline's options")
+    with Measure(broker_pid) as m:
+        kv = run_json([bench, "kv", "--dir", os.path.join(work, "kv"), "--keys", str(max(profiles, 1000)),
+                       "--ops", str(mode["kv_ops"]), "--value-bytes", str(int(mean_profile_value)),
+                       "--batch-size", str(args.batch_size)], log)
+    results["b_kv"] = dict(kv, **m.record())
+
+
+def measure_pipeline_no_kafka(bench, args, work, workload_flags, broker_pid, results, step, log):
+    step("the fused pipeline without Kafka (same events, same store options)")
+    with Measure(broker_pid) as m:
+        pipe = run_json([bench, "pipeline", "--dir", os.path.join(work, "pipeline"),
+                         "--batch-size", str(args.batch_size)] + workload_flags, log)
+    results["pipeline_no_kafka"] = dict(pipe["pipeline"], updates=pipe["updates"], merges=pipe["merges"],
+                                        dead_letters=pipe["dead_letters"], output_bytes=pipe["output_bytes"],
+                                        **m.record())
+
+
+def summary_ratios(results):
+    """The summary's ratios: the fused drain against B_pass and B_kv's Get+Put, the Kafka-less pipeline
+    against the drain."""
+    f = results["fused"]
+    return {
+        "fused_over_b_pass": f["events_per_s"] / results["b_pass"]["per_s"],
+        "fused_over_b_kv_get_put": f["events_per_s"] / results["b_kv"]["get_put"]["per_s"],
+        "pipeline_no_kafka_over_fused": results["pipeline_no_kafka"]["per_s"] / f["events_per_s"],
+    }
+
+
+def throughput_only(tessera, bench, args, mode, prefix, work, workload_flags, broker_pid, results, step, log):
+    """--only throughput: the figures the summary's ratios are made of, measured together in one run:
+    B_pass, scenario 1's fused drain and its sustainable rate, B_kv (over as many keys as the drain left
+    profiles, values of their mean stored size) and the Kafka-less pipeline. No footprint, latency,
+    recovery, distributed or memory scenario."""
+    events, people = mode["events"], mode["people"]
+    produce_workload(bench, args, prefix, workload_flags, events, people, broker_pid, results, step, log)
+    measure_b_pass(bench, args, prefix, events, broker_pid, results, step, log)
+    step("scenario 1: tessera run (fused) drains the raw topics")
+    data_dir = os.path.join(work, "fused")
+    results["fused"] = fused_drain(tessera, args, prefix, work, data_dir, events, broker_pid)
+    store = footprint(bench, os.path.join(data_dir, "store"), results["workload"]["bytes"], log, compact=False)
+    shutil.rmtree(data_dir, ignore_errors=True)
+    step(f"scenario 1, sustainable: {mode['sustain_steps']} tries of {mode['sustain_s']} s")
+    with Measure(broker_pid) as m:
+        sustained = run_sustainable(tessera, bench, args.brokers, prefix, work, round(results["fused"]["events_per_s"]),
+                                    mode["sustain_s"], mode["sustain_steps"], people, args.seed, args.batch_size, log)
+    results["sustainable"] = dict(sustained, **m.record())
+    measure_b_kv(bench, args, mode, work, store["profiles"], store["mean_profile_value_bytes"], broker_pid, results,
+                 step, log)
+    measure_pipeline_no_kafka(bench, args, work, workload_flags, broker_pid, results, step, log)
+    results["ratios"] = summary_ratios(results)
 
 
 def write_results(results, out_path, partial, work, log):
@@ -858,10 +923,11 @@ def main():
     ap.add_argument("--no-distributed", action="store_true")
     ap.add_argument("--no-latency", action="store_true")
     ap.add_argument("--no-recovery", action="store_true")
-    ap.add_argument("--only", choices=("at-scale", "distributed", "footprint"),
+    ap.add_argument("--only", choices=("at-scale", "distributed", "footprint", "throughput"),
                     help="only scenarios 1 and 4 over the largest memory store (with the drain that fills it), "
                          "only the distributed pipeline's drain and sustainable rate, or only the fused drain and "
-                         "the footprint before and after the updates")
+                         "the footprint before and after the updates, or only the summary's ratios (B_pass, the "
+                         "fused drain and sustainable rate, B_kv, the Kafka-less pipeline)")
     ap.add_argument("--sustained-rate", type=float,
                     help="with --only footprint: the sustainable rate (events/s) whose half for an hour is the updates")
     args = ap.parse_args()
@@ -912,11 +978,7 @@ def main():
 
     produce_workload(bench, args, prefix, workload_flags, events, people, broker_pid, results, step, log)
 
-    step("B_pass: consume -> produce, no processing")
-    with Measure(broker_pid) as m:
-        passed = run_json([bench, "pass", "--brokers", args.brokers, "--prefix", prefix, "--events", str(events),
-                           "--batch-size", str(args.batch_size)], log)
-    results["b_pass"] = dict(passed["pass"], batches=passed["batches"], **m.record())
+    measure_b_pass(bench, args, prefix, events, broker_pid, results, step, log)
 
     step("scenario 1: tessera run (fused) drains the raw topics")
     data_dir = os.path.join(work, "fused")
@@ -974,12 +1036,7 @@ def main():
                                 step, log))
         shutil.rmtree(kept, ignore_errors=True)
 
-    step("B_kv: RocksDB with the pipeline's options")
-    with Measure(broker_pid) as m:
-        kv = run_json([bench, "kv", "--dir", os.path.join(work, "kv"), "--keys", str(max(profiles, 1000)),
-                       "--ops", str(mode["kv_ops"]), "--value-bytes", str(int(mean_profile_value)),
-                       "--batch-size", str(args.batch_size)], log)
-    results["b_kv"] = dict(kv, **m.record())
+    measure_b_kv(bench, args, mode, work, profiles, mean_profile_value, broker_pid, results, step, log)
 
     step("B_parse: simdjson and ingest's EventParser over the workload")
     with Measure(broker_pid) as m:
@@ -987,13 +1044,7 @@ def main():
     parse.pop("workload", None)
     results["b_parse"] = dict(parse, **m.record())
 
-    step("the fused pipeline without Kafka (same events, same store options)")
-    with Measure(broker_pid) as m:
-        pipe = run_json([bench, "pipeline", "--dir", os.path.join(work, "pipeline"),
-                         "--batch-size", str(args.batch_size)] + workload_flags, log)
-    results["pipeline_no_kafka"] = dict(pipe["pipeline"], updates=pipe["updates"], merges=pipe["merges"],
-                                        dead_letters=pipe["dead_letters"], output_bytes=pipe["output_bytes"],
-                                        **m.record())
+    measure_pipeline_no_kafka(bench, args, work, workload_flags, broker_pid, results, step, log)
 
     if args.callgrind_events > 0 and shutil.which("valgrind") and shutil.which("callgrind_annotate"):
         step(f"where the time goes: callgrind over the Kafka-less pipeline, {args.callgrind_events} events")
@@ -1001,9 +1052,7 @@ def main():
 
     f = results["fused"]
     results["ratios"] = {
-        "fused_over_b_pass": f["events_per_s"] / results["b_pass"]["per_s"],
-        "fused_over_b_kv_get_put": f["events_per_s"] / results["b_kv"]["get_put"]["per_s"],
-        "pipeline_no_kafka_over_fused": results["pipeline_no_kafka"]["per_s"] / f["events_per_s"],
+        **summary_ratios(results),
         "distributed_over_b_pass": (results["distributed"]["events_per_s"] / results["b_pass"]["per_s"]
                                     if results.get("distributed", {}).get("events_per_s") else None),
         "disk_over_raw_logical": results["footprint"]["disk_over_raw_logical"],

@@ -45,7 +45,8 @@ def main():
     a("")
     a("## Summary")
     a("")
-    a(f"On this machine, in one run: Tessera's fused pipeline (`tessera run`) drained **{k(fu['events_per_s'])} events/s** "
+    apart = fu.get("measured_separately")
+    a(f"On this machine, in one run{' (measured apart from the rest of this page, below the table)' if apart else ''}: Tessera's fused pipeline (`tessera run`) drained **{k(fu['events_per_s'])} events/s** "
       f"({f1(fu['cpu_s_per_million'])} CPU-s per million events), against **{k(p['per_s'])} msg/s** for a consume→produce "
       f"loop with no processing (B_pass) and {k(kv['get_put']['per_s'])} ops/s for a RocksDB Get+Put per event (B_kv). "
       f"Without Kafka the same pipeline does {k(pipe['per_s'])} events/s on one thread (it does not overlap a batch's "
@@ -259,7 +260,9 @@ def main():
     a(f"| B_parse ingest EventParser | {k(parse['event_parser']['per_s'])} msg/s ({parse['event_parser_mb_per_s']:,.0f} MB/s) | "
       f"{f1(parse['event_parser']['cpu_s_per_million'])} | — | {load(parse)} |")
     a("")
-    for key, label in (("sustainable_at_scale", "The steady load over the largest store"),
+    for key, label in (("fused", "What the summary's rates and ratios are made of (B_pass, the fused drain and its "
+                                 "sustainable rate, B_kv, the Kafka-less pipeline)"),
+                       ("sustainable_at_scale", "The steady load over the largest store"),
                        ("distributed_sustainable", "The distributed steady load")):
         if (res.get(key) or {}).get("measured_separately"):
             a(f"{label} was measured apart from the rest of this page: {res[key]['measured_separately']}")
@@ -280,9 +283,16 @@ def main():
       f"{fu['max_rss_bytes'] / 2**20:,.0f} MiB RSS; it produced {pipe['updates']:,} profile updates and {pipe['merges']:,} "
       f"merge records for {w['events']:,} events (pipeline run), {pipe['dead_letters']} dead letters.")
     a("")
+    earlier = res.get("sustainable_of_full_run")
+    shares_of = (f" The loads of scenarios 2 and 4 below are shares of the sustainable rate of the full run of "
+                 f"{earlier['git_commit']} ({k(earlier['events_per_s'])} events/s), not of the one in the summary, "
+                 "which was measured apart later." if earlier else "")
     if res.get("latency"):
         a("## Latency (scenario 2)")
         a("")
+        if shares_of:
+            a(shares_of.strip())
+            a("")
         a("| load | offered events/s (achieved) | what | p50 ms | p99 ms | p99.9 ms | max ms | probes arrived / counted | pipeline CPU-s |")
         a("|---|---|---|---|---|---|---|---|---|")
         for x in res["latency"]:
@@ -305,7 +315,8 @@ def main():
                 per_m.append(f"{r['pipeline_cpu_s'] * 1e6 / events_sent:,.0f} at {int(x['load'] * 100)}%")
         if per_m:
             a(f"Reading: `tessera run` spent {', '.join(per_m)} CPU-s per million events while the load was offered on a "
-              f"schedule, against {f1(fu['cpu_s_per_million'])} when it drained preloaded topics in batches of up to "
+              f"schedule, against {f1(earlier['fused_cpu_s_per_million'] if earlier else fu['cpu_s_per_million'])} "
+              f"when it drained preloaded topics {'in that run ' if earlier else ''}in batches of up to "
               f"{res['settings']['batch_size']:,} (scenario 1): under a steady load its batches are small (about 90 "
               "events at 4,000 events/s) and each event costs more, since a profile that several events of a batch "
               "touch is rendered, saved and published once per batch, and small batches coalesce less. The broker is the "
@@ -336,7 +347,10 @@ def main():
           f"{r['probes_lost']} / {r['probes_sent']:,} | {r['p50_before_kill_ms']:,.0f} ms | {r['max_probe_latency_ms']:,.0f} ms |")
         a("")
         a("The lag is measured as the probes' latency: it is under 1 s from the first moment after the restart "
-          "from which every probe that arrives took under 1 s. The load is half the sustainable rate of this run.")
+          "from which every probe that arrives took under 1 s."
+          + (f" The load is half the sustainable rate of the full run of {earlier['git_commit']} "
+             f"({k(earlier['events_per_s'])} events/s), not of the one in the summary, which was measured apart later."
+             if earlier else " The load is half the sustainable rate of this run."))
         a("")
     ras = res.get("recovery_at_scale")
     if ras:
