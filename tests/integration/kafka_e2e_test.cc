@@ -8,6 +8,7 @@
 
 #include <algorithm>
 #include <chrono>
+#include <cstdlib>
 #include <csignal>
 #include <filesystem>
 #include <fstream>
@@ -164,9 +165,15 @@ TEST_F(KafkaEndToEndTest, FusedRunMakesOneProfilePerPerson) {
   EXPECT_EQ(run.Wait(), 0);
 }
 
+// Every fifth record is also sent again (a tracker retrying), shuffled among the rest: some copies
+// meet their original in one batch of the identity stage, some in another. Each is dropped there
+// (the profiles count every event once) and counted as a duplicate.
 TEST_F(KafkaEndToEndTest, DistributedStagesMakeOneProfilePerPerson) {
   const Population population = testing::GeneratePopulation(22, 250, kBaseTime);
-  ProduceShuffled(population.records, 22);
+  std::vector<testing::RawRecord> records = population.records;
+  for (size_t i = 0; i < population.records.size(); i += 5) records.push_back(population.records[i]);
+  const int64_t resent = static_cast<int64_t>(records.size() - population.records.size());
+  ProduceShuffled(records, 22);
   std::vector<std::unique_ptr<ChildProcess>> stages;
   for (const char* stage : {"ingest", "identity", "profiles", "sinks"}) {
     // One data dir for all four: identity and profiles keep their stores in its subfolders.
@@ -174,10 +181,21 @@ TEST_F(KafkaEndToEndTest, DistributedStagesMakeOneProfilePerPerson) {
                                                     absl::StrCat(dir_, "/", stage, ".log")));
   }
   EXPECT_EQ(WaitForProfiles(population.people), "");
+  WaitUntilUpdatesStopGrowing();  // a copy counted late would show only now
+  EXPECT_EQ(WaitForProfiles(population.people, /*timeout_s=*/5), "");
   int exit_code = -1;
   const std::string json = ProfileGet(population.people[1].key_email, dir_ + "/data", &exit_code);
   EXPECT_EQ(exit_code, 0);
   EXPECT_NE(json.find(absl::StrCat("\"", population.people[1].key_email, "\"")), std::string::npos) << json;
+  const std::string quality =
+      testing::RunAndCapture(Tessera({"quality", "--data-dir", dir_ + "/data", "--json"}), &exit_code);
+  EXPECT_EQ(exit_code, 0) << quality;
+  int64_t duplicates = 0;  // summed over the sources
+  const std::string key = "\"duplicates\":";
+  for (size_t at = quality.find(key); at != std::string::npos; at = quality.find(key, at + 1)) {
+    duplicates += std::strtoll(quality.c_str() + at + key.size(), nullptr, 10);
+  }
+  EXPECT_EQ(duplicates, resent) << quality;
   for (auto& stage : stages) {
     stage->Signal(SIGTERM);
     EXPECT_EQ(stage->Wait(), 0);
