@@ -418,7 +418,9 @@ def main():
               f"{x['profile_record_sst_bytes_per_profile']:,.0f} B |")
         a("")
         a("Per key prefix after the updates, compacted (SST bytes are RocksDB's approximate sizes of the prefix's "
-          "key range, compressed: LZ4, ZSTD at the bottom level):")
+          "key range, compressed: profiles (`pf/`) in a column family of their own with LZ4 at every level, the rest with LZ4 "
+          "and ZSTD at the bottom level, both with a dictionary at the bottom; stores measured before 2026-12-07 held "
+          "the profiles with the rest):")
         a("")
         a("| key prefix | keys | logical bytes (key+value) | on disk |")
         a("|---|---|---|---|")
