@@ -112,20 +112,23 @@ int main(int argc, char** argv) {
   }
   const std::string scratch =
       (std::filesystem::temp_directory_path() / ("profile-codec-bench-" + std::to_string(getpid()))).string();
-  auto store = tessera::RocksStore::OpenSecondary(flags.store, scratch);
-  if (!store.ok()) {
-    std::fprintf(stderr, "profile-codec-bench: %s\n", std::string(store.status().message()).c_str());
+  std::vector<std::string> bytes;
+  const absl::Status scanned = [&]() -> absl::Status {
+    auto store = tessera::RocksStore::OpenSecondary(flags.store, scratch);
+    if (!store.ok()) return store.status();
+    return (*store)->ScanPrefix("pf/", [&](std::string_view, std::string_view value) {
+      bytes.emplace_back(value);
+      return bytes.size() < flags.profiles;
+    });
+  }();
+  std::error_code ignored;  // the secondary's scratch directory, whatever happened
+  std::filesystem::remove_all(scratch, ignored);
+  if (!scanned.ok()) {
+    std::fprintf(stderr, "profile-codec-bench: %s: %s\n", flags.store.c_str(), std::string(scanned.message()).c_str());
     return 1;
   }
-  std::vector<std::string> bytes;
-  const absl::Status scanned = (*store)->ScanPrefix("pf/", [&](std::string_view, std::string_view value) {
-    bytes.emplace_back(value);
-    return bytes.size() < flags.profiles;
-  });
-  store->reset();
-  std::filesystem::remove_all(scratch);
-  if (!scanned.ok() || bytes.empty()) {
-    std::fprintf(stderr, "profile-codec-bench: no profiles read from %s\n", flags.store.c_str());
+  if (bytes.empty()) {
+    std::fprintf(stderr, "profile-codec-bench: no profiles (pf/ keys) in %s\n", flags.store.c_str());
     return 1;
   }
   size_t total = 0;

@@ -284,14 +284,14 @@ def main():
       f"merge records for {w['events']:,} events (pipeline run), {pipe['dead_letters']} dead letters.")
     a("")
     earlier = res.get("sustainable_of_full_run")
-    shares_of = (f" The loads of scenarios 2 and 4 below are shares of the sustainable rate of the full run of "
-                 f"{earlier['git_commit']} ({k(earlier['events_per_s'])} events/s), not of the one in the summary, "
-                 "which was measured apart later." if earlier else "")
+    # Scenarios 2 and 4 ran at shares of an older run's sustainable rate when the summary's was measured apart.
+    earlier_rate = (f"the sustainable rate of the full run of {earlier['git_commit']} ({k(earlier['events_per_s'])} "
+                    "events/s), not of the one in the summary, which was measured apart later" if earlier else None)
     if res.get("latency"):
         a("## Latency (scenario 2)")
         a("")
-        if shares_of:
-            a(shares_of.strip())
+        if earlier_rate:
+            a(f"The loads of scenarios 2 and 4 below are shares of {earlier_rate}.")
             a("")
         a("| load | offered events/s (achieved) | what | p50 ms | p99 ms | p99.9 ms | max ms | probes arrived / counted | pipeline CPU-s |")
         a("|---|---|---|---|---|---|---|---|---|")
@@ -348,9 +348,7 @@ def main():
         a("")
         a("The lag is measured as the probes' latency: it is under 1 s from the first moment after the restart "
           "from which every probe that arrives took under 1 s."
-          + (f" The load is half the sustainable rate of the full run of {earlier['git_commit']} "
-             f"({k(earlier['events_per_s'])} events/s), not of the one in the summary, which was measured apart later."
-             if earlier else " The load is half the sustainable rate of this run."))
+          + f" The load is half {earlier_rate or 'the sustainable rate of this run'}.")
         a("")
     ras = res.get("recovery_at_scale")
     if ras:
