@@ -37,7 +37,9 @@ namespace tessera::app {
 
 // The stores of a data directory, opened as RocksDB secondaries and read as one: the fused store
 // (DIR/store), or the identity store and every profiles worker's store of a distributed setup.
-// Opened on the first Refresh() that finds them; later Refresh() calls catch up with the primary.
+// Opened on the first Refresh() that finds them; later Refresh() calls catch up with the primary,
+// and open them again once a primary of this version has moved an older store's profiles into
+// their column family (RocksStore::CatchUp).
 class QueryStores final : public profiles::KeyRangeReader {
  public:
   explicit QueryStores(std::string data_dir) : data_dir_(std::move(data_dir)) {}
@@ -54,10 +56,15 @@ class QueryStores final : public profiles::KeyRangeReader {
     {
       absl::ReaderMutexLock lock(&mu_);
       if (set_ != nullptr) {
+        bool current = true;
         for (const auto& store : stores_) {
-          if (absl::Status s = store->CatchUp(); !s.ok()) return s;
+          absl::StatusOr<bool> caught_up = store->CatchUp();
+          if (!caught_up.ok()) return caught_up.status();
+          current = current && *caught_up;
         }
-        return absl::OkStatus();
+        if (current) return absl::OkStatus();
+        // A primary of this version gave an older store the profiles' column family: these
+        // secondaries cannot follow it, and are opened again below.
       }
     }
     std::vector<std::string> paths;
@@ -94,9 +101,25 @@ class QueryStores final : public profiles::KeyRangeReader {
       }
       stores.push_back(*std::move(store));
     }
+    for (const auto& store : stores) {
+      absl::StatusOr<bool> under_way = store->MoveOfProfilesUnderWay();
+      if (under_way.ok() && !*under_way) continue;
+      // Opened while the profiles are being moved, they would miss those not yet moved: keep
+      // serving what was read before (if anything) and try again on the next refresh.
+      stores.clear();
+      std::error_code ignored;
+      for (const std::string& dir : scratch_dirs) std::filesystem::remove_all(dir, ignored);
+      if (!under_way.ok()) return under_way.status();
+      return absl::UnavailableError(absl::StrCat("the profiles under ", data_dir_,
+                                                 " are being moved into their column family; reading them once done"));
+    }
     absl::MutexLock lock(&mu_);
+    set_.reset();  // a reopen: the readers over the old stores go first
+    readers_.clear();
     stores_ = std::move(stores);
-    scratch_dirs_.insert(scratch_dirs_.end(), scratch_dirs.begin(), scratch_dirs.end());
+    std::error_code ignored;
+    for (const std::string& dir : scratch_dirs_) std::filesystem::remove_all(dir, ignored);
+    scratch_dirs_ = std::move(scratch_dirs);
     std::vector<const profiles::KeyRangeReader*> readers;
     for (const auto& store : stores_) {
       readers_.push_back(std::make_unique<query::RocksRangeReader>(store.get()));

@@ -616,7 +616,26 @@ absl::StatusOr<std::vector<std::optional<std::string>>> RocksStore::MultiGet(
   return values;
 }
 
-absl::Status RocksStore::CatchUp() { return FromRocks(db_->TryCatchUpWithPrimary(), "catch up with primary"); }
+absl::StatusOr<bool> RocksStore::CatchUp() {
+  if (profiles_family_ == nullptr) {
+    // Opened over a store from before the profiles family: has a newer primary created it?
+    std::vector<std::string> names;
+    RETURN_IF_ERROR(FromRocks(rocksdb::DB::ListColumnFamilies(rocksdb::DBOptions(), path_, &names),
+                              absl::StrCat("list the column families of ", path_)));
+    if (std::find(names.begin(), names.end(), kProfilesColumnFamily) != names.end()) return false;
+  }
+  RETURN_IF_ERROR(FromRocks(db_->TryCatchUpWithPrimary(), "catch up with primary"));
+  return true;
+}
+
+absl::StatusOr<bool> RocksStore::MoveOfProfilesUnderWay() const {
+  if (profiles_family_ == nullptr) return false;  // an older store: its profiles are where they were
+  std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(rocksdb::ReadOptions(), default_family_));
+  it->Seek(ToSlice(kProfilesColumnFamilyPrefix));
+  if (it->Valid()) return it->key().starts_with(ToSlice(kProfilesColumnFamilyPrefix));
+  RETURN_IF_ERROR(FromRocks(it->status(), "look for profiles in the default family"));
+  return false;
+}
 
 absl::Status RocksStore::ScanPrefix(std::string_view prefix,
                                     const std::function<bool(std::string_view, std::string_view)>& visit) const {

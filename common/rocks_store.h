@@ -91,7 +91,16 @@ class RocksStore {
   // SST file's filter, index and data blocks up once for all the keys that fall in it, where a Get
   // per key would search again from the top for each.
   absl::StatusOr<std::vector<std::optional<std::string>>> MultiGet(const std::vector<std::string>& keys) const;
-  absl::Status CatchUp();
+  // Catches up with the primary (a secondary). False, without catching up, when it cannot: it was
+  // opened over a store written before profiles had their family, and a primary of this version
+  // has created the family since (RocksDB refuses that catch-up: "MANIFEST record referencing
+  // unknown column family"). It still reads the store as it was; open the store again for what
+  // is new, once the new instance's MoveOfProfilesUnderWay() is false.
+  absl::StatusOr<bool> CatchUp();
+  // True while a primary of this version is moving an older store's profiles into their family:
+  // the family exists and the default family still holds profiles (the move's last write deletes
+  // them all at once). An instance opened meanwhile reads only the profiles moved so far.
+  absl::StatusOr<bool> MoveOfProfilesUnderWay() const;
 
   // Visits every key starting with `prefix` in order; stops early when `visit` returns false.
   absl::Status ScanPrefix(std::string_view prefix,

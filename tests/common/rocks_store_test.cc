@@ -64,7 +64,9 @@ TEST_F(RocksStoreTest, ASecondProcessSeesCommittedDataThroughASecondaryInstance)
   EXPECT_EQ(*(*reader)->Get("ix/a"), "1");
   staged.Put("ix/b", "2");
   ASSERT_TRUE(staged.Commit().ok());
-  ASSERT_TRUE((*reader)->CatchUp().ok());
+  absl::StatusOr<bool> caught_up = (*reader)->CatchUp();
+  ASSERT_TRUE(caught_up.ok()) << caught_up.status();
+  EXPECT_TRUE(*caught_up);
   EXPECT_EQ(*(*reader)->Get("ix/b"), "2");
 }
 
@@ -687,12 +689,12 @@ TEST_F(RocksStoreTest, AnOlderStoresProfilesMoveIntoTheirFamilyAtOpen) {
     ASSERT_TRUE(db->Write(rocksdb::WriteOptions(), &batch).ok());
     ASSERT_TRUE(db->Flush(rocksdb::FlushOptions()).ok());
   }
-  {
-    auto old = RocksStore::OpenSecondary(db_path, path_ + "/scratch");
-    ASSERT_TRUE(old.ok()) << old.status();
-    EXPECT_EQ((*old)->FamilyOf("pf/100000")->GetName(), rocksdb::kDefaultColumnFamilyName);
-    EXPECT_EQ(*(*old)->Get("pf/100007"), "profile 7");
-  }
+  // A reader of the older store, still open when the primary of this version moves the profiles.
+  auto old = RocksStore::OpenSecondary(db_path, path_ + "/scratch");
+  ASSERT_TRUE(old.ok()) << old.status();
+  EXPECT_EQ((*old)->FamilyOf("pf/100000")->GetName(), rocksdb::kDefaultColumnFamilyName);
+  EXPECT_EQ(*(*old)->Get("pf/100007"), "profile 7");
+  EXPECT_FALSE(*(*old)->MoveOfProfilesUnderWay());
   for (int open = 0; open < 2; ++open) {  // the second open finds nothing left to move
     auto store = RocksStore::Open(db_path);
     ASSERT_TRUE(store.ok()) << store.status();
@@ -716,6 +718,77 @@ TEST_F(RocksStoreTest, AnOlderStoresProfilesMoveIntoTheirFamilyAtOpen) {
   ASSERT_TRUE(reader.ok()) << reader.status();
   EXPECT_EQ((*reader)->FamilyOf("pf/100000")->GetName(), kProfilesColumnFamily);
   EXPECT_EQ(*(*reader)->Get("pf/100007"), "profile 7");
+  EXPECT_FALSE(*(*reader)->MoveOfProfilesUnderWay());
+  absl::StatusOr<bool> caught_up = (*reader)->CatchUp();
+  ASSERT_TRUE(caught_up.ok()) << caught_up.status();
+  EXPECT_TRUE(*caught_up);
+
+  // The older reader cannot follow (RocksDB would refuse: a family it does not know), says so
+  // without an error, and still reads the store as it was when it opened.
+  caught_up = (*old)->CatchUp();
+  ASSERT_TRUE(caught_up.ok()) << caught_up.status();
+  EXPECT_FALSE(*caught_up);
+  EXPECT_EQ(*(*old)->Get("pf/100007"), "profile 7");
+}
+
+// A reader opened while a primary of this version is moving an older store's profiles (the family
+// exists, the default family still holds profiles: as a crash part-way leaves it) is told so; once
+// the move is done, one opened again is not.
+TEST_F(RocksStoreTest, AReaderOpenedWhileTheProfilesMoveIsToldTheMoveIsUnderWay) {
+  const std::string db_path = path_ + "/db";
+  {
+    rocksdb::Options options = TesseraRocksOptions(8 << 20);
+    options.create_if_missing = true;
+    options.create_missing_column_families = true;
+    std::vector<rocksdb::ColumnFamilyHandle*> families;
+    rocksdb::DB* raw = nullptr;
+    ASSERT_TRUE(rocksdb::DB::Open(options, db_path,
+                                  {{rocksdb::kDefaultColumnFamilyName, rocksdb::ColumnFamilyOptions(options)},
+                                   {kProfilesColumnFamily, rocksdb::ColumnFamilyOptions(options)}},
+                                  &families, &raw)
+                    .ok());
+    std::unique_ptr<rocksdb::DB> db(raw);
+    ASSERT_TRUE(db->Put(rocksdb::WriteOptions(), families[1], "pf/1", "moved").ok());
+    ASSERT_TRUE(db->Put(rocksdb::WriteOptions(), families[0], "pf/1", "moved").ok());
+    ASSERT_TRUE(db->Put(rocksdb::WriteOptions(), families[0], "pf/2", "not yet").ok());
+    ASSERT_TRUE(db->Flush(rocksdb::FlushOptions(), families).ok());
+    for (rocksdb::ColumnFamilyHandle* family : families) ASSERT_TRUE(db->DestroyColumnFamilyHandle(family).ok());
+  }
+  {
+    auto during = RocksStore::OpenSecondary(db_path, path_ + "/scratch");
+    ASSERT_TRUE(during.ok()) << during.status();
+    EXPECT_EQ(*(*during)->Get("pf/2"), std::nullopt) << "why such a reader must wait";
+    EXPECT_TRUE(*(*during)->MoveOfProfilesUnderWay());
+  }
+  ASSERT_TRUE(RocksStore::Open(db_path).ok());  // finishes the move
+  auto after = RocksStore::OpenSecondary(db_path, path_ + "/scratch2");
+  ASSERT_TRUE(after.ok()) << after.status();
+  EXPECT_FALSE(*(*after)->MoveOfProfilesUnderWay());
+  EXPECT_EQ(*(*after)->Get("pf/2"), "not yet");
+}
+
+// An older store without a profile yet: its reader follows the primary until a primary of this
+// version creates the profiles family, and then says it must be opened again.
+TEST_F(RocksStoreTest, AReaderOfAnOlderStoreWithoutProfilesIsToldOnceTheirFamilyExists) {
+  const std::string db_path = path_ + "/db";
+  {
+    rocksdb::DB* raw = nullptr;
+    ASSERT_TRUE(rocksdb::DB::Open(TesseraRocksOptions(8 << 20), db_path, &raw).ok());
+    std::unique_ptr<rocksdb::DB> db(raw);
+    ASSERT_TRUE(db->Put(rocksdb::WriteOptions(), "pe/1", "an identifier").ok());
+    ASSERT_TRUE(db->Flush(rocksdb::FlushOptions()).ok());
+  }
+  auto old = RocksStore::OpenSecondary(db_path, path_ + "/scratch");
+  ASSERT_TRUE(old.ok()) << old.status();
+  absl::StatusOr<bool> caught_up = (*old)->CatchUp();
+  ASSERT_TRUE(caught_up.ok()) << caught_up.status();
+  EXPECT_TRUE(*caught_up);
+  auto store = RocksStore::Open(db_path);
+  ASSERT_TRUE(store.ok()) << store.status();
+  caught_up = (*old)->CatchUp();
+  ASSERT_TRUE(caught_up.ok()) << caught_up.status();
+  EXPECT_FALSE(*caught_up);
+  EXPECT_EQ(*(*old)->Get("pe/1"), "an identifier");
 }
 
 }  // namespace

@@ -17,6 +17,7 @@
 #include "absl/strings/str_cat.h"
 #include "simdjson.h"
 #include "tests/integration/child_process.h"
+#include "tests/integration/query_child.h"
 #include "tests/query/http_get.h"
 
 namespace tessera {
@@ -25,22 +26,9 @@ namespace {
 using testing::ChildProcess;
 using testing::HttpGet;
 using testing::HttpRequest;
+using testing::ReadFile;
+using testing::WaitForLine;
 using testing::RunAndCapture;
-
-std::string ReadFile(const std::string& path) {
-  std::ifstream in(path);
-  return std::string((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
-}
-
-std::string WaitForLine(const std::string& path) {
-  std::string line;
-  for (int i = 0; i < 150 && line.empty(); ++i) {
-    std::ifstream in(path);
-    std::getline(in, line);
-    if (line.empty()) std::this_thread::sleep_for(std::chrono::milliseconds(100));
-  }
-  return line;
-}
 
 int64_t Int(simdjson::dom::element element, const char* pointer) {
   int64_t value = -1;
@@ -78,10 +66,9 @@ profiles:
   const std::string port_text = WaitForLine(dir + "/query_port");
   ASSERT_FALSE(port_text.empty()) << ReadFile(dir + "/query.log");
   const int port = std::stoi(port_text);
+  const std::string token = testing::QueryTokenOf(dir);
+  ASSERT_FALSE(token.empty()) << ReadFile(dir + "/credentials");
   simdjson::dom::parser parser;
-  simdjson::dom::element credentials;
-  ASSERT_EQ(parser.parse(ReadFile(dir + "/credentials")).get(credentials), simdjson::SUCCESS);
-  const std::string token(credentials["query_token"].get_string().value());
 
   // Wait until the store has every event of Somchai (deploy/samples/README.md): 8 events.
   const std::string somchai = "/v1/profiles/phone:%2B66812345678";
