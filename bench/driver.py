@@ -26,6 +26,7 @@ import json
 import os
 import platform
 import re
+import shlex
 import shutil
 import signal
 import subprocess
@@ -784,12 +785,40 @@ def produce_workload(bench, args, prefix, workload_flags, events, people, broker
     results["produce"] = dict(produced["produce"], **m.record())
 
 
+def latency_and_recovery(tessera, bench, args, mode, prefix, work, max_rate, broker_pid, step, log):
+    """Scenarios 2 and 4 at shares of `max_rate`, the sustainable rate (the issue's "that maximum"):
+    latency at 50% and 80% of it, tessera run and B_pass, then the kill -9 at 50%; each on fresh topics
+    with a population of its own, so they need nothing measured before them but the rate."""
+    out = {}
+    people = mode["people"]
+    if not args.no_latency:
+        out["latency"] = []
+        for load in (0.5, 0.8):
+            rate = round(max_rate * load)
+            step(f"scenario 2: latency at {int(load * 100)}% of the sustainable maximum ({rate} events/s), "
+                 f"tessera run and B_pass, {mode['latency_s']} s each")
+            with Measure(broker_pid) as m:
+                lat = run_latency(tessera, bench, args.brokers, prefix, work, rate, mode["latency_s"], people,
+                                  args.seed, args.batch_size, log)
+            out["latency"].append(dict(lat, load=load, rate=rate, **m.record()))
+    if not args.no_recovery:
+        rate = round(max_rate * 0.5)
+        step(f"scenario 4: kill -9 of tessera run at {rate} events/s offered, restart, {mode['recovery_s']} s")
+        with Measure(broker_pid) as m:
+            rec = run_recovery(tessera, bench, args.brokers, prefix, work, rate, mode["recovery_s"], people, args.seed,
+                               args.batch_size, log)
+        out["recovery"] = dict(rec, **m.record())
+    return out
+
+
 def only(args, mode, tessera, bench, work, prefix, broker_pid, results, workload_flags, step, log):
-    """--only at-scale|distributed|footprint|throughput: one part of the full run, measured apart from the rest.
-    at-scale: the memory scenario's drain of its largest population, then scenarios 1 and 4 over that
-    store; distributed: the four stages' drain and sustainable rate; footprint: the workload, the
-    fused drain and scenario 3's footprint before and after the updates (their number from
-    --sustained-rate, a rate measured before, in the full mode)."""
+    """--only at-scale|distributed|footprint|latency|throughput: one part of the full run, measured apart
+    from the rest. at-scale: the memory scenario's drain of its largest population, then scenarios 1
+    and 4 over that store; distributed: the four stages' drain and sustainable rate; footprint: the
+    workload, the fused drain and scenario 3's footprint before and after the updates (their number
+    from --sustained-rate, a rate measured before, in the full mode); latency: scenarios 2 and 4 at
+    shares of --sustained-rate; throughput: see throughput_only. bench/merge.py folds the result into
+    a full run's results file."""
     if args.only == "footprint":
         if mode["updates"] is None and not args.sustained_rate:
             raise SystemExit("--only footprint in this mode needs --sustained-rate (events/s) for the updates")
@@ -800,6 +829,13 @@ def only(args, mode, tessera, bench, work, prefix, broker_pid, results, workload
         results["fused"] = fused_drain(tessera, args, prefix, work, data_dir, events, broker_pid)
         footprint_and_updates(tessera, bench, args, mode, prefix, data_dir, results, events, people,
                               args.sustained_rate or 0, broker_pid, step, log, work)
+        return
+    if args.only == "latency":
+        if not args.sustained_rate:
+            raise SystemExit("--only latency needs --sustained-rate (events/s): its loads are shares of it")
+        results["sustained_rate"] = args.sustained_rate
+        results.update(latency_and_recovery(tessera, bench, args, mode, prefix, work, args.sustained_rate, broker_pid,
+                                            step, log))
         return
     if args.only == "throughput":
         throughput_only(tessera, bench, args, mode, prefix, work, workload_flags, broker_pid, results, step, log)
@@ -855,6 +891,20 @@ def summary_ratios(results):
         "fused_over_b_pass": f["events_per_s"] / results["b_pass"]["per_s"],
         "fused_over_b_kv_get_put": f["events_per_s"] / results["b_kv"]["get_put"]["per_s"],
         "pipeline_no_kafka_over_fused": results["pipeline_no_kafka"]["per_s"] / f["events_per_s"],
+    }
+
+
+def full_ratios(results):
+    """Every ratio of a full run: the summary's, the distributed drain against B_pass and the disk
+    against the raw events' bytes (bench/merge.py takes them again after folding a part in)."""
+    return {
+        **summary_ratios(results),
+        "distributed_over_b_pass": (results["distributed"]["events_per_s"] / results["b_pass"]["per_s"]
+                                    if results.get("distributed", {}).get("events_per_s") else None),
+        "disk_over_raw_logical": results["footprint"]["disk_over_raw_logical"],
+        "disk_over_raw_logical_compacted": results["footprint_compacted"]["disk_over_raw_logical"],
+        "disk_over_raw_logical_after_updates_compacted":
+            results["footprint_after_updates_compacted"]["disk_over_raw_logical"],
     }
 
 
@@ -923,13 +973,15 @@ def main():
     ap.add_argument("--no-distributed", action="store_true")
     ap.add_argument("--no-latency", action="store_true")
     ap.add_argument("--no-recovery", action="store_true")
-    ap.add_argument("--only", choices=("at-scale", "distributed", "footprint", "throughput"),
+    ap.add_argument("--only", choices=("at-scale", "distributed", "footprint", "latency", "throughput"),
                     help="only scenarios 1 and 4 over the largest memory store (with the drain that fills it), "
-                         "only the distributed pipeline's drain and sustainable rate, or only the fused drain and "
-                         "the footprint before and after the updates, or only the summary's ratios (B_pass, the "
+                         "only the distributed pipeline's drain and sustainable rate, only the fused drain and "
+                         "the footprint before and after the updates, only scenarios 2 and 4 (latency and "
+                         "recovery) at shares of --sustained-rate, or only the summary's ratios (B_pass, the "
                          "fused drain and sustainable rate, B_kv, the Kafka-less pipeline)")
     ap.add_argument("--sustained-rate", type=float,
-                    help="with --only footprint: the sustainable rate (events/s) whose half for an hour is the updates")
+                    help="with --only footprint: the sustainable rate (events/s) whose half for an hour is the "
+                         "updates; with --only latency: the rate whose shares are the loads")
     args = ap.parse_args()
 
     mode = MODES[args.mode]
@@ -945,6 +997,8 @@ def main():
     results = {
         "schema": 1,
         "mode": args.mode,
+        "only": args.only,
+        "invocation": " ".join(["python3", "bench/driver.py"] + [shlex.quote(a) for a in sys.argv[1:]]),
         "started_at": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
         "command": args.command,
         "machine": machine(),
@@ -996,24 +1050,7 @@ def main():
     # steady, of the lowest rate tried.
     max_rate = sustained["events_per_s"] or sustained["unsteady_at"]
 
-    if not args.no_latency:
-        results["latency"] = []
-        for load in (0.5, 0.8):
-            rate = round(max_rate * load)
-            step(f"scenario 2: latency at {int(load * 100)}% of the sustainable maximum ({rate} events/s), "
-                 f"tessera run and B_pass, {mode['latency_s']} s each")
-            with Measure(broker_pid) as m:
-                lat = run_latency(tessera, bench, args.brokers, prefix, work, rate, mode["latency_s"], people,
-                                  args.seed, args.batch_size, log)
-            results["latency"].append(dict(lat, load=load, rate=rate, **m.record()))
-
-    if not args.no_recovery:
-        rate = round(max_rate * 0.5)
-        step(f"scenario 4: kill -9 of tessera run at {rate} events/s offered, restart, {mode['recovery_s']} s")
-        with Measure(broker_pid) as m:
-            rec = run_recovery(tessera, bench, args.brokers, prefix, work, rate, mode["recovery_s"], people, args.seed,
-                               args.batch_size, log)
-        results["recovery"] = dict(rec, **m.record())
+    results.update(latency_and_recovery(tessera, bench, args, mode, prefix, work, max_rate, broker_pid, step, log))
 
     if not args.no_distributed:
         results.update(distributed(tessera, bench, args, mode, prefix, work, workload_flags, events, people,
@@ -1050,16 +1087,7 @@ def main():
         step(f"where the time goes: callgrind over the Kafka-less pipeline, {args.callgrind_events} events")
         results["profile"] = callgrind_profile(bench, work, args.callgrind_events, log)
 
-    f = results["fused"]
-    results["ratios"] = {
-        **summary_ratios(results),
-        "distributed_over_b_pass": (results["distributed"]["events_per_s"] / results["b_pass"]["per_s"]
-                                    if results.get("distributed", {}).get("events_per_s") else None),
-        "disk_over_raw_logical": results["footprint"]["disk_over_raw_logical"],
-        "disk_over_raw_logical_compacted": results["footprint_compacted"]["disk_over_raw_logical"],
-        "disk_over_raw_logical_after_updates_compacted":
-            results["footprint_after_updates_compacted"]["disk_over_raw_logical"],
-    }
+    results["ratios"] = full_ratios(results)
     write_results(results, args.out, partial, work, log)
 
 

@@ -206,6 +206,11 @@ def main():
       "the same data dir; the probes give first output, lag and loss), on a new store; then again at the full "
       "sustainable rate over the store of scenario 3's largest population, with a load that continues its workload: "
       "see its section.")
+    a("11. **Parts measured apart**: a full run takes close to two hours, so between full runs one part "
+      "of it can be measured again alone (`python3 bench/driver.py --mode full --only "
+      "throughput|footprint|distributed|latency|at-scale ...`, the same code path as the full run's) and folded into "
+      "the results file with `bench/merge.py FULL PART --note TEXT`, which takes the ratios again; every section "
+      "measured so says where it comes from (date, commit, command line) where it is shown.")
     a("")
     a("## Workload")
     a("")
@@ -284,13 +289,25 @@ def main():
       f"merge records for {w['events']:,} events (pipeline run), {pipe['dead_letters']} dead letters.")
     a("")
     earlier = res.get("sustainable_of_full_run")
-    # Scenarios 2 and 4 ran at shares of an older run's sustainable rate when the summary's was measured apart.
-    earlier_rate = (f"the sustainable rate of the full run of {earlier['git_commit']} ({k(earlier['events_per_s'])} "
-                    "events/s), not of the one in the summary, which was measured apart later" if earlier else None)
+    # Scenarios 2 and 4 ran at shares of an older run's sustainable rate when the summary's was measured
+    # apart, or were measured apart themselves (bench/merge.py), at shares of the rate they were given.
+    apart_lat = res.get("latency_measured_separately")
+    if apart_lat:
+        earlier = None
+        same = sus and round(apart_lat["events_per_s"]) == round(sus["events_per_s"])
+        earlier_rate = (f"{k(apart_lat['events_per_s'])} events/s"
+                        f"{', the sustainable rate in the summary' if same else ''}")
+    else:
+        earlier_rate = (f"the sustainable rate of the full run of {earlier['git_commit']} ({k(earlier['events_per_s'])} "
+                        "events/s), not of the one in the summary, which was measured apart later" if earlier else None)
     if res.get("latency"):
         a("## Latency (scenario 2)")
         a("")
-        if earlier_rate:
+        if apart_lat:
+            a(f"Scenarios 2 and 4 (this section and the next) were measured apart from the rest of this page, at "
+              f"shares of {earlier_rate}: {apart_lat['note']}")
+            a("")
+        elif earlier_rate:
             a(f"The loads of scenarios 2 and 4 below are shares of {earlier_rate}.")
             a("")
         a("| load | offered events/s (achieved) | what | p50 ms | p99 ms | p99.9 ms | max ms | probes arrived / counted | pipeline CPU-s |")
