@@ -6,6 +6,7 @@ script or re-run bench/run.
 """
 import json
 import os
+import statistics
 import sys
 
 
@@ -330,12 +331,16 @@ def main():
             if r.get("pipeline_cpu_s") is not None:
                 events_sent = x["rate"] * (r["warmup_s"] + r["seconds"])
                 per_m.append(f"{r['pipeline_cpu_s'] * 1e6 / events_sent:,.0f} at {int(x['load'] * 100)}%")
+        sizes = [(x["rate"], statistics.median(x["tessera"]["batch_sizes"])) for x in res["latency"]
+                 if x["tessera"].get("batch_sizes")]
+        batches = ("a median of " + " and ".join(f"{m:,.0f} events at {r:,} events/s" for r, m in sizes)
+                   if sizes else "about 90 events at 4,000 events/s in a hand run of 2026-12-03")
         if per_m:
             a(f"Reading: `tessera run` spent {', '.join(per_m)} CPU-s per million events while the load was offered on a "
               f"schedule, against {f1(earlier['fused_cpu_s_per_million'] if earlier else fu['cpu_s_per_million'])} "
               f"when it drained preloaded topics {'in that run ' if earlier else ''}in batches of up to "
-              f"{res['settings']['batch_size']:,} (scenario 1): under a steady load its batches are small (about 90 "
-              "events at 4,000 events/s) and each event costs more, since a profile that several events of a batch "
+              f"{res['settings']['batch_size']:,} (scenario 1): under a steady load its batches are small ({batches}) "
+              "and each event costs more, since a profile that several events of a batch "
               "touch is rendered, saved and published once per batch, and small batches coalesce less. The broker is the "
               "other large user of the two cores: in a hand run at 4,000 events/s (2026-12-03, per-thread CPU from "
               "/proc) it used 0.84 of a core beside `tessera run` and 0.93 beside B_pass, `tessera run` 0.6 and the "
