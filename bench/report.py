@@ -335,16 +335,24 @@ def main():
                  if x["tessera"].get("batch_sizes")]
         batches = ("a median of " + " and ".join(f"{m:,.0f} events at {r:,} events/s" for r, m in sizes)
                    if sizes else "about 90 events at 4,000 events/s in a hand run of 2026-12-03")
+        shares = [f"{x['broker_cpu_s'] / x['wall_s']:.2f} of a core at {int(x['load'] * 100)}% (`tessera run` "
+                  f"{x['tessera']['pipeline_cpu_s'] / (x['tessera']['warmup_s'] + x['tessera']['seconds']):.2f} while "
+                  "its load ran)" for x in res["latency"]
+                  if x.get("broker_cpu_s") and x.get("wall_s") and x["tessera"].get("pipeline_cpu_s") is not None]
+        cores = ("The broker is the other large user of the two cores: over each load's two runs (`tessera run`'s and "
+                 f"B_pass's, with their set-up) it used {' and '.join(shares)}; the load generator uses some too."
+                 if shares else
+                 "The broker is the other large user of the two cores: in a hand run at 4,000 events/s (2026-12-03, "
+                 "per-thread CPU from /proc) it used 0.84 of a core beside `tessera run` and 0.93 beside B_pass, "
+                 "`tessera run` 0.6 and the load generator the rest.")
         if per_m:
             a(f"Reading: `tessera run` spent {', '.join(per_m)} CPU-s per million events while the load was offered on a "
               f"schedule, against {f1(earlier['fused_cpu_s_per_million'] if earlier else fu['cpu_s_per_million'])} "
               f"when it drained preloaded topics {'in that run ' if earlier else ''}in batches of up to "
               f"{res['settings']['batch_size']:,} (scenario 1): under a steady load its batches are small ({batches}) "
               "and each event costs more, since a profile that several events of a batch "
-              "touch is rendered, saved and published once per batch, and small batches coalesce less. The broker is the "
-              "other large user of the two cores: in a hand run at 4,000 events/s (2026-12-03, per-thread CPU from "
-              "/proc) it used 0.84 of a core beside `tessera run` and 0.93 beside B_pass, `tessera run` 0.6 and the "
-              "load generator the rest. A batch's acknowledgement wait and commit overlap the next batch's stage logic "
+              "touch is rendered, saved and published once per batch, and small batches coalesce less. " + cores +
+              " A batch's acknowledgement wait and commit overlap the next batch's stage logic "
               "(since 8d6f7d5, docs/architecture.md), so what an event waits for is the stage logic of the batch in "
               "progress and then of its own, on cores the broker shares. B_pass does no work per event and stays at "
               "tens of milliseconds" + ("; even so its p99 at 50% is above the 25 ms bound on this machine."
