@@ -21,13 +21,14 @@ import driver  # noqa: E402  (full_ratios: the same ratios a full run writes)
 
 # What each part measures: the sections it replaces, and the one that carries its note.
 PARTS = {
-    "throughput": (("workload", "produce", "b_pass", "fused", "sustainable", "b_kv", "pipeline_no_kafka"), "fused"),
+    "throughput": (("workload", "produce", "b_pass", "fused", "sustainable", "b_kv", "pipeline_no_kafka"), ("fused",)),
     "footprint": (("footprint", "footprint_compacted", "updates", "footprint_after_updates",
-                   "footprint_after_updates_compacted"), "footprint"),
-    "distributed": (("distributed", "distributed_sustainable"), "distributed_sustainable"),
+                   "footprint_after_updates_compacted"), ("footprint",)),
+    "distributed": (("distributed", "distributed_sustainable"), ("distributed_sustainable",)),
     "at-scale": (("memory_largest_only", "sustainable_at_scale", "recovery_at_scale"),
                  ("memory_largest_only", "sustainable_at_scale", "recovery_at_scale")),
-    "latency": (("latency", "recovery"), None),
+    # A list has no place for the note: it goes beside it, with the rate the loads are shares of.
+    "latency": (("latency", "recovery"), ()),
 }
 
 
@@ -62,9 +63,8 @@ def merge(full, part, note):
     if name == "latency":
         full["latency_measured_separately"] = {"note": text, "events_per_s": part["sustained_rate"]}
         full.pop("sustainable_of_full_run", None)
-    else:
-        for key in ([carriers] if isinstance(carriers, str) else carriers):
-            full[key]["measured_separately"] = text
+    for key in carriers:
+        full[key]["measured_separately"] = text
     full["ratios"] = driver.full_ratios(full)
     return full
 

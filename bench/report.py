@@ -296,20 +296,20 @@ def main():
     if apart_lat:
         earlier = None
         same = sus and round(apart_lat["events_per_s"]) == round(sus["events_per_s"])
-        earlier_rate = (f"{k(apart_lat['events_per_s'])} events/s"
+        loads_basis = (f"{k(apart_lat['events_per_s'])} events/s"
                         f"{', the sustainable rate in the summary' if same else ''}")
     else:
-        earlier_rate = (f"the sustainable rate of the full run of {earlier['git_commit']} ({k(earlier['events_per_s'])} "
+        loads_basis = (f"the sustainable rate of the full run of {earlier['git_commit']} ({k(earlier['events_per_s'])} "
                         "events/s), not of the one in the summary, which was measured apart later" if earlier else None)
     if res.get("latency"):
         a("## Latency (scenario 2)")
         a("")
         if apart_lat:
             a(f"Scenarios 2 and 4 (this section and the next) were measured apart from the rest of this page, at "
-              f"shares of {earlier_rate}: {apart_lat['note']}")
+              f"shares of {loads_basis}: {apart_lat['note']}")
             a("")
-        elif earlier_rate:
-            a(f"The loads of scenarios 2 and 4 below are shares of {earlier_rate}.")
+        elif loads_basis:
+            a(f"The loads of scenarios 2 and 4 below are shares of {loads_basis}.")
             a("")
         a("| load | offered events/s (achieved) | what | p50 ms | p99 ms | p99.9 ms | max ms | probes arrived / counted | pipeline CPU-s |")
         a("|---|---|---|---|---|---|---|---|---|")
@@ -333,26 +333,23 @@ def main():
                 per_m.append(f"{r['pipeline_cpu_s'] * 1e6 / events_sent:,.0f} at {int(x['load'] * 100)}%")
         sizes = [(x["rate"], statistics.median(x["tessera"]["batch_sizes"])) for x in res["latency"]
                  if x["tessera"].get("batch_sizes")]
-        batches = ("a median of " + " and ".join(f"{m:,.0f} events at {r:,} events/s" for r, m in sizes)
-                   if sizes else "about 90 events at 4,000 events/s in a hand run of 2026-12-03")
+        batches = (" (a median of " + " and ".join(f"{m:,.0f} events at {r:,} events/s" for r, m in sizes) + ")"
+                   if sizes else "")
         shares = [f"{x['broker_cpu_s'] / x['wall_s']:.2f} of a core at {int(x['load'] * 100)}% (`tessera run` "
                   f"{x['tessera']['pipeline_cpu_s'] / (x['tessera']['warmup_s'] + x['tessera']['seconds']):.2f} while "
                   "its load ran)" for x in res["latency"]
                   if x.get("broker_cpu_s") and x.get("wall_s") and x["tessera"].get("pipeline_cpu_s") is not None]
         cores = ("The broker is the other large user of the two cores: over each load's two runs (`tessera run`'s and "
-                 f"B_pass's, with their set-up) it used {' and '.join(shares)}; the load generator uses some too."
-                 if shares else
-                 "The broker is the other large user of the two cores: in a hand run at 4,000 events/s (2026-12-03, "
-                 "per-thread CPU from /proc) it used 0.84 of a core beside `tessera run` and 0.93 beside B_pass, "
-                 "`tessera run` 0.6 and the load generator the rest.")
+                 f"B_pass's, with their set-up) it used {' and '.join(shares)}; the load generator uses some too. "
+                 if shares else "")
         if per_m:
             a(f"Reading: `tessera run` spent {', '.join(per_m)} CPU-s per million events while the load was offered on a "
               f"schedule, against {f1(earlier['fused_cpu_s_per_million'] if earlier else fu['cpu_s_per_million'])} "
               f"when it drained preloaded topics {'in that run ' if earlier else ''}in batches of up to "
-              f"{res['settings']['batch_size']:,} (scenario 1): under a steady load its batches are small ({batches}) "
+              f"{res['settings']['batch_size']:,} (scenario 1): under a steady load its batches are small{batches} "
               "and each event costs more, since a profile that several events of a batch "
               "touch is rendered, saved and published once per batch, and small batches coalesce less. " + cores +
-              " A batch's acknowledgement wait and commit overlap the next batch's stage logic "
+              "A batch's acknowledgement wait and commit overlap the next batch's stage logic "
               "(since 8d6f7d5, docs/architecture.md), so what an event waits for is the stage logic of the batch in "
               "progress and then of its own, on cores the broker shares. B_pass does no work per event and stays at "
               "tens of milliseconds" + ("; even so its p99 at 50% is above the 25 ms bound on this machine."
@@ -378,7 +375,7 @@ def main():
         a("")
         a("The lag is measured as the probes' latency: it is under 1 s from the first moment after the restart "
           "from which every probe that arrives took under 1 s."
-          + f" The load is half {earlier_rate or 'the sustainable rate of this run'}.")
+          + f" The load is half {loads_basis or 'the sustainable rate of this run'}.")
         a("")
     ras = res.get("recovery_at_scale")
     if ras:
