@@ -192,6 +192,7 @@ void WriteWorkloadStats(JsonWriter& w, const WorkloadOptions& options, const Wor
   w.Key("workload").BeginObject();
   w.Key("seed").Uint(options.seed).Key("people").Int(options.people).Key("events").Int(stats.events);
   w.Key("zipf_exponent").Raw(Num(options.zipf_exponent));
+  w.Key("message_ids").String(kMessageIdShape);
   w.Key("bytes").Int(stats.bytes).Key("mean_bytes").Raw(Num(static_cast<double>(stats.bytes) / stats.events));
   w.Key("min_bytes").Int(stats.min_bytes).Key("max_bytes").Int(stats.max_bytes);
   w.Key("merges").Int(stats.merges).Key("merge_fraction").Raw(Num(static_cast<double>(stats.merges) / stats.events));

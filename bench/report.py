@@ -166,8 +166,11 @@ def main():
     a("1. **Workload** (`bench/workload.h`, tested by `bench/workload_test.cc`): a fixed-seed synthetic population, "
       f"activity Zipf-skewed (exponent {w['zipf_exponent']}) over {w['people']:,} people; mix page 40%, track 25%, "
       "identify 5%, social 15%, orders 15%; 1–3 identifiers per event; a controlled share of events carries identifiers "
-      "of two profiles that exist already, so identity must merge them. Produced straight into the raw topics "
-      "(`tessera-bench produce`), keyed by the first identifier.")
+      "of two profiles that exist already, so identity must merge them; "
+      + (f"messageIds shaped as @segment/analytics-node's (`{w['message_ids']}`). " if w.get("message_ids") else
+         "numbered messageIds (`bench-<seed>-<n>`: since 2026-12-07 the generator makes them as trackers do, random "
+         "UUIDs, which take more disk than numbers; docs/profile.md). ")
+      + "Produced straight into the raw topics (`tessera-bench produce`), keyed by the first identifier.")
     a("2. **B_pass** (`tessera-bench pass`): one consumer group reads the three raw topics and produces every record "
       "unchanged to another topic, with Tessera's own consumer and producer settings (`common/kafka.cc`: idempotent, "
       "acks=all, lz4, read_committed) and Tessera's loop: poll up to 5,000, produce, flush, commit. Timed from the first record.")

@@ -25,6 +25,10 @@
 
 namespace tessera::bench {
 
+// The shape of every generated messageId, as @segment/analytics-node makes them (a random UUID v4
+// behind the send time in ms): recorded with the workload in results files.
+inline constexpr char kMessageIdShape[] = "node-next-<ms>-<uuid v4>";
+
 struct WorkloadOptions {
   uint64_t seed = 42;
   int64_t people = 100'000;  // population size; how many of them appear depends on events and skew

@@ -6,6 +6,9 @@
 
 #include <gtest/gtest.h>
 
+#include <array>
+#include <regex>
+
 #include <set>
 #include <string>
 #include <string_view>
@@ -64,6 +67,33 @@ TEST(WorkloadTest, SameOptionsGiveTheSameEventsAndAnotherSeedDoesNot) {
   size_t same = 0;
   for (size_t i = 0; i < a.size(); ++i) same += a[i].payload == c[i].payload ? 1 : 0;
   EXPECT_EQ(same, 0u);
+}
+
+// messageIds are shaped as @segment/analytics-node makes them (`node-next-<ms>-<uuid v4>`), unique,
+// and their UUIDs random: every hex digit about as frequent as any other, as a numbered id's are not.
+TEST(WorkloadTest, MessageIdsAreUniqueRandomUuidsAsAnalyticsNodeSendsThem) {
+  const std::vector<WorkloadEvent> events = Generate(Small());
+  const std::regex shape("node-next-[0-9]{13}-([0-9a-f]{8})-([0-9a-f]{4})-4([0-9a-f]{3})-[89ab]([0-9a-f]{3})-([0-9a-f]{12})");
+  std::set<std::string> ids;
+  std::array<int64_t, 16> digits{};
+  int64_t counted = 0;
+  for (const WorkloadEvent& event : events) {
+    const std::string id = MessageIdOf(event.payload);
+    if (event.payload.find("\"messageId\"") == std::string::npos) continue;  // orders carry order_id
+    std::smatch parts;
+    ASSERT_TRUE(std::regex_match(id, parts, shape)) << id;
+    ASSERT_TRUE(ids.insert(id).second) << id;
+    for (size_t group = 1; group < parts.size(); ++group) {
+      for (char c : parts[group].str()) {
+        ++digits[static_cast<size_t>(c <= '9' ? c - '0' : c - 'a' + 10)];
+        ++counted;
+      }
+    }
+  }
+  ASSERT_GT(ids.size(), events.size() / 2);
+  for (size_t d = 0; d < digits.size(); ++d) {
+    EXPECT_NEAR(static_cast<double>(digits[d]) / static_cast<double>(counted), 1.0 / 16, 0.1 / 16) << "digit " << d;
+  }
 }
 
 // A load that skips the first K events continues the workload exactly (the recovery scenario at
