@@ -14,6 +14,7 @@
 #include "common/clock.h"
 #include "common/currency.h"
 #include "common/json_writer.h"
+#include "profiles/message_key.h"
 #include "profiles/order_totals.h"
 #include "simdjson.h"
 
@@ -168,11 +169,11 @@ class EventProperties {
 // ---------------------------------------------------------------------------------------------
 // Order-independent folds.
 
-// (event time, message id, value) order: which of two stamped values is later, independent of
+// (event time, message id hashed, value) order: which of two stamped values is later, independent of
 // which was applied first.
 bool LaterStamp(const v1::TraitValue& a, const v1::TraitValue& b) {
   if (a.timestamp_ms() != b.timestamp_ms()) return a.timestamp_ms() > b.timestamp_ms();
-  if (a.message_id() != b.message_id()) return a.message_id() > b.message_id();
+  if (const uint64_t x = TieKey(a), y = TieKey(b); x != y) return x > y;
   return a.json() > b.json();
 }
 
@@ -225,7 +226,7 @@ void AddToAggregate(Aggregate aggregate, const std::optional<PropertyValue>& val
         candidate.set_json(StringJson(FormatUtcMillis(event.timestamp_ms())));
       }
       candidate.set_timestamp_ms(event.timestamp_ms());
-      candidate.set_message_id(event.message_id());
+      candidate.set_message_key(MessageKey(event.message_id()));
       v1::TraitValue& current = aggregate == Aggregate::kFirst ? *into.mutable_first() : *into.mutable_last();
       const bool empty = current.json().empty();
       if (empty || (aggregate == Aggregate::kFirst ? LaterStamp(current, candidate) : LaterStamp(candidate, current))) {
@@ -290,7 +291,7 @@ void PruneWindows(v1::Profile& profile) {
 
 bool CartLineWins(const v1::CartLine& candidate, const v1::CartLine& current) {
   if (candidate.timestamp_ms() != current.timestamp_ms()) return candidate.timestamp_ms() > current.timestamp_ms();
-  if (candidate.message_id() != current.message_id()) return candidate.message_id() > current.message_id();
+  if (const uint64_t x = TieKey(candidate), y = TieKey(current); x != y) return x > y;
   return candidate.SerializeAsString() > current.SerializeAsString();
 }
 
@@ -333,7 +334,7 @@ void AddCartProduct(simdjson::dom::object product, bool in_cart, const v1::Event
   v1::CartLine line;
   line.set_in_cart(in_cart);
   line.set_timestamp_ms(event.timestamp_ms());
-  line.set_message_id(event.message_id());
+  line.set_message_key(MessageKey(event.message_id()));
   line.set_product_id(TextMember(product, "product_id"));
   line.set_sku(TextMember(product, "sku"));
   line.set_name(TextMember(product, "name"));

@@ -16,6 +16,7 @@
 #include "common/currency.h"
 #include "common/identifier.h"
 #include "common/json_writer.h"
+#include "profiles/message_key.h"
 #include "profiles/order_totals.h"
 
 namespace tessera::profiles {
@@ -44,12 +45,13 @@ void InsertSorted(std::string value, google::protobuf::RepeatedPtrField<std::str
   for (int i = identifiers.size() - 1; i > index; --i) identifiers.SwapElements(i, i - 1);
 }
 
-// Last-writer-wins order: event time, then message id, then (only for two different values
-// stamped identically, which deduplicated input never produces) the value itself, so the winner
-// never depends on which side was applied first.
+// Last-writer-wins order: event time, then message id (hashed: profiles/message_key.h), then
+// (only for two different values stamped identically, which deduplicated input never produces, or
+// two ids that hash alike) the value itself, so the winner never depends on which side was applied
+// first.
 bool TraitWins(const v1::TraitValue& candidate, const v1::TraitValue& current) {
   if (candidate.timestamp_ms() != current.timestamp_ms()) return candidate.timestamp_ms() > current.timestamp_ms();
-  if (candidate.message_id() != current.message_id()) return candidate.message_id() > current.message_id();
+  if (const uint64_t x = TieKey(candidate), y = TieKey(current); x != y) return x > y;
   return candidate.json() > current.json();
 }
 
@@ -63,15 +65,33 @@ void MergeTrait(const std::string& name, const v1::TraitValue& candidate, v1::Pr
   }
 }
 
+// Two states of one order stamped in the same millisecond (a shop's records often carry whole
+// seconds): the later status in the order their names sort, cancelled < completed < refunded, so a
+// refund beats its completion. Ingest names an order's message "order:<id>:<status>", and until
+// 2026-12-07 the summary kept that id to compare, which came to the same; it adds nothing a
+// summary does not hold, so it is no longer stored.
+int StatusTieRank(v1::OrderStatus status) {
+  switch (status) {
+    case v1::ORDER_STATUS_CANCELLED:
+      return 1;
+    case v1::ORDER_STATUS_COMPLETED:
+      return 2;
+    case v1::ORDER_STATUS_REFUNDED:
+      return 3;
+    default:
+      return 0;
+  }
+}
+
 bool OrderWins(const v1::OrderSummary& candidate, const v1::OrderSummary& current) {
   if (candidate.timestamp_ms() != current.timestamp_ms()) return candidate.timestamp_ms() > current.timestamp_ms();
-  if (candidate.message_id() != current.message_id()) return candidate.message_id() > current.message_id();
+  if (const int x = StatusTieRank(candidate.status()), y = StatusTieRank(current.status()); x != y) return x > y;
   return DeterministicBytes(candidate) > DeterministicBytes(current);
 }
 
 bool ConsentWins(const v1::ConsentState& candidate, const v1::ConsentState& current) {
   if (candidate.timestamp_ms() != current.timestamp_ms()) return candidate.timestamp_ms() > current.timestamp_ms();
-  if (candidate.message_id() != current.message_id()) return candidate.message_id() > current.message_id();
+  if (const uint64_t x = TieKey(candidate), y = TieKey(current); x != y) return x > y;
   return candidate.granted() < current.granted();  // same stamp, two answers: withdrawn wins
 }
 
@@ -328,14 +348,14 @@ void ApplyEvent(const v1::Event& event, v1::Profile& profile, const ComputedTrai
     v1::TraitValue value;
     value.set_json(json);
     value.set_timestamp_ms(event.timestamp_ms());
-    value.set_message_id(event.message_id());
+    value.set_message_key(MessageKey(event.message_id()));
     MergeTrait(name, value, profile);
   }
   for (const auto& [purpose, granted] : event.consent()) {
     v1::ConsentState state;
     state.set_granted(granted);
     state.set_timestamp_ms(event.timestamp_ms());
-    state.set_message_id(event.message_id());
+    state.set_message_key(MessageKey(event.message_id()));
     MergeConsent(purpose, state, profile);
   }
   const std::optional<int32_t> previous_last_seen_day =
@@ -359,7 +379,6 @@ void ApplyEvent(const v1::Event& event, v1::Profile& profile, const ComputedTrai
     summary.set_status(order.status());
     *summary.mutable_total() = order.total();
     summary.set_timestamp_ms(event.timestamp_ms());
-    summary.set_message_id(event.message_id());
     summary.set_channel(order.channel());
     summary.set_coupon(order.coupon());
     for (const v1::OrderItem& item : order.items()) {

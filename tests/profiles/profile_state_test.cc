@@ -13,6 +13,7 @@
 #include "google/protobuf/arena.h"
 #include "google/protobuf/util/message_differencer.h"
 #include "gtest/gtest.h"
+#include "profiles/message_key.h"
 
 namespace tessera::profiles {
 namespace {
@@ -228,16 +229,50 @@ TEST(ProfileStateTest, TraitsAreLastWriterWinsByEventTimeInEitherArrivalOrder) {
     const v1::Profile profile = ApplyAll(events);
     EXPECT_EQ(profile.traits().at("name").json(), "\"New\"");
     EXPECT_EQ(profile.traits().at("name").timestamp_ms(), kT0 + 1);
-    EXPECT_EQ(profile.traits().at("name").message_id(), "m-a");
+    EXPECT_EQ(profile.traits().at("name").message_key(), MessageKey("m-a"));
+    EXPECT_EQ(profile.traits().at("name").message_id(), "") << "the hash is kept, not the id";
     EXPECT_EQ(profile.traits().at("tier").json(), "\"gold\"");  // untouched by the newer event
   }
 }
 
-TEST(ProfileStateTest, TraitTimeTiesAreBrokenByTheLargerMessageId) {
+TEST(ProfileStateTest, TraitTimeTiesAreBrokenByTheLargerHashedMessageId) {
   const v1::Event a = Identify("msg-a", kT0, {{"name", "\"A\""}});
   const v1::Event b = Identify("msg-b", kT0, {{"name", "\"B\""}});
-  EXPECT_EQ(ApplyAll({a, b}).traits().at("name").json(), "\"B\"");
-  EXPECT_EQ(ApplyAll({b, a}).traits().at("name").json(), "\"B\"");
+  const std::string winner = MessageKey("msg-a") > MessageKey("msg-b") ? "\"A\"" : "\"B\"";
+  EXPECT_EQ(ApplyAll({a, b}).traits().at("name").json(), winner);
+  EXPECT_EQ(ApplyAll({b, a}).traits().at("name").json(), winner);
+}
+
+// Profiles stored before 2026-12-07 hold a tie-breaker's message id, not its hash: such a value
+// ties with a new one as its hash would (the winner is the same whichever form was stored), and
+// the replay of the very event that set it changes nothing.
+TEST(ProfileStateTest, StoredMessageIdsFromBeforeTheHashesOrderAsTheirHashes) {
+  const std::string uuid_a = "node-next-1795575845000-743be593-7789-4b74-8078-cbcc8894c586";
+  const std::string uuid_b = "node-next-1795575845000-0f9b2a6e-31c4-4d2a-9e57-5a1d3c8b7e20";
+  for (const auto& [stored_id, other_id] : {std::pair{uuid_a, uuid_b}, std::pair{uuid_b, uuid_a}}) {
+    const v1::Event stored = WithConsent(Identify(stored_id, kT0, {{"name", "\"Stored\""}}), {{"advertising", true}});
+    const v1::Event other = WithConsent(Identify(other_id, kT0, {{"name", "\"Other\""}}), {{"advertising", false}});
+    v1::Profile old_format = ApplyAll({stored});
+    v1::TraitValue& trait = (*old_format.mutable_traits())["name"];
+    trait.set_message_id(stored_id);
+    trait.clear_message_key();
+    v1::ConsentState& consent = (*old_format.mutable_consent())["advertising"];
+    consent.set_message_id(stored_id);
+    consent.clear_message_key();
+
+    v1::Profile replayed = old_format;
+    ApplyEvent(stored, replayed);
+    EXPECT_EQ(replayed.traits().at("name").SerializeAsString(), trait.SerializeAsString());
+    EXPECT_EQ(replayed.consent().at("advertising").SerializeAsString(), consent.SerializeAsString());
+
+    v1::Profile upgraded = old_format;
+    ApplyEvent(other, upgraded);
+    const v1::Profile both_new = ApplyAll({stored, other});
+    EXPECT_EQ(upgraded.traits().at("name").json(), both_new.traits().at("name").json()) << stored_id;
+    EXPECT_EQ(upgraded.consent().at("advertising").granted(), both_new.consent().at("advertising").granted());
+    const bool stored_wins = MessageKey(stored_id) > MessageKey(other_id);
+    EXPECT_EQ(upgraded.traits().at("name").json(), stored_wins ? "\"Stored\"" : "\"Other\"");
+  }
 }
 
 TEST(ProfileStateTest, ThaiTraitsAreWrittenByteExact) {
@@ -278,7 +313,7 @@ TEST(ProfileStateTest, ARefundReplacesTheCompletedOrderInSpendWhicheverArrivesFi
     EXPECT_EQ(Field(json, "items_by_category"), R"({"bakery":3})");
     EXPECT_EQ(Field(json, "event_counts"), R"({"purchase":3})");  // every applied event still counts
     EXPECT_EQ(profile.orders().at("o-1").status(), v1::ORDER_STATUS_REFUNDED);
-    EXPECT_EQ(profile.orders().at("o-1").message_id(), "order:o-1:refunded");
+    EXPECT_EQ(profile.orders().at("o-1").message_id(), "") << "its status says what the id said";
   }
 }
 
@@ -317,12 +352,16 @@ TEST(ProfileStateTest, SpendIsKeptPerCurrencyWithEachCurrencysExponent) {
   EXPECT_EQ(Field(json, "refunds_count"), "1");
 }
 
-TEST(ProfileStateTest, OrderTimeTiesAreBrokenByTheLargerMessageId) {
-  // "order:o-1:refunded" > "order:o-1:completed": the refund wins a same-millisecond tie.
+TEST(ProfileStateTest, OrderTimeTiesGoToTheStatusThatSortsLater) {
+  // cancelled < completed < refunded, as the names sort: the refund wins a same-millisecond tie.
   const v1::Event completed = Purchase("o-1", kT0, v1::ORDER_STATUS_COMPLETED, 100, "THB");
   const v1::Event refunded = Purchase("o-1", kT0, v1::ORDER_STATUS_REFUNDED, 100, "THB");
+  const v1::Event cancelled = Purchase("o-1", kT0, v1::ORDER_STATUS_CANCELLED, 100, "THB");
   EXPECT_EQ(ApplyAll({completed, refunded}).orders().at("o-1").status(), v1::ORDER_STATUS_REFUNDED);
   EXPECT_EQ(ApplyAll({refunded, completed}).orders().at("o-1").status(), v1::ORDER_STATUS_REFUNDED);
+  EXPECT_EQ(ApplyAll({cancelled, completed}).orders().at("o-1").status(), v1::ORDER_STATUS_COMPLETED);
+  EXPECT_EQ(ApplyAll({completed, cancelled}).orders().at("o-1").status(), v1::ORDER_STATUS_COMPLETED);
+  EXPECT_EQ(ApplyAll({refunded, cancelled, completed}).orders().at("o-1").status(), v1::ORDER_STATUS_REFUNDED);
 }
 
 TEST(ProfileStateTest, ChangedFieldsNamesExactlyTheTopLevelFieldsThatDiffer) {
