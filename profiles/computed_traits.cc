@@ -173,7 +173,7 @@ class EventProperties {
 // which was applied first.
 bool LaterStamp(const v1::TraitValue& a, const v1::TraitValue& b) {
   if (a.timestamp_ms() != b.timestamp_ms()) return a.timestamp_ms() > b.timestamp_ms();
-  if (const uint64_t x = TieKey(a), y = TieKey(b); x != y) return x > y;
+  if (const uint32_t x = TieKey(a), y = TieKey(b); x != y) return x > y;
   return a.json() > b.json();
 }
 
@@ -291,7 +291,7 @@ void PruneWindows(v1::Profile& profile) {
 
 bool CartLineWins(const v1::CartLine& candidate, const v1::CartLine& current) {
   if (candidate.timestamp_ms() != current.timestamp_ms()) return candidate.timestamp_ms() > current.timestamp_ms();
-  if (const uint64_t x = TieKey(candidate), y = TieKey(current); x != y) return x > y;
+  if (const uint32_t x = TieKey(candidate), y = TieKey(current); x != y) return x > y;
   return candidate.SerializeAsString() > current.SerializeAsString();
 }
 

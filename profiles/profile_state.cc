@@ -51,7 +51,7 @@ void InsertSorted(std::string value, google::protobuf::RepeatedPtrField<std::str
 // first.
 bool TraitWins(const v1::TraitValue& candidate, const v1::TraitValue& current) {
   if (candidate.timestamp_ms() != current.timestamp_ms()) return candidate.timestamp_ms() > current.timestamp_ms();
-  if (const uint64_t x = TieKey(candidate), y = TieKey(current); x != y) return x > y;
+  if (const uint32_t x = TieKey(candidate), y = TieKey(current); x != y) return x > y;
   return candidate.json() > current.json();
 }
 
@@ -91,7 +91,7 @@ bool OrderWins(const v1::OrderSummary& candidate, const v1::OrderSummary& curren
 
 bool ConsentWins(const v1::ConsentState& candidate, const v1::ConsentState& current) {
   if (candidate.timestamp_ms() != current.timestamp_ms()) return candidate.timestamp_ms() > current.timestamp_ms();
-  if (const uint64_t x = TieKey(candidate), y = TieKey(current); x != y) return x > y;
+  if (const uint32_t x = TieKey(candidate), y = TieKey(current); x != y) return x > y;
   return candidate.granted() < current.granted();  // same stamp, two answers: withdrawn wins
 }
 
