@@ -74,8 +74,8 @@ def main():
           f"{fpu['disk_over_raw_logical']:.2f} × after the updates (SST + WAL, compacted; the raw events' JSON as "
           f"produced){apart} | {'met' if worst <= 0.6 else '**missed**'} |")
         rec_pp = max(fpc["profile_record_sst_bytes_per_profile"], fpu["profile_record_sst_bytes_per_profile"])
-        a(f"| disk ≤ 300 B for a typical profile | profile record (`pf/`) {fpc['profile_record_sst_bytes_per_profile']:,.0f} "
-          f"B after the load, {fpu['profile_record_sst_bytes_per_profile']:,.0f} B after the updates; the whole store "
+        a(f"| disk ≤ 300 B for a typical profile | profile record (`pf/`) {fpc['profile_record_sst_bytes_per_profile']:,.1f} "
+          f"B after the load, {fpu['profile_record_sst_bytes_per_profile']:,.1f} B after the updates; the whole store "
           f"{fpc['disk_bytes_per_profile']:,.0f} and {fpu['disk_bytes_per_profile']:,.0f} B per profile (with the "
           f"event store and identity's keys){apart} | {'met' if rec_pp <= 300 else '**missed**'} for the record, "
           f"{'met' if fpu['disk_bytes_per_profile'] <= 300 else '**missed**'} for the store |")
@@ -443,7 +443,7 @@ def main():
                         ("after updates, as left", res["footprint_after_updates"]), ("after updates, compacted", fpu)):
             a(f"| {name} | {x['profiles']:,} | {x['sst_bytes']:,} B | {x['wal_bytes']:,} B | "
               f"{x['disk_bytes_per_profile']:,.0f} B | {x['disk_over_raw_logical']:.2f} × | "
-              f"{x['profile_record_sst_bytes_per_profile']:,.0f} B |")
+              f"{x['profile_record_sst_bytes_per_profile']:,.1f} B |")
         a("")
         a("Per key prefix after the updates, compacted (SST bytes are RocksDB's approximate sizes of the prefix's "
           "key range, compressed: profiles (`pf/`) in a column family of their own with LZ4 at every level, the rest with LZ4 "
