@@ -364,6 +364,22 @@ TEST(ProfileStateTest, OrderTimeTiesGoToTheStatusThatSortsLater) {
   EXPECT_EQ(ApplyAll({refunded, cancelled, completed}).orders().at("o-1").status(), v1::ORDER_STATUS_REFUNDED);
 }
 
+// A summary stored before 2026-12-07 still holds its "order:<id>:<status>" id. Replaying the event
+// that set it ties on time and status; whichever summary the bytes then pick, the profile reads the
+// same: the same status, orders, spend and counts.
+TEST(ProfileStateTest, ReplayingAnOrderOntoASummaryStoredWithItsIdChangesNothingVisible) {
+  const v1::Event completed = Purchase("o-1", kT0, v1::ORDER_STATUS_COMPLETED, 12050, "THB", {{"bakery", 2}});
+  v1::Profile old_format = ApplyAll({completed});
+  (*old_format.mutable_orders())["o-1"].set_message_id(completed.message_id());
+  const std::string before = ProfileToJson(old_format);
+  v1::Profile replayed = old_format;
+  ApplyEvent(completed, replayed);
+  EXPECT_EQ(replayed.orders().at("o-1").status(), v1::ORDER_STATUS_COMPLETED);
+  for (const char* field : {"orders_count", "total_spend", "items_by_category", "refunds_count"}) {
+    EXPECT_EQ(Field(ProfileToJson(replayed), field), Field(before, field)) << field;
+  }
+}
+
 TEST(ProfileStateTest, ChangedFieldsNamesExactlyTheTopLevelFieldsThatDiffer) {
   const v1::Profile before = ApplyAll({Web("w1", kT0, "page")});
   EXPECT_TRUE(ChangedFields(before, before).empty());
