@@ -26,6 +26,26 @@ uint32_t OrderBucketsFor(int64_t orders) {
 
 std::string ProfileKey(uint64_t id) { return absl::StrCat("pf/", BigEndian64(id)); }
 
+std::optional<uint64_t> ProfileIdOfKey(std::string_view key) {
+  constexpr std::string_view kPrefix = "pf/";
+  if (key.size() != kPrefix.size() + 8 || key.substr(0, kPrefix.size()) != kPrefix) return std::nullopt;
+  return ReadBigEndian64(key.substr(kPrefix.size()));
+}
+
+std::string_view WithoutProfileId(std::string_view serialized) {
+  constexpr char kIdTag = (v1::Profile::kIdFieldNumber << 3) | 0;  // a varint
+  if (serialized.empty() || serialized[0] != kIdTag) return serialized;  // id 0 is not serialized
+  size_t end = 1;
+  while (end < serialized.size() && (static_cast<unsigned char>(serialized[end]) & 0x80) != 0) ++end;
+  return end < serialized.size() ? serialized.substr(end + 1) : serialized;  // a cut varint: left whole
+}
+
+bool ParseStoredProfile(uint64_t id, std::string_view value, v1::Profile& into) {
+  if (!into.ParseFromArray(value.data(), static_cast<int>(value.size()))) return false;
+  into.set_id(id);
+  return true;
+}
+
 uint32_t OrderBucketOf(std::string_view order_id, uint32_t buckets) {
   uint64_t hash = 14695981039346656037ull;  // FNV-1a, 64 bits
   for (unsigned char c : order_id) {
@@ -46,7 +66,7 @@ absl::StatusOr<bool> ProfileStore::LoadInto(uint64_t id, v1::Profile& into) {
   ASSIGN_OR_RETURN(std::optional<std::string> bytes, kv_->Get(ProfileKey(id)));
   if (!bytes.has_value()) return false;
   // Only Save writes these keys; a value that does not parse is a corrupt store.
-  if (!into.ParseFromString(*bytes)) {
+  if (!ParseStoredProfile(id, *bytes, into)) {
     return absl::DataLossError(absl::StrCat("profile ", id, " is stored as ", bytes->size(),
                                             " bytes that do not parse as tessera.v1.Profile"));
   }
@@ -62,9 +82,9 @@ absl::Status ProfileStore::Prefetch(std::vector<uint64_t> ids) {
   return kv_->Prefetch(keys);
 }
 
-void ProfileStore::Save(const v1::Profile& profile) { kv_->Put(ProfileKey(profile.id()), profile.SerializeAsString()); }
+void ProfileStore::Save(const v1::Profile& profile) { SaveSerialized(profile.id(), profile.SerializeAsString()); }
 
-void ProfileStore::SaveSerialized(uint64_t id, std::string_view bytes) { kv_->Put(ProfileKey(id), bytes); }
+void ProfileStore::SaveSerialized(uint64_t id, std::string_view bytes) { kv_->Put(ProfileKey(id), WithoutProfileId(bytes)); }
 
 void ProfileStore::MarkMerged(uint64_t loser, uint64_t winner) {
   kv_->Delete(ProfileKey(loser));

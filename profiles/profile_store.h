@@ -1,5 +1,7 @@
 // Profiles in a KeyValueView (RocksDB in production):
-//   "pf/" <be64 id> -> tessera.v1.Profile
+//   "pf/" <be64 id> -> tessera.v1.Profile without its id: the key holds it, and as a field it is
+//        9-10 bytes that compress badly (the top bits name the identity writer). Values stored
+//        before this held it too; every reader sets the id from the key (ParseStoredProfile).
 //   "pr/" <be64 id> -> be64 winner, for a profile merged away (lets a straggler be forwarded)
 //   "po/" <be64 id> <be32 bucket> -> tessera.v1.OrderBucket, the orders of a profile that keeps
 //        them apart (Profile.order_buckets > 0): a customer with thousands of orders costs a read
@@ -34,6 +36,14 @@ uint32_t OrderBucketOf(std::string_view order_id, uint32_t buckets);
 
 // The key profile `id` is stored under ("pf/" <be64 id>).
 std::string ProfileKey(uint64_t id);
+// The id a "pf/" key names; nullopt for any other key.
+std::optional<uint64_t> ProfileIdOfKey(std::string_view key);
+// A profile's bytes as stored: `serialized` (a whole v1::Profile's) without its id, the first
+// field (generated code serializes fields in number order).
+std::string_view WithoutProfileId(std::string_view serialized);
+// Parses the value stored under profile key `id` into `into` (cleared first) and sets its id;
+// false when the bytes do not parse.
+bool ParseStoredProfile(uint64_t id, std::string_view value, v1::Profile& into);
 
 class ProfileStore {
  public:

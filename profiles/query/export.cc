@@ -15,6 +15,7 @@
 #include "common/currency.h"
 #include "profiles/order_totals.h"
 #include "profiles/profile_state.h"
+#include "profiles/profile_store.h"
 #include "profiles/query/masking.h"
 
 namespace tessera::query {
@@ -213,7 +214,8 @@ absl::StatusOr<int64_t> ExportProfiles(const profiles::KeyRangeReader& reader, c
     csv = std::make_shared<const CsvFormat>(options.currencies);
     out << csv->Header();
   }
-  std::vector<std::string> batch;
+  // Profiles as stored, with the ids their keys name (the stored bytes leave the id out).
+  std::vector<std::pair<uint64_t, std::string>> batch;
   std::deque<std::future<absl::StatusOr<std::string>>> rendering;
   absl::Status error;
   auto write_oldest = [&] {
@@ -232,8 +234,8 @@ absl::StatusOr<int64_t> ExportProfiles(const profiles::KeyRangeReader& reader, c
       // The spend columns are the currencies of the first profiles.
       std::set<std::string> currencies;
       v1::Profile profile;
-      for (const std::string& value : batch) {
-        if (!profile.ParseFromString(value)) continue;  // reported when the batch is rendered
+      for (const auto& [id, value] : batch) {
+        if (!profiles::ParseStoredProfile(id, value, profile)) continue;  // reported when the batch is rendered
         for (const auto& [currency, minor] : SpendByCurrency(profile)) currencies.insert(currency);
       }
       csv = std::make_shared<const CsvFormat>(std::vector<std::string>(currencies.begin(), currencies.end()));
@@ -243,9 +245,10 @@ absl::StatusOr<int64_t> ExportProfiles(const profiles::KeyRangeReader& reader, c
                                                            -> absl::StatusOr<std::string> {
       std::string chunk;
       v1::Profile profile;
-      for (const std::string& value : values) {
-        profile.Clear();
-        if (!profile.ParseFromString(value)) return absl::DataLossError("an undecodable profile");
+      for (const auto& [id, value] : values) {
+        if (!profiles::ParseStoredProfile(id, value, profile)) {
+          return absl::DataLossError(absl::StrCat("an undecodable profile, id ", id));
+        }
         if (options.mask_pii) MaskProfile(profile);
         if (csv != nullptr) {
           csv->AppendRow(profile, chunk);
@@ -256,13 +259,13 @@ absl::StatusOr<int64_t> ExportProfiles(const profiles::KeyRangeReader& reader, c
       }
       return chunk;
     }));
-    batch = std::vector<std::string>();
+    batch = std::vector<std::pair<uint64_t, std::string>>();
     batch.reserve(kBatch);
     if (rendering.size() >= kBatchesInFlight) write_oldest();
   };
   int64_t written = 0;
-  absl::Status scan = ForEachMatch(reader, options.filter, options.workspace, [&](std::string_view, std::string_view value) {
-    batch.emplace_back(value);
+  absl::Status scan = ForEachMatch(reader, options.filter, options.workspace, [&](std::string_view key, std::string_view value) {
+    batch.emplace_back(profiles::ProfileIdOfKey(key).value_or(0), value);
     ++written;
     if (batch.size() == (csv == nullptr && options.format == ExportFormat::kCsv ? kCurrencySample : kBatch)) submit();
     if (progress && written % 10'000 == 0) progress(written);

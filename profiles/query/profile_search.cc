@@ -12,6 +12,7 @@
 #include "common/bytes.h"
 #include "common/json_writer.h"
 #include "profiles/computed_facts.h"
+#include "profiles/profile_store.h"
 
 namespace tessera::query {
 namespace {
@@ -98,6 +99,8 @@ absl::Status ScanProfiles(const profiles::KeyRangeReader& reader, std::string_vi
       error = Undecodable(key);
       return false;
     }
+    // Stored without its id (profiles/profile_store.h).
+    if (std::optional<uint64_t> id = profiles::ProfileIdOfKey(key)) profile->set_id(*id);
     if (!workspace.empty() && profile->workspace() != workspace) return true;
     absl::StatusOr<bool> more = visit(key, value, *profile);
     if (!more.ok()) error = more.status();
@@ -234,7 +237,8 @@ absl::StatusOr<MatchPage> FindProfiles(const profiles::KeyRangeReader& reader, c
           if (page.next_cursor.empty()) page.next_cursor = Cursor(ReadBigEndian64(key.substr(kProfilePrefix.size())));
           return query.count;
         }
-        if (!page.profiles.emplace_back().ParseFromArray(value.data(), static_cast<int>(value.size()))) {
+        const std::optional<uint64_t> id = profiles::ProfileIdOfKey(key);
+        if (!id.has_value() || !profiles::ParseStoredProfile(*id, value, page.profiles.emplace_back())) {
           return Undecodable(key);
         }
         return true;

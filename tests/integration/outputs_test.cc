@@ -11,7 +11,9 @@
 #include "google/protobuf/arena.h"
 #include "google/protobuf/util/message_differencer.h"
 #include "app/activation_driver.h"
+#include "app/profile_batch.h"
 #include "profiles/profile_state.h"
+#include "profiles/profile_store.h"
 #include "sinks/profile_updates.h"
 #include "tests/fakes/memory_kv.h"
 
@@ -193,6 +195,39 @@ TEST(ProfileChangeOutputTest, ThePartsSavedMakeTheWholeProfileAndTheSameRecord) 
   v1::Profile old = before;
   old.clear_order_totals();
   EXPECT_FALSE(ProfileRecordBytes(old).has_value());
+}
+
+// The store leaves a profile's id out (its key holds it); the record made as it was saved, and
+// the profile-changes record from it, carry it, as does the profile read back.
+TEST(ProfileChangeOutputTest, TheRecordCarriesTheIdTheStoredProfileLeavesOut) {
+  const uint64_t id = (uint64_t{5} << 48) | 77;  // from identity writer 5
+  testing::MemoryKv kv;
+  profiles::ProfileStore store(&kv);
+  for (int round = 0; round < 2; ++round) {  // a new profile, then the stored one again
+    ProfileBatch batch(&store);
+    absl::StatusOr<v1::Profile*> profile = batch.Get(id, "shop");
+    ASSERT_TRUE(profile.ok()) << profile.status();
+    profiles::ApplyEvent(Page(absl::StrCat("p-", round), kNowMs + round), **profile);
+    absl::StatusOr<ProfileUpdates> updates = batch.Finish(kNowMs);
+    ASSERT_TRUE(updates.ok()) << updates.status();
+    ASSERT_EQ(updates->size(), 1u);
+    ASSERT_FALSE(updates->profile_record(0).empty());
+
+    const std::string& stored = kv.data().at(profiles::ProfileKey(id));
+    v1::Profile as_stored;
+    ASSERT_TRUE(as_stored.ParseFromString(stored));
+    EXPECT_EQ(as_stored.id(), 0u);
+    EXPECT_EQ(as_stored.event_type_counts().at("web.page"), round + 1);
+
+    std::vector<OutputRecord> records;
+    AppendProfileChangeOutputs(Topics("t."), *updates, records);
+    ASSERT_EQ(records.size(), 1u);
+    v1::ProfileUpdate read;
+    ASSERT_TRUE(read.ParseFromString(records[0].value));
+    EXPECT_EQ(read.profile().id(), id);
+    EXPECT_EQ(read.profile().event_type_counts().at("web.page"), round + 1);
+    EXPECT_EQ(store.Load(id).value()->id(), id);
+  }
 }
 
 }  // namespace

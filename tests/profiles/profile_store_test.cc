@@ -43,6 +43,56 @@ TEST(ProfileStoreTest, SavedProfilesLoadBackUnderTheirBigEndianId) {
   EXPECT_EQ(store.Load(id).value()->version(), 5u);
 }
 
+TEST(ProfileStoreTest, TheStoredValueLeavesOutTheIdTheKeyHolds) {
+  MemoryKv kv;
+  ProfileStore store(&kv);
+  const uint64_t id = (uint64_t{3} << 48) | 123'456;  // a 9-byte varint, as from identity writer 3
+  const v1::Profile profile = SampleProfile(id);
+  store.Save(profile);
+  const std::string& stored = kv.data().at(ProfileKey(id));
+  v1::Profile without_id = profile;
+  without_id.clear_id();
+  EXPECT_EQ(stored, without_id.SerializeAsString());
+  EXPECT_EQ(profile.SerializeAsString().size() - stored.size(), 1u + 8u);  // the tag and the id
+
+  // The same through SaveSerialized, and with an id of 0 (not serialized: nothing to leave out).
+  store.SaveSerialized(id + 1, profile.SerializeAsString());
+  EXPECT_EQ(kv.data().at(ProfileKey(id + 1)), stored);
+  v1::Profile zero = SampleProfile(0);
+  store.SaveSerialized(0, zero.SerializeAsString());
+  EXPECT_EQ(kv.data().at(ProfileKey(0)), zero.SerializeAsString());
+
+  // Every reader takes the id from the key.
+  EXPECT_EQ(store.Load(id).value()->id(), id);
+  EXPECT_EQ(store.Load(id + 1).value()->id(), id + 1);
+  EXPECT_EQ(ProfileIdOfKey(ProfileKey(id)), id);
+  EXPECT_EQ(ProfileIdOfKey("pr/" + BigEndian64(id)), std::nullopt);
+  EXPECT_EQ(ProfileIdOfKey("pf/" + BigEndian64(id) + "x"), std::nullopt);
+  v1::Profile parsed;
+  parsed.set_version(99);  // cleared by the parse
+  ASSERT_TRUE(ParseStoredProfile(id, stored, parsed));
+  EXPECT_EQ(parsed.SerializeAsString(), profile.SerializeAsString());
+}
+
+TEST(ProfileStoreTest, AValueStoredWithItsIdLoadsAsBefore) {
+  MemoryKv kv;
+  ProfileStore store(&kv);
+  const v1::Profile profile = SampleProfile(41);
+  kv.Put(ProfileKey(41), profile.SerializeAsString());  // as every profile was stored before
+  auto loaded = store.Load(41);
+  ASSERT_TRUE(loaded.ok()) << loaded.status();
+  ASSERT_TRUE(loaded->has_value());
+  EXPECT_EQ((*loaded)->SerializeAsString(), profile.SerializeAsString());
+}
+
+TEST(ProfileStoreTest, WithoutProfileIdLeavesBytesWithoutAWholeLeadingIdAsTheyAre) {
+  EXPECT_EQ(WithoutProfileId(""), "");
+  EXPECT_EQ(WithoutProfileId(std::string("\x08\x05", 2)), "");
+  EXPECT_EQ(WithoutProfileId(std::string("\x08\x85\x01\x12\x01w", 6)), std::string("\x12\x01w", 3));
+  EXPECT_EQ(WithoutProfileId(std::string("\x08\x85\x81", 3)), std::string("\x08\x85\x81", 3));  // cut short
+  EXPECT_EQ(WithoutProfileId(std::string("\x12\x01w", 3)), std::string("\x12\x01w", 3));
+}
+
 TEST(ProfileStoreTest, AnUnknownIdLoadsAsNothing) {
   MemoryKv kv;
   ProfileStore store(&kv);

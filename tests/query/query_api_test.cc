@@ -13,6 +13,7 @@
 #include "gtest/gtest.h"
 #include "ingest/collector/collector_server.h"
 #include "profiles/computed_traits.h"
+#include "profiles/profile_store.h"
 #include "profiles/query/query_server.h"
 #include "profiles/query/store_readers.h"
 #include "simdjson.h"
@@ -377,9 +378,10 @@ class SearchApiTest : public QueryApiTest {
   std::vector<std::string> IdsWhere(const std::function<bool(const v1::Profile&)>& test) {
     std::vector<std::string> ids;
     for (const auto& [key, value] : pipeline_.kv().data()) {
-      if (key.rfind("pf/", 0) != 0) continue;
+      const std::optional<uint64_t> id = profiles::ProfileIdOfKey(key);
+      if (!id.has_value()) continue;
       v1::Profile profile;
-      EXPECT_TRUE(profile.ParseFromString(value));
+      EXPECT_TRUE(profiles::ParseStoredProfile(*id, value, profile));
       if (test(profile)) ids.push_back(std::to_string(profile.id()));
     }
     return ids;
