@@ -1,8 +1,12 @@
 #include "profiles/event_store.h"
 
 #include <algorithm>
+#include <array>
 #include <deque>
 #include <limits>
+
+#include <google/protobuf/io/coded_stream.h>
+#include <google/protobuf/wire_format_lite.h>
 
 #include "absl/container/flat_hash_set.h"
 #include "absl/strings/escaping.h"
@@ -42,7 +46,46 @@ struct Candidate {
   TimelineEntry entry;
 };
 
+// Appends `event`'s serialization without the fields its key and the value's time hold: appended
+// whole, then those fields (fields 1, 2 and 6: generated code writes known fields in number order,
+// so the scan stops past 6) cut out of the appended bytes, rather than cleared on a copy.
+void AppendStoredEvent(const v1::Event& event, std::string& out) {
+  using google::protobuf::internal::WireFormatLite;
+  const size_t begin = out.size();
+  event.AppendToString(&out);
+  google::protobuf::io::CodedInputStream in(reinterpret_cast<const uint8_t*>(out.data() + begin),
+                                            static_cast<int>(out.size() - begin));
+  std::array<std::pair<size_t, size_t>, 3> cuts;  // [from, to) past `begin`, in order
+  size_t cut = 0;
+  while (true) {
+    const size_t start = static_cast<size_t>(in.CurrentPosition());
+    const uint32_t tag = in.ReadTag();
+    if (tag == 0 || !WireFormatLite::SkipField(&in, tag)) break;  // the end (our own bytes parse)
+    const uint32_t field = WireFormatLite::GetTagFieldNumber(tag);
+    if (field > v1::Event::kTimestampMsFieldNumber) break;  // known fields come in number order
+    if (field == v1::Event::kMessageIdFieldNumber || field == v1::Event::kWorkspaceFieldNumber ||
+        field == v1::Event::kTimestampMsFieldNumber) {
+      if (cut == cuts.size()) break;  // not from generated code; the rest stays
+      cuts[cut++] = {start, static_cast<size_t>(in.CurrentPosition())};
+    }
+  }
+  while (cut > 0) {
+    const auto [from, to] = cuts[--cut];
+    out.erase(begin + from, to - from);
+  }
+}
+
 }  // namespace
+
+bool ParseStoredEvent(std::string_view workspace, std::string_view key_suffix, std::string_view value,
+                      v1::Event& event) {
+  if (key_suffix.size() < 8 || value.size() < 8) return false;
+  if (!event.ParseFromArray(value.data() + 8, static_cast<int>(value.size() - 8))) return false;
+  event.set_message_id(std::string(key_suffix.substr(8)));
+  event.set_workspace(std::string(workspace));
+  event.set_timestamp_ms(static_cast<int64_t>(ReadBigEndian64(value)));
+  return true;
+}
 
 absl::StatusOr<std::optional<std::string>> MapRangeReader::Get(std::string_view key) const {
   auto it = data_->find(std::string(key));
@@ -80,7 +123,7 @@ absl::Status StageEvent(KeyValueView* kv, uint64_t profile_id, const v1::Event& 
   // A replayed batch restages the same key: count only an event this store has not seen.
   ASSIGN_OR_RETURN(std::optional<std::string> existing, kv->Get(key));
   std::string value = BigEndian64(static_cast<uint64_t>(event.timestamp_ms()));
-  event.AppendToString(&value);
+  AppendStoredEvent(event, value);
   kv->Put(key, value);
   if (existing.has_value()) return absl::OkStatus();
   const std::string counter_key = EventCounterKey(event.workspace(), ChannelText(event.channel()));
@@ -141,7 +184,7 @@ absl::StatusOr<TimelinePage> ReadTimeline(const KeyRangeReader& reader, const Ti
       if (last_inverted.has_value() && ReadBigEndian64(suffix) > *last_inverted) return false;  // older than since
       if (value.size() < 8) return true;
       v1::Event event;
-      if (!event.ParseFromArray(value.data() + 8, static_cast<int>(value.size() - 8))) {
+      if (!ParseStoredEvent(query.workspace, suffix, value, event)) {
         decode_error = absl::DataLossError(absl::StrCat("undecodable event under profile ", id));
         return false;
       }
@@ -230,9 +273,9 @@ absl::StatusOr<v1::Profile> ProfileAsOf(const KeyRangeReader& reader, std::strin
     // Newest first: start at the first key with event time <= as_of.
     const std::string start = prefix + BigEndian64(InvertedTime(as_of_ms));
     absl::Status decode_error;
-    RETURN_IF_ERROR(reader.Scan(prefix, start, [&](std::string_view, std::string_view value) {
+    RETURN_IF_ERROR(reader.Scan(prefix, start, [&](std::string_view key, std::string_view value) {
       v1::Event event;
-      if (value.size() < 8 || !event.ParseFromArray(value.data() + 8, static_cast<int>(value.size() - 8))) {
+      if (!ParseStoredEvent(workspace, key.substr(prefix.size()), value, event)) {
         decode_error = absl::DataLossError(absl::StrCat("undecodable event under profile ", id));
         return false;
       }

@@ -2,7 +2,8 @@
 // timeline is one range scan, newest first:
 //
 //   "ev/" <workspace> '\0' <be64 profile id> <be64 (2^63 - event time ms)> <message id>
-//        -> <be64 event time ms> <serialized tessera.v1.Event>
+//        -> <be64 event time ms> <serialized tessera.v1.Event without what the key and that time
+//           hold: its message id, workspace and timestamp_ms>
 //   "es/" <workspace> '\0' "events/" <channel>   -> be64 count of events stored (stats counters)
 //
 // The workspace leads the key so retention can differ per workspace: the value starts with the
@@ -78,6 +79,13 @@ std::string EventCounterKey(std::string_view workspace, std::string_view channel
 // one WriteBatch (a replayed batch rewrites the same key; the counter relies on replays being
 // skipped upstream, as the profile's own counters do).
 absl::Status StageEvent(KeyValueView* kv, uint64_t profile_id, const v1::Event& event);
+
+// Parses what StageEvent stored: `key_suffix` is the key past EventTimelinePrefix(workspace, id)
+// (time and message id), `value` the stored value. The message id, workspace and time come from
+// the key and the value's time, whether the serialized event left them out (as StageEvent has
+// since 2026-12-07, the message id being its largest field) or not. False when either is malformed.
+bool ParseStoredEvent(std::string_view workspace, std::string_view key_suffix, std::string_view value,
+                      v1::Event& event);
 
 // Tells `kv` that StageEvent is about to be called for these (profile id, event) pairs, so that
 // the existence check each does is one batched read for all of them (KeyValueView::Prefetch).

@@ -21,8 +21,7 @@ absl::StatusOr<std::vector<StoredEvent>> ReadStoredEvents(const KeyRangeReader& 
     absl::Status failed = absl::OkStatus();
     RETURN_IF_ERROR(reader.Scan(prefix, prefix, [&](std::string_view key, std::string_view value) {
       StoredEvent stored;
-      if (value.size() < 8 ||
-          !stored.event.ParseFromArray(value.data() + 8, static_cast<int>(value.size() - 8))) {
+      if (!ParseStoredEvent(workspace, key.substr(prefix.size()), value, stored.event)) {
         failed = absl::DataLossError(absl::StrCat("undecodable event under profile ", id));
         return false;
       }

@@ -163,9 +163,9 @@ std::set<std::string> TimelineOf(const profiles::KeyRangeReader& reader, const v
     const std::string prefix = profiles::EventTimelinePrefix(kWorkspace, id);
     EXPECT_TRUE(reader
                     .Scan(prefix, prefix,
-                          [&](std::string_view, std::string_view value) {
+                          [&](std::string_view key, std::string_view value) {
                             v1::Event event;
-                            EXPECT_TRUE(event.ParseFromArray(value.data() + 8, static_cast<int>(value.size() - 8)));
+                            EXPECT_TRUE(profiles::ParseStoredEvent(kWorkspace, key.substr(prefix.size()), value, event));
                             ids.insert(event.message_id());
                             return true;
                           })

@@ -173,6 +173,52 @@ TEST(EventStoreTest, StagingAnEventTwiceCountsItOnce) {
   EXPECT_EQ(static_cast<int64_t>(ReadBigEndian64(value)), kT0);
 }
 
+TEST(EventStoreTest, TheStoredValueLeavesOutWhatTheKeyHoldsAndReadsBackWhole) {
+  testing::MemoryKv kv;
+  v1::Event event = MakeEvent("node-next-1796652099000-6f1c2a9e-4b1d-4c8e-9a3f-2d7b5e0c1a84", kT0, "track",
+                              {"anonymous_id:a-1", "email:somchai@example.com"}, "Product Viewed");
+  event.set_received_at_ms(kT0 + 40);  // the fields after the time must survive its removal
+  event.set_properties_json(R"({"sku":"latte"})");
+  (*event.mutable_traits())["first_name"] = R"("สมชาย")";
+  event.set_source_name("website");
+  ASSERT_TRUE(StageEvent(&kv, 5, event).ok());
+  const std::string key = EventKey(5, event);
+  const std::string value = kv.Get(key).value().value();
+
+  v1::Event left = event;
+  left.clear_message_id();
+  left.clear_workspace();
+  left.clear_timestamp_ms();
+  EXPECT_EQ(value, BigEndian64(static_cast<uint64_t>(kT0)) + left.SerializeAsString());
+
+  const std::string suffix = key.substr(EventTimelinePrefix("baankafe", 5).size());
+  v1::Event read;
+  ASSERT_TRUE(ParseStoredEvent("baankafe", suffix, value, read));
+  EXPECT_TRUE(google::protobuf::util::MessageDifferencer::Equals(read, event)) << read.ShortDebugString();
+  // As every event was stored before (whole): the same event.
+  const std::string whole = BigEndian64(static_cast<uint64_t>(kT0)) + event.SerializeAsString();
+  ASSERT_TRUE(ParseStoredEvent("baankafe", suffix, whole, read));
+  EXPECT_TRUE(google::protobuf::util::MessageDifferencer::Equals(read, event)) << read.ShortDebugString();
+  // Malformed: too short a value or key suffix, bytes that do not parse.
+  EXPECT_FALSE(ParseStoredEvent("baankafe", suffix, value.substr(0, 7), read));
+  EXPECT_FALSE(ParseStoredEvent("baankafe", suffix.substr(0, 7), value, read));
+  EXPECT_FALSE(ParseStoredEvent("baankafe", suffix, BigEndian64(1) + "\xff\xff", read));
+
+  // And through every reader: the timeline and the profile as of now.
+  TimelineQuery query;
+  query.workspace = "baankafe";
+  query.profile_ids = {5};
+  const TimelinePage page = ReadTimeline(MapRangeReader(&kv.data()), query).value();
+  ASSERT_EQ(page.entries.size(), 1u);
+  EXPECT_TRUE(google::protobuf::util::MessageDifferencer::Equals(page.entries[0].event, event));
+  v1::Profile folded;
+  folded.set_id(5);
+  folded.set_workspace("baankafe");
+  ApplyEvent(event, folded);
+  const v1::Profile as_of = ProfileAsOf(MapRangeReader(&kv.data()), "baankafe", 5, kT0).value();
+  EXPECT_TRUE(google::protobuf::util::MessageDifferencer::Equals(as_of, folded)) << as_of.ShortDebugString();
+}
+
 TEST(EventStoreTest, RetentionPrefixesPutWorkspacesBeforeTheDefault) {
   EventRetention retention;
   retention.default_days = 365;
