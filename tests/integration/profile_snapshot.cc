@@ -12,7 +12,7 @@ namespace tessera::testing {
 
 absl::StatusOr<std::map<std::string, std::string>> ProfilesByIdentifiers(const RocksStore& store) {
   std::map<std::string, std::string> out;
-  absl::Status status = store.ScanPrefix("pf/", [&](std::string_view key, std::string_view value) {
+  absl::Status status = store.ScanPrefix("pf/", [&](std::string_view, std::string_view value) {
     v1::Profile profile;
     // The id is left out: identifiers name the profile here, as ids depend on arrival order.
     if (!profiles::ParseStoredProfile(0, value, profile)) return false;
