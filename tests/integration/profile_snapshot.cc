@@ -6,7 +6,6 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "profiles/profile_state.h"
-#include "profiles/profile_store.h"
 
 namespace tessera::testing {
 
@@ -14,8 +13,7 @@ absl::StatusOr<std::map<std::string, std::string>> ProfilesByIdentifiers(const R
   std::map<std::string, std::string> out;
   absl::Status status = store.ScanPrefix("pf/", [&](std::string_view, std::string_view value) {
     v1::Profile profile;
-    // The id is left out: identifiers name the profile here, as ids depend on arrival order.
-    if (!profiles::ParseStoredProfile(0, value, profile)) return false;
+    if (!profile.ParseFromArray(value.data(), static_cast<int>(value.size()))) return false;
     profile.clear_id();
     profile.clear_version();
     profile.clear_merged_from();
