@@ -11,8 +11,8 @@
 //      collector wrote (key, JSON value with receivedAt/ip/timestamp added, headers) are read back.
 //      These are "the same messages".
 //   2. Batch: --batch-connections keep-alive connections, one thread each, each with one request in
-//      flight (closed loop), POST /v1/batch of 100 messages (~26 KB); 1 s warm-up, then --seconds
-//      measured. messages/s = 200 answers x 100 / s. Non-200 answers are counted and reported.
+//      flight (closed loop), POST /v1/batch of 100 track calls as @segment/analytics-node sends
+//      them (~43 KB, bench/collector_bodies.h); 1 s warm-up, then --seconds measured. messages/s = 200 answers x 100 / s. Non-200 answers are counted and reported.
 //      Each answer waits for Kafka's acknowledgement (acks=all, linger), so with few connections
 //      the collector idles between requests and the phase measures latency, not capacity: the
 //      phase runs once per count in the list (3 s apart) and the best rate is the collector's
@@ -22,7 +22,7 @@
 //      the same topic for --seconds, then flushes; rate = records / (time including the final
 //      flush). It runs after the batches, with 3 s of rest after it too, so that neither phase
 //      pays for the broker's backlog of the other.
-//   4. Track, as fast as it goes: --track-connections connections, POST /v1/track of one ~260-byte
+//   4. Track, as fast as it goes: --track-connections connections, POST /v1/track of one ~430-byte
 //      message each, closed loop. requests/s and latency (send to last byte of the answer).
 //   5. Track at half that rate: the same connections, each sending on a fixed schedule (open loop:
 //      latency is measured from the scheduled time, so a slow answer delays and is charged to the
