@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <array>
+#include <cstdint>
 #include <cstring>
 #include <span>
 #include <variant>
@@ -19,6 +20,7 @@
 #include "common/clock.h"
 #include "common/json_writer.h"
 #include "common/utf8.h"
+#include "ingest/collector/body_scan.h"
 #include "ingest/ingest.h"
 #include "ingest/json_text.h"
 #include "ingest/normalize.h"
@@ -208,154 +210,6 @@ std::string MessageId(std::string_view write_key, std::string_view compact) {
     for (int shift = 60; shift >= 0; shift -= 4) id[at++] = kHex[(v >> shift) & 15];
   }
   return std::string(id, sizeof id);
-}
-
-// ---- Raw spans of already-validated JSON. simdjson's DOM reads numbers into doubles, and ingest
-// must see each value as its sender spelled it ("201.00" stays "201.00", amounts are read from
-// their text), so values are copied from the request's own bytes, only white space removed.
-
-bool IsJsonSpace(char c) { return c == ' ' || c == '\t' || c == '\n' || c == '\r'; }
-
-size_t SkipSpace(std::string_view json, size_t i) {
-  while (i < json.size() && IsJsonSpace(json[i])) ++i;
-  return i;
-}
-
-// The index of the quote that closes the string whose text starts at json[i] (after its opening
-// quote), or json.size(). A tight loop of its own: strings are most of the bytes, and most are too
-// short for memchr's call to pay.
-size_t ClosingQuote(std::string_view json, size_t i) {
-  for (; i < json.size(); ++i) {
-    const char c = json[i];
-    if (c == '\\') {
-      ++i;  // the escaped character, whatever it is
-    } else if (c == '"') {
-      return i;
-    }
-  }
-  return json.size();
-}
-
-// The end (one past) of the value starting at json[i] (valid JSON assumed).
-size_t ValueEnd(std::string_view json, size_t i) {
-  int depth = 0;
-  for (; i < json.size(); ++i) {
-    const char c = json[i];
-    if (c == '"') {
-      i = ClosingQuote(json, i + 1);
-      if (depth == 0) return std::min(i + 1, json.size());
-      continue;
-    }
-    if (c == '{' || c == '[') ++depth;
-    else if (c == '}' || c == ']') {
-      if (--depth == 0) return i + 1;
-      if (depth < 0) return i;  // end of a scalar that closes its container
-    } else if (depth == 0 && (c == ',' || IsJsonSpace(c))) {
-      return i;
-    }
-  }
-  return i;
-}
-
-// Valid JSON text without white space outside strings, copied in runs between white space (a
-// tracker's request is usually one run). Applied once to a whole request body.
-std::string CompactJson(std::string_view json) {
-  std::string out;
-  out.reserve(json.size());
-  size_t run = 0;  // where the bytes not yet copied start
-  for (size_t i = 0; i < json.size(); ++i) {
-    const char c = json[i];
-    if (c == '"') {
-      i = ClosingQuote(json, i + 1);  // strings, quotes included, are copied as sent
-    } else if (IsJsonSpace(c)) {
-      out.append(json.data() + run, i - run);
-      run = i + 1;
-    }
-  }
-  if (run < json.size()) out.append(json.data() + run, json.size() - run);
-  return out;
-}
-
-struct RawMember {
-  std::string_view key;    // between the quotes, escapes as sent
-  std::string_view value;  // the value's text as sent
-};
-
-// Appends the members of the object whose text starts at json[i] ('{'; valid JSON assumed) to
-// `out`; returns the index one past its closing '}'.
-size_t ScanObject(std::string_view json, size_t i, std::vector<RawMember>& out) {
-  i = SkipSpace(json, i + 1);
-  while (i < json.size() && json[i] == '"') {
-    const size_t key_end = ClosingQuote(json, i + 1) + 1;
-    const std::string_view key = json.substr(i + 1, key_end - i - 2);
-    i = SkipSpace(json, key_end);
-    i = SkipSpace(json, i + 1);  // ':'
-    const size_t value_end = ValueEnd(json, i);
-    out.push_back({key, json.substr(i, value_end - i)});
-    i = SkipSpace(json, value_end);
-    if (i < json.size() && json[i] == ',') i = SkipSpace(json, i + 1);
-  }
-  return std::min(i + 1, json.size());  // past the '}'
-}
-
-// The members of the object whose text is `json` (valid JSON assumed).
-std::vector<RawMember> ObjectMembers(std::string_view json) {
-  std::vector<RawMember> members;
-  const size_t i = SkipSpace(json, 0);
-  if (i < json.size() && json[i] == '{') ScanObject(json, i, members);
-  return members;
-}
-
-// A request body's members and, for a batch, each message's text and members, found in one pass
-// over the text (before: the body's members, then the batch's elements, then each message's members,
-// three passes over every message; locating values was the collector's largest cost on batches).
-struct ScannedBody {
-  std::vector<RawMember> members;     // the body's own; "batch" is the whole array's text
-  std::vector<std::string_view> items;  // the elements of the first "batch" member, if an array
-  std::vector<RawMember> item_members;  // the members of every item that is an object, in order
-  std::vector<size_t> item_begin;       // items i's members are [item_begin[i], item_begin[i + 1])
-
-  std::span<const RawMember> MembersOf(size_t item) const {
-    return std::span<const RawMember>(item_members).subspan(item_begin[item], item_begin[item + 1] - item_begin[item]);
-  }
-};
-
-// `json`: a whole compact body (valid JSON assumed). Elements of "batch" that are not objects get
-// no members (Build refuses them from the DOM). Of two "batch" members the first is read, as
-// MemberValue reads the first of any name.
-ScannedBody ScanBody(std::string_view json) {
-  ScannedBody body;
-  bool batch_seen = false;
-  size_t i = SkipSpace(json, 0);
-  if (i >= json.size() || json[i] != '{') return body;
-  i = SkipSpace(json, i + 1);
-  while (i < json.size() && json[i] == '"') {
-    const size_t key_end = ClosingQuote(json, i + 1) + 1;
-    const std::string_view key = json.substr(i + 1, key_end - i - 2);
-    i = SkipSpace(json, key_end);
-    i = SkipSpace(json, i + 1);  // ':'
-    const bool first_batch = key == "batch" && !batch_seen;
-    batch_seen |= key == "batch";
-    size_t value_end;
-    if (first_batch && i < json.size() && json[i] == '[') {
-      body.item_begin.assign(1, 0);
-      size_t j = SkipSpace(json, i + 1);
-      while (j < json.size() && json[j] != ']') {
-        const size_t end = json[j] == '{' ? ScanObject(json, j, body.item_members) : ValueEnd(json, j);
-        body.items.push_back(json.substr(j, end - j));
-        body.item_begin.push_back(body.item_members.size());
-        j = SkipSpace(json, end);
-        if (j < json.size() && json[j] == ',') j = SkipSpace(json, j + 1);
-      }
-      value_end = std::min(j + 1, json.size());  // past the ']'
-    } else {
-      value_end = ValueEnd(json, i);
-    }
-    body.members.push_back({key, json.substr(i, value_end - i)});
-    i = SkipSpace(json, value_end);
-    if (i < json.size() && json[i] == ',') i = SkipSpace(json, i + 1);
-  }
-  return body;
 }
 
 // The text of the first member named `key` ("" if none): the one simdjson's at_key gives the checks,
@@ -752,9 +606,20 @@ PreparedRequest SegmentApi::Prepare(Endpoint endpoint, const HttpRequestView& re
   const std::string client_ip = ClientIp(request.peer_ip, request.forwarded_for, config_.trusted_proxies);
   MessageBuilder builder(source, *write_key, client_ip, received_at_ms, limits_);
 
-  // White space is taken out of the whole body once: every message's text below is a span of it.
-  const std::string compact_body = CompactJson(body);
-  const ScannedBody scanned = ScanBody(compact_body);
+  // Every message's text below is a span of the body without white space outside strings: the body
+  // itself when it has none (as trackers send it), found from simdjson's structural positions; else a
+  // compacted copy, scanned byte by byte.
+  std::string compacted;
+  std::string_view compact_body = body;
+  std::optional<ScannedBody> from_positions;
+  if (const std::span<const uint32_t> positions = StructuralPositions(parser); IsCompact(body, positions)) {
+    from_positions = ScanCompactBody(body, positions);
+  }
+  if (!from_positions) {
+    compacted = CompactJson(body);
+    compact_body = compacted;
+  }
+  const ScannedBody scanned = from_positions ? *std::move(from_positions) : ScanBody(compact_body);
   PreparedRequest prepared;
   prepared.headers = {{std::string(ingest::kWorkspaceHeader), source.workspace},
                       {std::string(ingest::kSourceHeader), source.name}};

@@ -114,10 +114,10 @@ TEST(SegmentApiTest, StringsWithEscapesAndJsonPunctuationPassThroughExactly) {
       << out.records[0].value;
 }
 
-// The batch's text is compacted once for all its messages: a pretty-printed batch (white space
-// between every token, and inside strings where it must stay) gives exactly the records of the same
-// batch sent compact, batch-level context and integrations included; no messageId, so the one
-// derived from each message's text must match too.
+// A pretty-printed batch (white space between every token, and inside strings where it must stay;
+// compacted once, then scanned byte by byte) gives exactly the records of the same batch sent compact
+// (read from simdjson's structural positions, body_scan.h), batch-level context and integrations
+// included; no messageId, so the one derived from each message's text must match too.
 TEST(SegmentApiTest, APrettyPrintedBatchGivesTheRecordsOfTheSameBatchSentCompact) {
   SegmentApi api(TestConfig());
   const std::string compact =
