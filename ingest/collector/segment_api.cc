@@ -306,6 +306,7 @@ struct BatchDefaults {
   std::vector<RawMember> context;  // the batch's context object's members, none if it has none
   std::string_view integrations;   // compact text, "" if none
   std::optional<std::string_view> sent_at;
+  std::optional<int64_t> sent_at_ms;  // sent_at read once for all the batch's messages, if it reads
 };
 
 class MessageBuilder {
@@ -365,12 +366,15 @@ class MessageBuilder {
     if (!original) original = StringField(fields.original_timestamp, &wrong_type);
     std::optional<std::string_view> sent_at = StringField(fields.sent_at, &wrong_type);
     if (wrong_type) return MessageError{kReasonInvalidTimestamp, "timestamp, originalTimestamp and sentAt must be RFC 3339 strings"};
+    const bool batch_sent_at = !sent_at && defaults.sent_at_ms;
     if (!sent_at) sent_at = defaults.sent_at;
     std::optional<int64_t> original_ms, sent_ms;
     if (original && !(original_ms = ingest::ParseTimestamp(*original, absl::UTCTimeZone()))) {
       return MessageError{kReasonInvalidTimestamp, absl::StrCat("timestamp ", QuoteForDetail(*original), " is not RFC 3339")};
     }
-    if (sent_at && !(sent_ms = ingest::ParseTimestamp(*sent_at, absl::UTCTimeZone()))) {
+    if (batch_sent_at) {
+      sent_ms = defaults.sent_at_ms;
+    } else if (sent_at && !(sent_ms = ingest::ParseTimestamp(*sent_at, absl::UTCTimeZone()))) {
       return MessageError{kReasonInvalidTimestamp, absl::StrCat("sentAt ", QuoteForDetail(*sent_at), " is not RFC 3339")};
     }
     int64_t event_ms = received_at_ms_;
@@ -654,7 +658,10 @@ PreparedRequest SegmentApi::Prepare(Endpoint endpoint, const HttpRequestView& re
     defaults.integrations = MemberValue(scanned.members, "integrations");
   }
   std::string_view sent_at;
-  if (top["sentAt"].get(sent_at) == simdjson::SUCCESS) defaults.sent_at = sent_at;
+  if (top["sentAt"].get(sent_at) == simdjson::SUCCESS) {
+    defaults.sent_at = sent_at;
+    defaults.sent_at_ms = ingest::ParseTimestamp(sent_at, absl::UTCTimeZone());  // else each message says why
+  }
 
   JsonWriter rejected;
   rejected.BeginArray();

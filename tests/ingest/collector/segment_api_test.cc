@@ -170,6 +170,26 @@ TEST(SegmentApiTest, TimestampIsCorrectedForTheClientClock) {
                            R"("timestamp":"2024-03-01T03:15:39.250Z"}]})"});
   ASSERT_EQ(out.records.size(), 1u);
   EXPECT_EQ(Field(out.records[0], "/timestamp"), R"("2024-03-01T03:15:29.250Z")");
+  // The batch's sentAt is read once for all its messages; a message's own sentAt still wins over it,
+  // and one that does not read refuses each message that has none of its own, naming it.
+  out = Send(api, {.path = "/v1/batch",
+                   .body = R"({"sentAt":"2024-03-01T03:15:40.250Z","batch":[)"
+                           R"({"type":"track","userId":"u","event":"E","timestamp":"2024-03-01T03:15:39.250Z"},)"
+                           R"({"type":"track","userId":"u","event":"E","timestamp":"2024-03-01T03:15:39.250Z",)"
+                           R"("sentAt":"2024-03-01T03:15:49.250Z"}]})"});
+  ASSERT_EQ(out.records.size(), 2u) << out.reply.body;
+  EXPECT_EQ(Field(out.records[0], "/timestamp"), R"("2024-03-01T03:15:29.250Z")");
+  EXPECT_EQ(Field(out.records[1], "/timestamp"), R"("2024-03-01T03:15:20.250Z")");
+  EXPECT_EQ(Field(out.records[1], "/sentAt"), R"("2024-03-01T03:15:49.250Z")");
+  out = Send(api, {.path = "/v1/batch",
+                   .body = R"({"sentAt":"yesterday","batch":[{"type":"track","userId":"u","event":"E"},)"
+                           R"({"type":"track","userId":"u","event":"E","sentAt":"2024-03-01T03:15:49.250Z"}]})"});
+  EXPECT_EQ(out.reply.status, 400);
+  ASSERT_EQ(out.records.size(), 1u) << out.reply.body;
+  EXPECT_EQ(Field(out.records[0], "/sentAt"), R"("2024-03-01T03:15:49.250Z")");
+  EXPECT_NE(out.reply.body.find(R"("index":0,"reason":"invalid_timestamp","detail":"sentAt 'yesterday' is not RFC 3339")"),
+            std::string::npos)
+      << out.reply.body;
 }
 
 TEST(SegmentApiTest, MessageIdIsAssignedDeterministicallyWhenAbsent) {
