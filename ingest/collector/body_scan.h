@@ -35,7 +35,6 @@ struct ScannedBody {
   }
 };
 
-
 // `json` without white space outside strings, copied in runs between white space.
 std::string CompactJson(std::string_view json);
 
