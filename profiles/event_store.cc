@@ -182,9 +182,8 @@ absl::StatusOr<TimelinePage> ReadTimeline(const KeyRangeReader& reader, const Ti
       const std::string_view suffix = key.substr(prefix.size());
       if (suffix.size() < 8) return true;  // not an event key
       if (last_inverted.has_value() && ReadBigEndian64(suffix) > *last_inverted) return false;  // older than since
-      if (value.size() < 8) return true;
       v1::Event event;
-      if (!ParseStoredEvent(query.workspace, suffix, value, event)) {
+      if (!ParseStoredEvent(query.workspace, suffix, value, event)) {  // a value too short to hold its time too
         decode_error = absl::DataLossError(absl::StrCat("undecodable event under profile ", id));
         return false;
       }

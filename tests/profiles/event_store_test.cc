@@ -204,6 +204,15 @@ TEST(EventStoreTest, TheStoredValueLeavesOutWhatTheKeyHoldsAndReadsBackWhole) {
   EXPECT_FALSE(ParseStoredEvent("baankafe", suffix.substr(0, 7), value, read));
   EXPECT_FALSE(ParseStoredEvent("baankafe", suffix, BigEndian64(1) + "\xff\xff", read));
 
+  // A stored value too short for its time is lost data to every reader, not an event to skip.
+  testing::MemoryKv damaged;
+  damaged.Put(key, "\x01\x02\x03");
+  TimelineQuery damaged_query;
+  damaged_query.workspace = "baankafe";
+  damaged_query.profile_ids = {5};
+  EXPECT_TRUE(absl::IsDataLoss(ReadTimeline(MapRangeReader(&damaged.data()), damaged_query).status()));
+  EXPECT_TRUE(absl::IsDataLoss(ProfileAsOf(MapRangeReader(&damaged.data()), "baankafe", 5, kT0).status()));
+
   // And through every reader: the timeline and the profile as of now.
   TimelineQuery query;
   query.workspace = "baankafe";
