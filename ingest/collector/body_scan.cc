@@ -158,17 +158,18 @@ std::span<const uint32_t> StructuralPositions(const simdjson::dom::parser& parse
   return {parser.implementation->structural_indexes.get(), parser.implementation->n_structural_indexes};
 }
 
-// Whether `json` (valid JSON, `at` its structural positions) has no white space outside strings: every
-// structural character is followed at once by the next token, and no string or scalar is followed by
-// white space before the next structural (the byte just before it would be that white space).
+// Whether `json` (valid JSON, `at` its structural positions) has no white space outside strings. In
+// valid JSON only white space can stand between the end of one token and the start of the next, so
+// the text is compact exactly when it starts and ends with a token and the byte before each token is
+// not white space (it is then the previous token's last byte: a quote, punctuation, a digit or a
+// letter of true/false/null), never a control character, so "at most a space" is "white space". One
+// load and compare a position, no branch on the token's kind.
 bool IsCompact(std::string_view json, std::span<const uint32_t> at) {
   if (at.empty() || at.front() != 0 || at.back() + 1 != json.size()) return false;
-  for (size_t k = 0; k + 1 < at.size(); ++k) {
-    const char c = json[at[k]];
-    const bool punctuation = c == '{' || c == '}' || c == '[' || c == ']' || c == ':' || c == ',';
-    if (punctuation ? at[k + 1] != at[k] + 1 : IsJsonSpace(json[at[k + 1] - 1])) return false;
-  }
-  return true;
+  const auto* bytes = reinterpret_cast<const unsigned char*>(json.data());
+  unsigned space_before_a_token = 0;
+  for (size_t k = 1; k < at.size(); ++k) space_before_a_token |= bytes[at[k] - 1] <= ' ';
+  return space_before_a_token == 0;
 }
 
 namespace {
