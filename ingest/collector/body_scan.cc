@@ -183,9 +183,15 @@ class StructuralScan {
 
   bool ok() const { return ok_ && k_ == at_.size(); }
 
-  ScannedBody Body() {
-    ScannedBody body;
-    if (!Is('{')) return Fail(body);
+  void Body(ScannedBody& body) {
+    body.members.clear();
+    body.items.clear();
+    body.item_members.clear();
+    body.item_begin.clear();
+    if (!Is('{')) {
+      ok_ = false;
+      return;
+    }
     bool batch_seen = false;
     ++k_;
     while (Is('"')) {
@@ -212,16 +218,11 @@ class StructuralScan {
       if (Is(',')) ++k_;
     }
     Close('}');
-    return body;
   }
 
  private:
   bool Is(char c) const { return k_ < at_.size() && json_[at_[k_]] == c; }
   size_t Pos() const { return k_ < at_.size() ? at_[k_] : json_.size(); }
-  ScannedBody& Fail(ScannedBody& body) {
-    ok_ = false;
-    return body;
-  }
   // At a closing `c`: one past it.
   size_t Close(char c) {
     if (!Is(c)) {
@@ -284,11 +285,10 @@ class StructuralScan {
 
 }  // namespace
 
-std::optional<ScannedBody> ScanCompactBody(std::string_view json, std::span<const uint32_t> positions) {
+bool ScanCompactBody(std::string_view json, std::span<const uint32_t> positions, ScannedBody& body) {
   StructuralScan scan(json, positions);
-  ScannedBody body = scan.Body();
-  if (!scan.ok()) return std::nullopt;
-  return body;
+  scan.Body(body);
+  return scan.ok();
 }
 
 }  // namespace tessera::collector

@@ -338,7 +338,9 @@ class MessageBuilder {
     bool wrong_type = false;
     std::optional<std::string_view> message_id = StringField(fields.message_id, &wrong_type);
     if (wrong_type) return MessageError{kReasonInvalidField, "messageId must be a string"};
-    if (message_id && Utf8Chars(*message_id) > limits_.max_message_id_chars) {
+    // A character is at least a byte: only an id of more bytes than the limit can be over it.
+    if (message_id && message_id->size() > limits_.max_message_id_chars &&
+        Utf8Chars(*message_id) > limits_.max_message_id_chars) {
       return MessageError{kReasonInvalidField, absl::StrCat("messageId is longer than ", limits_.max_message_id_chars, " characters")};
     }
     OutgoingRecord record;
@@ -413,7 +415,8 @@ class MessageBuilder {
     std::optional<std::string> anonymous_id = IdText(fields.anonymous_id, &wrong_type);
     if (wrong_type) return MessageError{kReasonInvalidField, "userId and anonymousId must be strings or numbers"};
     if (!user_id && !anonymous_id) return MessageError{kReasonNoIdentifier, "userId or anonymousId is required"};
-    *key = user_id ? *user_id : *anonymous_id;
+    const bool has_user_id = user_id.has_value();
+    *key = has_user_id ? *std::move(user_id) : *std::move(anonymous_id);
     if (type == "track") {
       std::optional<std::string_view> event = StringField(fields.event, &wrong_type);
       if (wrong_type) return MessageError{kReasonInvalidField, "event must be a string"};
@@ -426,7 +429,7 @@ class MessageBuilder {
       std::optional<std::string> previous_id = IdText(fields.previous_id, &wrong_type);
       if (wrong_type) return MessageError{kReasonInvalidField, "previousId must be a string or a number"};
       if (!previous_id) return MessageError{kReasonMissingField, "an alias call needs previousId"};
-      if (!user_id) return MessageError{kReasonMissingField, "an alias call needs userId"};
+      if (!has_user_id) return MessageError{kReasonMissingField, "an alias call needs userId"};
     }
     for (const auto& [name, field] : {std::pair<std::string_view, const std::optional<element>&>{"traits", fields.traits},
                                       {"properties", fields.properties},
@@ -592,7 +595,10 @@ PreparedRequest SegmentApi::Prepare(Endpoint endpoint, const HttpRequestView& re
 
   thread_local simdjson::dom::parser parser;
   element root;
-  if (auto error = parser.parse(body.data(), body.size()).get(root); error != simdjson::SUCCESS) {
+  static_assert(kBodyPadding >= simdjson::SIMDJSON_PADDING);
+  const bool parse_in_place = request.body_padded && body.data() == request.body.data();  // not inflated
+  if (auto error = parser.parse(body.data(), body.size(), /*realloc_if_needed=*/!parse_in_place).get(root);
+      error != simdjson::SUCCESS) {
     return {{}, ErrorReply(400, kReasonInvalidJson, simdjson::error_message(error)), {}};
   }
   object top;
@@ -615,15 +621,16 @@ PreparedRequest SegmentApi::Prepare(Endpoint endpoint, const HttpRequestView& re
   // compacted copy, scanned byte by byte.
   std::string compacted;
   std::string_view compact_body = body;
-  std::optional<ScannedBody> from_positions;
-  if (const std::span<const uint32_t> positions = StructuralPositions(parser); IsCompact(body, positions)) {
-    from_positions = ScanCompactBody(body, positions);
-  }
+  thread_local ScannedBody walked;  // only views into this request's body; refilled by each request
+  const std::span<const uint32_t> positions = StructuralPositions(parser);
+  const bool from_positions = IsCompact(body, positions) && ScanCompactBody(body, positions, walked);
+  ScannedBody byte_scanned;
   if (!from_positions) {
     compacted = CompactJson(body);
     compact_body = compacted;
+    byte_scanned = ScanBody(compact_body);
   }
-  const ScannedBody scanned = from_positions ? *std::move(from_positions) : ScanBody(compact_body);
+  const ScannedBody& scanned = from_positions ? walked : byte_scanned;
   PreparedRequest prepared;
   prepared.headers = {{std::string(ingest::kWorkspaceHeader), source.workspace},
                       {std::string(ingest::kSourceHeader), source.name}};
@@ -663,6 +670,7 @@ PreparedRequest SegmentApi::Prepare(Endpoint endpoint, const HttpRequestView& re
     defaults.sent_at_ms = ingest::ParseTimestamp(sent_at, absl::UTCTimeZone());  // else each message says why
   }
 
+  prepared.records.reserve(items.size());
   JsonWriter rejected;
   rejected.BeginArray();
   size_t rejected_count = 0, too_large_count = 0, index = 0;

@@ -61,7 +61,14 @@ struct HttpRequestView {
   std::string_view body;
   std::string_view peer_ip;           // the TCP peer
   std::string_view forwarded_for;     // X-Forwarded-For, "" when absent
+  // True when at least kBodyPadding readable bytes follow `body` in memory (the server pads its
+  // input buffer): simdjson then parses the body in place instead of copying it into a padded buffer
+  // of its own, a copy of the whole body a request.
+  bool body_padded = false;
 };
+
+// How many readable bytes a padded body has after its end (simdjson's SIMDJSON_PADDING).
+inline constexpr size_t kBodyPadding = 64;
 
 struct HttpReply {
   int status = 200;

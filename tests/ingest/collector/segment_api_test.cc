@@ -40,13 +40,19 @@ struct Sent {
   std::string encoding = "";
   std::string peer = "203.0.113.9";
   std::string forwarded_for = "";
+  // As the server sends it: kBodyPadding bytes of this after the body, and body_padded set.
+  std::optional<char> padding = std::nullopt;
 };
 
 PreparedRequest Send(SegmentApi& api, const Sent& sent, int64_t now = kNow) {
   std::optional<Endpoint> endpoint = EndpointFromPath(sent.path);
   EXPECT_TRUE(endpoint.has_value()) << sent.path;
+  const std::string storage = sent.body + std::string(sent.padding ? kBodyPadding : 0, sent.padding.value_or(' '));
   return api.Prepare(endpoint.value_or(Endpoint::kTrack),
-                     HttpRequestView{sent.path, sent.authorization, sent.encoding, sent.body, sent.peer, sent.forwarded_for}, now);
+                     HttpRequestView{sent.path, sent.authorization, sent.encoding,
+                                     std::string_view(storage.data(), sent.body.size()), sent.peer, sent.forwarded_for,
+                                     sent.padding.has_value()},
+                     now);
 }
 
 std::string Reason(const HttpReply& reply) {
@@ -461,6 +467,39 @@ TEST(SegmentApiTest, BatchContextAndIntegrationsAreMergedIntoEachMessage) {
   EXPECT_EQ(Field(out.records[0], "/context/library/name"), R"("lib")");
   EXPECT_EQ(Field(out.records[0], "/context/ip"), R"("1.2.3.4")");  // a sent ip is kept
   EXPECT_EQ(Field(out.records[0], "/integrations"), R"({"All":false})");
+}
+
+TEST(SegmentApiTest, APaddedBodyIsReadToTheSameRecordsAndRepliesWhateverFollowsIt) {
+  // The server pads its buffer so simdjson parses the body in place; the padding's bytes (here JSON
+  // punctuation and a quote, which would change the document if they were read as part of it) must
+  // change nothing, for compact and spaced bodies, batches, single calls, gzip and refusals alike.
+  const std::vector<Sent> requests = {
+      {.path = "/v1/batch",
+       .body = R"({"batch":[{"type":"track","userId":"u-1","event":"E","properties":{"n":1.50}},)"
+               R"({"type":"identify","anonymousId":"a-2","traits":{"name":"สมชาย"}}],"context":{"ip":"198.51.100.7"}})"},
+      {.path = "/v1/batch", .body = "{ \"batch\" : [ {\"type\":\"page\",\"anonymousId\":\"a\" } ] }\n"},
+      {.path = "/v1/track", .body = R"({"userId":"u-3","event":"Viewed","timestamp":"2026-12-07T10:00:00Z"})"},
+      {.path = "/v1/batch", .body = Gzip(R"({"batch":[{"type":"page","anonymousId":"a","name":"Home"}]})"), .encoding = "gzip"},
+      {.path = "/v1/track", .body = R"({"userId":"u-4","event":"Cut)"},  // a string the padding could close
+      {.path = "/v1/track", .body = R"({"userId":"u-5","event":"E"}, {)"},
+      {.path = "/v1/batch", .body = R"({"batch":[{"type":"track","userId":"u-6"}]})"},
+  };
+  for (const char padding : {'"', '}', ']', ' ', '\0'}) {
+    for (const Sent& plain : requests) {
+      Sent padded = plain;
+      padded.padding = padding;
+      SegmentApi plain_api(TestConfig()), padded_api(TestConfig());
+      const PreparedRequest expected = Send(plain_api, plain);
+      const PreparedRequest got = Send(padded_api, padded);
+      EXPECT_EQ(got.reply.status, expected.reply.status) << plain.body;
+      EXPECT_EQ(got.reply.body, expected.reply.body) << plain.body;
+      ASSERT_EQ(got.records.size(), expected.records.size()) << plain.body;
+      for (size_t i = 0; i < got.records.size(); ++i) {
+        EXPECT_EQ(got.records[i].value, expected.records[i].value);
+        EXPECT_EQ(got.records[i].key, expected.records[i].key);
+      }
+    }
+  }
 }
 
 TEST(SegmentApiTest, GzipBodiesAreInflated) {
