@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <array>
+#include <cassert>
 #include <cstdint>
 #include <cstring>
 #include <span>
@@ -244,17 +245,21 @@ class ObjectWriter {
   ObjectWriter& String(std::string_view key, std::string_view value) {
     // Our values (types, ids, timestamps, IPs) are mostly printable ASCII, which needs no escaping
     // (tested a word at a time: a byte at a time was 7% of Prepare).
-    if (IsPlainJsonAscii(value)) {
-      char* at = Name(key, value.size() + 2);
-      *at = '"';
-      Copy(at + 1, value);
-      at[value.size() + 1] = '"';
-    } else {
-      Name(key, 0);
-      out_.resize(used_);
-      AppendJsonString(value, out_);
-      used_ = out_.size();
-    }
+    if (IsPlainJsonAscii(value)) return PlainString(key, value);
+    Name(key, 0);
+    out_.resize(used_);
+    AppendJsonString(value, out_);
+    used_ = out_.size();
+    return *this;
+  }
+  // A value of our own making that needs no escaping by construction (a type from kTypes, a
+  // timestamp FormatTimestampMs wrote): written without String's test of every byte.
+  ObjectWriter& PlainString(std::string_view key, std::string_view value) {
+    assert(IsPlainJsonAscii(value));
+    char* at = Name(key, value.size() + 2);
+    *at = '"';
+    Copy(at + 1, value);
+    at[value.size() + 1] = '"';
     return *this;
   }
   std::string Take() && {
@@ -388,14 +393,14 @@ class MessageBuilder {
       if (IsRewritten(field.key)) continue;
       w.RawValue(field.key, field.value);
     }
-    if (!type.empty()) w.String("type", type);
+    if (!type.empty()) w.PlainString("type", type);
     if (source_.channel != v1::CHANNEL_PURCHASE) {
       w.String("messageId", message_id ? *message_id : std::string_view(MessageId(write_key_, compact)));
     }
     if (original) w.String("originalTimestamp", *original);
-    w.String("timestamp", FormatTimestampMs(event_ms));
+    w.PlainString("timestamp", FormatTimestampMs(event_ms));
     if (sent_at) w.String("sentAt", *sent_at);
-    w.String("receivedAt", received_at_);
+    w.PlainString("receivedAt", received_at_);
     WriteContext(members, defaults, w);
     const std::string_view integrations = MemberValue(members, "integrations");
     if (!integrations.empty() && integrations != "null") {
