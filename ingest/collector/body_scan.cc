@@ -125,11 +125,19 @@ ScannedBody ScanBody(std::string_view json) {
     size_t value_end;
     if (first_batch && i < json.size() && json[i] == '[') {
       body.item_begin.assign(1, 0);
+      body.context_begin.assign(1, 0);
       size_t j = SkipSpace(json, i + 1);
       while (j < json.size() && json[j] != ']') {
         const size_t end = json[j] == '{' ? ScanObject(json, j, body.item_members) : ValueEnd(json, j);
         body.items.push_back(json.substr(j, end - j));
+        const std::span<const RawMember> members =
+            std::span<const RawMember>(body.item_members).subspan(body.item_begin.back());
+        const auto context = std::find_if(members.begin(), members.end(), [](const RawMember& m) { return m.key == "context"; });
+        if (context != members.end() && !context->value.empty() && context->value.front() == '{') {
+          ScanObject(json, static_cast<size_t>(context->value.data() - json.data()), body.item_contexts);
+        }
         body.item_begin.push_back(body.item_members.size());
+        body.context_begin.push_back(body.item_contexts.size());
         j = NextElement(json, end);
       }
       value_end = std::min(j + 1, json.size());  // past the ']'
@@ -188,6 +196,8 @@ class StructuralScan {
     body.items.clear();
     body.item_members.clear();
     body.item_begin.clear();
+    body.item_contexts.clear();
+    body.context_begin.clear();
     if (!Is('{')) {
       ok_ = false;
       return;
@@ -202,12 +212,14 @@ class StructuralScan {
       size_t value_end;
       if (first_batch && Is('[')) {
         body.item_begin.assign(1, 0);
+        body.context_begin.assign(1, 0);
         ++k_;
         while (ok_ && k_ < at_.size() && !Is(']')) {
           const size_t begin = Pos();
-          const size_t end = Is('{') ? Object(body.item_members) : Skip();
+          const size_t end = Is('{') ? Item(body) : Skip();
           body.items.push_back(json_.substr(begin, end - begin));
           body.item_begin.push_back(body.item_members.size());
+          body.context_begin.push_back(body.item_contexts.size());
           if (Is(',')) ++k_;
         }
         value_end = Close(']');
@@ -240,6 +252,22 @@ class StructuralScan {
     }
     const size_t colon = at_[k_++];
     return json_.substr(begin, colon - 1 - begin);
+  }
+  // A batch element that is an object: its members to body.item_members, and the members of its
+  // first "context" member, if that is an object, to body.item_contexts.
+  size_t Item(ScannedBody& body) {
+    ++k_;
+    bool context_seen = false;
+    while (ok_ && Is('"')) {
+      const std::string_view key = Key();
+      const bool first_context = !context_seen && key == "context";
+      context_seen |= first_context;
+      const size_t begin = Pos();
+      const size_t end = first_context && Is('{') ? Object(body.item_contexts) : Skip();
+      body.item_members.push_back({key, json_.substr(begin, end - begin)});
+      if (Is(',')) ++k_;
+    }
+    return Close('}');
   }
   // Appends the members of the object at k_ to `out`.
   size_t Object(std::vector<RawMember>& out) {

@@ -29,9 +29,17 @@ struct ScannedBody {
   std::vector<std::string_view> items;  // the elements of the first "batch" member, if an array
   std::vector<RawMember> item_members;  // the members of every item that is an object, in order
   std::vector<size_t> item_begin;       // items i's members are [item_begin[i], item_begin[i + 1])
+  // The members of each item's first "context" member when that is an object (none otherwise), found
+  // in the same pass: every message's context is written member by member (a scan of its own for
+  // each message was a twentieth of Prepare). Item i's are [context_begin[i], context_begin[i + 1]).
+  std::vector<RawMember> item_contexts;
+  std::vector<size_t> context_begin;
 
   std::span<const RawMember> MembersOf(size_t item) const {
     return std::span<const RawMember>(item_members).subspan(item_begin[item], item_begin[item + 1] - item_begin[item]);
+  }
+  std::span<const RawMember> ContextOf(size_t item) const {
+    return std::span<const RawMember>(item_contexts).subspan(context_begin[item], context_begin[item + 1] - context_begin[item]);
   }
 };
 

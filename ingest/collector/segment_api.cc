@@ -326,10 +326,11 @@ class MessageBuilder {
         limits_(limits) {}
 
   // Validates one message and builds its record; `compact` is its text without white space outside
-  // strings (CompactJson) and `members` its members (ScanBody), `forced_type` the endpoint's type
-  // ("" in a batch).
+  // strings (CompactJson), `members` its members and `context` those of its first "context" member
+  // if that is an object (ScanBody), `forced_type` the endpoint's type ("" in a batch).
   std::variant<OutgoingRecord, MessageError> Build(element item, std::string_view compact, std::span<const RawMember> members,
-                                                   std::string_view forced_type, const BatchDefaults& defaults) {
+                                                   std::span<const RawMember> context, std::string_view forced_type,
+                                                   const BatchDefaults& defaults) {
     object message;
     if (item.get(message) != simdjson::SUCCESS) return MessageError{kReasonInvalidJson, "a message must be a JSON object"};
     if (compact.size() > limits_.max_message_bytes) {
@@ -401,7 +402,7 @@ class MessageBuilder {
     w.PlainString("timestamp", FormatTimestampMs(event_ms));
     if (sent_at) w.String("sentAt", *sent_at);
     w.PlainString("receivedAt", received_at_);
-    WriteContext(members, defaults, w);
+    WriteContext(context, defaults, w);
     const std::string_view integrations = MemberValue(members, "integrations");
     if (!integrations.empty() && integrations != "null") {
       w.RawValue("integrations", integrations);
@@ -447,9 +448,8 @@ class MessageBuilder {
   }
 
   // context: the message's own fields, then the batch's for names it lacks, then ip if neither had one.
-  void WriteContext(std::span<const RawMember> members, const BatchDefaults& defaults, ObjectWriter& w) const {
+  void WriteContext(std::span<const RawMember> own, const BatchDefaults& defaults, ObjectWriter& w) const {
     if (source_.channel == v1::CHANNEL_PURCHASE) return;  // a purchase record has no context
-    const std::vector<RawMember> own = ObjectMembers(MemberValue(members, "context"));
     bool has_ip = false;
     w.BeginObject("context");
     for (const RawMember& field : own) {
@@ -640,7 +640,8 @@ PreparedRequest SegmentApi::Prepare(Endpoint endpoint, const HttpRequestView& re
   prepared.headers = {{std::string(ingest::kWorkspaceHeader), source.workspace},
                       {std::string(ingest::kSourceHeader), source.name}};
   if (!is_batch) {
-    auto built = builder.Build(root, compact_body, scanned.members, TypeOf(endpoint), {});
+    const std::vector<RawMember> context = ObjectMembers(MemberValue(scanned.members, "context"));
+    auto built = builder.Build(root, compact_body, scanned.members, context, TypeOf(endpoint), {});
     if (auto* error = std::get_if<MessageError>(&built)) {
       prepared.reply = ErrorReply(error->reason == kReasonMessageTooLarge ? 413 : 400, error->reason, error->detail);
       return prepared;
@@ -680,7 +681,7 @@ PreparedRequest SegmentApi::Prepare(Endpoint endpoint, const HttpRequestView& re
   rejected.BeginArray();
   size_t rejected_count = 0, too_large_count = 0, index = 0;
   for (element item : items) {
-    auto built = builder.Build(item, scanned.items[index], scanned.MembersOf(index), "", defaults);
+    auto built = builder.Build(item, scanned.items[index], scanned.MembersOf(index), scanned.ContextOf(index), "", defaults);
     if (auto* error = std::get_if<MessageError>(&built)) {
       ++rejected_count;
       too_large_count += error->reason == kReasonMessageTooLarge;

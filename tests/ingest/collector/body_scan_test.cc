@@ -19,6 +19,7 @@ std::vector<std::string> Spans(const ScannedBody& body) {
   for (size_t i = 0; i < body.items.size(); ++i) {
     out.push_back("item " + std::to_string(i) + " = " + std::string(body.items[i]));
     for (const RawMember& m : body.MembersOf(i)) out.push_back("  " + std::string(m.key) + " = " + std::string(m.value));
+    for (const RawMember& m : body.ContextOf(i)) out.push_back("  context's " + std::string(m.key) + " = " + std::string(m.value));
   }
   return out;
 }
@@ -86,7 +87,10 @@ class RandomBody {
   }
   void Object(std::mt19937& r, std::string& out, bool spaced, int depth) {
     Container(r, out, spaced, '{', '}', static_cast<int>(r() % 5), [&] {
-      String(r, out);
+      // "context" at any depth, sometimes twice and sometimes not an object: only a batch element's
+      // first one has its members listed (ContextOf).
+      if (r() % 4 == 0) out += R"("context")";
+      else String(r, out);
       Punctuation(r, out, spaced, ':');
       Gap(r, out, spaced);
       Value(r, out, spaced, depth);
@@ -122,6 +126,7 @@ TEST(BodyScanTest, TheWalkOverStructuralPositionsFindsWhatTheByteScanFinds) {
   simdjson::dom::parser parser;
   ScannedBody walked;
   int compared = 0, spaced_out = 0;
+  size_t contexts_listed = 0;
   for (int round = 0; round < 3000; ++round) {
     const auto [compact, spaced] = bodies.Next();
     ASSERT_EQ(parser.parse(compact).error(), simdjson::SUCCESS) << compact;
@@ -131,6 +136,7 @@ TEST(BodyScanTest, TheWalkOverStructuralPositionsFindsWhatTheByteScanFinds) {
     ASSERT_TRUE(ScanCompactBody(compact, positions, walked)) << compact;  // reused: cleared by each walk
     ASSERT_EQ(Spans(walked), Spans(ScanBody(compact))) << compact;
     ++compared;
+    contexts_listed += walked.item_contexts.size();
 
     ASSERT_EQ(parser.parse(spaced).error(), simdjson::SUCCESS) << spaced;
     EXPECT_EQ(CompactJson(spaced), compact);
@@ -141,6 +147,7 @@ TEST(BodyScanTest, TheWalkOverStructuralPositionsFindsWhatTheByteScanFinds) {
   }
   EXPECT_EQ(compared, 3000);
   EXPECT_GT(spaced_out, 2500);  // the generator does put white space in most spaced bodies
+  EXPECT_GT(contexts_listed, 300u);   // and batch elements with a context object
 }
 
 TEST(BodyScanTest, WhiteSpaceAnywhereOutsideStringsIsNotCompact) {
