@@ -53,10 +53,26 @@ struct MessageError {
 };
 
 // Fields the collector writes itself; the client's values are read, then replaced.
-bool IsRewritten(std::string_view key) {
-  return key == "type" || key == "messageId" || key == "timestamp" || key == "originalTimestamp" ||
-         key == "receivedAt" || key == "sentAt" || key == "context" || key == "integrations" || key == "writeKey";
+// Dispatched on the length first: it is asked of every member of every message, and nine compares
+// in a row were a twentieth of Prepare.
+constexpr bool IsRewritten(std::string_view key) {
+  switch (key.size()) {
+    case 4: return key == "type";
+    case 6: return key == "sentAt";
+    case 7: return key == "context";
+    case 8: return key == "writeKey";
+    case 9: return key == "messageId" || key == "timestamp";
+    case 10: return key == "receivedAt";
+    case 12: return key == "integrations";
+    case 17: return key == "originalTimestamp";
+    default: return false;
+  }
 }
+static_assert(IsRewritten("type") && IsRewritten("messageId") && IsRewritten("timestamp") &&
+              IsRewritten("originalTimestamp") && IsRewritten("receivedAt") && IsRewritten("sentAt") &&
+              IsRewritten("context") && IsRewritten("integrations") && IsRewritten("writeKey"));
+static_assert(!IsRewritten("userId") && !IsRewritten("event") && !IsRewritten("types") && !IsRewritten("Type") &&
+              !IsRewritten("properties") && !IsRewritten("anonymousId") && !IsRewritten(""));
 
 size_t Utf8Chars(std::string_view s) {
   size_t n = 0;
