@@ -61,7 +61,7 @@ bool IsCompact(std::string_view json, std::span<const uint32_t> positions);
 
 // ScanBody's answer for a compact `json`, found by walking its structural positions instead of its
 // bytes, written into `body` (its vectors cleared first, their capacity kept: Prepare reuses one per
-// thread, since growing them request after request was 2% of the collector's io threads); false if
+// thread, since growing them request after request was 2% of the collector's CPU); false if
 // the walk does not end exactly at the last position (never for valid compact JSON), `body` then
 // holding no answer.
 bool ScanCompactBody(std::string_view json, std::span<const uint32_t> positions, ScannedBody& body);
