@@ -105,33 +105,45 @@ void BM_ParseWorkloadMix(benchmark::State& state) {
 }
 BENCHMARK(BM_ParseWorkloadMix);
 
-// The collector's own work on a /v1/batch of 100 messages (collector-bench's body), without
-// sockets or Kafka: SegmentApi::Prepare validates each message, corrects its timestamp and writes
-// the enriched record. items_per_second counts messages; the HTTP server and librdkafka's share of
-// the collector's CPU are not in it (collector-bench measures the whole).
-void BM_CollectorPrepareBatch100(benchmark::State& state) {
+// The collector's own work on one request, without sockets or Kafka: SegmentApi::Prepare validates
+// each message, corrects its timestamp and writes the enriched record. items_per_second counts
+// messages; the HTTP server and librdkafka's share of the collector's CPU are not in it
+// (collector-bench measures the whole).
+void PrepareRequests(benchmark::State& state, std::string_view path, collector::Endpoint endpoint, const std::string& body,
+                     int64_t messages) {
   collector::CollectorConfig config;
   config.sources_by_write_key["wk_bench"] = collector::SourceConfig{};
   config.rate_limit_per_second = 0;
   collector::SegmentApi api(std::move(config));
-  const std::string body = bench::BatchBody();
   // Followed by padding, as the server's buffer is (CollectorServer::Handle), so simdjson parses it
   // in place as it does there.
   const std::string padded_body = body + std::string(collector::kBodyPadding, '\0');
   const std::string authorization = "Basic " + absl::Base64Escape("wk_bench:");
-  const collector::HttpRequestView request{"/v1/batch", authorization, "", std::string_view(padded_body.data(), body.size()),
+  const collector::HttpRequestView request{path, authorization, "", std::string_view(padded_body.data(), body.size()),
                                            "127.0.0.1", "", /*body_padded=*/true};
   int64_t records = 0;
   for (auto _ : state) {
-    collector::PreparedRequest prepared = api.Prepare(collector::Endpoint::kBatch, request, 1764050400100);
+    collector::PreparedRequest prepared = api.Prepare(endpoint, request, 1764050400100);
     records += static_cast<int64_t>(prepared.records.size());
     benchmark::DoNotOptimize(prepared);
   }
-  if (records != state.iterations() * 100) state.SkipWithError("a message of the batch was refused");
+  if (records != state.iterations() * messages) state.SkipWithError("a message was refused");
   state.SetItemsProcessed(records);
   state.SetBytesProcessed(static_cast<int64_t>(body.size()) * state.iterations());
 }
+
+// A /v1/batch of 100 messages (collector-bench's body).
+void BM_CollectorPrepareBatch100(benchmark::State& state) {
+  PrepareRequests(state, "/v1/batch", collector::Endpoint::kBatch, bench::BatchBody(), 100);
+}
 BENCHMARK(BM_CollectorPrepareBatch100);
+
+// One /v1/track call (collector-bench's track phase body): the per-request share of Prepare (the
+// write key, the parse, the scan) is not spread over a hundred messages here.
+void BM_CollectorPrepareTrack(benchmark::State& state) {
+  PrepareRequests(state, "/v1/track", collector::Endpoint::kTrack, bench::TrackMessage(7), 1);
+}
+BENCHMARK(BM_CollectorPrepareTrack);
 
 }  // namespace
 }  // namespace tessera

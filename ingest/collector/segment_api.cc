@@ -8,6 +8,7 @@
 #include <cstdint>
 #include <cstring>
 #include <span>
+#include <type_traits>
 #include <variant>
 
 #include "absl/strings/ascii.h"
@@ -52,27 +53,45 @@ struct MessageError {
   std::string detail;
 };
 
-// Fields the collector writes itself; the client's values are read, then replaced.
+// Fields the collector writes itself; the client's values are read, then replaced. Of those, the
+// ones whose text the record takes from the message as sent (RewrittenText) are told apart.
+enum class Rewritten { kNo, kDropped, kMessageId, kTimestamp, kOriginalTimestamp, kSentAt, kIntegrations };
+
+// Whether `key`, known to be as long as `name`, is `name`: a memcmp of a constant length, which the
+// compiler turns into a few compares of words (std::string_view's == was left a call of its own).
+template <size_t N>
+[[gnu::always_inline]] constexpr bool IsName(std::string_view key, const char (&name)[N]) {
+  if (std::is_constant_evaluated()) return key == std::string_view(name, N - 1);
+  assert(key.size() == N - 1);
+  return std::memcmp(key.data(), name, N - 1) == 0;
+}
+
 // Dispatched on the length first: it is asked of every member of every message, and nine compares
-// in a row were a twentieth of Prepare.
-constexpr bool IsRewritten(std::string_view key) {
+// in a row were a twentieth of Prepare. Always inlined: GCC's -O2 left it a call (22 instructions a
+// member in callgrind) once Build grew.
+[[gnu::always_inline]] constexpr Rewritten RewrittenAs(std::string_view key) {
   switch (key.size()) {
-    case 4: return key == "type";
-    case 6: return key == "sentAt";
-    case 7: return key == "context";
-    case 8: return key == "writeKey";
-    case 9: return key == "messageId" || key == "timestamp";
-    case 10: return key == "receivedAt";
-    case 12: return key == "integrations";
-    case 17: return key == "originalTimestamp";
-    default: return false;
+    case 4: return IsName(key, "type") ? Rewritten::kDropped : Rewritten::kNo;
+    case 6: return IsName(key, "sentAt") ? Rewritten::kSentAt : Rewritten::kNo;
+    case 7: return IsName(key, "context") ? Rewritten::kDropped : Rewritten::kNo;
+    case 8: return IsName(key, "writeKey") ? Rewritten::kDropped : Rewritten::kNo;
+    case 9: return IsName(key, "messageId") ? Rewritten::kMessageId : IsName(key, "timestamp") ? Rewritten::kTimestamp : Rewritten::kNo;
+    case 10: return IsName(key, "receivedAt") ? Rewritten::kDropped : Rewritten::kNo;
+    case 12: return IsName(key, "integrations") ? Rewritten::kIntegrations : Rewritten::kNo;
+    case 17: return IsName(key, "originalTimestamp") ? Rewritten::kOriginalTimestamp : Rewritten::kNo;
+    default: return Rewritten::kNo;
   }
 }
-static_assert(IsRewritten("type") && IsRewritten("messageId") && IsRewritten("timestamp") &&
-              IsRewritten("originalTimestamp") && IsRewritten("receivedAt") && IsRewritten("sentAt") &&
-              IsRewritten("context") && IsRewritten("integrations") && IsRewritten("writeKey"));
-static_assert(!IsRewritten("userId") && !IsRewritten("event") && !IsRewritten("types") && !IsRewritten("Type") &&
-              !IsRewritten("properties") && !IsRewritten("anonymousId") && !IsRewritten(""));
+static_assert(RewrittenAs("type") == Rewritten::kDropped && RewrittenAs("messageId") == Rewritten::kMessageId &&
+              RewrittenAs("timestamp") == Rewritten::kTimestamp &&
+              RewrittenAs("originalTimestamp") == Rewritten::kOriginalTimestamp &&
+              RewrittenAs("receivedAt") == Rewritten::kDropped && RewrittenAs("sentAt") == Rewritten::kSentAt &&
+              RewrittenAs("context") == Rewritten::kDropped && RewrittenAs("integrations") == Rewritten::kIntegrations &&
+              RewrittenAs("writeKey") == Rewritten::kDropped);
+static_assert(RewrittenAs("userId") == Rewritten::kNo && RewrittenAs("event") == Rewritten::kNo &&
+              RewrittenAs("types") == Rewritten::kNo && RewrittenAs("Type") == Rewritten::kNo &&
+              RewrittenAs("properties") == Rewritten::kNo && RewrittenAs("anonymousId") == Rewritten::kNo &&
+              RewrittenAs("") == Rewritten::kNo);
 
 size_t Utf8Chars(std::string_view s) {
   size_t n = 0;
@@ -106,15 +125,15 @@ struct MessageFields {
  private:
   std::optional<element>* Slot(std::string_view key) {
     switch (key.size()) {
-      case 4: return key == "type" ? &type : nullptr;
-      case 5: return key == "event" ? &event : key == "items" ? &items : nullptr;
-      case 6: return key == "userId" ? &user_id : key == "traits" ? &traits : key == "sentAt" ? &sent_at : nullptr;
-      case 7: return key == "groupId" ? &group_id : key == "context" ? &context : nullptr;
-      case 8: return key == "customer" ? &customer : nullptr;
-      case 9: return key == "messageId" ? &message_id : key == "timestamp" ? &timestamp : nullptr;
-      case 10: return key == "previousId" ? &previous_id : key == "properties" ? &properties : nullptr;
-      case 11: return key == "anonymousId" ? &anonymous_id : nullptr;
-      case 17: return key == "originalTimestamp" ? &original_timestamp : nullptr;
+      case 4: return IsName(key, "type") ? &type : nullptr;
+      case 5: return IsName(key, "event") ? &event : IsName(key, "items") ? &items : nullptr;
+      case 6: return IsName(key, "userId") ? &user_id : IsName(key, "traits") ? &traits : IsName(key, "sentAt") ? &sent_at : nullptr;
+      case 7: return IsName(key, "groupId") ? &group_id : IsName(key, "context") ? &context : nullptr;
+      case 8: return IsName(key, "customer") ? &customer : nullptr;
+      case 9: return IsName(key, "messageId") ? &message_id : IsName(key, "timestamp") ? &timestamp : nullptr;
+      case 10: return IsName(key, "previousId") ? &previous_id : IsName(key, "properties") ? &properties : nullptr;
+      case 11: return IsName(key, "anonymousId") ? &anonymous_id : nullptr;
+      case 17: return IsName(key, "originalTimestamp") ? &original_timestamp : nullptr;
       default: return nullptr;
     }
   }
@@ -169,16 +188,16 @@ std::optional<std::string> RepeatedName(const MessageFields& fields, v1::Channel
   return std::nullopt;
 }
 
-// A present, non-null, non-empty id as text ("u-1" or a number's spelling); nullopt if absent.
-// Sets *wrong_type for other JSON types.
-std::optional<std::string> IdText(const std::optional<element>& field, bool* wrong_type) {
+// A present, non-null, non-empty id as text ("u-1" or a number's spelling, written into
+// `number_text`); nullopt if absent. Sets *wrong_type for other JSON types.
+std::optional<std::string_view> IdText(const std::optional<element>& field, bool* wrong_type, std::string& number_text) {
   if (!field || field->is_null()) return std::nullopt;
   if (field->is_string()) {
     std::string_view s = field->get_string().value_unsafe();
     if (s.empty()) return std::nullopt;
-    return std::string(s);
+    return s;
   }
-  if (field->is_number()) return simdjson::minify(*field);
+  if (field->is_number()) return number_text = simdjson::minify(*field);
   *wrong_type = true;
   return std::nullopt;
 }
@@ -238,6 +257,28 @@ std::string_view MemberValue(std::span<const RawMember> members, std::string_vie
   return {};
 }
 
+// A member's name as any JSON reader sees it: its key as sent, or, when written with escapes (a
+// client may spell messageId "message\u0049d"), the key decoded into `storage`. Comparing keys as
+// sent let such a name through beside the collector's own member of that name.
+std::string_view NameOf(const RawMember& member, std::string& storage) {
+  if (member.key.find('\\') == std::string_view::npos) return member.key;
+  // RawMember::key is between the quotes of the body's text.
+  std::optional<std::string> decoded = ingest::UnescapeJsonString({member.key.data() - 1, member.key.size() + 2});
+  if (!decoded) return member.key;  // not after simdjson validated it
+  storage = *std::move(decoded);
+  return storage;
+}
+
+// The text of the member named `name` as NameOf reads names ("" if none): MemberValue for a text
+// whose names may be written with escapes.
+std::string_view MemberNamed(std::span<const RawMember> members, std::string_view name) {
+  std::string storage;
+  for (const RawMember& m : members) {
+    if (NameOf(m, storage) == name) return m.value;
+  }
+  return {};
+}
+
 // Writes one JSON object from members whose keys and values are already JSON text, and string
 // members of our own (escaped here). JsonWriter escapes keys, which would double a raw key's escapes.
 // Writes into a buffer sized up front and cut at Take: each member's comma, quotes, key, colon and
@@ -269,7 +310,7 @@ class ObjectWriter {
     return *this;
   }
   // A value of our own making that needs no escaping by construction (a type from kTypes, a
-  // timestamp FormatTimestampMs wrote): written without String's test of every byte.
+  // timestamp FormatUtcMillis wrote): written without String's test of every byte.
   ObjectWriter& PlainString(std::string_view key, std::string_view value) {
     assert(IsPlainJsonAscii(value));
     char* at = Name(key, value.size() + 2);
@@ -323,10 +364,30 @@ class ObjectWriter {
   bool first_ = true;
 };
 
+// The members the record takes from the message as sent (RewrittenAs): compact JSON text, "" if the
+// message has none.
+struct RewrittenText {
+  std::string_view message_id, timestamp, original_timestamp, sent_at, integrations;
+
+  void Keep(Rewritten as, std::string_view value) {
+    switch (as) {
+      case Rewritten::kMessageId: message_id = value; break;
+      case Rewritten::kTimestamp: timestamp = value; break;
+      case Rewritten::kOriginalTimestamp: original_timestamp = value; break;
+      case Rewritten::kSentAt: sent_at = value; break;
+      case Rewritten::kIntegrations: integrations = value; break;
+      case Rewritten::kNo:
+      case Rewritten::kDropped: break;
+    }
+  }
+};
+
 struct BatchDefaults {
   std::vector<RawMember> context;  // the batch's context object's members, none if it has none
+  bool context_escapes = false;    // whether the batch's context has a backslash (NameOf)
   std::string_view integrations;   // compact text, "" if none
   std::optional<std::string_view> sent_at;
+  std::string_view sent_at_text;  // sent_at as sent (compact JSON), "" if none
   std::optional<int64_t> sent_at_ms;  // sent_at read once for all the batch's messages, if it reads
 };
 
@@ -387,9 +448,11 @@ class MessageBuilder {
 
     // Timestamps: timestamp = receivedAt - (sentAt - originalTimestamp), as Segment computes it.
     std::optional<std::string_view> original = StringField(fields.timestamp, &wrong_type);
+    const bool original_is_timestamp = original.has_value();
     if (!original) original = StringField(fields.original_timestamp, &wrong_type);
     std::optional<std::string_view> sent_at = StringField(fields.sent_at, &wrong_type);
     if (wrong_type) return MessageError{kReasonInvalidTimestamp, "timestamp, originalTimestamp and sentAt must be RFC 3339 strings"};
+    const bool own_sent_at = sent_at.has_value();
     const bool batch_sent_at = !sent_at && defaults.sent_at_ms;
     if (!sent_at) sent_at = defaults.sent_at;
     std::optional<int64_t> original_ms, sent_ms;
@@ -406,20 +469,48 @@ class MessageBuilder {
 
     ObjectWriter w(compact.size() + 256);  // the message plus the fields added here
     w.Begin();
+    RewrittenText sent;
+    // A name can be written with escapes only in a message with a backslash somewhere (one memchr
+    // of the message, not one a member).
+    const bool escapes = compact.find('\\') != std::string_view::npos;
+    std::string decoded;
     for (const RawMember& field : members) {
-      if (IsRewritten(field.key)) continue;
-      w.RawValue(field.key, field.value);
+      const Rewritten as = RewrittenAs(escapes ? NameOf(field, decoded) : field.key);
+      if (as == Rewritten::kNo) {
+        w.RawValue(field.key, field.value);
+      } else {
+        sent.Keep(as, field.value);
+      }
     }
     if (!type.empty()) w.PlainString("type", type);
+    // The strings the client sent go on as it wrote them (validated above, compact, escapes and
+    // all) rather than escaped again; from the DOM only where the text is not at hand.
+    const auto write_sent = [&w](std::string_view key, std::string_view as_sent, std::string_view value) {
+      if (as_sent.empty()) {
+        w.String(key, value);
+      } else {
+        w.RawValue(key, as_sent);
+      }
+    };
     if (source_.channel != v1::CHANNEL_PURCHASE) {
-      w.String("messageId", message_id ? *message_id : std::string_view(MessageId(write_key_, compact)));
+      if (message_id) {
+        write_sent("messageId", sent.message_id, *message_id);
+      } else {
+        w.PlainString("messageId", MessageId(write_key_, compact));
+      }
     }
-    if (original) w.String("originalTimestamp", *original);
-    w.PlainString("timestamp", FormatTimestampMs(event_ms));
-    if (sent_at) w.String("sentAt", *sent_at);
+    if (original) write_sent("originalTimestamp", original_is_timestamp ? sent.timestamp : sent.original_timestamp, *original);
+    UtcMillisText event_time;
+    w.PlainString("timestamp", FormatUtcMillis(event_ms, event_time));
+    if (sent_at) write_sent("sentAt", own_sent_at ? sent.sent_at : defaults.sent_at_text, *sent_at);
     w.PlainString("receivedAt", received_at_);
-    WriteContext(context, defaults, w);
-    const std::string_view integrations = MemberValue(members, "integrations");
+    std::vector<RawMember> context_named_with_escapes;  // found under its plain name only
+    if (escapes && context.empty()) {
+      const std::string_view text = MemberNamed(members, "context");
+      if (!text.empty() && text.front() == '{') context = context_named_with_escapes = ObjectMembers(text);
+    }
+    WriteContext(context, escapes, defaults, w);
+    const std::string_view integrations = sent.integrations;
     if (!integrations.empty() && integrations != "null") {
       w.RawValue("integrations", integrations);
     } else if (!defaults.integrations.empty()) {
@@ -433,22 +524,25 @@ class MessageBuilder {
  private:
   std::optional<MessageError> CheckSpecFields(const MessageFields& fields, std::string_view type, std::string* key) const {
     bool wrong_type = false;
-    std::optional<std::string> user_id = IdText(fields.user_id, &wrong_type);
-    std::optional<std::string> anonymous_id = IdText(fields.anonymous_id, &wrong_type);
+    std::string user_number, anonymous_number;  // ids sent as numbers, spelled out
+    const std::optional<std::string_view> user_id = IdText(fields.user_id, &wrong_type, user_number);
+    const std::optional<std::string_view> anonymous_id = IdText(fields.anonymous_id, &wrong_type, anonymous_number);
     if (wrong_type) return MessageError{kReasonInvalidField, "userId and anonymousId must be strings or numbers"};
     if (!user_id && !anonymous_id) return MessageError{kReasonNoIdentifier, "userId or anonymousId is required"};
     const bool has_user_id = user_id.has_value();
-    *key = has_user_id ? *std::move(user_id) : *std::move(anonymous_id);
+    *key = has_user_id ? *user_id : *anonymous_id;
     if (type == "track") {
       std::optional<std::string_view> event = StringField(fields.event, &wrong_type);
       if (wrong_type) return MessageError{kReasonInvalidField, "event must be a string"};
       if (!event || event->empty()) return MessageError{kReasonMissingField, "a track call needs event"};
     } else if (type == "group") {
-      std::optional<std::string> group_id = IdText(fields.group_id, &wrong_type);
+      std::string number;
+      std::optional<std::string_view> group_id = IdText(fields.group_id, &wrong_type, number);
       if (wrong_type) return MessageError{kReasonInvalidField, "groupId must be a string or a number"};
       if (!group_id) return MessageError{kReasonMissingField, "a group call needs groupId"};
     } else if (type == "alias") {
-      std::optional<std::string> previous_id = IdText(fields.previous_id, &wrong_type);
+      std::string number;
+      std::optional<std::string_view> previous_id = IdText(fields.previous_id, &wrong_type, number);
       if (wrong_type) return MessageError{kReasonInvalidField, "previousId must be a string or a number"};
       if (!previous_id) return MessageError{kReasonMissingField, "an alias call needs previousId"};
       if (!has_user_id) return MessageError{kReasonMissingField, "an alias call needs userId"};
@@ -464,17 +558,20 @@ class MessageBuilder {
   }
 
   // context: the message's own fields, then the batch's for names it lacks, then ip if neither had one.
-  void WriteContext(std::span<const RawMember> own, const BatchDefaults& defaults, ObjectWriter& w) const {
+  // `escapes`: whether the message has a backslash anywhere (else its names are as spelled).
+  void WriteContext(std::span<const RawMember> own, bool escapes, const BatchDefaults& defaults, ObjectWriter& w) const {
     if (source_.channel == v1::CHANNEL_PURCHASE) return;  // a purchase record has no context
     bool has_ip = false;
+    std::string decoded;
     w.BeginObject("context");
     for (const RawMember& field : own) {
-      has_ip |= field.key == "ip";
+      has_ip |= (escapes ? NameOf(field, decoded) : field.key) == "ip";
       w.RawValue(field.key, field.value);
     }
     for (const RawMember& field : defaults.context) {
-      if (!MemberValue(own, field.key).empty()) continue;
-      has_ip |= field.key == "ip";
+      const std::string_view name = defaults.context_escapes ? NameOf(field, decoded) : field.key;
+      if (!(escapes || defaults.context_escapes ? MemberNamed(own, name) : MemberValue(own, name)).empty()) continue;
+      has_ip |= name == "ip";
       w.RawValue(field.key, field.value);
     }
     if (!has_ip && !client_ip_.empty()) w.String("ip", client_ip_);
@@ -656,7 +753,7 @@ PreparedRequest SegmentApi::Prepare(Endpoint endpoint, const HttpRequestView& re
   prepared.headers = {{std::string(ingest::kWorkspaceHeader), source.workspace},
                       {std::string(ingest::kSourceHeader), source.name}};
   if (!is_batch) {
-    const std::vector<RawMember> context = ObjectMembers(MemberValue(scanned.members, "context"));
+    const std::vector<RawMember> context = ObjectMembers(MemberNamed(scanned.members, "context"));
     auto built = builder.Build(root, compact_body, scanned.members, context, TypeOf(endpoint), {});
     if (auto* error = std::get_if<MessageError>(&built)) {
       prepared.reply = ErrorReply(error->reason == kReasonMessageTooLarge ? 413 : 400, error->reason, error->detail);
@@ -681,14 +778,19 @@ PreparedRequest SegmentApi::Prepare(Endpoint endpoint, const HttpRequestView& re
   if (scanned.items.size() != items.size()) return {{}, ErrorReply(400, kReasonInvalidJson, "batch could not be read"), {}};
   BatchDefaults defaults;
   object context;
-  if (top["context"].get(context) == simdjson::SUCCESS) defaults.context = ObjectMembers(MemberValue(scanned.members, "context"));
+  if (top["context"].get(context) == simdjson::SUCCESS) {
+    const std::string_view text = MemberNamed(scanned.members, "context");
+    defaults.context = ObjectMembers(text);
+    defaults.context_escapes = text.find('\\') != std::string_view::npos;
+  }
   element integrations;
   if (top["integrations"].get(integrations) == simdjson::SUCCESS && !integrations.is_null()) {
-    defaults.integrations = MemberValue(scanned.members, "integrations");
+    defaults.integrations = MemberNamed(scanned.members, "integrations");
   }
   std::string_view sent_at;
   if (top["sentAt"].get(sent_at) == simdjson::SUCCESS) {
     defaults.sent_at = sent_at;
+    defaults.sent_at_text = MemberNamed(scanned.members, "sentAt");
     defaults.sent_at_ms = ingest::ParseTimestamp(sent_at, absl::UTCTimeZone());  // else each message says why
   }
 

@@ -198,6 +198,74 @@ TEST(SegmentApiTest, TimestampIsCorrectedForTheClientClock) {
       << out.reply.body;
 }
 
+// The client's messageId, timestamps and sentAt go into the record as it wrote them (escapes and
+// all: the same strings to any JSON reader), and a name the client wrote with escapes is still the
+// name it spells: the record has it once, with the client's value.
+TEST(SegmentApiTest, ClientStringsKeepTheirSpellingAndEscapedNamesAreTheNamesTheySpell) {
+  SegmentApi api(TestConfig());
+  PreparedRequest out = Send(api, {.body = R"({"userId":"u","event":"E","messageId":"m\u00e9-1\/x",)"
+                                           R"("timestamp":"2024-03-01T04:15:25.250\u005a","originalTimestamp":"ignored",)"
+                                           R"("sentAt":"2024-03-01T04:15:30.250\u005A"})"});
+  ASSERT_EQ(out.records.size(), 1u) << out.reply.body;
+  const std::string& value = out.records[0].value;
+  EXPECT_NE(value.find(R"("messageId":"m\u00e9-1\/x")"), std::string::npos) << value;
+  EXPECT_EQ(Field(out.records[0], "/messageId"), "\"m\xC3\xA9-1/x\"");
+  // timestamp wins over originalTimestamp, as Segment reads them.
+  EXPECT_NE(value.find(R"("originalTimestamp":"2024-03-01T04:15:25.250\u005a")"), std::string::npos) << value;
+  EXPECT_NE(value.find(R"("sentAt":"2024-03-01T04:15:30.250\u005A")"), std::string::npos) << value;
+  EXPECT_EQ(Field(out.records[0], "/timestamp"), R"("2024-03-01T03:15:25.250Z")");
+  EXPECT_EQ(value.find("ignored"), std::string::npos) << value;
+
+  // Only originalTimestamp; the batch's sentAt as it was written.
+  out = Send(api, {.path = "/v1/batch",
+                   .body = R"({"sentAt":"2024-03-01T03:15:40.250\u005a","batch":[{"type":"track","userId":"u","event":"E",)"
+                           R"("originalTimestamp":"2024-03-01T03:15:39\u002e250Z"}]})"});
+  ASSERT_EQ(out.records.size(), 1u) << out.reply.body;
+  EXPECT_NE(out.records[0].value.find(R"("originalTimestamp":"2024-03-01T03:15:39\u002e250Z")"), std::string::npos)
+      << out.records[0].value;
+  EXPECT_NE(out.records[0].value.find(R"("sentAt":"2024-03-01T03:15:40.250\u005a")"), std::string::npos)
+      << out.records[0].value;
+  EXPECT_EQ(Field(out.records[0], "/timestamp"), R"("2024-03-01T03:15:29.250Z")");
+
+  // Names spelled with escapes: each is the member it spells, written once under its plain name.
+  out = Send(api, {.body = R"({"userId":"u","event":"E","message\u0049d":"m-2","\u0074imestamp":"2020-01-01T00:00:00Z",)"
+                           R"("receivedA\u0074":"2000-01-01T00:00:00Z","integration\u0073":{"All":false},"x\u0041":1})"});
+  ASSERT_EQ(out.records.size(), 1u) << out.reply.body;
+  const std::string& escaped = out.records[0].value;
+  EXPECT_EQ(Field(out.records[0], "/messageId"), R"("m-2")");
+  EXPECT_EQ(Field(out.records[0], "/originalTimestamp"), R"("2020-01-01T00:00:00Z")");
+  EXPECT_EQ(Field(out.records[0], "/timestamp"), R"("2020-01-01T00:00:00.000Z")");
+  EXPECT_EQ(Field(out.records[0], "/receivedAt"), R"("2024-03-01T03:15:30.250Z")");
+  EXPECT_EQ(Field(out.records[0], "/integrations"), R"({"All":false})");
+  for (std::string_view spelled : {"message\\u0049d", "\\u0074imestamp", "receivedA\\u0074", "integration\\u0073"}) {
+    EXPECT_EQ(escaped.find(spelled), std::string::npos) << spelled << " in " << escaped;
+  }
+  EXPECT_NE(escaped.find(R"("x\u0041":1)"), std::string::npos) << escaped;  // any other name stays as spelled
+
+  // In context too: the client's ip under an escaped name is its ip (no second one added), and a
+  // batch's context member the message has under another spelling is not added beside it.
+  out = Send(api, {.path = "/v1/batch",
+                   .body = R"({"context":{"loc\u0061le":"en-US","app":"a"},"batch":[{"type":"track","userId":"u","event":"E",)"
+                           R"("context":{"\u0069p":"198.51.100.7","locale":"th-TH"}}]})"});
+  ASSERT_EQ(out.records.size(), 1u) << out.reply.body;
+  EXPECT_EQ(Field(out.records[0], "/context"), R"({"ip":"198.51.100.7","locale":"th-TH","app":"a"})") << out.records[0].value;
+
+  // context itself, and the batch's context, integrations and sentAt, under escaped names: kept
+  // and applied, not dropped.
+  out = Send(api, {.path = "/v1/batch",
+                   .body = R"({"cont\u0065xt":{"app":"a"},"integr\u0061tions":{"All":false},"sent\u0041t":"2024-03-01T03:15:40.250Z",)"
+                           R"("batch":[{"type":"track","userId":"u","event":"E","timestamp":"2024-03-01T03:15:39.250Z",)"
+                           R"("cont\u0065xt":{"locale":"th-TH"}}]})"});
+  ASSERT_EQ(out.records.size(), 1u) << out.reply.body;
+  EXPECT_EQ(Field(out.records[0], "/context"), R"({"locale":"th-TH","app":"a","ip":"203.0.113.9"})") << out.records[0].value;
+  EXPECT_EQ(Field(out.records[0], "/integrations"), R"({"All":false})") << out.records[0].value;
+  EXPECT_EQ(Field(out.records[0], "/sentAt"), R"("2024-03-01T03:15:40.250Z")") << out.records[0].value;
+  EXPECT_EQ(Field(out.records[0], "/timestamp"), R"("2024-03-01T03:15:29.250Z")");
+  out = Send(api, {.body = R"({"userId":"u","event":"E","cont\u0065xt":{"locale":"th-TH"}})"});
+  ASSERT_EQ(out.records.size(), 1u) << out.reply.body;
+  EXPECT_EQ(Field(out.records[0], "/context"), R"({"locale":"th-TH","ip":"203.0.113.9"})") << out.records[0].value;
+}
+
 TEST(SegmentApiTest, MessageIdIsAssignedDeterministicallyWhenAbsent) {
   SegmentApi api(TestConfig());
   const std::string body = R"({"userId":"u-1","event":"E"})";
