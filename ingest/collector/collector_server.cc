@@ -59,16 +59,17 @@ void SendReply(evhttp_request* request, const HttpReply& reply, const std::strin
 }  // namespace
 
 // One request waiting for its records' delivery reports. Reports arrive on the producer's thread;
-// the last one wakes the request's event loop, which answers and deletes this. It owns the records:
-// librdkafka reads their values in place (ValueBuffer::kBorrow) until it reports each.
+// the last one wakes the request's event loop, which answers and deletes this. It owns the records
+// and their bytes: librdkafka reads their values in place (ValueBuffer::kBorrow) until it reports each.
 class PendingRequest : public DeliveryReceiver {
  public:
   PendingRequest(CollectorServer* server, event_base* base, evhttp_request* request, HttpReply reply,
-                 std::string origin, std::vector<OutgoingRecord> records)
+                 std::string origin, std::vector<OutgoingRecord> records, RecordBytes bytes)
       : server_(server),
         request_(request),
         reply_(std::move(reply)),
         origin_(std::move(origin)),
+        bytes_(std::move(bytes)),
         records_(std::move(records)),
         remaining_(static_cast<int64_t>(records_.size()) + 1) {
     done_ = event_new(base, -1, 0, &PendingRequest::OnDone, this);
@@ -116,6 +117,7 @@ class PendingRequest : public DeliveryReceiver {
   evhttp_request* const request_;
   const HttpReply reply_;
   const std::string origin_;
+  const RecordBytes bytes_;  // what records_ view
   const std::vector<OutgoingRecord> records_;
   event* done_ = nullptr;
   std::atomic<int64_t> remaining_;
@@ -300,7 +302,7 @@ void CollectorServer::Handle(Loop* loop, evhttp_request* request) {
   }
   in_flight_.fetch_add(1, std::memory_order_acq_rel);
   auto* pending = new PendingRequest(this, loop->base, request, std::move(prepared.reply), origin,
-                                     std::move(prepared.records));
+                                     std::move(prepared.records), std::move(prepared.bytes));
   // `pending` outlives this loop: the +1 guard is released after it.
   const std::vector<OutgoingRecord>& records = pending->records();
   int64_t unsent = 0;

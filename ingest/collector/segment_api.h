@@ -8,7 +8,9 @@
 // locks; Prepare() may be called from many threads at once (each uses a thread-local parser).
 #pragma once
 
+#include <algorithm>
 #include <cstdint>
+#include <memory>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -76,10 +78,29 @@ struct HttpReply {
   std::vector<std::pair<std::string, std::string>> headers;  // beyond Content-Type and CORS
 };
 
+// The bytes of one request's records, in a few blocks freed together: a batch's hundred records
+// were a hundred allocations (and as many keys), made on an io thread and freed with the request.
+// What Keep returns stays valid as long as this lives, moves included; not copyable.
+class RecordBytes {
+ public:
+  // The first block holds about `bytes` (a request's records are about its body and a few
+  // hundred bytes a message): most requests need one.
+  void Expect(size_t bytes) { next_block_ = std::max(next_block_, bytes); }
+  // A copy of `bytes`, alive as long as this.
+  std::string_view Keep(std::string_view bytes);
+
+ private:
+  std::vector<std::unique_ptr<char[]>> blocks_;
+  char* free_ = nullptr;
+  size_t left_ = 0;
+  size_t next_block_ = 4096;
+};
+
+// Views of the request's RecordBytes (PreparedRequest::bytes).
 struct OutgoingRecord {
   v1::Channel channel = v1::CHANNEL_WEB;
-  std::string key;    // userId, else anonymousId: one person's events stay in one partition
-  std::string value;  // the enriched message, compact JSON
+  std::string_view key;    // userId, else anonymousId: one person's events stay in one partition
+  std::string_view value;  // the enriched message, compact JSON
 };
 
 // What to do with one request: produce `records` and, once Kafka acknowledged all of them, answer
@@ -91,6 +112,7 @@ struct PreparedRequest {
   // Every record's Kafka headers, tessera-workspace and tessera-source: a request has one write key,
   // so one source (kept once a request, not made and freed for each of up to 2,500 records).
   std::vector<KafkaHeader> headers;
+  RecordBytes bytes = {};  // the records' keys and values
 };
 
 class SegmentApi {

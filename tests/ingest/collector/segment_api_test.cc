@@ -148,7 +148,7 @@ TEST(SegmentApiTest, APrettyPrintedBatchGivesTheRecordsOfTheSameBatchSentCompact
     EXPECT_EQ(from_pretty.records[i].value, from_compact.records[i].value) << i;
     EXPECT_EQ(from_pretty.records[i].key, from_compact.records[i].key) << i;
   }
-  const std::string& track = from_compact.records[0].value;
+  const std::string_view track = from_compact.records[0].value;
   EXPECT_NE(track.find(R"("note":"two  spaces, a tab\t and \" quote")"), std::string::npos) << track;
   EXPECT_NE(track.find(R"("revenue":201.00)"), std::string::npos) << track;
   EXPECT_EQ(Field(from_compact.records[0], "/context/locale"), R"("th-TH")");
@@ -207,7 +207,7 @@ TEST(SegmentApiTest, ClientStringsKeepTheirSpellingAndEscapedNamesAreTheNamesThe
                                            R"("timestamp":"2024-03-01T04:15:25.250\u005a","originalTimestamp":"ignored",)"
                                            R"("sentAt":"2024-03-01T04:15:30.250\u005A"})"});
   ASSERT_EQ(out.records.size(), 1u) << out.reply.body;
-  const std::string& value = out.records[0].value;
+  const std::string_view value = out.records[0].value;
   EXPECT_NE(value.find(R"("messageId":"m\u00e9-1\/x")"), std::string::npos) << value;
   EXPECT_EQ(Field(out.records[0], "/messageId"), "\"m\xC3\xA9-1/x\"");
   // timestamp wins over originalTimestamp, as Segment reads them.
@@ -231,7 +231,7 @@ TEST(SegmentApiTest, ClientStringsKeepTheirSpellingAndEscapedNamesAreTheNamesThe
   out = Send(api, {.body = R"({"userId":"u","event":"E","message\u0049d":"m-2","\u0074imestamp":"2020-01-01T00:00:00Z",)"
                            R"("receivedA\u0074":"2000-01-01T00:00:00Z","integration\u0073":{"All":false},"x\u0041":1})"});
   ASSERT_EQ(out.records.size(), 1u) << out.reply.body;
-  const std::string& escaped = out.records[0].value;
+  const std::string_view escaped = out.records[0].value;
   EXPECT_EQ(Field(out.records[0], "/messageId"), R"("m-2")");
   EXPECT_EQ(Field(out.records[0], "/originalTimestamp"), R"("2020-01-01T00:00:00Z")");
   EXPECT_EQ(Field(out.records[0], "/timestamp"), R"("2020-01-01T00:00:00.000Z")");
@@ -264,6 +264,42 @@ TEST(SegmentApiTest, ClientStringsKeepTheirSpellingAndEscapedNamesAreTheNamesThe
   out = Send(api, {.body = R"({"userId":"u","event":"E","cont\u0065xt":{"locale":"th-TH"}})"});
   ASSERT_EQ(out.records.size(), 1u) << out.reply.body;
   EXPECT_EQ(Field(out.records[0], "/context"), R"({"locale":"th-TH","ip":"203.0.113.9"})") << out.records[0].value;
+}
+
+// A request's records live in a few blocks of RecordBytes: what Keep returned stays as it was kept
+// however many blocks follow, and after a move.
+TEST(RecordBytesTest, KeptBytesStayWhateverFollowsAndAfterAMove) {
+  RecordBytes bytes;
+  bytes.Expect(100);
+  std::vector<std::string> originals;
+  std::vector<std::string_view> kept;
+  for (int i = 0; i < 3000; ++i) {
+    originals.push_back(std::string(static_cast<size_t>(i % 7 == 0 ? 5000 : i % 97), static_cast<char>('a' + i % 26)) +
+                        std::to_string(i));
+    kept.push_back(bytes.Keep(originals.back()));
+  }
+  kept.push_back(bytes.Keep(""));
+  RecordBytes moved = std::move(bytes);
+  for (size_t i = 0; i < originals.size(); ++i) ASSERT_EQ(kept[i], originals[i]) << i;
+  EXPECT_TRUE(kept.back().empty());
+}
+
+// Records far larger than their messages (tiny messages, each given a timestamp, receivedAt,
+// messageId and context.ip) outgrow the first block's guess: every record is still its own.
+TEST(SegmentApiTest, ABatchOfTinyMessagesKeepsEveryRecordIntact) {
+  SegmentApi api(TestConfig());
+  std::string body = R"({"batch":[)";
+  for (int i = 0; i < 2000; ++i) absl::StrAppend(&body, i ? "," : "", R"({"type":"track","userId":"u)", i, R"(","event":"E"})");
+  body += "]}";
+  PreparedRequest out = Send(api, {.path = "/v1/batch", .body = body});
+  ASSERT_EQ(out.reply.status, 200) << out.reply.body;
+  ASSERT_EQ(out.records.size(), 2000u);
+  const PreparedRequest moved = std::move(out);
+  for (int i = 0; i < 2000; ++i) {
+    ASSERT_EQ(moved.records[i].key, absl::StrCat("u", i));
+    ASSERT_EQ(Field(moved.records[i], "/userId"), absl::StrCat("\"u", i, "\"")) << moved.records[i].value;
+    ASSERT_EQ(Field(moved.records[i], "/context/ip"), R"("203.0.113.9")");
+  }
 }
 
 TEST(SegmentApiTest, MessageIdIsAssignedDeterministicallyWhenAbsent) {
