@@ -678,11 +678,10 @@ absl::StatusOr<std::string> Gunzip(std::string_view compressed, size_t max_bytes
 
 std::string_view RecordBytes::Keep(std::string_view bytes) {
   if (bytes.size() > left_) {
-    const size_t size = std::max(next_block_, bytes.size());
+    const size_t size = std::max(kBlockBytes, bytes.size());
     blocks_.push_back(std::make_unique_for_overwrite<char[]>(size));
     free_ = blocks_.back().get();
     left_ = size;
-    next_block_ = size * 2;  // a request that outgrew its guess: fewer, larger blocks
   }
   if (!bytes.empty()) std::memcpy(free_, bytes.data(), bytes.size());
   const std::string_view kept(free_, bytes.size());
@@ -761,9 +760,6 @@ PreparedRequest SegmentApi::Prepare(Endpoint endpoint, const HttpRequestView& re
   const SourceConfig& source = config_.sources_by_write_key.find(*write_key)->second;
   const std::string client_ip = ClientIp(request.peer_ip, request.forwarded_for, config_.trusted_proxies);
   PreparedRequest prepared;
-  // The records: about the body's bytes and a few hundred more a message (a batch's messages are
-  // about one in every 400 bytes of it; the guess only sizes the first block).
-  prepared.bytes.Expect(body.size() + body.size() / 400 * 320 + 512);
   MessageBuilder builder(source, *write_key, client_ip, received_at_ms, limits_, prepared.bytes);
 
   // Every message's text below is a span of the body without white space outside strings: the body
