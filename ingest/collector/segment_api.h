@@ -13,6 +13,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 #include "common/kafka.h"
@@ -86,6 +87,17 @@ class RecordBytes {
   // those come from the thread's cache; one block for a whole batch (75 KB) was a large allocation
   // each request, and the collector ran slower with it than with a small one a record.
   static constexpr size_t kBlockBytes = 12 * 1024;
+
+  RecordBytes() = default;
+  // A moved-from RecordBytes is empty: it does not keep writing into the blocks it gave away.
+  RecordBytes(RecordBytes&& other) noexcept
+      : blocks_(std::move(other.blocks_)), free_(std::exchange(other.free_, nullptr)), left_(std::exchange(other.left_, 0)) {}
+  RecordBytes& operator=(RecordBytes&& other) noexcept {
+    blocks_ = std::move(other.blocks_);
+    free_ = std::exchange(other.free_, nullptr);
+    left_ = std::exchange(other.left_, 0);
+    return *this;
+  }
 
   // A copy of `bytes`, alive as long as this (a record larger than a block gets one of its own).
   std::string_view Keep(std::string_view bytes);

@@ -280,8 +280,13 @@ TEST(RecordBytesTest, KeptBytesStayWhateverFollowsAndAfterAMove) {
   }
   kept.push_back(bytes.Keep(""));
   RecordBytes moved = std::move(bytes);
+  // What is kept after the move, in either, lands in blocks of its own.
+  const std::string_view after_move = moved.Keep("after the move");
+  const std::string_view in_the_moved_from = bytes.Keep(std::string(100, 'z'));  // NOLINT(bugprone-use-after-move)
   for (size_t i = 0; i < originals.size(); ++i) ASSERT_EQ(kept[i], originals[i]) << i;
   EXPECT_TRUE(kept.back().empty());
+  EXPECT_EQ(after_move, "after the move");
+  EXPECT_EQ(in_the_moved_from, std::string(100, 'z'));
 }
 
 // A batch of many records fills many blocks: every record is still its own.
