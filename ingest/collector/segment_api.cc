@@ -678,7 +678,7 @@ absl::StatusOr<std::string> Gunzip(std::string_view compressed, size_t max_bytes
 
 std::string_view RecordBytes::Keep(std::string_view bytes) {
   if (bytes.size() > left_) {
-    const size_t size = std::max(kBlockBytes, bytes.size());
+    const size_t size = std::max(blocks_.empty() ? first_block_ : kBlockBytes, bytes.size());
     blocks_.push_back(std::make_unique_for_overwrite<char[]>(size));
     free_ = blocks_.back().get();
     left_ = size;
@@ -780,6 +780,7 @@ PreparedRequest SegmentApi::Prepare(Endpoint endpoint, const HttpRequestView& re
   prepared.headers = {{std::string(ingest::kWorkspaceHeader), source.workspace},
                       {std::string(ingest::kSourceHeader), source.name}};
   if (!is_batch) {
+    prepared.bytes.SizeFirstBlock(compact_body.size() + 512);  // the record: the message and what is added
     const std::vector<RawMember> context = ObjectMembers(MemberNamed(scanned.members, "context"));
     auto built = builder.Build(root, compact_body, scanned.members, context, TypeOf(endpoint), {});
     if (auto* error = std::get_if<MessageError>(&built)) {

@@ -8,6 +8,7 @@
 // locks; Prepare() may be called from many threads at once (each uses a thread-local parser).
 #pragma once
 
+#include <algorithm>
 #include <cstdint>
 #include <memory>
 #include <optional>
@@ -91,13 +92,21 @@ class RecordBytes {
   RecordBytes() = default;
   // A moved-from RecordBytes is empty: it does not keep writing into the blocks it gave away.
   RecordBytes(RecordBytes&& other) noexcept
-      : blocks_(std::move(other.blocks_)), free_(std::exchange(other.free_, nullptr)), left_(std::exchange(other.left_, 0)) {}
+      : blocks_(std::move(other.blocks_)),
+        free_(std::exchange(other.free_, nullptr)),
+        left_(std::exchange(other.left_, 0)),
+        first_block_(other.first_block_) {}
   RecordBytes& operator=(RecordBytes&& other) noexcept {
     blocks_ = std::move(other.blocks_);
     free_ = std::exchange(other.free_, nullptr);
     left_ = std::exchange(other.left_, 0);
+    first_block_ = other.first_block_;
     return *this;
   }
+
+  // The first block holds `bytes` (at most kBlockBytes): a single-message request needs one record's
+  // worth, not twenty.
+  void SizeFirstBlock(size_t bytes) { first_block_ = std::min(bytes, kBlockBytes); }
 
   // A copy of `bytes`, alive as long as this (a record larger than a block gets one of its own).
   std::string_view Keep(std::string_view bytes);
@@ -106,6 +115,7 @@ class RecordBytes {
   std::vector<std::unique_ptr<char[]>> blocks_;
   char* free_ = nullptr;
   size_t left_ = 0;
+  size_t first_block_ = kBlockBytes;
 };
 
 // Views of the request's RecordBytes (PreparedRequest::bytes).

@@ -287,6 +287,16 @@ TEST(RecordBytesTest, KeptBytesStayWhateverFollowsAndAfterAMove) {
   EXPECT_TRUE(kept.back().empty());
   EXPECT_EQ(after_move, "after the move");
   EXPECT_EQ(in_the_moved_from, std::string(100, 'z'));
+
+  // A first block sized for one record: what does not fit goes on in blocks of the usual size.
+  RecordBytes single;
+  single.SizeFirstBlock(16);
+  const std::string_view key = single.Keep("0123456789");
+  const std::string_view value = single.Keep("a record longer than what is left of the first block");
+  const std::string_view more = single.Keep("and more");
+  EXPECT_EQ(key, "0123456789");
+  EXPECT_EQ(value, "a record longer than what is left of the first block");
+  EXPECT_EQ(more, "and more");
 }
 
 // A batch of many records fills many blocks: every record is still its own.
