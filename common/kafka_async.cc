@@ -30,8 +30,9 @@ AsyncKafkaProducer::AsyncKafkaProducer(rd_kafka_t* rk, absl::Duration close_time
 
 absl::StatusOr<std::unique_ptr<AsyncKafkaProducer>> AsyncKafkaProducer::Create(const Options& options) {
   KafkaConfig settings = kafka_internal::IdempotentProducerSettings(options.brokers);
-  // A request waits for its own records: keep the linger short. (Built as one map, not by
-  // assigning literals: GCC 12 warns falsely (-Wrestrict) on std::string = "2" here.)
+  // A request waits for its own records: keep the linger short (5 ms, the batch producer's, nearly
+  // halved single /v1/track calls a second and bought batches nothing: docs/collector.md). (Built
+  // as one map, not by assigning literals: GCC 12 warns falsely (-Wrestrict) on std::string = "2".)
   const KafkaConfig overrides = {
       {"linger.ms", "2"},
       {"message.timeout.ms", std::to_string(std::max<int64_t>(1, absl::ToInt64Milliseconds(options.delivery_timeout)))},
